@@ -1,0 +1,32 @@
+"""Progress bars for long work: shown on a terminal, silent in CI or with ``--quiet``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["progress", "progress_enabled"]
+
+
+def progress_enabled(quiet: bool) -> bool:
+    """Whether to draw progress: never when quiet, in CI, or when stderr is not a terminal."""
+    return not quiet and not os.environ.get("CI") and sys.stderr.isatty()
+
+
+@contextmanager
+def progress(description: str, total: int, *, enabled: bool) -> Iterator[Callable[[int], None]]:
+    """Yield an ``advance(n)`` callable that moves a rich progress bar (or does nothing)."""
+    if not enabled:
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=total)
+        yield lambda n: bar.advance(task, n)

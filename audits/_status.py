@@ -1,0 +1,69 @@
+"""Statuses of checks, the audit verdict derived from them, and the process exit codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum, IntEnum
+
+__all__ = ["ExitCode", "Status", "Verdict", "derive_verdict"]
+
+
+class Status(str, Enum):
+    """Outcome of one check. Only ``PASS`` lets a release through."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    INSUFFICIENT = "insufficient_evidence"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Verdict(str, Enum):
+    """The audit's verdict, derived from its checks' statuses, never set by hand."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+class ExitCode(IntEnum):
+    """Process exit codes of ``fairgate``."""
+
+    #: Every check passed: the model may be released.
+    OK = 0
+    #: At least one check failed: the model is unfair by the spec; release blocked.
+    CHECKS_FAILED = 1
+    #: The harness could not decide (data or model error, insufficient or inconclusive
+    #: evidence, a skipped check); release blocked.
+    UNDECIDED = 2
+    #: Bad usage: wrong arguments or an invalid spec.
+    USAGE_ERROR = 4
+
+
+_EXIT = {
+    Verdict.PASS: ExitCode.OK,
+    Verdict.FAIL: ExitCode.CHECKS_FAILED,
+    Verdict.INCONCLUSIVE: ExitCode.UNDECIDED,
+    Verdict.ERROR: ExitCode.UNDECIDED,
+}
+
+
+def derive_verdict(statuses: Iterable[Status], *, errors: int = 0) -> tuple[Verdict, ExitCode]:
+    """Derive the verdict and exit code from check statuses and audit-level errors.
+
+    A failed check is conclusive evidence against release and dominates. Otherwise any error
+    (or no check at all) gives ``ERROR``, and any inconclusive, insufficient or skipped check
+    gives ``INCONCLUSIVE``. ``PASS`` needs at least one check and every check passed.
+    """
+    seen = set(statuses)
+    if Status.FAIL in seen:
+        verdict = Verdict.FAIL
+    elif errors or Status.ERROR in seen or not seen:
+        verdict = Verdict.ERROR
+    elif seen & {Status.INCONCLUSIVE, Status.INSUFFICIENT, Status.SKIPPED}:
+        verdict = Verdict.INCONCLUSIVE
+    else:
+        verdict = Verdict.PASS
+    return verdict, _EXIT[verdict]

@@ -1,0 +1,131 @@
+"""The ``fairgate`` command line: run an audit and gate a release on its exit code.
+
+Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harness could not
+decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
+spec).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+# OpenMP threads busy-wait on small machines; must be set before sklearn/shap load OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import click  # noqa: E402
+
+from ._spec import SpecError, load_spec  # noqa: E402
+from ._status import ExitCode  # noqa: E402
+
+__all__ = ["cli", "main"]
+
+
+def _default_out(name: str, started: str) -> Path:
+    return Path("out") / name / started.replace(":", "").replace("-", "")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fairgate")
+def cli() -> None:
+    """fairgate: audit a public-sector AI model against a spec and gate its release."""
+
+
+@cli.command()
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for results.json, junit.xml, summary.md, report.html "
+                   "[default: out/<spec name>/<UTC timestamp>/].")
+@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
+              help="MLflow tracking URI [default: sqlite store in ./.fairgate/].")
+@click.option("--no-mlflow", is_flag=True, help="Do not log the audit to MLflow.")
+@click.option("--seed", type=int, help="Override the spec's seed.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
+def run(spec_path: Path, out_dir: Path | None, tracking_uri: str | None, no_mlflow: bool,
+        seed: int | None, quiet: bool) -> ExitCode:
+    """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
+    from reports import default_tracking_uri, log_audit, write_all
+
+    from ._runner import run_audit
+
+    spec = load_spec(spec_path)
+    result = run_audit(spec_path, seed=seed, quiet=quiet, spec=spec)
+    doc = result.document
+    out = out_dir or _default_out(spec.name, doc["provenance"]["started_at"])
+    files = write_all(doc, out)
+    code = result.exit_code
+    if not no_mlflow:
+        try:
+            logged = log_audit(doc, files, tracking_uri=tracking_uri or default_tracking_uri())
+            if not quiet:
+                click.echo(f"MLflow run {logged['run_id']} ({logged['uri']})", err=True)
+        except Exception as err:  # evidence that cannot be recorded is no pass
+            click.echo(f"error: the audit could not be logged to MLflow: {err}", err=True)
+            code = ExitCode.UNDECIDED if code == ExitCode.OK else code
+    for c in doc["checks"]:
+        if not quiet or c["status"] != "pass":
+            click.echo(f"{c['status']:>21}  {c['name']}: {c['message']}", err=True)
+    for e in doc["errors"]:
+        click.echo(f"error ({e['stage']}): {e['message']}", err=True)
+    click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")
+    return code
+
+
+@cli.command()
+@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
+def validate(spec_path: Path) -> ExitCode:
+    """Validate SPEC_PATH without running it."""
+    spec = load_spec(spec_path)
+    click.echo(f"valid: {spec.name} ({len(spec.checks)} checks)")
+    return ExitCode.OK
+
+
+@cli.command()
+def schema() -> ExitCode:
+    """Print the audit spec's JSON Schema."""
+    import json
+
+    from ._spec import AuditSpec
+
+    click.echo(json.dumps(AuditSpec.model_json_schema(by_alias=True), indent=2))
+    return ExitCode.OK
+
+
+@cli.command()
+@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              required=True, help="Folder to write the renderings into.")
+def render(results: Path, out_dir: Path) -> ExitCode:
+    """Render a past audit again from its RESULTS json."""
+    from reports import load_results, write_all
+
+    doc = load_results(results)
+    write_all(doc, out_dir)
+    click.echo(f"rendered {doc['audit_id']} into {out_dir}")
+    return ExitCode(doc["exit_code"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: map every outcome to an :class:`ExitCode` (never 0 after an error)."""
+    try:
+        code = cli.main(args=argv, prog_name="fairgate", standalone_mode=False)
+    except click.exceptions.Exit as stop:  # --help, --version
+        return int(stop.exit_code)
+    except click.ClickException as err:
+        err.show()
+        return int(ExitCode.USAGE_ERROR)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return int(ExitCode.UNDECIDED)
+    except SpecError as err:
+        click.echo(f"error: {err}", err=True)
+        return int(ExitCode.USAGE_ERROR)
+    except Exception as err:  # an unexpected harness failure is never a pass
+        click.echo(f"error: fairgate failed: {type(err).__name__}: {err}", err=True)
+        return int(ExitCode.UNDECIDED)
+    return int(code) if code is not None else int(ExitCode.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""fairgate's metric engine: fairness metrics from one count table, with honest intervals.
+
+This package knows no audit spec, model or report: it takes arrays and returns typed results.
+
+Main entry point: :func:`group_metrics`.
+"""
+
+from ._counts import CountTable, GroupCounts, count_table, group_key
+from ._disparity import DISPARITY_KINDS, against_reference, between_groups
+from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
+from ._intervals import (
+    bootstrap_counts,
+    holm,
+    minimum_detectable_difference,
+    percentile_interval,
+    two_proportion_pvalue,
+    wilson_interval,
+)
+from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
+from ._scores import SCORE_METRICS, expected_calibration_error, score_metrics
+
+__all__ = [
+    "DISPARITY_KINDS",
+    "EQUALIZED_ODDS",
+    "RATES",
+    "SCORE_METRICS",
+    "CountTable",
+    "DisparityResult",
+    "GroupCounts",
+    "GroupMetrics",
+    "Rate",
+    "against_reference",
+    "between_groups",
+    "bootstrap_counts",
+    "count_table",
+    "expected_calibration_error",
+    "get_rate",
+    "group_key",
+    "group_metrics",
+    "holm",
+    "minimum_detectable_difference",
+    "one_vs_rest",
+    "percentile_interval",
+    "rate_parts",
+    "rate_values",
+    "score_metrics",
+    "two_proportion_pvalue",
+    "wilson_interval",
+]

@@ -1,0 +1,411 @@
+"""``group_metrics``: every group rate, its interval and every disparity from one count table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ._counts import CountTable, GroupCounts, count_table
+from ._disparity import against_reference, between_groups
+from ._intervals import (
+    bootstrap_counts,
+    holm,
+    minimum_detectable_difference,
+    percentile_interval,
+    two_proportion_pvalue,
+    wilson_interval,
+)
+from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts
+from ._scores import score_metrics
+
+__all__ = ["DisparityResult", "GroupMetrics", "group_metrics"]
+
+EQUALIZED_ODDS = "equalized_odds"
+_OVERALL = ("accuracy", "error_rate")  # multiclass rates over all classes at once
+
+
+@dataclass(frozen=True)
+class DisparityResult:
+    """The disparity of one rate across the groups of one view.
+
+    Attributes
+    ----------
+    view, metric, kind : str
+        Which groups, which rate, ``'difference'`` or ``'ratio'``.
+    value : float
+        The disparity (``NaN`` when fewer than two groups could be compared).
+    ci : tuple of float
+        Percentile bootstrap interval of the disparity.
+    reference : str or None
+        The reference group, when groups were compared with one.
+    compared, insufficient, excluded : tuple of str
+        Groups compared; groups left out because their evidence is too small (fewer rows than
+        ``min_group_size`` or a denominator under ``min_denominator``); groups the caller
+        left out.
+    worst_group, best_group : str or None
+        The least and most favoured compared groups.
+    mdd : float
+        Minimum detectable difference (95 % confidence, 80 % power) between those two groups.
+    klass : object or None
+        For multiclass decisions, the class whose disparity is reported (the worst one).
+    per_group : DataFrame
+        Per group: ``n``, ``numerator``, ``denominator``, ``value``, ``ci_low``, ``ci_high``,
+        ``status``, ``vs_reference``, ``p_value`` and Holm-adjusted ``p_holm`` (each compared
+        group against the reference, or against the most favoured group).
+    """
+
+    view: str
+    metric: str
+    kind: str
+    value: float
+    ci: tuple[float, float]
+    reference: str | None
+    compared: tuple[str, ...]
+    insufficient: tuple[str, ...]
+    excluded: tuple[str, ...]
+    worst_group: str | None
+    best_group: str | None
+    mdd: float
+    klass: object | None
+    per_group: pd.DataFrame = field(repr=False)
+
+
+@dataclass(frozen=True)
+class GroupMetrics:
+    """Group rates with counts and intervals, and the means to compute any disparity.
+
+    Use :func:`group_metrics` to build it. ``by_group`` is a long table with one row per view,
+    group, (class,) and rate: ``value``, ``numerator``, ``denominator``, ``n``, Wilson
+    ``ci_low``/``ci_high`` and ``sufficient``.
+    """
+
+    table: CountTable
+    by_group: pd.DataFrame
+    scores: pd.DataFrame | None
+    min_group_size: int
+    min_denominator: int
+    confidence: float
+    n_boot: int
+    seed: int
+    replicates: np.ndarray = field(repr=False)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views: each sensitive attribute, then their intersection."""
+        return tuple("|".join(v) for v in self.table.views())
+
+    def groups(self, view: str | None = None) -> GroupCounts:
+        """The confusion counts of the groups of ``view`` (default: the first attribute)."""
+        return self.table.view(self._view(view).split("|"))
+
+    def counts(self, view: str | None = None) -> pd.DataFrame:
+        """Per group: ``n`` and, for binary decisions, ``tp``, ``fp``, ``tn``, ``fn``."""
+        g = self.groups(view)
+        frame = pd.DataFrame({"n": g.n}, index=pd.Index(g.keys, name="group"))
+        if self.table.binary:
+            frame["tp"], frame["fp"] = g.counts[:, 1, 1], g.counts[:, 0, 1]
+            frame["tn"], frame["fn"] = g.counts[:, 0, 0], g.counts[:, 1, 0]
+        return frame
+
+    def _view(self, view: str | None) -> str:
+        view = self.views[0] if view is None else view
+        if view not in self.views:
+            raise ValueError(f"The 'view' parameter must be one of {self.views}. Got {view!r}.")
+        return view
+
+    def _parts(self, counts: np.ndarray, rate: Rate, klass: object | None):
+        if self.table.binary:
+            return rate_parts(counts, rate)
+        n = counts.sum(axis=(-2, -1))
+        if klass is None:
+            right = np.trace(counts, axis1=-2, axis2=-1)
+            return (right if rate.name == "accuracy" else n - right), n
+        c = self.table.classes.index(klass)
+        return rate_parts(one_vs_rest(counts)[..., c, :, :], rate)
+
+    def disparity(
+        self,
+        metric: str,
+        *,
+        view: str | None = None,
+        kind: str = "difference",
+        reference: str | None = None,
+        exclude: Sequence[str] = (),
+        klass: object | None = None,
+    ) -> DisparityResult:
+        """Disparity of ``metric`` over the groups of ``view``.
+
+        Parameters
+        ----------
+        metric : str
+            A rate name (see ``RATES``) or ``'equalized_odds'`` (the worse of the true and
+            false positive rate disparities, as in fairlearn).
+        view : str, optional
+            ``'sex'``, ``'sex|age_band'``, ...; defaults to the first attribute.
+        kind : {'difference', 'ratio'}
+        reference : str, optional
+            ``None`` compares all groups (max − min, min / max); ``'largest'``,
+            ``'most_favoured'`` or a group key compares each group with that group.
+        exclude : sequence of str
+            Group keys to leave out (the caller records why).
+        klass : object, optional
+            For multiclass decisions, the class of a one-vs-rest rate; ``None`` reports the
+            class with the worst disparity.
+        """
+        view = self._view(view)
+        if metric == EQUALIZED_ODDS:
+            return self._equalized_odds(view, kind, reference, exclude)
+        rate = get_rate(metric)
+        if not self.table.binary and klass is None and rate.name not in _OVERALL:
+            per_class = [
+                self.disparity(metric, view=view, kind=kind, reference=reference,
+                               exclude=exclude, klass=c)
+                for c in self.table.classes
+            ]
+            scored = [r for r in per_class if np.isfinite(r.value)]
+            if not scored:
+                return per_class[0]
+            pick = max if kind == "difference" else min
+            return pick(scored, key=lambda r: r.value)
+        attrs = view.split("|")
+        observed = self.table.view(attrs)
+        boot = self.table.view(attrs, counts=self.replicates).counts
+        num, den = self._parts(observed.counts, rate, klass)
+        bnum, bden = self._parts(boot, rate, klass)
+        return self._compare(view, rate, kind, reference, exclude, klass, observed,
+                             num, den, bnum, bden)
+
+    def _eligibility(self, keys, n, den, exclude):
+        excluded = np.isin(np.asarray(keys), np.asarray(list(exclude), dtype=object))
+        enough = (n >= self.min_group_size) & (den >= self.min_denominator)
+        return ~excluded & enough, ~excluded & ~enough, excluded
+
+    def _compare(self, view, rate, kind, reference, exclude, klass, observed,
+                 num, den, bnum, bden) -> DisparityResult:
+        keys = np.asarray(observed.keys, dtype=object)
+        n = observed.n
+        ok, short, out = self._eligibility(keys, n, den, exclude)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+            bvalue = np.where(bden > 0, bnum / np.where(bden > 0, bden, 1), np.nan)
+        low, high = wilson_interval(num, den, confidence=self.confidence)
+        idx = np.flatnonzero(ok)
+        better = -1.0 if rate.higher_is_better is False else 1.0
+        best = worst = None
+        ref_key = None
+        vs_ref = np.full(len(keys), np.nan)
+        d_val, d_ci = float("nan"), (float("nan"), float("nan"))
+        if len(idx) >= 2:
+            v = value[idx]
+            best = int(idx[np.argmax(better * v)])
+            worst = int(idx[np.argmin(better * v)])
+            ref = self._reference(reference, keys, n, idx, best)
+            if ref is None:
+                d_val = float(between_groups(v, kind))
+                reps = between_groups(bvalue[:, idx], kind)
+                ref_cmp = best
+            else:
+                pos = int(np.flatnonzero(idx == ref)[0])
+                overall, per = against_reference(v, pos, kind)
+                d_val, vs_ref[idx] = float(overall), per
+                reps = against_reference(bvalue[:, idx], pos, kind)[0]
+                ref_key, ref_cmp = str(keys[ref]), ref
+                if kind == "difference":
+                    worst = int(idx[np.argmax(np.abs(per))])
+                else:
+                    worst = int(idx[np.argmin(per)])
+            lo, hi = percentile_interval(reps, confidence=self.confidence)
+            d_ci = (float(lo), float(hi))
+        elif reference not in (None, "largest", "most_favoured"):
+            ref_cmp = None
+            ref_key = str(reference)
+        else:
+            ref_cmp = None
+        pvals = np.full(len(keys), np.nan)
+        if ref_cmp is not None:
+            for i in idx:
+                if i != ref_cmp:
+                    pvals[i] = two_proportion_pvalue(num[i], den[i], num[ref_cmp], den[ref_cmp])
+        status = np.where(out, "excluded", np.where(short, "insufficient", "compared"))
+        if ref_key is not None and ref_key in observed.keys:
+            status[observed.keys.index(ref_key)] = "reference"
+        per_group = pd.DataFrame({
+            "group": keys, "n": n, "numerator": num, "denominator": den, "value": value,
+            "ci_low": low, "ci_high": high, "status": status, "vs_reference": vs_ref,
+            "p_value": pvals, "p_holm": holm(pvals),
+        })
+        mdd = float("nan")
+        if best is not None and worst is not None:
+            other = ref_cmp if ref_cmp is not None else best
+            pooled = (num[worst] + num[other]) / max(den[worst] + den[other], 1)
+            mdd = minimum_detectable_difference(den[worst], den[other], pooled,
+                                                confidence=self.confidence)
+        return DisparityResult(
+            view=view, metric=rate.name, kind=kind, value=d_val, ci=d_ci, reference=ref_key,
+            compared=tuple(keys[ok]), insufficient=tuple(keys[short]),
+            excluded=tuple(keys[out]),
+            worst_group=None if worst is None else str(keys[worst]),
+            best_group=None if best is None else str(keys[best]),
+            mdd=mdd, klass=klass, per_group=per_group,
+        )
+
+    @staticmethod
+    def _reference(reference, keys, n, idx, best) -> int | None:
+        if reference is None:
+            return None
+        if reference == "most_favoured":
+            return best
+        if reference == "largest":
+            return int(idx[np.argmax(n[idx])])
+        hits = np.flatnonzero(keys == reference)
+        if len(hits) == 0:
+            raise ValueError(
+                f"The 'reference' parameter must be 'largest', 'most_favoured' or a group key "
+                f"among {list(keys)}. Got {reference!r} instead."
+            )
+        if hits[0] not in idx:
+            raise ValueError(
+                f"The reference group {reference!r} has too little evidence to compare with."
+            )
+        return int(hits[0])
+
+    def _equalized_odds(self, view, kind, reference, exclude) -> DisparityResult:
+        sides = [self.disparity(m, view=view, kind=kind, reference=reference, exclude=exclude)
+                 for m in ("true_positive_rate", "false_positive_rate")]
+        pick = max if kind == "difference" else min
+        worse = pick(sides, key=lambda r: r.value if np.isfinite(r.value) else -np.inf
+                     if kind == "difference" else np.inf)
+        # Recompute the interval on the combined statistic, replicate by replicate.
+        attrs = view.split("|")
+        boot = self.table.view(attrs, counts=self.replicates).counts
+        obs = self.table.view(attrs)
+        reps = []
+        for side in sides:
+            bnum, bden = self._parts(boot, get_rate(side.metric), None)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                bval = np.where(bden > 0, bnum / np.where(bden > 0, bden, 1), np.nan)
+            ok = np.isin(np.asarray(obs.keys, dtype=object), np.asarray(side.compared, dtype=object))
+            if ok.sum() < 2:
+                reps.append(np.full(self.n_boot, np.nan))
+            elif side.reference is None:
+                reps.append(between_groups(bval[:, ok], kind))
+            else:
+                pos = list(np.asarray(obs.keys, dtype=object)[ok]).index(side.reference)
+                reps.append(against_reference(bval[:, ok], pos, kind)[0])
+        combined = np.fmax(*reps) if kind == "difference" else np.fmin(*reps)
+        lo, hi = percentile_interval(combined, confidence=self.confidence)
+        both_compared = tuple(k for k in sides[0].compared if k in sides[1].compared)
+        value = pick(sides[0].value, sides[1].value) if all(
+            np.isfinite(s.value) for s in sides) else float("nan")
+        return DisparityResult(
+            view=view, metric=EQUALIZED_ODDS, kind=kind, value=float(value),
+            ci=(float(lo), float(hi)), reference=worse.reference, compared=both_compared,
+            insufficient=tuple(sorted(set(sides[0].insufficient) | set(sides[1].insufficient))),
+            excluded=worse.excluded, worst_group=worse.worst_group,
+            best_group=worse.best_group, mdd=max(s.mdd for s in sides), klass=None,
+            per_group=worse.per_group.assign(metric=worse.metric),
+        )
+
+
+def _by_group(table: CountTable, min_group_size: int, min_denominator: int,
+              confidence: float) -> pd.DataFrame:
+    frames = []
+    for attrs in table.views():
+        g = table.view(attrs)
+        n = g.n
+        if table.binary:
+            parts = [(name, None, *rate_parts(g.counts, r)) for name, r in RATES.items()]
+        else:
+            ovr = one_vs_rest(g.counts)
+            right = np.trace(g.counts, axis1=-2, axis2=-1)
+            parts = [("accuracy", None, right, n), ("error_rate", None, n - right, n)]
+            for c, klass in enumerate(table.classes):
+                parts += [(name, klass, *rate_parts(ovr[:, c], r)) for name, r in RATES.items()]
+        for name, klass, num, den in parts:
+            low, high = wilson_interval(num, den, confidence=confidence)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+            frames.append(pd.DataFrame({
+                "view": g.view, "group": g.keys, "class": klass, "metric": name,
+                "value": value, "numerator": num.astype(np.int64),
+                "denominator": den.astype(np.int64), "n": n, "ci_low": low, "ci_high": high,
+                "sufficient": (n >= min_group_size) & (den >= min_denominator),
+            }))
+    out = pd.concat(frames, ignore_index=True)
+    return out.drop(columns="class") if table.binary else out
+
+
+def group_metrics(
+    y_true: object,
+    y_pred: object,
+    sensitive_features: object,
+    *,
+    scores: object | None = None,
+    pos_label: object = 1,
+    classes: Sequence[object] | None = None,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    min_group_size: int = 30,
+    min_denominator: int = 5,
+    score_bins: int = 10,
+) -> GroupMetrics:
+    """Compute every group rate, with counts and intervals, from one pass over the data.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_rows,)
+        True outcomes and decisions.
+    sensitive_features : DataFrame, Series, mapping or array-like
+        One column per sensitive attribute; each attribute is a view, and so is their
+        intersection.
+    scores : array-like of shape (n_rows,), optional
+        A score or probability of the favourable outcome, for the score metrics
+        (binary decisions only).
+    pos_label : object, default=1
+        The favourable outcome (binary decisions).
+    classes : sequence, optional
+        Class labels of multiclass decisions; rates are then one-vs-rest per class.
+    n_boot : int, default=1000
+        Bootstrap replicates of the count table for the disparity intervals.
+    seed : int, default=0
+        Seed of the bootstrap; the same inputs and seed give the same results.
+    confidence : float, default=0.95
+        Level of every interval.
+    min_group_size, min_denominator : int
+        A group rate is *insufficient* below either bound and is left out of disparities.
+    score_bins : int, default=10
+        Equal-width bins of the expected calibration error.
+
+    Returns
+    -------
+    GroupMetrics
+    """
+    table = count_table(y_true, y_pred, sensitive_features, pos_label=pos_label, classes=classes)
+    rng = np.random.default_rng(seed)
+    finest = table.counts.reshape(-1, *table.counts.shape[-2:])
+    replicates = bootstrap_counts(finest, n_boot=n_boot, rng=rng).reshape(
+        n_boot, *table.counts.shape
+    )
+    score_frame = None
+    if scores is not None:
+        if not table.binary:
+            raise ValueError("The 'scores' parameter is only supported for binary decisions.")
+        score_frame = score_metrics(
+            np.asarray(y_true) == pos_label, scores, sensitive_features,
+            views=table.views(), bins=score_bins, confidence=confidence,
+        )
+    return GroupMetrics(
+        table=table,
+        by_group=_by_group(table, min_group_size, min_denominator, confidence),
+        scores=score_frame,
+        min_group_size=min_group_size,
+        min_denominator=min_denominator,
+        confidence=confidence,
+        n_boot=n_boot,
+        seed=seed,
+        replicates=replicates,
+    )

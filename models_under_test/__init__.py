@@ -1,0 +1,29 @@
+"""Models under test: adapters for every model kind, and the reference government models.
+
+This package knows no metric, spec or report. :func:`load_model` returns a
+:class:`ModelAdapter` for a model kind registered in :data:`MODEL_LOADERS`.
+"""
+
+from ._adapters import (
+    MODEL_LOADERS,
+    DecisionLogAdapter,
+    EstimatorAdapter,
+    ModelAdapter,
+    ModelLoadError,
+    PredictionError,
+    UntrustedModelError,
+    file_sha256,
+    load_model,
+)
+
+__all__ = [
+    "MODEL_LOADERS",
+    "DecisionLogAdapter",
+    "EstimatorAdapter",
+    "ModelAdapter",
+    "ModelLoadError",
+    "PredictionError",
+    "UntrustedModelError",
+    "file_sha256",
+    "load_model",
+]

@@ -1,0 +1,22 @@
+"""Renderers of a fairgate results document: JSON, JUnit XML, Markdown, HTML, and MLflow.
+
+Renderers take the results document (what results.json holds), never the runner's objects,
+so any past audit can be rendered again from its results.json.
+"""
+
+from ._files import ARTIFACTS, load_results, write_all
+from ._html import render_html
+from ._junit import render_junit
+from ._markdown import render_markdown
+from ._mlflow import default_tracking_uri, log_audit
+
+__all__ = [
+    "ARTIFACTS",
+    "default_tracking_uri",
+    "load_results",
+    "log_audit",
+    "render_html",
+    "render_junit",
+    "render_markdown",
+    "write_all",
+]

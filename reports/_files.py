@@ -1,0 +1,42 @@
+"""Write the results document and its renderings: results.json, junit.xml, summary.md,
+report.html. Every renderer takes the results document (what results.json holds), so a past
+audit can be rendered again from its results.json alone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from ._html import render_html
+from ._junit import render_junit
+from ._markdown import render_markdown
+
+__all__ = ["ARTIFACTS", "load_results", "write_all"]
+
+ARTIFACTS = ("results.json", "junit.xml", "summary.md", "report.html")
+
+
+def load_results(path: str | Path) -> dict[str, Any]:
+    """Read a results.json written by fairgate."""
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or "schema_version" not in document:
+        raise ValueError(f"{str(path)!r} is not a fairgate results document (no schema_version).")
+    return document
+
+
+def write_all(document: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
+    """Write the four files of an audit into ``out_dir`` and return their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    texts = {
+        "results.json": json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n",
+        "junit.xml": render_junit(document),
+        "summary.md": render_markdown(document),
+        "report.html": render_html(document),
+    }
+    paths = {}
+    for name, text in texts.items():
+        paths[name] = out / name
+        paths[name].write_text(text, encoding="utf-8")
+    return paths

@@ -1,0 +1,45 @@
+"""JUnit XML: one test case per check and view, so CI systems show each check's outcome."""
+
+from __future__ import annotations
+
+from typing import Any
+from xml.etree import ElementTree as ET
+
+__all__ = ["render_junit"]
+
+_FAILED = {"fail"}
+_ERRORED = {"error", "insufficient_evidence", "inconclusive"}
+
+
+def render_junit(document: dict[str, Any]) -> str:
+    """Render the checks of a results document as a JUnit XML test suite."""
+    checks = document["checks"]
+    suite = ET.Element(
+        "testsuite",
+        name=f"fairgate.{document['spec']['name']}",
+        tests=str(len(checks)),
+        failures=str(sum(c["status"] in _FAILED for c in checks)),
+        errors=str(sum(c["status"] in _ERRORED for c in checks) + len(document["errors"])),
+        skipped=str(sum(c["status"] == "skipped" for c in checks)),
+        timestamp=document["provenance"]["started_at"],
+    )
+    props = ET.SubElement(suite, "properties")
+    for key in ("verdict", "exit_code"):
+        ET.SubElement(props, "property", name=key, value=str(document[key]))
+    for key in ("spec_sha256", "data_sha256", "model_sha256", "fairgate_version", "git_commit"):
+        ET.SubElement(props, "property", name=key, value=str(document["provenance"].get(key)))
+    for check in checks:
+        case = ET.SubElement(suite, "testcase", classname=f"fairgate.{check['type']}",
+                             name=check["name"])
+        status = check["status"]
+        if status in _FAILED:
+            ET.SubElement(case, "failure", message=check["message"], type=status)
+        elif status in _ERRORED:
+            ET.SubElement(case, "error", message=check["message"], type=status)
+        elif status == "skipped":
+            ET.SubElement(case, "skipped", message=check["message"])
+    for err in document["errors"]:
+        case = ET.SubElement(suite, "testcase", classname="fairgate.audit", name=err["stage"])
+        ET.SubElement(case, "error", message=err["message"], type=err["type"])
+    ET.indent(suite)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
