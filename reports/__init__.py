@@ -8,13 +8,14 @@ from ._files import ARTIFACTS, load_results, write_all
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
-from ._mlflow import default_tracking_uri, log_audit
+from ._mlflow import default_tracking_uri, log_audit, metric_key
 
 __all__ = [
     "ARTIFACTS",
     "default_tracking_uri",
     "load_results",
     "log_audit",
+    "metric_key",
     "render_html",
     "render_junit",
     "render_markdown",

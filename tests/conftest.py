@@ -1,0 +1,48 @@
+"""Shared fixtures. OpenMP must not busy-wait on these small machines (set before sklearn)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "audits" / "specs"
+CREDIT = ROOT / "models_under_test" / "credit_scoring"
+
+
+@pytest.fixture
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the repository root, where spec paths resolve."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Write a spec mapping to a YAML file and return its path."""
+
+    def write(spec: dict, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def fairgate(capsys: pytest.CaptureFixture[str]):
+    """Call the CLI in-process; return (exit code, stdout, stderr)."""
+    from audits.cli import main
+
+    def call(*args: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return call
