@@ -44,14 +44,21 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def decide(value: float, ci: tuple[float, float] | None, *, low: float | None,
-           high: float | None, decide_on: str) -> Status:
+def decide(
+    value: float,
+    ci: tuple[float, float] | None,
+    *,
+    low: float | None,
+    high: float | None,
+    decide_on: str,
+) -> Status:
     """Status of a value against ``[low, high]`` (either bound may be ``None``).
 
     ``estimate`` compares the point estimate. ``interval`` passes only when the whole interval
     is within the bounds, fails only when the whole interval is beyond one, and is otherwise
     ``INCONCLUSIVE``.
     """
+
     def within(x: float) -> bool:
         return (low is None or x >= low) and (high is None or x <= high)
 
@@ -79,7 +86,8 @@ def _threshold(check: GroupMetricCheck | ScoreMetricCheck) -> dict[str, float]:
 
 def _bound_text(check: GroupMetricCheck | ScoreMetricCheck) -> str:
     parts = ([f"at least {check.min:g}"] if check.min is not None else []) + (
-        [f"at most {check.max:g}"] if check.max is not None else [])
+        [f"at most {check.max:g}"] if check.max is not None else []
+    )
     return " and ".join(parts)
 
 
@@ -87,82 +95,134 @@ def _name(check: GroupMetricCheck | ScoreMetricCheck, view: str) -> str:
     return f"{check.name or f'{check.metric} {check.disparity}'} [{view}]"
 
 
-def group_metric(check: GroupMetricCheck, spec: AuditSpec, gm: GroupMetrics | None,
-                 evidence: dict[str, Any]) -> Iterator[CheckResult]:
+def group_metric(
+    check: GroupMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
+) -> Iterator[CheckResult]:
     """Disparity of a group rate, decided on its estimate or its bootstrap interval."""
     assert gm is not None
     excluded = {e.group: e.justification for e in check.exclude_groups}
     for view in spec.views(check):
-        d = gm.disparity(check.metric, view=view, kind=check.disparity,
-                         reference=check.reference, exclude=list(excluded), klass=check.klass)
+        d = gm.disparity(
+            check.metric,
+            view=view,
+            kind=check.disparity,
+            reference=check.reference,
+            exclude=list(excluded),
+            klass=check.klass,
+        )
         status = decide(d.value, d.ci, low=check.min, high=check.max, decide_on=check.decide_on)
-        value_text = (f"{d.value:.3f} (95% interval {d.ci[0]:.3f} to {d.ci[1]:.3f})"
-                      if _finite(d.value) else "not computable")
-        message = (f"{d.metric} {d.kind} over {view}: {value_text}; the policy requires "
-                   f"{_bound_text(check)}.")
+        value_text = (
+            f"{d.value:.3f} (95% interval {d.ci[0]:.3f} to {d.ci[1]:.3f})"
+            if _finite(d.value)
+            else "not computable"
+        )
+        message = (
+            f"{d.metric} {d.kind} over {view}: {value_text}; the policy requires "
+            f"{_bound_text(check)}."
+        )
         if _finite(d.value):
             message += f" Least favoured group: {d.worst_group}; most favoured: {d.best_group}."
         if d.insufficient and status is not Status.FAIL:
             status = Status.INSUFFICIENT
-            message += (f" Too little evidence (under {gm.min_group_size} rows or "
-                        f"{gm.min_denominator} cases in the rate's denominator) for: "
-                        f"{', '.join(d.insufficient)}.")
+            message += (
+                f" Too little evidence (under {gm.min_group_size} rows or "
+                f"{gm.min_denominator} cases in the rate's denominator) for: "
+                f"{', '.join(d.insufficient)}."
+            )
         elif len(d.compared) < 2 and status is not Status.FAIL:
             status = Status.INSUFFICIENT
         by_group = {
             row.group: {
-                "value": _num(row.value), "ci": [_num(row.ci_low), _num(row.ci_high)],
-                "n": int(row.n), "numerator": int(row.numerator),
-                "denominator": int(row.denominator), "status": row.status,
-                "vs_reference": _num(row.vs_reference), "p_holm": _num(row.p_holm),
+                "value": _num(row.value),
+                "ci": [_num(row.ci_low), _num(row.ci_high)],
+                "n": int(row.n),
+                "numerator": int(row.numerator),
+                "denominator": int(row.denominator),
+                "status": row.status,
+                "vs_reference": _num(row.vs_reference),
+                "p_holm": _num(row.p_holm),
             }
             for row in d.per_group.itertuples(index=False)
         }
         yield CheckResult(
-            name=_name(check, view), type=check.type, metric=d.metric, disparity=d.kind,
-            view=view, status=status, value=_num(d.value),
+            name=_name(check, view),
+            type=check.type,
+            metric=d.metric,
+            disparity=d.kind,
+            view=view,
+            status=status,
+            value=_num(d.value),
             ci=(_num(d.ci[0]), _num(d.ci[1])) if _finite(d.value) else None,  # type: ignore[arg-type]
-            threshold=_threshold(check), decide_on=check.decide_on, message=message,
+            threshold=_threshold(check),
+            decide_on=check.decide_on,
+            message=message,
             by_group=by_group,
             details={
-                "reference": d.reference, "worst_group": d.worst_group,
-                "best_group": d.best_group, "minimum_detectable_difference": _num(d.mdd),
+                "reference": d.reference,
+                "worst_group": d.worst_group,
+                "best_group": d.best_group,
+                "minimum_detectable_difference": _num(d.mdd),
                 "insufficient_groups": list(d.insufficient),
-                "excluded_groups": [{"group": g, "justification": excluded[g]}
-                                    for g in d.excluded],
+                "excluded_groups": [{"group": g, "justification": excluded[g]} for g in d.excluded],
                 "class": None if d.klass is None else str(d.klass),
                 "threshold_source": check.source,
             },
         )
 
 
-def score_metric(check: ScoreMetricCheck, spec: AuditSpec, gm: GroupMetrics | None,
-                 evidence: dict[str, Any]) -> Iterator[CheckResult]:
+def score_metric(
+    check: ScoreMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
+) -> Iterator[CheckResult]:
     """Disparity of a score metric between groups (point estimate; needs probabilities)."""
     for view in spec.views(check):
-        base = dict(name=_name(check, view), type=check.type, metric=check.metric,
-                    disparity=check.disparity, view=view, threshold=_threshold(check),
-                    decide_on="estimate")
+        base = dict(
+            name=_name(check, view),
+            type=check.type,
+            metric=check.metric,
+            disparity=check.disparity,
+            view=view,
+            threshold=_threshold(check),
+            decide_on="estimate",
+        )
         if gm is None or gm.scores is None:
-            yield CheckResult(**base, status=Status.SKIPPED, value=None, ci=None,
-                              message="skipped: needs probabilities (the model has no "
-                                      "predict_proba), so no score metric can be computed.")
+            yield CheckResult(
+                **base,
+                status=Status.SKIPPED,
+                value=None,
+                ci=None,
+                message="skipped: needs probabilities (the model has no "
+                "predict_proba), so no score metric can be computed.",
+            )
             continue
         rows = gm.scores[(gm.scores.view == view) & (gm.scores.metric == check.metric)]
         enough = rows.n >= gm.min_group_size
-        value = float(between_groups(rows.value[enough].to_numpy(), check.disparity)) \
-            if enough.sum() >= 2 else float("nan")
+        value = (
+            float(between_groups(rows.value[enough].to_numpy(), check.disparity))
+            if enough.sum() >= 2
+            else float("nan")
+        )
         status = decide(value, None, low=check.min, high=check.max, decide_on="estimate")
         short = list(rows.group[~enough])
         if short and status is not Status.FAIL:
             status = Status.INSUFFICIENT
         yield CheckResult(
-            **base, status=status, value=_num(value), ci=None,
-            message=(f"{check.metric} {check.disparity} over {view}: "
-                     f"{value:.3f}; the policy requires {_bound_text(check)}."
-                     + (f" Too few rows for: {', '.join(short)}." if short else "")),
-            by_group={r.group: {"value": _num(r.value), "ci": [_num(r.ci_low), _num(r.ci_high)],
-                                "n": int(r.n)} for r in rows.itertuples(index=False)},
+            **base,
+            status=status,
+            value=_num(value),
+            ci=None,
+            message=(
+                f"{check.metric} {check.disparity} over {view}: "
+                f"{value:.3f}; the policy requires {_bound_text(check)}."
+                + (f" Too few rows for: {', '.join(short)}." if short else "")
+            ),
+            by_group={
+                r.group: {
+                    "value": _num(r.value),
+                    "ci": [_num(r.ci_low), _num(r.ci_high)],
+                    "n": int(r.n),
+                }
+                for r in rows.itertuples(index=False)
+            },
             details={"insufficient_groups": short, "threshold_source": check.source},
         )
 
@@ -174,8 +234,19 @@ CHECKS: dict[str, CheckFn] = {"group_metric": group_metric, "score_metric": scor
 def error_results(spec: AuditSpec, message: str) -> list[CheckResult]:
     """One ``ERROR`` result per check and view, when the audit could not compute anything."""
     return [
-        CheckResult(name=_name(c, v), type=c.type, metric=c.metric, disparity=c.disparity,
-                    view=v, status=Status.ERROR, value=None, ci=None, threshold=_threshold(c),
-                    decide_on=getattr(c, "decide_on", "estimate"), message=message)
-        for c in spec.checks for v in spec.views(c)
+        CheckResult(
+            name=_name(c, v),
+            type=c.type,
+            metric=c.metric,
+            disparity=c.disparity,
+            view=v,
+            status=Status.ERROR,
+            value=None,
+            ci=None,
+            threshold=_threshold(c),
+            decide_on=getattr(c, "decide_on", "estimate"),
+            message=message,
+        )
+        for c in spec.checks
+        for v in spec.views(c)
     ]

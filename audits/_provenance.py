@@ -31,10 +31,20 @@ def code_version() -> dict[str, Any]:
     here = Path(__file__).resolve().parent
     commit = dirty = None
     try:
-        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], check=True,
-                                capture_output=True, text=True, timeout=5).stdout.strip()
-        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain"], check=True,
-                                capture_output=True, text=True, timeout=5).stdout
+        commit = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
         dirty = bool(status.strip())
     except (OSError, subprocess.SubprocessError):
         pass
@@ -51,8 +61,9 @@ def _runner() -> str:
         return "unknown"
 
 
-def provenance(*, spec_path: Path, data_path: Path | None, model_hash: str | None,
-               seed: int, started_at: str) -> dict[str, Any]:
+def provenance(
+    *, spec_path: Path, data_path: Path | None, model_hash: str | None, seed: int, started_at: str
+) -> dict[str, Any]:
     """Hashes of spec, data and model, code version, seed, time, and who ran the audit."""
     return {
         "spec_sha256": file_sha256(spec_path),

@@ -51,12 +51,19 @@ class AuditResult:
 
     def checks_frame(self) -> pd.DataFrame:
         """One row per check and view: name, status, value, interval, threshold."""
-        return pd.DataFrame([
-            {"name": c["name"], "status": c["status"], "value": c["value"],
-             "ci_low": (c["ci"] or [None, None])[0], "ci_high": (c["ci"] or [None, None])[1],
-             **{f"threshold_{k}": v for k, v in c["threshold"].items()}}
-            for c in self.document["checks"]
-        ])
+        return pd.DataFrame(
+            [
+                {
+                    "name": c["name"],
+                    "status": c["status"],
+                    "value": c["value"],
+                    "ci_low": (c["ci"] or [None, None])[0],
+                    "ci_high": (c["ci"] or [None, None])[1],
+                    **{f"threshold_{k}": v for k, v in c["threshold"].items()},
+                }
+                for c in self.document["checks"]
+            ]
+        )
 
 
 def _read_data(path: Path) -> pd.DataFrame:
@@ -80,8 +87,14 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
             raise DataError(f"The data column {column!r} ({role}) has {missing} missing values.")
 
 
-def _decide(adapter: ModelAdapter, frame: pd.DataFrame, features: pd.DataFrame,
-            *, positive_label: Any, show: bool) -> tuple[np.ndarray, np.ndarray | None]:
+def _decide(
+    adapter: ModelAdapter,
+    frame: pd.DataFrame,
+    features: pd.DataFrame,
+    *,
+    positive_label: Any,
+    show: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Decisions for every row, and the probability of the favourable class when available."""
     if adapter.decision_column is not None:
         decisions = frame[adapter.decision_column].to_numpy()
@@ -90,7 +103,7 @@ def _decide(adapter: ModelAdapter, frame: pd.DataFrame, features: pd.DataFrame,
     parts, probas = [], []
     with progress("Scoring", len(features), enabled=show) as advance:
         for start in range(0, len(features), BATCH_ROWS):
-            batch = features.iloc[start:start + BATCH_ROWS]
+            batch = features.iloc[start : start + BATCH_ROWS]
             parts.append(np.asarray(adapter.predict(batch)).reshape(-1))
             if adapter.has_proba:
                 probas.append(adapter.predict_proba(batch))
@@ -144,8 +157,13 @@ def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_audit(spec_path: str | Path, *, seed: int | None = None, quiet: bool = True,
-              spec: AuditSpec | None = None) -> AuditResult:
+def run_audit(
+    spec_path: str | Path,
+    *,
+    seed: int | None = None,
+    quiet: bool = True,
+    spec: AuditSpec | None = None,
+) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
     Parameters
@@ -181,8 +199,10 @@ def run_audit(spec_path: str | Path, *, seed: int | None = None, quiet: bool = T
         n_rows = len(frame)
         model_params = spec.model.model_dump()
         decision_col = model_params.get("column")
-        roles = {"data.label": spec.data.label,
-                 **{f"data.sensitive[{i}]": c for i, c in enumerate(spec.data.sensitive)}}
+        roles = {
+            "data.label": spec.data.label,
+            **{f"data.sensitive[{i}]": c for i, c in enumerate(spec.data.sensitive)},
+        }
         if decision_col:
             roles["model.column"] = decision_col
         _require_columns(frame, roles)
@@ -190,17 +210,24 @@ def run_audit(spec_path: str | Path, *, seed: int | None = None, quiet: bool = T
         adapter = load_model(model_params.pop("kind"), **model_params)
         dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
         features = frame.drop(columns=[c for c in dropped if c in frame.columns])
-        decisions, scores = _decide(adapter, frame, features,
-                                    positive_label=spec.data.positive_label, show=show)
+        decisions, scores = _decide(
+            adapter, frame, features, positive_label=spec.data.positive_label, show=show
+        )
         labels = frame[spec.data.label]
         classes = _check_decisions(decisions, labels)
         stage = "metrics"
         binary = len(classes) <= 2
         gm = group_metrics(
-            labels.to_numpy(), decisions, frame[spec.data.sensitive],
-            scores=scores if binary else None, pos_label=spec.data.positive_label,
-            classes=None if binary else classes, n_boot=spec.n_boot, seed=seed,
-            confidence=spec.confidence, min_group_size=spec.data.min_group_size,
+            labels.to_numpy(),
+            decisions,
+            frame[spec.data.sensitive],
+            scores=scores if binary else None,
+            pos_label=spec.data.positive_label,
+            classes=None if binary else classes,
+            n_boot=spec.n_boot,
+            seed=seed,
+            confidence=spec.confidence,
+            min_group_size=spec.data.min_group_size,
             min_denominator=spec.data.min_denominator,
         )
         stage = "checks"
@@ -209,25 +236,43 @@ def run_audit(spec_path: str | Path, *, seed: int | None = None, quiet: bool = T
             results.extend(CHECKS[check.type](check, spec, gm, {}))
     except (DataError, ModelLoadError, PredictionError, ValueError) as err:
         errors.append({"stage": stage, "type": type(err).__name__, "message": str(err)})
-        results = error_results(spec, f"not computed: the audit stopped at the {stage} "
-                                      f"stage ({type(err).__name__}: {err})")
+        results = error_results(
+            spec,
+            f"not computed: the audit stopped at the {stage} stage ({type(err).__name__}: {err})",
+        )
     verdict, code = derive_verdict((r.status for r in results), errors=len(errors))
     document = {
         "schema_version": SCHEMA_VERSION,
         "audit_id": f"{spec.name}-{started.replace(':', '').replace('-', '')}",
-        "spec": {"name": spec.name, "system": spec.system, "policy": spec.policy,
-                 "path": str(spec_path), "content": spec.model_dump(mode="json", by_alias=True)},
+        "spec": {
+            "name": spec.name,
+            "system": spec.system,
+            "policy": spec.policy,
+            "path": str(spec_path),
+            "content": spec.model_dump(mode="json", by_alias=True),
+        },
         "verdict": verdict.value,
         "exit_code": int(code),
-        "provenance": provenance(spec_path=spec_path, data_path=data_path,
-                                 model_hash=adapter.content_hash if adapter else None,
-                                 seed=seed, started_at=started),
-        "data": {"path": str(data_path), "rows": n_rows, "label": spec.data.label,
-                 "positive_label": spec.data.positive_label,
-                 "sensitive": list(spec.data.sensitive),
-                 "min_group_size": spec.data.min_group_size},
-        "model": {"kind": spec.model.kind, "uri": adapter.uri if adapter else None,
-                  "scores": bool(gm is not None and gm.scores is not None)},
+        "provenance": provenance(
+            spec_path=spec_path,
+            data_path=data_path,
+            model_hash=adapter.content_hash if adapter else None,
+            seed=seed,
+            started_at=started,
+        ),
+        "data": {
+            "path": str(data_path),
+            "rows": n_rows,
+            "label": spec.data.label,
+            "positive_label": spec.data.positive_label,
+            "sensitive": list(spec.data.sensitive),
+            "min_group_size": spec.data.min_group_size,
+        },
+        "model": {
+            "kind": spec.model.kind,
+            "uri": adapter.uri if adapter else None,
+            "scores": bool(gm is not None and gm.scores is not None),
+        },
         "groups": _groups(gm) if gm is not None else {},
         "checks": [
             {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}

@@ -183,7 +183,8 @@ def _check_tag(value: Any) -> str | None:
 
 
 Check = Annotated[
-    Annotated[GroupMetricCheck, Tag("group_metric")] | Annotated[ScoreMetricCheck, Tag("score_metric")],
+    Annotated[GroupMetricCheck, Tag("group_metric")]
+    | Annotated[ScoreMetricCheck, Tag("score_metric")],
     Discriminator(_check_tag),
 ]
 CHECK_TYPES = ("group_metric", "score_metric")
@@ -248,8 +249,10 @@ def _message(err: dict[str, Any]) -> str:
         return f"{where} must be one of {expected}. Got {got!r} instead."
     if kind == "union_tag_invalid":
         expected = ctx.get("expected_tags", "")
-        return f"{where}.{ctx.get('discriminator', 'kind').strip(chr(39))} must be one of " \
-               f"{expected}. Got {ctx.get('tag')!r} instead."
+        return (
+            f"{where}.{ctx.get('discriminator', 'kind').strip(chr(39))} must be one of "
+            f"{expected}. Got {ctx.get('tag')!r} instead."
+        )
     if kind == "union_tag_not_found":
         return f"{where} needs a {ctx.get('discriminator', 'kind')} key."
     if kind == "value_error":

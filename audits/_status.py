@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 __all__ = ["ExitCode", "Status", "Verdict", "derive_verdict"]
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """Outcome of one check. Only ``PASS`` lets a release through."""
 
     PASS = "pass"
@@ -19,7 +19,7 @@ class Status(str, Enum):
     SKIPPED = "skipped"
 
 
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """The audit's verdict, derived from its checks' statuses, never set by hand."""
 
     PASS = "pass"

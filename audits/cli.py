@@ -14,10 +14,10 @@ from pathlib import Path
 # OpenMP threads busy-wait on small machines; must be set before sklearn/shap load OpenMP.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-import click  # noqa: E402
+import click
 
-from ._spec import SpecError, load_spec  # noqa: E402
-from ._status import ExitCode  # noqa: E402
+from ._spec import SpecError, load_spec
+from ._status import ExitCode
 
 __all__ = ["cli", "main"]
 
@@ -34,16 +34,29 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for results.json, junit.xml, summary.md, report.html "
-                   "[default: out/<spec name>/<UTC timestamp>/].")
-@click.option("--tracking-uri", envvar="MLFLOW_TRACKING_URI",
-              help="MLflow tracking URI [default: sqlite store in ./.fairgate/].")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for results.json, junit.xml, summary.md, report.html "
+    "[default: out/<spec name>/<UTC timestamp>/].",
+)
+@click.option(
+    "--tracking-uri",
+    envvar="MLFLOW_TRACKING_URI",
+    help="MLflow tracking URI [default: sqlite store in ./.fairgate/].",
+)
 @click.option("--no-mlflow", is_flag=True, help="Do not log the audit to MLflow.")
 @click.option("--seed", type=int, help="Override the spec's seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
-def run(spec_path: Path, out_dir: Path | None, tracking_uri: str | None, no_mlflow: bool,
-        seed: int | None, quiet: bool) -> ExitCode:
+def run(
+    spec_path: Path,
+    out_dir: Path | None,
+    tracking_uri: str | None,
+    no_mlflow: bool,
+    seed: int | None,
+    quiet: bool,
+) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
     from reports import default_tracking_uri, log_audit, write_all
 
@@ -94,8 +107,13 @@ def schema() -> ExitCode:
 
 @cli.command()
 @click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              required=True, help="Folder to write the renderings into.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the renderings into.",
+)
 def render(results: Path, out_dir: Path) -> ExitCode:
     """Render a past audit again from its RESULTS json."""
     from reports import load_results, write_all

@@ -38,7 +38,9 @@ def _check_kind(kind: str) -> None:
 
 def _ratio(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(high > 0, low / np.where(high > 0, high, 1.0), np.where(np.isnan(high), np.nan, 1.0))
+        return np.where(
+            high > 0, low / np.where(high > 0, high, 1.0), np.where(np.isnan(high), np.nan, 1.0)
+        )
 
 
 def between_groups(values: np.ndarray, kind: str) -> np.ndarray:
@@ -51,7 +53,9 @@ def between_groups(values: np.ndarray, kind: str) -> np.ndarray:
     return high - low if kind == "difference" else _ratio(low, high)
 
 
-def against_reference(values: np.ndarray, reference: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+def against_reference(
+    values: np.ndarray, reference: int, kind: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Each group against the group at index ``reference`` on the last axis.
 
     Returns

@@ -18,7 +18,7 @@ from ._intervals import (
     two_proportion_pvalue,
     wilson_interval,
 )
-from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts
+from ._rates import RATES, Rate, all_rate_parts, get_rate, one_vs_rest, rate_parts
 from ._scores import score_metrics
 
 __all__ = ["DisparityResult", "GroupMetrics", "group_metrics"]
@@ -161,8 +161,9 @@ class GroupMetrics:
         rate = get_rate(metric)
         if not self.table.binary and klass is None and rate.name not in _OVERALL:
             per_class = [
-                self.disparity(metric, view=view, kind=kind, reference=reference,
-                               exclude=exclude, klass=c)
+                self.disparity(
+                    metric, view=view, kind=kind, reference=reference, exclude=exclude, klass=c
+                )
                 for c in self.table.classes
             ]
             scored = [r for r in per_class if np.isfinite(r.value)]
@@ -175,16 +176,60 @@ class GroupMetrics:
         boot = self.table.view(attrs, counts=self.replicates).counts
         num, den = self._parts(observed.counts, rate, klass)
         bnum, bden = self._parts(boot, rate, klass)
-        return self._compare(view, rate, kind, reference, exclude, klass, observed,
-                             num, den, bnum, bden)
+        return self._compare(
+            view, rate, kind, reference, exclude, klass, observed, num, den, bnum, bden
+        )
+
+    def disparities(self, kinds: Sequence[str] = ("difference", "ratio")) -> pd.DataFrame:
+        """Every rate's disparity between groups, for every view, with bootstrap intervals.
+
+        Vectorized over rates and replicates: one tensor product per view. Groups with too
+        little evidence for a rate are left out of that rate's disparity and counted in
+        ``n_insufficient``. Binary decisions only (use :meth:`disparity` for multiclass).
+        """
+        if not self.table.binary:
+            raise ValueError("disparities() needs binary decisions; use disparity(klass=...).")
+        rates = list(RATES.values())
+        frames = []
+        for attrs in self.table.views():
+            obs = self.table.view(attrs)
+            boot = self.table.view(attrs, counts=self.replicates).counts
+            num, den = all_rate_parts(obs.counts)  # (groups, rates)
+            ok = (obs.n[:, None] >= self.min_group_size) & (den >= self.min_denominator)
+            bnum, bden = all_rate_parts(boot)  # (replicates, groups, rates)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                value = np.where(ok, num / np.where(den > 0, den, 1), np.nan)
+                bvalue = np.where(ok & (bden > 0), bnum / np.where(bden > 0, bden, 1), np.nan)
+            enough = ok.sum(axis=0) >= 2
+            for kind in kinds:
+                est = np.where(enough, between_groups(value.T, kind), np.nan)
+                lo, hi = percentile_interval(
+                    between_groups(np.moveaxis(bvalue, 1, -1), kind), confidence=self.confidence
+                )
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "view": "|".join(attrs),
+                            "metric": [r.name for r in rates],
+                            "kind": kind,
+                            "value": est,
+                            "ci_low": np.where(enough, lo, np.nan),
+                            "ci_high": np.where(enough, hi, np.nan),
+                            "n_compared": ok.sum(axis=0),
+                            "n_insufficient": (~ok).sum(axis=0),
+                        }
+                    )
+                )
+        return pd.concat(frames, ignore_index=True)
 
     def _eligibility(self, keys, n, den, exclude):
         excluded = np.isin(np.asarray(keys), np.asarray(list(exclude), dtype=object))
         enough = (n >= self.min_group_size) & (den >= self.min_denominator)
         return ~excluded & enough, ~excluded & ~enough, excluded
 
-    def _compare(self, view, rate, kind, reference, exclude, klass, observed,
-                 num, den, bnum, bden) -> DisparityResult:
+    def _compare(
+        self, view, rate, kind, reference, exclude, klass, observed, num, den, bnum, bden
+    ) -> DisparityResult:
         keys = np.asarray(observed.keys, dtype=object)
         n = observed.n
         ok, short, out = self._eligibility(keys, n, den, exclude)
@@ -232,24 +277,43 @@ class GroupMetrics:
         status = np.where(out, "excluded", np.where(short, "insufficient", "compared"))
         if ref_key is not None and ref_key in observed.keys:
             status[observed.keys.index(ref_key)] = "reference"
-        per_group = pd.DataFrame({
-            "group": keys, "n": n, "numerator": num, "denominator": den, "value": value,
-            "ci_low": low, "ci_high": high, "status": status, "vs_reference": vs_ref,
-            "p_value": pvals, "p_holm": holm(pvals),
-        })
+        per_group = pd.DataFrame(
+            {
+                "group": keys,
+                "n": n,
+                "numerator": num,
+                "denominator": den,
+                "value": value,
+                "ci_low": low,
+                "ci_high": high,
+                "status": status,
+                "vs_reference": vs_ref,
+                "p_value": pvals,
+                "p_holm": holm(pvals),
+            }
+        )
         mdd = float("nan")
         if best is not None and worst is not None:
             other = ref_cmp if ref_cmp is not None else best
             pooled = (num[worst] + num[other]) / max(den[worst] + den[other], 1)
-            mdd = minimum_detectable_difference(den[worst], den[other], pooled,
-                                                confidence=self.confidence)
+            mdd = minimum_detectable_difference(
+                den[worst], den[other], pooled, confidence=self.confidence
+            )
         return DisparityResult(
-            view=view, metric=rate.name, kind=kind, value=d_val, ci=d_ci, reference=ref_key,
-            compared=tuple(keys[ok]), insufficient=tuple(keys[short]),
+            view=view,
+            metric=rate.name,
+            kind=kind,
+            value=d_val,
+            ci=d_ci,
+            reference=ref_key,
+            compared=tuple(keys[ok]),
+            insufficient=tuple(keys[short]),
             excluded=tuple(keys[out]),
             worst_group=None if worst is None else str(keys[worst]),
             best_group=None if best is None else str(keys[best]),
-            mdd=mdd, klass=klass, per_group=per_group,
+            mdd=mdd,
+            klass=klass,
+            per_group=per_group,
         )
 
     @staticmethod
@@ -273,11 +337,17 @@ class GroupMetrics:
         return int(hits[0])
 
     def _equalized_odds(self, view, kind, reference, exclude) -> DisparityResult:
-        sides = [self.disparity(m, view=view, kind=kind, reference=reference, exclude=exclude)
-                 for m in ("true_positive_rate", "false_positive_rate")]
+        sides = [
+            self.disparity(m, view=view, kind=kind, reference=reference, exclude=exclude)
+            for m in ("true_positive_rate", "false_positive_rate")
+        ]
         pick = max if kind == "difference" else min
-        worse = pick(sides, key=lambda r: r.value if np.isfinite(r.value) else -np.inf
-                     if kind == "difference" else np.inf)
+        worse = pick(
+            sides,
+            key=lambda r: (
+                r.value if np.isfinite(r.value) else -np.inf if kind == "difference" else np.inf
+            ),
+        )
         # Recompute the interval on the combined statistic, replicate by replicate.
         attrs = view.split("|")
         boot = self.table.view(attrs, counts=self.replicates).counts
@@ -287,7 +357,9 @@ class GroupMetrics:
             bnum, bden = self._parts(boot, get_rate(side.metric), None)
             with np.errstate(invalid="ignore", divide="ignore"):
                 bval = np.where(bden > 0, bnum / np.where(bden > 0, bden, 1), np.nan)
-            ok = np.isin(np.asarray(obs.keys, dtype=object), np.asarray(side.compared, dtype=object))
+            ok = np.isin(
+                np.asarray(obs.keys, dtype=object), np.asarray(side.compared, dtype=object)
+            )
             if ok.sum() < 2:
                 reps.append(np.full(self.n_boot, np.nan))
             elif side.reference is None:
@@ -298,43 +370,85 @@ class GroupMetrics:
         combined = np.fmax(*reps) if kind == "difference" else np.fmin(*reps)
         lo, hi = percentile_interval(combined, confidence=self.confidence)
         both_compared = tuple(k for k in sides[0].compared if k in sides[1].compared)
-        value = pick(sides[0].value, sides[1].value) if all(
-            np.isfinite(s.value) for s in sides) else float("nan")
+        value = (
+            pick(sides[0].value, sides[1].value)
+            if all(np.isfinite(s.value) for s in sides)
+            else float("nan")
+        )
         return DisparityResult(
-            view=view, metric=EQUALIZED_ODDS, kind=kind, value=float(value),
-            ci=(float(lo), float(hi)), reference=worse.reference, compared=both_compared,
+            view=view,
+            metric=EQUALIZED_ODDS,
+            kind=kind,
+            value=float(value),
+            ci=(float(lo), float(hi)),
+            reference=worse.reference,
+            compared=both_compared,
             insufficient=tuple(sorted(set(sides[0].insufficient) | set(sides[1].insufficient))),
-            excluded=worse.excluded, worst_group=worse.worst_group,
-            best_group=worse.best_group, mdd=max(s.mdd for s in sides), klass=None,
+            excluded=worse.excluded,
+            worst_group=worse.worst_group,
+            best_group=worse.best_group,
+            mdd=max(s.mdd for s in sides),
+            klass=None,
             per_group=worse.per_group.assign(metric=worse.metric),
         )
 
 
-def _by_group(table: CountTable, min_group_size: int, min_denominator: int,
-              confidence: float) -> pd.DataFrame:
-    frames = []
+def _by_group(
+    table: CountTable, min_group_size: int, min_denominator: int, confidence: float
+) -> pd.DataFrame:
+    names = list(RATES)
+    cols: dict[str, list[np.ndarray]] = {
+        k: [] for k in ("view", "group", "class", "metric", "num", "den", "n")
+    }
+
+    def add(
+        g: GroupCounts, klass: object, metric: list[str], num: np.ndarray, den: np.ndarray
+    ) -> None:  # num, den: (groups, rates)
+        n_g, n_r = num.shape
+        cols["view"].append(np.full(n_g * n_r, g.view, dtype=object))
+        cols["group"].append(np.repeat(np.asarray(g.keys, dtype=object), n_r))
+        cols["class"].append(np.full(n_g * n_r, klass, dtype=object))
+        cols["metric"].append(np.tile(np.asarray(metric, dtype=object), n_g))
+        cols["num"].append(num.reshape(-1))
+        cols["den"].append(den.reshape(-1))
+        cols["n"].append(np.repeat(g.n, n_r))
+
     for attrs in table.views():
         g = table.view(attrs)
-        n = g.n
         if table.binary:
-            parts = [(name, None, *rate_parts(g.counts, r)) for name, r in RATES.items()]
-        else:
-            ovr = one_vs_rest(g.counts)
-            right = np.trace(g.counts, axis1=-2, axis2=-1)
-            parts = [("accuracy", None, right, n), ("error_rate", None, n - right, n)]
-            for c, klass in enumerate(table.classes):
-                parts += [(name, klass, *rate_parts(ovr[:, c], r)) for name, r in RATES.items()]
-        for name, klass, num, den in parts:
-            low, high = wilson_interval(num, den, confidence=confidence)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-            frames.append(pd.DataFrame({
-                "view": g.view, "group": g.keys, "class": klass, "metric": name,
-                "value": value, "numerator": num.astype(np.int64),
-                "denominator": den.astype(np.int64), "n": n, "ci_low": low, "ci_high": high,
-                "sufficient": (n >= min_group_size) & (den >= min_denominator),
-            }))
-    out = pd.concat(frames, ignore_index=True)
+            add(g, None, names, *all_rate_parts(g.counts))
+            continue
+        right = np.trace(g.counts, axis1=-2, axis2=-1)
+        add(
+            g,
+            None,
+            ["accuracy", "error_rate"],
+            np.stack([right, g.n - right], axis=1),
+            np.stack([g.n, g.n], axis=1),
+        )
+        num, den = all_rate_parts(one_vs_rest(g.counts))  # (groups, classes, rates)
+        for c, klass in enumerate(table.classes):
+            add(g, klass, names, num[:, c], den[:, c])
+    flat = {k: np.concatenate(v) for k, v in cols.items()}
+    num, den, n = flat["num"], flat["den"], flat["n"]
+    low, high = wilson_interval(num, den, confidence=confidence)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    out = pd.DataFrame(
+        {
+            "view": flat["view"],
+            "group": flat["group"],
+            "class": flat["class"],
+            "metric": flat["metric"],
+            "value": value,
+            "numerator": num.astype(np.int64),
+            "denominator": den.astype(np.int64),
+            "n": n,
+            "ci_low": low,
+            "ci_high": high,
+            "sufficient": (n >= min_group_size) & (den >= min_denominator),
+        }
+    )
     return out.drop(columns="class") if table.binary else out
 
 
@@ -395,8 +509,12 @@ def group_metrics(
         if not table.binary:
             raise ValueError("The 'scores' parameter is only supported for binary decisions.")
         score_frame = score_metrics(
-            np.asarray(y_true) == pos_label, scores, sensitive_features,
-            views=table.views(), bins=score_bins, confidence=confidence,
+            np.asarray(y_true) == pos_label,
+            scores,
+            sensitive_features,
+            views=table.views(),
+            bins=score_bins,
+            confidence=confidence,
         )
     return GroupMetrics(
         table=table,

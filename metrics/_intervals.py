@@ -83,10 +83,14 @@ def percentile_interval(
     """Percentile bootstrap interval, ignoring replicates where the statistic is undefined."""
     _z(confidence)
     alpha = (1.0 - confidence) / 2.0
+    reps = np.asarray(replicates, dtype=float)
+    if not np.isnan(reps).any():  # the common case, several times faster than nanquantile
+        low, high = np.quantile(reps, [alpha, 1.0 - alpha], axis=axis)
+        return low, high
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices give NaN bounds
-        low = np.nanquantile(replicates, alpha, axis=axis)
-        high = np.nanquantile(replicates, 1.0 - alpha, axis=axis)
+        low = np.nanquantile(reps, alpha, axis=axis)
+        high = np.nanquantile(reps, 1.0 - alpha, axis=axis)
     return low, high
 
 

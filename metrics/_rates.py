@@ -12,7 +12,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RATES", "Rate", "get_rate", "one_vs_rest", "rate_parts", "rate_values"]
+__all__ = [
+    "RATES",
+    "Rate",
+    "all_rate_parts",
+    "get_rate",
+    "one_vs_rest",
+    "rate_parts",
+    "rate_values",
+]
 
 # Cell positions in a binary table counts[..., true, decided]: 0 = negative, 1 = positive.
 _CELLS = {"tn": (0, 0), "fp": (0, 1), "fn": (1, 0), "tp": (1, 1)}
@@ -52,35 +60,91 @@ _ALL = ("tp", "fp", "tn", "fn")
 RATES: dict[str, Rate] = {
     r.name: r
     for r in (
-        Rate("selection_rate", ("tp", "fp"), _ALL, True,
-             "Share of people who received the favourable decision."),
-        Rate("true_positive_rate", ("tp",), ("tp", "fn"), True,
-             "Share of people who merited the favourable outcome and received it."),
-        Rate("false_positive_rate", ("fp",), ("fp", "tn"), False,
-             "Share of people who did not merit the favourable outcome but received it."),
-        Rate("true_negative_rate", ("tn",), ("tn", "fp"), True,
-             "Share of people without the favourable outcome who were correctly decided so."),
-        Rate("false_negative_rate", ("fn",), ("tp", "fn"), False,
-             "Share of people who merited the favourable outcome but were refused it."),
-        Rate("precision", ("tp",), ("tp", "fp"), True,
-             "Share of favourable decisions that were right (positive predictive value)."),
-        Rate("negative_predictive_value", ("tn",), ("tn", "fn"), True,
-             "Share of unfavourable decisions that were right."),
-        Rate("false_discovery_rate", ("fp",), ("tp", "fp"), False,
-             "Share of favourable decisions that were wrong."),
-        Rate("false_omission_rate", ("fn",), ("tn", "fn"), False,
-             "Share of unfavourable decisions that were wrong."),
+        Rate(
+            "selection_rate",
+            ("tp", "fp"),
+            _ALL,
+            True,
+            "Share of people who received the favourable decision.",
+        ),
+        Rate(
+            "true_positive_rate",
+            ("tp",),
+            ("tp", "fn"),
+            True,
+            "Share of people who merited the favourable outcome and received it.",
+        ),
+        Rate(
+            "false_positive_rate",
+            ("fp",),
+            ("fp", "tn"),
+            False,
+            "Share of people who did not merit the favourable outcome but received it.",
+        ),
+        Rate(
+            "true_negative_rate",
+            ("tn",),
+            ("tn", "fp"),
+            True,
+            "Share of people without the favourable outcome who were correctly decided so.",
+        ),
+        Rate(
+            "false_negative_rate",
+            ("fn",),
+            ("tp", "fn"),
+            False,
+            "Share of people who merited the favourable outcome but were refused it.",
+        ),
+        Rate(
+            "precision",
+            ("tp",),
+            ("tp", "fp"),
+            True,
+            "Share of favourable decisions that were right (positive predictive value).",
+        ),
+        Rate(
+            "negative_predictive_value",
+            ("tn",),
+            ("tn", "fn"),
+            True,
+            "Share of unfavourable decisions that were right.",
+        ),
+        Rate(
+            "false_discovery_rate",
+            ("fp",),
+            ("tp", "fp"),
+            False,
+            "Share of favourable decisions that were wrong.",
+        ),
+        Rate(
+            "false_omission_rate",
+            ("fn",),
+            ("tn", "fn"),
+            False,
+            "Share of unfavourable decisions that were wrong.",
+        ),
         Rate("accuracy", ("tp", "tn"), _ALL, True, "Share of decisions that were right."),
         Rate("error_rate", ("fp", "fn"), _ALL, False, "Share of decisions that were wrong."),
-        Rate("base_rate", ("tp", "fn"), _ALL, None,
-             "Share of people whose true outcome is the favourable one (describes the data)."),
+        Rate(
+            "base_rate",
+            ("tp", "fn"),
+            _ALL,
+            None,
+            "Share of people whose true outcome is the favourable one (describes the data).",
+        ),
     )
 }
 _ALIASES = {
-    "tpr": "true_positive_rate", "fpr": "false_positive_rate", "tnr": "true_negative_rate",
-    "fnr": "false_negative_rate", "ppv": "precision", "positive_predictive_value": "precision",
-    "npv": "negative_predictive_value", "fdr": "false_discovery_rate",
-    "for": "false_omission_rate", "recall": "true_positive_rate",
+    "tpr": "true_positive_rate",
+    "fpr": "false_positive_rate",
+    "tnr": "true_negative_rate",
+    "fnr": "false_negative_rate",
+    "ppv": "precision",
+    "positive_predictive_value": "precision",
+    "npv": "negative_predictive_value",
+    "fdr": "false_discovery_rate",
+    "for": "false_omission_rate",
+    "recall": "true_positive_rate",
 }
 
 
@@ -100,6 +164,21 @@ def rate_parts(counts: np.ndarray, rate: Rate) -> tuple[np.ndarray, np.ndarray]:
     num = np.tensordot(counts, rate.mask(rate.numerator), axes=([-2, -1], [0, 1]))
     den = np.tensordot(counts, rate.mask(rate.denominator), axes=([-2, -1], [0, 1]))
     return num, den
+
+
+_NUM = np.stack([r.mask(r.numerator) for r in RATES.values()], axis=-1)  # (2, 2, R)
+_DEN = np.stack([r.mask(r.denominator) for r in RATES.values()], axis=-1)
+
+
+def all_rate_parts(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Numerators and denominators of every rate in :data:`RATES` at once.
+
+    ``counts`` of shape ``(..., 2, 2)`` give two arrays of shape ``(..., len(RATES))``.
+    """
+    return (
+        np.tensordot(counts, _NUM, axes=([-2, -1], [0, 1])),
+        np.tensordot(counts, _DEN, axes=([-2, -1], [0, 1])),
+    )
 
 
 def rate_values(counts: np.ndarray, rate: Rate) -> np.ndarray:

@@ -29,7 +29,9 @@ def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) 
     edges = np.linspace(0.0, 1.0, bins + 1)
     b = np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
     n = np.bincount(b, minlength=bins)
-    gap = np.abs(np.bincount(b, weights=s, minlength=bins) - np.bincount(b, weights=y, minlength=bins))
+    gap = np.abs(
+        np.bincount(b, weights=s, minlength=bins) - np.bincount(b, weights=y, minlength=bins)
+    )
     return float(gap.sum() / n.sum())
 
 
@@ -77,7 +79,9 @@ def score_metrics(
     s = np.asarray(scores, dtype=float)
     y = np.asarray(y_true, dtype=bool)
     if s.shape != y.shape:
-        raise ValueError(f"The 'scores' parameter must have shape {y.shape}. Got {s.shape} instead.")
+        raise ValueError(
+            f"The 'scores' parameter must have shape {y.shape}. Got {s.shape} instead."
+        )
     if np.isnan(s).any():
         raise ValueError(f"The 'scores' parameter must not hold NaN. Got {int(np.isnan(s).sum())}.")
     frame = _as_frame(sensitive_features)
@@ -94,11 +98,23 @@ def score_metrics(
                 "mean_score": _t_interval(sg, confidence),
                 "roc_auc": _auc(yg, sg, confidence),
                 "brier_score": _t_interval((sg - yg) ** 2, confidence),
-                "calibration_error": (expected_calibration_error(yg, sg, bins=bins),
-                                      float("nan"), float("nan")),
+                "calibration_error": (
+                    expected_calibration_error(yg, sg, bins=bins),
+                    float("nan"),
+                    float("nan"),
+                ),
                 "scoring_rate": (float(above[m].mean()), float(low), float(high)),
             }
             for metric, (v, lo, hi) in values.items():
-                rows.append({"view": "|".join(attrs), "group": key, "metric": metric,
-                             "value": v, "n": n, "ci_low": lo, "ci_high": hi})
+                rows.append(
+                    {
+                        "view": "|".join(attrs),
+                        "group": key,
+                        "metric": metric,
+                        "value": v,
+                        "n": n,
+                        "ci_low": lo,
+                        "ci_high": hi,
+                    }
+                )
     return pd.DataFrame(rows)

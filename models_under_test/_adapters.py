@@ -98,7 +98,9 @@ class EstimatorAdapter:
         try:
             return np.asarray(self.estimator.predict(features))
         except Exception as err:
-            raise PredictionError(f"The {self.kind} model {self.uri!r} failed to predict: {err}") from err
+            raise PredictionError(
+                f"The {self.kind} model {self.uri!r} failed to predict: {err}"
+            ) from err
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         if not self.has_proba:
@@ -131,8 +133,12 @@ def _load_skops(path: Path, trusted_types: list[str]) -> Any:
 
 
 def load_sklearn(
-    *, uri: str, trusted: bool = False, sha256: str | None = None,
-    trusted_types: list[str] | None = None, **_: Any,
+    *,
+    uri: str,
+    trusted: bool = False,
+    sha256: str | None = None,
+    trusted_types: list[str] | None = None,
+    **_: Any,
 ) -> EstimatorAdapter:
     """Load a scikit-learn model from a skops file, or a pinned, trusted pickle/joblib file.
 
@@ -145,7 +151,9 @@ def load_sklearn(
     digest = file_sha256(path)
     if path.suffix.lower() == ".skops":
         if sha256 and sha256 != digest:
-            raise ModelLoadError(f"The model file {uri!r} has sha256 {digest}, not the pinned {sha256}.")
+            raise ModelLoadError(
+                f"The model file {uri!r} has sha256 {digest}, not the pinned {sha256}."
+            )
         estimator = _load_skops(path, list(trusted_types or []))
     else:
         if not (trusted and sha256):
@@ -177,9 +185,11 @@ def load_mlflow(*, uri: str, **_: Any) -> EstimatorAdapter:
     except Exception as err:
         raise ModelLoadError(f"The MLflow model {uri!r} cannot be loaded: {err}") from err
     info = model.metadata
-    digest = hashlib.sha256(
-        f"{info.model_uuid}|{info.run_id}|{info.artifact_path}".encode()
-    ).hexdigest() if info else None
+    digest = (
+        hashlib.sha256(f"{info.model_uuid}|{info.run_id}|{info.artifact_path}".encode()).hexdigest()
+        if info
+        else None
+    )
     raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
     estimator = raw if callable(getattr(raw, "predict_proba", None)) else model
     return EstimatorAdapter(kind="mlflow", uri=uri, estimator=estimator, content_hash=digest)
@@ -246,7 +256,9 @@ class DecisionLogAdapter:
         raise PredictionError("A decision log has no probabilities.")
 
 
-def load_predictions(*, column: str, score_column: str | None = None, **_: Any) -> DecisionLogAdapter:
+def load_predictions(
+    *, column: str, score_column: str | None = None, **_: Any
+) -> DecisionLogAdapter:
     """The decisions are the data's ``column`` (the audit data's hash identifies them)."""
     return DecisionLogAdapter(column=column, score_column=score_column)
 

@@ -12,9 +12,12 @@ __all__ = ["render_html"]
 def _environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    env = Environment(loader=PackageLoader("reports", "templates"),
-                      autoescape=select_autoescape(["html", "j2"]), trim_blocks=True,
-                      lstrip_blocks=True)
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
     env.filters["fmt"] = fmt
     env.filters["status"] = status_label
     return env
@@ -26,13 +29,17 @@ def _bars(check: dict[str, Any]) -> list[dict[str, Any]]:
     for group, g in check["by_group"].items():
         value = g.get("value")
         lo, hi = (g.get("ci") or [None, None])[:2]
-        rows.append({"group": group, "value": value, "lo": lo, "hi": hi,
-                     "status": g.get("status", "")})
+        rows.append(
+            {"group": group, "value": value, "lo": lo, "hi": hi, "status": g.get("status", "")}
+        )
     return rows
 
 
 def render_html(document: dict[str, Any]) -> str:
     """Render a results document as a self-contained HTML report."""
     template = _environment().get_template("report.html.j2")
-    return template.render(doc=document, title=VERDICT_TITLES[document["verdict"]],
-                           bars={c["name"]: _bars(c) for c in document["checks"]})
+    return template.render(
+        doc=document,
+        title=VERDICT_TITLES[document["verdict"]],
+        bars={c["name"]: _bars(c) for c in document["checks"]},
+    )

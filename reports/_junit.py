@@ -29,8 +29,9 @@ def render_junit(document: dict[str, Any]) -> str:
     for key in ("spec_sha256", "data_sha256", "model_sha256", "fairgate_version", "git_commit"):
         ET.SubElement(props, "property", name=key, value=str(document["provenance"].get(key)))
     for check in checks:
-        case = ET.SubElement(suite, "testcase", classname=f"fairgate.{check['type']}",
-                             name=check["name"])
+        case = ET.SubElement(
+            suite, "testcase", classname=f"fairgate.{check['type']}", name=check["name"]
+        )
         status = check["status"]
         if status in _FAILED:
             ET.SubElement(case, "failure", message=check["message"], type=status)

@@ -24,19 +24,25 @@ def render_markdown(document: dict[str, Any]) -> str:
     for c in document["checks"]:
         ci = c["ci"] or [None, None]
         threshold = ", ".join(f"{k} {v:g}" for k, v in c["threshold"].items())
-        lines.append(f"| {c['name']} | {status_label(c['status'])} | {fmt(c['value'])} | "
-                     f"{fmt(ci[0])} to {fmt(ci[1])} | {threshold} |")
+        lines.append(
+            f"| {c['name']} | {status_label(c['status'])} | {fmt(c['value'])} | "
+            f"{fmt(ci[0])} to {fmt(ci[1])} | {threshold} |"
+        )
     not_passed = [c for c in document["checks"] if c["status"] != "pass"]
     if not_passed:
         lines += ["", "## Why", ""]
-        lines += [f"- **{c['name']}** ({status_label(c['status'])}): {c['message']}"
-                  for c in not_passed]
+        lines += [
+            f"- **{c['name']}** ({status_label(c['status'])}): {c['message']}" for c in not_passed
+        ]
     if document["errors"]:
         lines += ["", "## Errors", ""]
         lines += [f"- {e['stage']}: {e['type']}: {e['message']}" for e in document["errors"]]
     p = document["provenance"]
-    lines += ["", f"Audit `{document['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "
-              f"data sha256 `{(p['data_sha256'] or 'n/a')[:12]}`, model sha256 "
-              f"`{(p['model_sha256'] or 'n/a')[:12]}`; fairgate {p['fairgate_version']}"
-              f" ({(p['git_commit'] or 'no git')[:10]})."]
+    lines += [
+        "",
+        f"Audit `{document['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "
+        f"data sha256 `{(p['data_sha256'] or 'n/a')[:12]}`, model sha256 "
+        f"`{(p['model_sha256'] or 'n/a')[:12]}`; fairgate {p['fairgate_version']}"
+        f" ({(p['git_commit'] or 'no git')[:10]}).",
+    ]
     return "\n".join(lines) + "\n"

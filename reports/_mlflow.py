@@ -27,8 +27,15 @@ def default_tracking_uri(base: str | Path = ".") -> str:
 def metric_key(*parts: str) -> str:
     """An MLflow-safe metric key: ``'sex=female|age_band=<25'`` → ``'sex_female.age_band_lt25'``."""
     text = "/".join(parts)
-    for old, new in (("|", "."), ("=", "_"), ("<=", "le"), (">=", "ge"), ("<", "lt"),
-                     (">", "gt"), ("+", "plus")):
+    for old, new in (
+        ("|", "."),
+        ("=", "_"),
+        ("<=", "le"),
+        (">=", "ge"),
+        ("<", "lt"),
+        (">", "gt"),
+        ("+", "plus"),
+    ):
         text = text.replace(old, new)
     return _BAD.sub("_", text)[:250]
 
@@ -48,8 +55,9 @@ def _params(document: dict[str, Any]) -> dict[str, str]:
     params = _flatten("", content)
     params["checks.count"] = str(len(checks))
     for i, check in enumerate(checks):
-        params[f"checks.{i}"] = ", ".join(f"{k}={v}" for k, v in check.items()
-                                          if v not in (None, [], ""))[:6000]
+        params[f"checks.{i}"] = ", ".join(
+            f"{k}={v}" for k, v in check.items() if v not in (None, [], "")
+        )[:6000]
     return params
 
 
@@ -66,8 +74,13 @@ def _metrics(document: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-def log_audit(document: dict[str, Any], files: dict[str, Path], *, tracking_uri: str,
-              experiment: str | None = None) -> dict[str, str]:
+def log_audit(
+    document: dict[str, Any],
+    files: dict[str, Path],
+    *,
+    tracking_uri: str,
+    experiment: str | None = None,
+) -> dict[str, str]:
     """Log one audit as one MLflow run and return ``{'run_id', 'experiment_id', 'uri'}``.
 
     Parameters
@@ -81,7 +94,7 @@ def log_audit(document: dict[str, Any], files: dict[str, Path], *, tracking_uri:
     experiment : str, optional
         Experiment name; defaults to ``fairgate/<spec name>``.
     """
-    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -106,21 +119,21 @@ def log_audit(document: dict[str, Any], files: dict[str, Path], *, tracking_uri:
         "fairgate.git_commit": str(prov["git_commit"]),
         "fairgate.audit_id": document["audit_id"],
     }
-    run = client.create_run(experiment_id, run_name=f"{document['spec']['name']} audit "
-                            f"{prov['started_at']}", tags=tags)
+    run = client.create_run(
+        experiment_id, run_name=f"{document['spec']['name']} audit {prov['started_at']}", tags=tags
+    )
     run_id = run.info.run_id
     try:
         params = [Param(k, v) for k, v in _params(document).items()]
         metrics = [Metric(k, float(v), 0, 0) for k, v in _metrics(document).items()]
         for i in range(0, max(len(params), 1), 100):
-            client.log_batch(run_id, params=params[i:i + 100])
+            client.log_batch(run_id, params=params[i : i + 100])
         for i in range(0, len(metrics), 1000):
-            client.log_batch(run_id, metrics=metrics[i:i + 1000])
+            client.log_batch(run_id, metrics=metrics[i : i + 1000])
         for path in files.values():
             client.log_artifact(run_id, str(path))
     except Exception:
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
-    return {"run_id": run_id, "experiment_id": experiment_id,
-            "uri": f"{run.info.artifact_uri}"}
+    return {"run_id": run_id, "experiment_id": experiment_id, "uri": f"{run.info.artifact_uri}"}

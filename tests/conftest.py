@@ -6,10 +6,10 @@ import os
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-from pathlib import Path  # noqa: E402
+from pathlib import Path
 
-import pytest  # noqa: E402
-import yaml  # noqa: E402
+import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "audits" / "specs"

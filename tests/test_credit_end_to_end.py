@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,9 +20,22 @@ def test_v1_blocked_and_v2_released_as_real_processes(tmp_path):
     env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
     for version, expected in (("v1", 1), ("v2", 0)):
         proc = subprocess.run(
-            [sys.executable, "-m", "audits.cli", "run", str(SPECS / f"credit_scoring_{version}.yaml"),
-             "--out", str(tmp_path / version), "--no-mlflow", "--quiet"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+            [
+                sys.executable,
+                "-m",
+                "audits.cli",
+                "run",
+                str(SPECS / f"credit_scoring_{version}.yaml"),
+                "--out",
+                str(tmp_path / version),
+                "--no-mlflow",
+                "--quiet",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert proc.returncode == expected, proc.stderr
         doc = json.loads((tmp_path / version / "results.json").read_text())
@@ -38,8 +52,17 @@ def v1_audit(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        code = main(["run", str(SPECS / "credit_scoring_v1.yaml"), "--out", str(out / "files"),
-                     "--tracking-uri", uri, "--quiet"])
+        code = main(
+            [
+                "run",
+                str(SPECS / "credit_scoring_v1.yaml"),
+                "--out",
+                str(out / "files"),
+                "--tracking-uri",
+                uri,
+                "--quiet",
+            ]
+        )
     finally:
         os.chdir(cwd)
     return code, out, uri, json.loads((out / "files" / "results.json").read_text())
@@ -55,14 +78,21 @@ def test_v1_counts_are_hand_checkable(v1_audit):
         rows = data["sex"] == sex
         y, d = data.loc[rows, "good_credit"], decided[rows.to_numpy()]
         assert doc["groups"][f"sex={sex}"] == {
-            "n": int(rows.sum()), "tp": int(((y == 1) & (d == 1)).sum()),
-            "fp": int(((y == 0) & (d == 1)).sum()), "tn": int(((y == 0) & (d == 0)).sum()),
+            "n": int(rows.sum()),
+            "tp": int(((y == 1) & (d == 1)).sum()),
+            "fp": int(((y == 0) & (d == 1)).sum()),
+            "tn": int(((y == 0) & (d == 0)).sum()),
             "fn": int(((y == 1) & (d == 0)).sum()),
         }
     assert doc["groups"]["sex=female|age_band=<25"]["n"] == int(
-        ((data.sex == "female") & (data.age_band == "<25")).sum())
-    assert sum(g["n"] for k, g in doc["groups"].items() if k.startswith("sex=")
-               and "|" not in k) == len(data) == doc["data"]["rows"] == 600
+        ((data.sex == "female") & (data.age_band == "<25")).sum()
+    )
+    assert (
+        sum(g["n"] for k, g in doc["groups"].items() if k.startswith("sex=") and "|" not in k)
+        == len(data)
+        == doc["data"]["rows"]
+        == 600
+    )
 
 
 def test_v1_fails_for_young_applicants_with_evidence(v1_audit):
@@ -108,10 +138,12 @@ def test_v1_is_logged_to_mlflow_with_its_artifacts(v1_audit):
     key = metric_key("check", "selection_rate ratio [age_band]")
     assert key == "check/selection_rate ratio _age_band_"
     assert run.data.metrics[key] == pytest.approx(
-        next(c["value"] for c in doc["checks"] if c["name"] == "selection_rate ratio [age_band]"))
+        next(c["value"] for c in doc["checks"] if c["name"] == "selection_rate ratio [age_band]")
+    )
     names = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert names == {"results.json", "junit.xml", "summary.md", "report.html"}
-    logged = json.loads(open(client.download_artifacts(run.info.run_id, "results.json")).read())
+    local = client.download_artifacts(run.info.run_id, "results.json")
+    logged = json.loads(Path(local).read_text())
     assert logged == doc
 
 
@@ -133,8 +165,9 @@ def test_same_inputs_and_seed_give_same_results(in_repo):
 
 
 def test_render_a_past_audit_from_its_results(v1_audit, fairgate, tmp_path):
-    _, out, _, doc = v1_audit
+    _, out, _, _doc = v1_audit
     code, _, _ = fairgate("render", out / "files" / "results.json", "--out", tmp_path / "again")
     assert code == 1
     assert (tmp_path / "again" / "report.html").read_text() == (
-        out / "files" / "report.html").read_text()
+        out / "files" / "report.html"
+    ).read_text()

@@ -8,14 +8,20 @@ import pandas as pd
 import pytest
 
 # Group a (10 people): tp=3 fp=1 tn=4 fn=2.  Group b (8 people): tp=2 fp=2 tn=3 fn=1.
-CELLS = {"a": {(1, 1): 3, (0, 1): 1, (0, 0): 4, (1, 0): 2},
-         "b": {(1, 1): 2, (0, 1): 2, (0, 0): 3, (1, 0): 1}}
+CELLS = {
+    "a": {(1, 1): 3, (0, 1): 1, (0, 0): 4, (1, 0): 2},
+    "b": {(1, 1): 2, (0, 1): 2, (0, 0): 3, (1, 0): 1},
+}
 
 
 @pytest.fixture
 def decision_log(tmp_path):
-    rows = [{"group": g, "outcome": y, "decision": d}
-            for g, cells in CELLS.items() for (y, d), k in cells.items() for _ in range(k)]
+    rows = [
+        {"group": g, "outcome": y, "decision": d}
+        for g, cells in CELLS.items()
+        for (y, d), k in cells.items()
+        for _ in range(k)
+    ]
     path = tmp_path / "log.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
@@ -25,8 +31,13 @@ def spec_for(path, checks):
     return {
         "name": "hand-made-log",
         "model": {"kind": "predictions", "column": "decision"},
-        "data": {"path": str(path), "label": "outcome", "sensitive": ["group"],
-                 "min_group_size": 5, "min_denominator": 3},
+        "data": {
+            "path": str(path),
+            "label": "outcome",
+            "sensitive": ["group"],
+            "min_group_size": 5,
+            "min_denominator": 3,
+        },
         "checks": checks,
     }
 
@@ -41,11 +52,14 @@ def test_every_rate_matches_hand_computation(decision_log, write_spec, fairgate,
         {"metric": "accuracy", "disparity": "ratio", "min": 0.85},
     ]
     out = tmp_path / "out"
-    code, _, _ = fairgate("run", write_spec(spec_for(decision_log, checks)), "--out", out,
-                          "--no-mlflow", "-q")
+    code, _, _ = fairgate(
+        "run", write_spec(spec_for(decision_log, checks)), "--out", out, "--no-mlflow", "-q"
+    )
     doc = json.loads((out / "results.json").read_text())
-    assert doc["groups"] == {"group=a": {"n": 10, "tp": 3, "fp": 1, "tn": 4, "fn": 2},
-                             "group=b": {"n": 8, "tp": 2, "fp": 2, "tn": 3, "fn": 1}}
+    assert doc["groups"] == {
+        "group=a": {"n": 10, "tp": 3, "fp": 1, "tn": 4, "fn": 2},
+        "group=b": {"n": 8, "tp": 2, "fp": 2, "tn": 3, "fn": 1},
+    }
     by = {c["metric"]: c for c in doc["checks"]}
     hand = {  # metric: (a, b, disparity)
         "selection_rate": (4 / 10, 4 / 8, (4 / 10) / (4 / 8)),
@@ -61,16 +75,23 @@ def test_every_rate_matches_hand_computation(decision_log, write_spec, fairgate,
         assert by[metric]["value"] == pytest.approx(disparity, abs=1e-12)
     # Wilson 95 % interval of 4 / 10, from the closed form.
     assert by["selection_rate"]["by_group"]["group=a"]["ci"] == pytest.approx(
-        [0.168180, 0.687326], abs=1e-5)
+        [0.168180, 0.687326], abs=1e-5
+    )
     statuses = {m: by[m]["status"] for m in hand}
-    assert statuses == {"selection_rate": "pass", "false_negative_rate": "pass",
-                        "true_positive_rate": "pass", "false_positive_rate": "fail",
-                        "precision": "pass", "accuracy": "pass"}
+    assert statuses == {
+        "selection_rate": "pass",
+        "false_negative_rate": "pass",
+        "true_positive_rate": "pass",
+        "false_positive_rate": "fail",
+        "precision": "pass",
+        "accuracy": "pass",
+    }
     assert doc["verdict"] == "fail" and code == 1 == doc["exit_code"]
 
 
-def test_small_group_is_insufficient_evidence_never_pass(decision_log, write_spec, fairgate,
-                                                         tmp_path):
+def test_small_group_is_insufficient_evidence_never_pass(
+    decision_log, write_spec, fairgate, tmp_path
+):
     spec = spec_for(decision_log, [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}])
     spec["data"]["min_group_size"] = 9  # group b has 8 people
     out = tmp_path / "out"
@@ -83,13 +104,26 @@ def test_small_group_is_insufficient_evidence_never_pass(decision_log, write_spe
     assert code == 2 and doc["verdict"] == "inconclusive"
 
 
-def test_excluding_a_small_group_needs_and_keeps_a_justification(decision_log, write_spec,
-                                                                 fairgate, tmp_path):
-    spec = spec_for(decision_log, [{
-        "metric": "selection_rate", "disparity": "ratio", "min": 0.8,
-        "exclude_groups": [{"group": "group=b", "justification":
-                            "Group b is under 2% of the population served; reported only."}],
-    }])
+def test_excluding_a_small_group_needs_and_keeps_a_justification(
+    decision_log, write_spec, fairgate, tmp_path
+):
+    spec = spec_for(
+        decision_log,
+        [
+            {
+                "metric": "selection_rate",
+                "disparity": "ratio",
+                "min": 0.8,
+                "exclude_groups": [
+                    {
+                        "group": "group=b",
+                        "justification": "Group b is under 2% of the people served; "
+                        "reported only.",
+                    }
+                ],
+            }
+        ],
+    )
     spec["data"]["min_group_size"] = 9
     out = tmp_path / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")

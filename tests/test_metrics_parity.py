@@ -50,12 +50,18 @@ def _base(y, p):
 
 
 FAIRLEARN = {
-    "selection_rate": selection_rate, "true_positive_rate": true_positive_rate,
-    "false_positive_rate": false_positive_rate, "true_negative_rate": true_negative_rate,
+    "selection_rate": selection_rate,
+    "true_positive_rate": true_positive_rate,
+    "false_positive_rate": false_positive_rate,
+    "true_negative_rate": true_negative_rate,
     "false_negative_rate": false_negative_rate,
     "precision": lambda y, p: precision_score(y, p, zero_division=np.nan),
-    "accuracy": accuracy_score, "error_rate": _error, "negative_predictive_value": _npv,
-    "false_discovery_rate": _fdr, "false_omission_rate": _for, "base_rate": _base,
+    "accuracy": accuracy_score,
+    "error_rate": _error,
+    "negative_predictive_value": _npv,
+    "false_discovery_rate": _fdr,
+    "false_omission_rate": _for,
+    "base_rate": _base,
 }
 
 
@@ -82,10 +88,12 @@ def test_binary_rates_equal_fairlearn(data, metric):
     gm = group_metrics(y, p, frame, n_boot=100, min_group_size=1, min_denominator=1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on groups with zero positives
-        single = MetricFrame(metrics=FAIRLEARN[metric], y_true=y, y_pred=p,
-                             sensitive_features=frame["a"])
-        both = MetricFrame(metrics=FAIRLEARN[metric], y_true=y, y_pred=p,
-                           sensitive_features=frame[["a", "b"]])
+        single = MetricFrame(
+            metrics=FAIRLEARN[metric], y_true=y, y_pred=p, sensitive_features=frame["a"]
+        )
+        both = MetricFrame(
+            metrics=FAIRLEARN[metric], y_true=y, y_pred=p, sensitive_features=frame[["a", "b"]]
+        )
     ours = _ours(gm, "a", metric)
     compared = 0
     for level, theirs in single.by_group.items():
@@ -112,14 +120,18 @@ def test_disparities_equal_fairlearn(data, metric):
     gm = group_metrics(y, p, frame, n_boot=100, min_group_size=1, min_denominator=1)
     mf = MetricFrame(metrics=FAIRLEARN[metric], y_true=y, y_pred=p, sensitive_features=frame["b"])
     assert gm.disparity(metric, view="b", kind="difference").value == pytest.approx(
-        mf.difference(), abs=1e-12)
+        mf.difference(), abs=1e-12
+    )
     assert gm.disparity(metric, view="b", kind="ratio").value == pytest.approx(
-        mf.ratio(), abs=1e-12)
+        mf.ratio(), abs=1e-12
+    )
     eod = gm.disparity("equalized_odds", view="b", kind="difference")
     assert eod.value == pytest.approx(
-        equalized_odds_difference(y, p, sensitive_features=frame["b"]), abs=1e-12)
+        equalized_odds_difference(y, p, sensitive_features=frame["b"]), abs=1e-12
+    )
     assert gm.disparity("equalized_odds", view="b", kind="ratio").value == pytest.approx(
-        equalized_odds_ratio(y, p, sensitive_features=frame["b"]), abs=1e-12)
+        equalized_odds_ratio(y, p, sensitive_features=frame["b"]), abs=1e-12
+    )
 
 
 def test_multiclass_equals_sklearn_per_group():
@@ -129,8 +141,15 @@ def test_multiclass_equals_sklearn_per_group():
     y = rng.choice(classes, n)
     p = np.where(rng.random(n) < 0.6, y, rng.choice(classes, n))
     p[(g == "o") & (y == "permits")] = "hostile"  # one group often sent to "hostile"
-    gm = group_metrics(y, p, pd.Series(g, name="g"), classes=classes, n_boot=200,
-                       min_group_size=1, min_denominator=1)
+    gm = group_metrics(
+        y,
+        p,
+        pd.Series(g, name="g"),
+        classes=classes,
+        n_boot=200,
+        min_group_size=1,
+        min_denominator=1,
+    )
     for key, counts in zip(gm.groups("g").keys, gm.groups("g").counts, strict=True):
         m = g == key.split("=")[1]
         np.testing.assert_array_equal(counts, confusion_matrix(y[m], p[m], labels=classes))
@@ -161,10 +180,14 @@ def test_score_metrics_equal_sklearn():
     for level in ("a", "b"):
         m = (g == level).to_numpy()
         assert table.loc[(f"g={level}", "roc_auc"), "value"] == pytest.approx(
-            roc_auc_score(y[m], s[m]), abs=1e-12)
+            roc_auc_score(y[m], s[m]), abs=1e-12
+        )
         assert table.loc[(f"g={level}", "brier_score"), "value"] == pytest.approx(
-            brier_score_loss(y[m], s[m]), abs=1e-12)
+            brier_score_loss(y[m], s[m]), abs=1e-12
+        )
         assert table.loc[(f"g={level}", "mean_score"), "value"] == pytest.approx(
-            s[m].mean(), abs=1e-12)
+            s[m].mean(), abs=1e-12
+        )
         assert table.loc[(f"g={level}", "scoring_rate"), "value"] == pytest.approx(
-            (s[m] > np.median(s)).mean(), abs=1e-12)
+            (s[m] > np.median(s)).mean(), abs=1e-12
+        )

@@ -91,7 +91,9 @@ def test_bootstrap_is_seeded():
     assert not np.array_equal(a.replicates, c.replicates)
     # every replicate keeps each group's size
     sizes = a.table.counts.sum(axis=(-2, -1))
-    np.testing.assert_array_equal(a.replicates.sum(axis=(-2, -1)), np.broadcast_to(sizes, (1000, 2)))
+    np.testing.assert_array_equal(
+        a.replicates.sum(axis=(-2, -1)), np.broadcast_to(sizes, (1000, 2))
+    )
 
 
 def test_holm_by_hand():
@@ -103,7 +105,8 @@ def test_holm_by_hand():
 def test_minimum_detectable_difference_by_hand():
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     assert minimum_detectable_difference(100, 400, 0.5) == pytest.approx(
-        z * np.sqrt(0.25 * (1 / 100 + 1 / 400)))
+        z * np.sqrt(0.25 * (1 / 100 + 1 / 400))
+    )
     assert np.isnan(minimum_detectable_difference(0, 10, 0.5))
 
 
@@ -129,8 +132,13 @@ def test_reference_groups_and_impact_ratio():
 
 def test_small_groups_are_left_out_and_named():
     g = pd.Series(["a"] * 100 + ["b"] * 10, name="g")
-    gm = group_metrics(np.ones(110, dtype=int), np.r_[np.ones(50), np.zeros(50), np.ones(10)].astype(int), g,
-                       n_boot=100, min_group_size=30)
+    gm = group_metrics(
+        np.ones(110, dtype=int),
+        np.r_[np.ones(50), np.zeros(50), np.ones(10)].astype(int),
+        g,
+        n_boot=100,
+        min_group_size=30,
+    )
     d = gm.disparity("selection_rate", view="g", kind="ratio")
     assert d.insufficient == ("g=b",) and np.isnan(d.value)
 

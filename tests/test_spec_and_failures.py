@@ -26,21 +26,30 @@ def credit_spec(in_repo) -> dict:
     [
         (lambda s: s.update(owner="me"), "owner is not a known key"),
         (lambda s: s["data"].update(min_group_size="thirty"), "data.min_group_size"),
-        (lambda s: s["checks"][0].update(metric="selection_rat"),
-         "checks[0].metric must be one of 'selection_rate'"),
-        (lambda s: s["checks"][1].update(disparity="ratoi"),
-         "checks[1].disparity must be one of 'ratio', 'difference'. Got 'ratoi' instead."),
-        (lambda s: s["data"].update(path="models_under_test/nope.csv"),
-         "data.path must be an existing file"),
-        (lambda s: s["model"].update(uri="models_under_test/credit_scoring/v9/model.skops"),
-         "model.uri must be an existing file"),
+        (
+            lambda s: s["checks"][0].update(metric="selection_rat"),
+            "checks[0].metric must be one of 'selection_rate'",
+        ),
+        (
+            lambda s: s["checks"][1].update(disparity="ratoi"),
+            "checks[1].disparity must be one of 'ratio', 'difference'. Got 'ratoi' instead.",
+        ),
+        (
+            lambda s: s["data"].update(path="models_under_test/nope.csv"),
+            "data.path must be an existing file",
+        ),
+        (
+            lambda s: s["model"].update(uri="models_under_test/credit_scoring/v9/model.skops"),
+            "model.uri must be an existing file",
+        ),
         (lambda s: s["model"].update(kind="tensorflow"), "model.kind must be one of"),
         (lambda s: s["checks"][0].pop("min"), "checks[0]: a check needs a threshold"),
         (lambda s: s["checks"][0].update(views=["sex|race"]), "checks[0].views must name"),
     ],
 )
-def test_invalid_spec_exits_4_and_names_the_field(credit_spec, write_spec, fairgate, mutate,
-                                                  expected, tmp_path):
+def test_invalid_spec_exits_4_and_names_the_field(
+    credit_spec, write_spec, fairgate, mutate, expected, tmp_path
+):
     mutate(credit_spec)
     code, _, err = fairgate("run", write_spec(credit_spec), "--out", tmp_path / "o", "--no-mlflow")
     assert code == ExitCode.USAGE_ERROR == 4
@@ -63,19 +72,26 @@ def _run(fairgate, write_spec, spec, tmp_path):
 
 def test_missing_data_column_exits_2(credit_spec, write_spec, fairgate, tmp_path):
     credit_spec["data"]["label"] = "repaid"
-    code, doc, err = _run(fairgate, write_spec, credit_spec, tmp_path)
+    code, doc, _err = _run(fairgate, write_spec, credit_spec, tmp_path)
     assert code == 2 and doc["verdict"] == "error"
-    assert "'repaid' named by data.label is missing" in doc["errors"][0]["message"] and doc["errors"][0]["stage"] == "data"
+    assert (
+        "'repaid' named by data.label is missing" in doc["errors"][0]["message"]
+        and doc["errors"][0]["stage"] == "data"
+    )
     assert {c["status"] for c in doc["checks"]} == {"error"}
 
 
 def test_nan_decisions_exit_2(write_spec, fairgate, tmp_path):
     data = tmp_path / "log.csv"
-    pd.DataFrame({"g": ["a", "b"] * 40, "y": [0, 1] * 40,
-                  "d": [1.0, np.nan] + [0.0, 1.0] * 39}).to_csv(data, index=False)
-    spec = {"name": "nan-log", "model": {"kind": "predictions", "column": "d"},
-            "data": {"path": str(data), "label": "y", "sensitive": ["g"]},
-            "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}]}
+    pd.DataFrame(
+        {"g": ["a", "b"] * 40, "y": [0, 1] * 40, "d": [1.0, np.nan] + [0.0, 1.0] * 39}
+    ).to_csv(data, index=False)
+    spec = {
+        "name": "nan-log",
+        "model": {"kind": "predictions", "column": "d"},
+        "data": {"path": str(data), "label": "y", "sensitive": ["g"]},
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
+    }
     code, doc, _ = _run(fairgate, write_spec, spec, tmp_path)
     assert code == 2 and doc["verdict"] == "error"
     assert "missing values" in doc["errors"][0]["message"]
@@ -83,11 +99,15 @@ def test_nan_decisions_exit_2(write_spec, fairgate, tmp_path):
 
 def test_decisions_coded_unlike_labels_exit_2(write_spec, fairgate, tmp_path):
     data = tmp_path / "log.csv"
-    pd.DataFrame({"g": ["a", "b"] * 40, "y": [0, 1] * 40,
-                  "d": ["yes", "no"] * 40}).to_csv(data, index=False)
-    spec = {"name": "coded-log", "model": {"kind": "predictions", "column": "d"},
-            "data": {"path": str(data), "label": "y", "sensitive": ["g"]},
-            "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}]}
+    pd.DataFrame({"g": ["a", "b"] * 40, "y": [0, 1] * 40, "d": ["yes", "no"] * 40}).to_csv(
+        data, index=False
+    )
+    spec = {
+        "name": "coded-log",
+        "model": {"kind": "predictions", "column": "d"},
+        "data": {"path": str(data), "label": "y", "sensitive": ["g"]},
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
+    }
     code, doc, _ = _run(fairgate, write_spec, spec, tmp_path)
     assert code == 2 and "not among the label's values" in doc["errors"][0]["message"]
 
@@ -120,8 +140,9 @@ class _Booby:
         return (open, (self.marker, "w"))
 
 
-def test_pickle_without_pinned_hash_is_refused_before_it_is_opened(credit_spec, write_spec,
-                                                                     fairgate, tmp_path):
+def test_pickle_without_pinned_hash_is_refused_before_it_is_opened(
+    credit_spec, write_spec, fairgate, tmp_path
+):
     marker = tmp_path / "pwned.txt"
     model = tmp_path / "model.pkl"
     model.write_bytes(pickle.dumps(_Booby(marker)))

@@ -27,8 +27,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -37,14 +37,27 @@ AUDIT_SHARE = 0.6
 LABEL = "good_credit"
 
 _COLUMNS = [
-    ("checking_status", "status"), ("duration_months", None), ("credit_history", "credit_history"),
-    ("purpose", "purpose"), ("credit_amount", None), ("savings", "savings"),
-    ("employment_since", "present_employment"), ("installment_rate", None),
-    ("personal_status", "status_sex"), ("other_debtors", "other_debtors"),
-    ("residence_since", None), ("property", "property"), ("age", None),
-    ("other_installment_plans", "installment_plans"), ("housing", "housing"),
-    ("existing_credits", None), ("job", "job"), ("dependents", None),
-    ("telephone", "telephone"), ("foreign_worker", "foreign_worker"), (LABEL, "credit"),
+    ("checking_status", "status"),
+    ("duration_months", None),
+    ("credit_history", "credit_history"),
+    ("purpose", "purpose"),
+    ("credit_amount", None),
+    ("savings", "savings"),
+    ("employment_since", "present_employment"),
+    ("installment_rate", None),
+    ("personal_status", "status_sex"),
+    ("other_debtors", "other_debtors"),
+    ("residence_since", None),
+    ("property", "property"),
+    ("age", None),
+    ("other_installment_plans", "installment_plans"),
+    ("housing", "housing"),
+    ("existing_credits", None),
+    ("job", "job"),
+    ("dependents", None),
+    ("telephone", "telephone"),
+    ("foreign_worker", "foreign_worker"),
+    (LABEL, "credit"),
 ]
 PROTECTED = ["sex", "personal_status", "age", "age_band", "foreign_worker"]
 
@@ -69,8 +82,9 @@ def load_applicants(path: Path = DATA / "german.data") -> pd.DataFrame:
         else:
             frame[name] = col.map(lambda v, m=maps[code_book]: _text(m[v]))
     frame["sex"] = np.where(raw[8].isin(["A92", "A95"]), "female", "male")
-    frame["age_band"] = pd.cut(frame["age"], [0, 24, 34, 200], labels=["<25", "25-34", "35+"]
-                               ).astype(str)
+    frame["age_band"] = pd.cut(
+        frame["age"], [0, 24, 34, 200], labels=["<25", "25-34", "35+"]
+    ).astype(str)
     return frame
 
 
@@ -91,16 +105,22 @@ def _pipeline(features: pd.DataFrame):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder
 
-    categorical = [c for c in features.columns if features[c].dtype == object
-                   or str(features[c].dtype) in ("str", "string")]
+    categorical = [
+        c
+        for c in features.columns
+        if features[c].dtype == object or str(features[c].dtype) in ("str", "string")
+    ]
     numeric = [c for c in features.columns if c not in categorical]
     prep = ColumnTransformer(
-        [("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
-         ("num", "passthrough", numeric)],
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore", sparse_output=False), categorical),
+            ("num", "passthrough", numeric),
+        ],
         remainder="drop",
     )
-    model = GradientBoostingClassifier(n_estimators=150, max_depth=3, learning_rate=0.05,
-                                       subsample=0.8, random_state=SEED)
+    model = GradientBoostingClassifier(
+        n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8, random_state=SEED
+    )
     return Pipeline([("prepare", prep), ("model", model)])
 
 
@@ -119,16 +139,22 @@ def train_v2(train: pd.DataFrame):
     features = train.drop(columns=[LABEL, *PROTECTED])
     groups = train["sex"] + "|" + train["age_band"]
     reduction = ExponentiatedGradient(
-        _pipeline(features), constraints=TruePositiveRateParity(difference_bound=0.01),
-        eps=0.01, max_iter=40, sample_weight_name="model__sample_weight",
+        _pipeline(features),
+        constraints=TruePositiveRateParity(difference_bound=0.01),
+        eps=0.01,
+        max_iter=40,
+        sample_weight_name="model__sample_weight",
     )
     reduction.fit(features, train[LABEL], sensitive_features=groups)
     weights = reduction.weights_.to_numpy()
-    members = [(f"member{i}", FrozenEstimator(p))
-               for i, (p, w) in enumerate(zip(reduction.predictors_, weights, strict=True))
-               if w > 1e-6]
+    members = [
+        (f"member{i}", FrozenEstimator(p))
+        for i, (p, w) in enumerate(zip(reduction.predictors_, weights, strict=True))
+        if w > 1e-6
+    ]
     return VotingClassifier(members, voting="soft", weights=weights[weights > 1e-6]).fit(
-        features, train[LABEL])
+        features, train[LABEL]
+    )
 
 
 def build(out: Path = HERE) -> dict[str, Path]:
@@ -143,8 +169,9 @@ def build(out: Path = HERE) -> dict[str, Path]:
     for version, trainer in (("v1", train_v1), ("v2", train_v2)):
         (out / version).mkdir(parents=True, exist_ok=True)
         written[version] = out / version / "model.skops"
-        sio.dump(trainer(train), written[version], compression=zipfile.ZIP_DEFLATED,
-                 compresslevel=9)
+        sio.dump(
+            trainer(train), written[version], compression=zipfile.ZIP_DEFLATED, compresslevel=9
+        )
     return written
 
 

@@ -1,0 +1,40 @@
+"""The benchmark scripts run at tiny sizes, so they cannot rot (timings are not asserted)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from .conftest import ROOT
+
+
+def _load(name):
+    path = ROOT / "tests" / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"fairgate_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_fairness_runs_and_prints_its_ratios(capsys):
+    bench = _load("bench_fairness")
+    ratios = bench.main(["--sizes", "2000", "5000", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert "ratio fairlearn/fairgate at 5000 rows:" in out
+    assert "ratio fairgate/floor at 5000 rows:" in out
+    assert all(np.isfinite(v) and v > 0 for v in ratios.values())
+
+
+def test_bench_fairness_computes_what_fairlearn_computes():
+    bench = _load("bench_fairness")
+    df = bench.make_data(3000)
+    ours = bench.run_fairgate(df)
+    theirs = bench.run_fairlearn(df)
+    floor = bench.run_floor(df)
+    assert floor.sum() == len(df)
+    sel = ours[
+        (ours.view == "race|age") & (ours.metric == "selection_rate") & (ours.kind == "difference")
+    ].value.iloc[0]
+    expected = theirs["selection_rate"].max() - theirs["selection_rate"].min()
+    assert abs(sel - expected) <= 1e-12
