@@ -7,8 +7,8 @@ Python API for notebooks::
     result.verdict, result.checks_frame(), result.metrics.by_group
 """
 
-from ._checks import CHECKS, CheckResult, decide
-from ._runner import SCHEMA_VERSION, AuditResult, DataError, run_audit
+from ._checks import CheckResult, decide
+from ._runner import CHECKS, SCHEMA_VERSION, AuditResult, DataError, run_audit
 from ._spec import AuditSpec, SpecError, load_spec, parse_spec
 from ._status import ExitCode, Status, Verdict, derive_verdict
 

@@ -18,7 +18,7 @@ from metrics import GroupMetrics, between_groups
 from ._spec import AuditSpec, GroupMetricCheck, ScoreMetricCheck
 from ._status import Status
 
-__all__ = ["CHECKS", "CheckResult", "decide", "error_results"]
+__all__ = ["FAIRNESS_CHECKS", "CheckResult", "decide", "error_results"]
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def score_metric(
             disparity=check.disparity,
             view=view,
             threshold=_threshold(check),
-            decide_on="estimate",
+            decide_on=check.decide_on,
         )
         if gm is None or gm.scores is None:
             yield CheckResult(
@@ -201,7 +201,7 @@ def score_metric(
             if enough.sum() >= 2
             else float("nan")
         )
-        status = decide(value, None, low=check.min, high=check.max, decide_on="estimate")
+        status = decide(value, None, low=check.min, high=check.max, decide_on=check.decide_on)
         short = list(rows.group[~enough])
         if short and status is not Status.FAIL:
             status = Status.INSUFFICIENT
@@ -227,26 +227,34 @@ def score_metric(
         )
 
 
-CheckFn = Callable[[Any, AuditSpec, GroupMetrics | None, dict[str, Any]], Iterator[CheckResult]]
-CHECKS: dict[str, CheckFn] = {"group_metric": group_metric, "score_metric": score_metric}
+CheckFn = Callable[[Any, AuditSpec, GroupMetrics | None, Any], Iterator[CheckResult]]
+FAIRNESS_CHECKS: dict[str, CheckFn] = {"group_metric": group_metric, "score_metric": score_metric}
 
 
-def error_results(spec: AuditSpec, message: str) -> list[CheckResult]:
-    """One ``ERROR`` result per check and view, when the audit could not compute anything."""
-    return [
-        CheckResult(
-            name=_name(c, v),
-            type=c.type,
-            metric=c.metric,
-            disparity=c.disparity,
-            view=v,
-            status=Status.ERROR,
-            value=None,
-            ci=None,
-            threshold=_threshold(c),
-            decide_on=getattr(c, "decide_on", "estimate"),
-            message=message,
-        )
-        for c in spec.checks
-        for v in spec.views(c)
-    ]
+def error_results(
+    spec: AuditSpec,
+    message: str,
+    checks: list[Any] | None = None,
+) -> list[CheckResult]:
+    """One ``ERROR`` result per check (and view) that could not be computed."""
+    out = []
+    for c in spec.checks if checks is None else checks:
+        metric = getattr(c, "metric", c.type)
+        views = spec.views(c) if hasattr(c, "metric") else ["model"]
+        for v in views:
+            out.append(
+                CheckResult(
+                    name=_name(c, v) if hasattr(c, "metric") else (c.name or c.type),
+                    type=c.type,
+                    metric=metric,
+                    disparity=getattr(c, "disparity", ""),
+                    view=v,
+                    status=Status.ERROR,
+                    value=None,
+                    ci=None,
+                    threshold=_threshold(c),
+                    decide_on=c.decide_on,
+                    message=message,
+                )
+            )
+    return out

@@ -18,13 +18,18 @@ import pandas as pd
 from metrics import GroupMetrics, group_metrics
 from models_under_test import ModelAdapter, ModelLoadError, PredictionError, load_model
 
-from ._checks import CHECKS, CheckResult, error_results
+from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
+from ._evidence import Evidence
+from ._explain_checks import EXPLAIN_CHECKS
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._spec import AuditSpec, load_spec
 from ._status import ExitCode, Verdict, derive_verdict
 
-__all__ = ["SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
+__all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
+
+#: The explicit check registry: spec ``type`` → check function.
+CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS}
 
 SCHEMA_VERSION = 1
 BATCH_ROWS = 50_000
@@ -40,6 +45,10 @@ class AuditResult:
 
     document: dict[str, Any]
     metrics: GroupMetrics | None = field(repr=False, default=None)
+    #: Charts and other files for the output folder, listed in ``document["artifacts"]``.
+    files: dict[str, bytes] = field(repr=False, default_factory=dict)
+    #: Files with personal data (asked for by the spec): written, never logged or reported.
+    private_files: dict[str, bytes] = field(repr=False, default_factory=dict)
 
     @property
     def verdict(self) -> Verdict:
@@ -190,6 +199,8 @@ def run_audit(
     show = progress_enabled(quiet)
     data_path = Path(spec.data.path)
     errors: list[dict[str, str]] = []
+    files: dict[str, bytes] = {}
+    private: dict[str, bytes] = {}
     gm: GroupMetrics | None = None
     adapter: ModelAdapter | None = None
     n_rows = None
@@ -231,9 +242,17 @@ def run_audit(
             min_denominator=spec.data.min_denominator,
         )
         stage = "checks"
-        results: list[CheckResult] = []
-        for check in spec.checks:
-            results.extend(CHECKS[check.type](check, spec, gm, {}))
+        evidence = Evidence(
+            spec=spec,
+            frame=frame,
+            features=features,
+            decisions=decisions,
+            adapter=adapter,
+            gm=gm,
+            seed=seed,
+        )
+        results = _run_checks(spec, gm, evidence, errors)
+        files, private = _charts(evidence), evidence.private_files
     except (DataError, ModelLoadError, PredictionError, ValueError) as err:
         errors.append({"stage": stage, "type": type(err).__name__, "message": str(err)})
         results = error_results(
@@ -279,6 +298,39 @@ def run_audit(
             for r in results
         ],
         "errors": errors,
+        "artifacts": sorted(files),
+        "private_artifacts": sorted(private),
     }
     document["provenance"]["finished_at"] = utc_now()
-    return AuditResult(document=_clean(document), metrics=gm)
+    return AuditResult(document=_clean(document), metrics=gm, files=files, private_files=private)
+
+
+def _run_checks(
+    spec: AuditSpec, gm: GroupMetrics, evidence: Evidence, errors: list[dict[str, str]]
+) -> list[CheckResult]:
+    """Run every check; one that raises becomes an ``error`` result, the others still run."""
+    results: list[CheckResult] = []
+    for check in spec.checks:
+        try:
+            results.extend(CHECKS[check.type](check, spec, gm, evidence))
+        except Exception as err:  # a broken check is never a pass
+            message = f"the check could not be computed: {type(err).__name__}: {err}"
+            errors.append(
+                {"stage": f"checks ({check.type})", "type": type(err).__name__, "message": str(err)}
+            )
+            results.extend(error_results(spec, message, [check]))
+    return results
+
+
+def _charts(evidence: Evidence) -> dict[str, bytes]:
+    """Explanation charts, when the checks computed attributions."""
+    att = evidence.__dict__.get("attributions")
+    if att is None:
+        return dict(evidence.files)
+    from ._explain_checks import _importance_boot, importance_table
+    from ._explain_plots import explanation_charts
+
+    rows = evidence.attributed_rows
+    groups = evidence.frame.iloc[rows][evidence.spec.data.sensitive].reset_index(drop=True)
+    table = importance_table(att, _importance_boot(att, 200, evidence.seed))
+    return {**evidence.files, **explanation_charts(att, groups, importance=table)}

@@ -121,6 +121,9 @@ class DataSpec(_Strict):
     label: str
     positive_label: int | float | str | bool = 1
     sensitive: Annotated[list[str], Field(min_length=1)]
+    #: Columns that encode a protected attribute directly (default: ``sensitive``); the
+    #: explainability checks treat attribution to them as direct use.
+    protected_features: list[str] | None = None
     min_group_size: Annotated[int, Field(ge=1)] = 30
     min_denominator: Annotated[int, Field(ge=1)] = 5
     exclude: list[str] = Field(default_factory=list)
@@ -140,18 +143,60 @@ class GroupExclusion(_Strict):
     justification: Annotated[str, Field(min_length=20)]
 
 
-class _Threshold(_Strict):
+class _Bounds(_Strict):
     min: float | None = None
     max: float | None = None
     source: str = ""
-    views: list[str] | None = None
     name: str | None = None
+    decide_on: Literal["estimate", "interval"] = "estimate"
 
     @model_validator(mode="after")
-    def _one_bound(self) -> _Threshold:
+    def _one_bound(self) -> _Bounds:
         if self.min is None and self.max is None:
             raise ValueError("a check needs a threshold: 'min', 'max' or both. Got neither.")
         return self
+
+
+class _Threshold(_Bounds):
+    views: list[str] | None = None
+
+
+class SensitiveAttributionCheck(_Bounds):
+    """Share of the model's mean |SHAP| carried by the protected features (direct use)."""
+
+    type: Literal["sensitive_attribution"]
+
+
+class ProxyAttributionCheck(_Bounds):
+    """Share of the model's mean |SHAP| carried by strong proxies of a sensitive attribute."""
+
+    type: Literal["proxy_attribution"]
+    strength_bound: Annotated[float, Field(gt=0.5, le=1.0)] = 0.7
+
+
+class ReasonCodesCheck(_Bounds):
+    """Share of adverse decisions with ``k`` valid, non-protected reasons."""
+
+    type: Literal["reason_codes"]
+    k: Annotated[int, Field(ge=1, le=10)] = 3
+    per_person: bool = False
+
+
+class ExplanationStabilityCheck(_Bounds):
+    """Rank agreement of global importance across row resamples and background samples."""
+
+    type: Literal["explanation_stability"]
+    resamples: Annotated[int, Field(ge=20, le=2000)] = 200
+
+
+class ExplainSettings(_Strict):
+    """How explanations are computed (shared by every explainability check)."""
+
+    rows: Annotated[int, Field(ge=10)] = 1000
+    background: Annotated[int, Field(ge=10)] = 100
+    method: Literal["auto", "tree", "permutation"] = "auto"
+    max_evals: Annotated[int, Field(ge=3)] | None = None
+    time_budget_s: Annotated[float, Field(gt=0)] = 300.0
 
 
 class GroupMetricCheck(_Threshold):
@@ -161,7 +206,6 @@ class GroupMetricCheck(_Threshold):
     metric: Literal[_RATE_NAMES]  # type: ignore[valid-type]
     disparity: Literal["ratio", "difference"]
     reference: str | None = None
-    decide_on: Literal["estimate", "interval"] = "estimate"
     exclude_groups: list[GroupExclusion] = Field(default_factory=list)
     klass: str | int | None = Field(default=None, alias="class")
 
@@ -184,10 +228,21 @@ def _check_tag(value: Any) -> str | None:
 
 Check = Annotated[
     Annotated[GroupMetricCheck, Tag("group_metric")]
-    | Annotated[ScoreMetricCheck, Tag("score_metric")],
+    | Annotated[ScoreMetricCheck, Tag("score_metric")]
+    | Annotated[SensitiveAttributionCheck, Tag("sensitive_attribution")]
+    | Annotated[ProxyAttributionCheck, Tag("proxy_attribution")]
+    | Annotated[ReasonCodesCheck, Tag("reason_codes")]
+    | Annotated[ExplanationStabilityCheck, Tag("explanation_stability")],
     Discriminator(_check_tag),
 ]
-CHECK_TYPES = ("group_metric", "score_metric")
+CHECK_TYPES = (
+    "group_metric",
+    "score_metric",
+    "sensitive_attribution",
+    "proxy_attribution",
+    "reason_codes",
+    "explanation_stability",
+)
 MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions")
 
 
@@ -201,6 +256,7 @@ class AuditSpec(_Strict):
     model: ModelSpec
     data: DataSpec
     checks: Annotated[list[Check], Field(min_length=1)]
+    explain: ExplainSettings = Field(default_factory=ExplainSettings)
     seed: int = 0
     n_boot: Annotated[int, Field(ge=100, le=100_000)] = 1000
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
@@ -209,7 +265,7 @@ class AuditSpec(_Strict):
     def _views_known(self) -> AuditSpec:
         known = set(self.data.sensitive)
         for i, check in enumerate(self.checks):
-            for view in check.views or ():
+            for view in getattr(check, "views", None) or ():
                 if not set(view.split("|")) <= known:
                     raise ValueError(
                         f"checks[{i}].views must name sensitive columns {self.data.sensitive} "
@@ -217,10 +273,17 @@ class AuditSpec(_Strict):
                     )
         return self
 
+    @property
+    def protected(self) -> list[str]:
+        """Columns whose attribution counts as direct use of a protected attribute."""
+        if self.data.protected_features is None:
+            return list(self.data.sensitive)
+        return list(self.data.protected_features)
+
     def views(self, check: GroupMetricCheck | ScoreMetricCheck) -> list[str]:
         """The views a check applies to: its own, or each attribute and their intersection."""
-        if check.views:
-            return list(check.views)
+        if getattr(check, "views", None):
+            return list(check.views)  # type: ignore[union-attr]
         single = list(self.data.sensitive)
         return single + (["|".join(single)] if len(single) > 1 else [])
 
@@ -247,6 +310,11 @@ def _message(err: dict[str, Any]) -> str:
     if kind == "literal_error":
         expected = re.sub(r" or ", ", ", ctx.get("expected", ""))
         return f"{where} must be one of {expected}. Got {got!r} instead."
+    if kind == "union_tag_invalid" and ctx.get("discriminator", "").startswith("_check_tag"):
+        return (
+            f"{where}.type must be one of {ctx.get('expected_tags', '')}. "
+            f"Got {ctx.get('tag')!r} instead."
+        )
     if kind == "union_tag_invalid":
         expected = ctx.get("expected_tags", "")
         return (

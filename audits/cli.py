@@ -66,7 +66,9 @@ def run(
     result = run_audit(spec_path, seed=seed, quiet=quiet, spec=spec)
     doc = result.document
     out = out_dir or _default_out(spec.name, doc["provenance"]["started_at"])
-    files = write_all(doc, out)
+    files = write_all(doc, out, extra=result.files)
+    for name, data in result.private_files.items():  # personal data: written, never logged
+        (out / name).write_bytes(data)
     code = result.exit_code
     if not no_mlflow:
         try:
@@ -116,10 +118,10 @@ def schema() -> ExitCode:
 )
 def render(results: Path, out_dir: Path) -> ExitCode:
     """Render a past audit again from its RESULTS json."""
-    from reports import load_results, write_all
+    from reports import load_artifacts, load_results, write_all
 
     doc = load_results(results)
-    write_all(doc, out_dir)
+    write_all(doc, out_dir, extra=load_artifacts(doc, results.parent))
     click.echo(f"rendered {doc['audit_id']} into {out_dir}")
     return ExitCode(doc["exit_code"])
 

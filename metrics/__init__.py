@@ -17,23 +17,28 @@ from ._intervals import (
     wilson_interval,
 )
 from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
+from ._proxies import ProxyStrength, proxy_strength
 from ._scores import SCORE_METRICS, expected_calibration_error, score_metrics
+from ._shap import Attributions, explain
 
 __all__ = [
     "DISPARITY_KINDS",
     "EQUALIZED_ODDS",
     "RATES",
     "SCORE_METRICS",
+    "Attributions",
     "CountTable",
     "DisparityResult",
     "GroupCounts",
     "GroupMetrics",
+    "ProxyStrength",
     "Rate",
     "against_reference",
     "between_groups",
     "bootstrap_counts",
     "count_table",
     "expected_calibration_error",
+    "explain",
     "get_rate",
     "group_key",
     "group_metrics",
@@ -41,6 +46,7 @@ __all__ = [
     "minimum_detectable_difference",
     "one_vs_rest",
     "percentile_interval",
+    "proxy_strength",
     "rate_parts",
     "rate_values",
     "score_metrics",

@@ -58,8 +58,9 @@ class Attributions:
 
     def importance(self) -> pd.Series:
         """Mean absolute attribution per feature, largest first."""
-        return pd.Series(np.abs(self.values).mean(axis=0), index=list(self.feature_names)
-                         ).sort_values(ascending=False)
+        return pd.Series(
+            np.abs(self.values).mean(axis=0), index=list(self.feature_names)
+        ).sort_values(ascending=False)
 
 
 def _is_tree(model: object) -> bool:
@@ -118,8 +119,12 @@ def _tree_values(model, X, background, features, positive_index):
     import shap
 
     transform, tree, owners = parts
-    explainer = shap.TreeExplainer(tree, data=transform(background), model_output="probability",
-                                   feature_perturbation="interventional")
+    explainer = shap.TreeExplainer(
+        tree,
+        data=transform(background),
+        model_output="probability",
+        feature_perturbation="interventional",
+    )
     raw = np.asarray(explainer.shap_values(transform(X), check_additivity=False))
     base = np.asarray(explainer.expected_value, dtype=float).reshape(-1)
     if raw.ndim == 3:  # (rows, columns, classes)
@@ -135,8 +140,9 @@ def _ensemble_values(model, X, background, features, positive_index):
     members = getattr(model, "estimators_", None)
     if type(model).__name__ != "VotingClassifier" or getattr(model, "voting", "") != "soft":
         return None
-    weights = np.asarray(model.weights if model.weights is not None else np.ones(len(members)),
-                         dtype=float)
+    weights = np.asarray(
+        model.weights if model.weights is not None else np.ones(len(members)), dtype=float
+    )
     weights = weights / weights.sum()
     total, base = np.zeros((len(X), len(features))), 0.0
     for member, w in zip(members, weights, strict=True):
@@ -190,28 +196,51 @@ def explain(
         if found is None and method == "tree":
             raise ValueError(f"The model {type(model).__name__} has no exact tree explainer.")
     if found is None:
-        found, used = _permutation_values(model, X, background, features, positive_index,
-                                          max_evals, seed), "permutation"
+        found, used = (
+            _permutation_values(model, X, background, features, positive_index, max_evals, seed),
+            "permutation",
+        )
     values, base = found
     output = np.asarray(model.predict_proba(X), dtype=float)[:, positive_index]
     error = float(np.max(np.abs(base + values.sum(axis=1) - output))) if len(X) else 0.0
-    return Attributions(values=values, base_value=base, output=output,
-                        feature_names=tuple(features), method=used,
-                        explained=f"probability of class index {positive_index}",
-                        additivity_error=error, seconds=time.perf_counter() - start)
+    return Attributions(
+        values=values,
+        base_value=base,
+        output=output,
+        feature_names=tuple(features),
+        method=used,
+        explained=f"probability of class index {positive_index}",
+        additivity_error=error,
+        seconds=time.perf_counter() - start,
+    )
 
 
 def _permutation_values(model, X, background, features, positive_index, max_evals, seed):
     import shap
 
-    def f(rows: np.ndarray) -> np.ndarray:
-        frame = pd.DataFrame(rows, columns=features).astype(X.dtypes.to_dict())
+    # shap's tabular masker compares values numerically: code text columns as integers and
+    # decode them again before calling the model.
+    both = pd.concat([X, background], ignore_index=True)
+    decoders: dict[str, np.ndarray] = {}
+    coded = pd.DataFrame(index=both.index)
+    for col in features:
+        if pd.api.types.is_numeric_dtype(both[col]) and not pd.api.types.is_bool_dtype(both[col]):
+            coded[col] = both[col].astype(float)
+        else:
+            codes, uniques = pd.factorize(both[col])
+            coded[col], decoders[col] = codes.astype(float), np.asarray(uniques, dtype=object)
+    matrix = coded.to_numpy(dtype=float)
+    rows, back = matrix[: len(X)], matrix[len(X) :]
+
+    def f(values: np.ndarray) -> np.ndarray:
+        frame = pd.DataFrame(values, columns=features)
+        for col, uniques in decoders.items():
+            frame[col] = uniques[frame[col].to_numpy(dtype=int)]
+        frame = frame.astype(X.dtypes.to_dict())
         return np.asarray(model.predict_proba(frame), dtype=float)[:, positive_index]
 
-    masker = shap.maskers.Independent(background.to_numpy(dtype=object),
-                                      max_samples=len(background))
+    masker = shap.maskers.Independent(back, max_samples=len(back))
     explainer = shap.PermutationExplainer(f, masker, seed=seed)
-    evals = max_evals or 2 * len(features) + 1
-    out = explainer(X.to_numpy(dtype=object), max_evals=max(evals, 2 * len(features) + 1),
-                    silent=True)
+    evals = max(max_evals or 0, 2 * len(features) + 1)
+    out = explainer(rows, max_evals=evals, silent=True)
     return np.asarray(out.values, dtype=float), float(np.mean(out.base_values))

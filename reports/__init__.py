@@ -4,7 +4,7 @@ Renderers take the results document (what results.json holds), never the runner'
 so any past audit can be rendered again from its results.json.
 """
 
-from ._files import ARTIFACTS, load_results, write_all
+from ._files import ARTIFACTS, load_artifacts, load_results, write_all
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
@@ -13,6 +13,7 @@ from ._mlflow import default_tracking_uri, log_audit, metric_key
 __all__ = [
     "ARTIFACTS",
     "default_tracking_uri",
+    "load_artifacts",
     "load_results",
     "log_audit",
     "metric_key",

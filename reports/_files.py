@@ -12,7 +12,7 @@ from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
 
-__all__ = ["ARTIFACTS", "load_results", "write_all"]
+__all__ = ["ARTIFACTS", "load_artifacts", "load_results", "write_all"]
 
 ARTIFACTS = ("results.json", "junit.xml", "summary.md", "report.html")
 
@@ -25,18 +25,37 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return document
 
 
-def write_all(document: dict[str, Any], out_dir: str | Path) -> dict[str, Path]:
-    """Write the four files of an audit into ``out_dir`` and return their paths."""
+def load_artifacts(document: dict[str, Any], folder: str | Path) -> dict[str, bytes]:
+    """The chart files a results document lists, read from ``folder`` where present."""
+    found = {}
+    for name in document.get("artifacts", []):
+        path = Path(folder) / name
+        if path.is_file():
+            found[name] = path.read_bytes()
+    return found
+
+
+def write_all(
+    document: dict[str, Any], out_dir: str | Path, extra: dict[str, bytes] | None = None
+) -> dict[str, Path]:
+    """Write the four files of an audit (and ``extra`` files) into ``out_dir``.
+
+    Returns the paths of everything written, by name.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    extra = extra or {}
     texts = {
         "results.json": json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n",
         "junit.xml": render_junit(document),
         "summary.md": render_markdown(document),
-        "report.html": render_html(document),
+        "report.html": render_html(document, images=extra),
     }
     paths = {}
     for name, text in texts.items():
         paths[name] = out / name
         paths[name].write_text(text, encoding="utf-8")
+    for name, data in extra.items():
+        paths[name] = out / name
+        paths[name].write_bytes(data)
     return paths

@@ -117,8 +117,7 @@ def test_excluding_a_small_group_needs_and_keeps_a_justification(
                 "exclude_groups": [
                     {
                         "group": "group=b",
-                        "justification": "Group b is under 2% of the people served; "
-                        "reported only.",
+                        "justification": "Group b is under 2% of the people served; reported only.",
                     }
                 ],
             }

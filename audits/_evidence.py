@@ -1,0 +1,117 @@
+"""What the checks look at: the data, the decisions, the model, and lazily computed evidence
+(SHAP attributions, proxy strengths) shared by every check that needs it."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metrics import Attributions, GroupMetrics, ProxyStrength, explain, proxy_strength
+from models_under_test import ModelAdapter
+
+from ._spec import AuditSpec
+
+__all__ = ["Evidence"]
+
+_PILOT_ROWS = 20
+
+
+@dataclass
+class Evidence:
+    """The audit's inputs and shared intermediate results, built once per audit."""
+
+    spec: AuditSpec
+    frame: pd.DataFrame
+    features: pd.DataFrame
+    decisions: np.ndarray
+    adapter: ModelAdapter | None
+    gm: GroupMetrics | None
+    seed: int
+    #: Files for the output folder (plots), by name.
+    files: dict[str, bytes] = field(default_factory=dict)
+    #: Files holding personal data (per-person reason codes): never logged or reported.
+    private_files: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def explainable(self) -> bool:
+        """Whether the model gives probabilities that can be explained."""
+        return self.adapter is not None and self.adapter.has_proba
+
+    def _model(self) -> Any:
+        inner = getattr(self.adapter, "estimator", None)
+        return inner if callable(getattr(inner, "predict_proba", None)) else self.adapter
+
+    def _positive_index(self) -> int:
+        classes = self.adapter.classes if self.adapter else None
+        positive = self.spec.data.positive_label
+        return classes.index(positive) if classes and positive in classes else 1
+
+    @cached_property
+    def explained_rows(self) -> np.ndarray:
+        """Indices of the rows explained: all, or a seeded sample of ``explain.rows``."""
+        n, rows = len(self.features), self.spec.explain.rows
+        rng = np.random.default_rng(self.seed)
+        return np.sort(rng.choice(n, size=rows, replace=False)) if n > rows else np.arange(n)
+
+    def background(self, seed: int) -> pd.DataFrame:
+        """A seeded sample of ``explain.background`` rows standing for "feature absent"."""
+        n, size = len(self.features), self.spec.explain.background
+        rng = np.random.default_rng(seed)
+        take = rng.choice(n, size=min(size, n), replace=False)
+        return self.features.iloc[np.sort(take)]
+
+    def _explain(self, background_seed: int, rows: np.ndarray) -> Attributions:
+        settings = self.spec.explain
+        return explain(
+            self._model(),
+            self.features.iloc[rows],
+            background=self.background(background_seed),
+            positive_index=self._positive_index(),
+            method=settings.method,
+            max_evals=settings.max_evals,
+            seed=self.seed,
+        )
+
+    def _within_budget(self, rows: np.ndarray, background_seed: int) -> np.ndarray:
+        """Cut the rows so that a sampled explainer stays within the time budget."""
+        start = time.perf_counter()
+        pilot = self._explain(background_seed, rows[:_PILOT_ROWS])
+        if pilot.method.startswith("tree") or len(rows) <= _PILOT_ROWS:
+            return rows
+        per_row = (time.perf_counter() - start) / min(len(rows), _PILOT_ROWS)
+        fit = max(_PILOT_ROWS, int(self.spec.explain.time_budget_s / max(per_row, 1e-9)))
+        return rows[:fit]
+
+    @cached_property
+    def attributions(self) -> Attributions | None:
+        """SHAP attributions of the explained rows (``None`` without probabilities)."""
+        if not self.explainable:
+            return None
+        rows = self._within_budget(self.explained_rows, self.seed + 1)
+        self.__dict__["attributed_rows"] = rows
+        return self._explain(self.seed + 1, rows)
+
+    @cached_property
+    def attributed_rows(self) -> np.ndarray:
+        """The rows behind :attr:`attributions` (after any cut to the time budget)."""
+        _ = self.attributions
+        return self.__dict__.get("attributed_rows", self.explained_rows)
+
+    def attributions_with_background(self, background_seed: int) -> Attributions | None:
+        """The same rows explained against another background sample."""
+        if self.attributions is None:
+            return None
+        return self._explain(background_seed, self.attributed_rows)
+
+    @cached_property
+    def proxies(self) -> ProxyStrength:
+        """Proxy strength of every non-protected feature for each sensitive attribute."""
+        candidates = self.features.drop(
+            columns=[c for c in self.spec.protected if c in self.features.columns]
+        )
+        return proxy_strength(candidates, self.frame[self.spec.data.sensitive], seed=self.seed)
