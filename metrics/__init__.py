@@ -16,8 +16,8 @@ from ._intervals import (
     two_proportion_pvalue,
     wilson_interval,
 )
-from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
 from ._proxies import ProxyStrength, proxy_strength
+from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
 from ._scores import SCORE_METRICS, expected_calibration_error, score_metrics
 from ._shap import Attributions, explain
 

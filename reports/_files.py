@@ -45,16 +45,19 @@ def write_all(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     extra = extra or {}
-    texts = {
-        "results.json": json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n",
-        "junit.xml": render_junit(document),
-        "summary.md": render_markdown(document),
-        "report.html": render_html(document, images=extra),
+    paths = {"results.json": out / "results.json"}
+    # The document first: if a rendering fails, the evidence itself is already on disk.
+    paths["results.json"].write_text(
+        json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8"
+    )
+    renderings = {
+        "junit.xml": render_junit,
+        "summary.md": render_markdown,
+        "report.html": lambda doc: render_html(doc, images=extra),
     }
-    paths = {}
-    for name, text in texts.items():
+    for name, render in renderings.items():
         paths[name] = out / name
-        paths[name].write_text(text, encoding="utf-8")
+        paths[name].write_text(render(document), encoding="utf-8")
     for name, data in extra.items():
         paths[name] = out / name
         paths[name].write_bytes(data)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import base64
 from typing import Any
 
 from ._text import VERDICT_TITLES, fmt, status_label
