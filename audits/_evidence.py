@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -14,11 +14,13 @@ import pandas as pd
 from metrics import Attributions, GroupMetrics, ProxyStrength, explain, proxy_strength
 from models_under_test import ModelAdapter
 
+from ._progress import progress
 from ._spec import AuditSpec
 
 __all__ = ["Evidence"]
 
 _PILOT_ROWS = 20
+_CHUNK_ROWS = 250
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Evidence:
     adapter: ModelAdapter | None
     gm: GroupMetrics | None
     seed: int
+    #: Draw progress bars (on a terminal, not in CI or when quiet).
+    show: bool = False
     #: Files for the output folder (plots), by name.
     files: dict[str, bytes] = field(default_factory=dict)
     #: Files holding personal data (per-person reason codes): never logged or reported.
@@ -66,15 +70,33 @@ class Evidence:
         return self.features.iloc[np.sort(take)]
 
     def _explain(self, background_seed: int, rows: np.ndarray) -> Attributions:
+        """Explain ``rows`` in chunks, with a progress bar on a terminal."""
         settings = self.spec.explain
-        return explain(
-            self._model(),
-            self.features.iloc[rows],
-            background=self.background(background_seed),
-            positive_index=self._positive_index(),
-            method=settings.method,
-            max_evals=settings.max_evals,
-            seed=self.seed,
+        background = self.background(background_seed)
+        parts = []
+        with progress("Explaining", len(rows), enabled=self.show) as advance:
+            for start in range(0, len(rows), _CHUNK_ROWS):
+                chunk = rows[start : start + _CHUNK_ROWS]
+                parts.append(
+                    explain(
+                        self._model(),
+                        self.features.iloc[chunk],
+                        background=background,
+                        positive_index=self._positive_index(),
+                        method=settings.method,
+                        max_evals=settings.max_evals,
+                        seed=self.seed,
+                    )
+                )
+                advance(len(chunk))
+        if len(parts) == 1:
+            return parts[0]
+        return replace(
+            parts[0],
+            values=np.vstack([p.values for p in parts]),
+            output=np.concatenate([p.output for p in parts]),
+            additivity_error=max(p.additivity_error for p in parts),
+            seconds=sum(p.seconds for p in parts),
         )
 
     def _within_budget(self, rows: np.ndarray, background_seed: int) -> np.ndarray:

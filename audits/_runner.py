@@ -172,6 +172,7 @@ def run_audit(
     seed: int | None = None,
     quiet: bool = True,
     spec: AuditSpec | None = None,
+    tracking_uri: str | None = None,
 ) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
@@ -185,6 +186,8 @@ def run_audit(
         Hide progress bars (they are also hidden when stderr is not a terminal, or in CI).
     spec : AuditSpec, optional
         The already validated spec (saves reading it again).
+    tracking_uri : str, optional
+        The MLflow server resolving ``models:/`` URIs when the spec names none.
 
     Returns
     -------
@@ -218,6 +221,8 @@ def run_audit(
             roles["model.column"] = decision_col
         _require_columns(frame, roles)
         stage = "model"
+        if model_params["kind"] == "mlflow" and not model_params.get("tracking_uri"):
+            model_params["tracking_uri"] = tracking_uri
         adapter = load_model(model_params.pop("kind"), **model_params)
         dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
         features = frame.drop(columns=[c for c in dropped if c in frame.columns])
@@ -250,6 +255,7 @@ def run_audit(
             adapter=adapter,
             gm=gm,
             seed=seed,
+            show=show,
         )
         results = _run_checks(spec, gm, evidence, errors)
         files, private = _charts(evidence), evidence.private_files
@@ -291,6 +297,9 @@ def run_audit(
             "kind": spec.model.kind,
             "uri": adapter.uri if adapter else None,
             "scores": bool(gm is not None and gm.scores is not None),
+            "endpoint": dict(getattr(adapter, "stats", {}), url=adapter.uri)
+            if adapter is not None and hasattr(adapter, "stats")
+            else None,
         },
         "groups": _groups(gm) if gm is not None else {},
         "checks": [

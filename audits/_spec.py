@@ -91,6 +91,8 @@ class MlflowModel(_Strict):
 
     kind: Literal["mlflow"]
     uri: str
+    #: The tracking server resolving ``models:/`` URIs (default: the CLI's --tracking-uri).
+    tracking_uri: str | None = None
 
 
 class PythonModel(_Strict):
@@ -109,8 +111,25 @@ class PredictionsModel(_Strict):
     score_column: str | None = None
 
 
+class RestModel(_Strict):
+    """A deployed model behind HTTP: MLflow's scoring protocol or KServe v2."""
+
+    kind: Literal["rest"]
+    url: Annotated[str, Field(pattern=r"^https?://")]
+    protocol: Literal["mlflow", "kserve"] = "mlflow"
+    model_name: str | None = None
+    batch_size: Annotated[int, Field(ge=1)] = 1000
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff_s: Annotated[float, Field(ge=0)] = 0.5
+    rate_limit_per_s: Annotated[float, Field(gt=0)] | None = None
+    #: HTTP header → name of the environment variable holding its value (never the value).
+    headers_from_env: dict[str, str] = Field(default_factory=dict)
+
+
 ModelSpec = Annotated[
-    SklearnModel | MlflowModel | PythonModel | PredictionsModel, Field(discriminator="kind")
+    SklearnModel | MlflowModel | PythonModel | PredictionsModel | RestModel,
+    Field(discriminator="kind"),
 ]
 
 
@@ -243,7 +262,7 @@ CHECK_TYPES = (
     "reason_codes",
     "explanation_stability",
 )
-MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions")
+MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest")
 
 
 class AuditSpec(_Strict):
@@ -252,6 +271,8 @@ class AuditSpec(_Strict):
     spec_version: Literal[1] = 1
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)]
     system: str = ""
+    #: The audited system's MLflow experiment (``fairgate/<experiment>``); default: ``name``.
+    experiment: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None
     policy: str = ""
     model: ModelSpec
     data: DataSpec

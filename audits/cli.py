@@ -47,6 +47,12 @@ def cli() -> None:
     help="MLflow tracking URI [default: sqlite store in ./.fairgate/].",
 )
 @click.option("--no-mlflow", is_flag=True, help="Do not log the audit to MLflow.")
+@click.option(
+    "--promote",
+    "promote_alias",
+    metavar="ALIAS",
+    help="Move this registry alias to the audited model version, only if the audit passes.",
+)
 @click.option("--seed", type=int, help="Override the spec's seed.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
 def run(
@@ -54,16 +60,31 @@ def run(
     out_dir: Path | None,
     tracking_uri: str | None,
     no_mlflow: bool,
+    promote_alias: str | None,
     seed: int | None,
     quiet: bool,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
-    from reports import default_tracking_uri, log_audit, write_all
+    from reports import default_tracking_uri, write_all
 
+    from ._registry_gate import resolve_version
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
-    result = run_audit(spec_path, seed=seed, quiet=quiet, spec=spec)
+    if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
+        raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
+    tracking = tracking_uri or default_tracking_uri()
+    ref = None
+    if spec.model.kind == "mlflow" and not no_mlflow:
+        from mlflow.tracking import MlflowClient
+
+        try:
+            ref = resolve_version(spec.model.uri, MlflowClient(tracking_uri=tracking))
+        except Exception as err:  # the audit itself will report the model as unloadable
+            click.echo(f"error: cannot resolve {spec.model.uri}: {err}", err=True)
+    if promote_alias and ref is None:
+        raise click.UsageError(f"--promote needs a registered version; {spec.model.uri} is not.")
+    result = run_audit(spec_path, seed=seed, quiet=quiet, spec=spec, tracking_uri=tracking)
     doc = result.document
     out = out_dir or _default_out(spec.name, doc["provenance"]["started_at"])
     files = write_all(doc, out, extra=result.files)
@@ -71,19 +92,45 @@ def run(
         (out / name).write_bytes(data)
     code = result.exit_code
     if not no_mlflow:
-        try:
-            logged = log_audit(doc, files, tracking_uri=tracking_uri or default_tracking_uri())
-            if not quiet:
-                click.echo(f"MLflow run {logged['run_id']} ({logged['uri']})", err=True)
-        except Exception as err:  # evidence that cannot be recorded is no pass
-            click.echo(f"error: the audit could not be logged to MLflow: {err}", err=True)
-            code = ExitCode.UNDECIDED if code == ExitCode.OK else code
+        code = _record(doc, files, tracking, ref, promote_alias, code, quiet)
     for c in doc["checks"]:
         if not quiet or c["status"] != "pass":
             click.echo(f"{c['status']:>21}  {c['name']}: {c['message']}", err=True)
     for e in doc["errors"]:
         click.echo(f"error ({e['stage']}): {e['message']}", err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")
+    return code
+
+
+def _record(
+    doc, files, tracking: str, ref, promote_alias: str | None, code: ExitCode, quiet: bool
+) -> ExitCode:
+    """Log to MLflow, tag the registered version, promote it: evidence before any exit."""
+    from reports import log_audit
+
+    from ._registry_gate import PromotionRefused, promote, tag_version
+
+    try:
+        logged = log_audit(
+            doc, files, tracking_uri=tracking, model_id=ref.model_id if ref else None
+        )
+        if not quiet:
+            click.echo(f"MLflow run {logged['run_id']} ({logged['artifact_uri']})", err=True)
+        if ref is not None:
+            from mlflow.tracking import MlflowClient
+
+            client = MlflowClient(tracking_uri=tracking)
+            tag_version(client, ref, doc, logged)
+            if promote_alias:
+                click.echo(
+                    promote(client, ref, promote_alias, doc, tracking_uri=tracking), err=True
+                )
+    except PromotionRefused as err:
+        click.echo(f"not promoted: {err}", err=True)
+        return code if code != ExitCode.OK else ExitCode.UNDECIDED
+    except Exception as err:  # evidence that cannot be recorded is no pass
+        click.echo(f"error: the audit could not be logged to MLflow: {err}", err=True)
+        return ExitCode.UNDECIDED if code == ExitCode.OK else code
     return code
 
 

@@ -5,16 +5,17 @@ This package knows no metric, spec or report. :func:`load_model` returns a
 """
 
 from ._adapters import (
-    MODEL_LOADERS,
     DecisionLogAdapter,
     EstimatorAdapter,
     ModelAdapter,
     ModelLoadError,
     PredictionError,
     UntrustedModelError,
+    download_mlflow_model,
     file_sha256,
-    load_model,
 )
+from ._registry import MODEL_LOADERS, load_model
+from ._rest import RestAdapter
 
 __all__ = [
     "MODEL_LOADERS",
@@ -23,7 +24,9 @@ __all__ = [
     "ModelAdapter",
     "ModelLoadError",
     "PredictionError",
+    "RestAdapter",
     "UntrustedModelError",
+    "download_mlflow_model",
     "file_sha256",
     "load_model",
 ]

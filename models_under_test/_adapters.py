@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +19,16 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
-    "MODEL_LOADERS",
     "ModelAdapter",
     "ModelLoadError",
     "PredictionError",
     "UntrustedModelError",
+    "download_mlflow_model",
     "file_sha256",
-    "load_model",
+    "load_mlflow",
+    "load_predictions",
+    "load_python",
+    "load_sklearn",
 ]
 
 
@@ -176,23 +180,51 @@ def load_sklearn(
     return EstimatorAdapter(kind="sklearn", uri=uri, estimator=estimator, content_hash=digest)
 
 
-def load_mlflow(*, uri: str, **_: Any) -> EstimatorAdapter:
-    """Load any MLflow model URI as a pyfunc (``models:/name@alias``, ``runs:/...``, a path)."""
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+def download_mlflow_model(uri: str, tracking_uri: str | None = None) -> str:
+    """Download an MLflow model's files to a new temporary folder and return its path.
+
+    ``models:/name@alias`` and ``models:/name/3`` are resolved against the registry of
+    ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``), not a global default.
+    """
+    import tempfile
+
+    from mlflow.artifacts import download_artifacts
+    from mlflow.tracking import MlflowClient
+
+    match = _MODELS_URI.match(uri)
+    if match:
+        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        version = (
+            match["version"]
+            or client.get_model_version_by_alias(match["name"], match["alias"]).version
+        )
+        uri = client.get_model_version_download_uri(match["name"], version)
+    return download_artifacts(
+        artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="fairgate-"), tracking_uri=tracking_uri
+    )
+
+
+def load_mlflow(*, uri: str, tracking_uri: str | None = None, **_: Any) -> EstimatorAdapter:
+    """Load any MLflow model URI as a pyfunc (``models:/name@alias``, ``runs:/...``, a path).
+
+    The model's files are downloaded first and hashed, so the results name exactly what was
+    audited; ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``) says which server resolves the URI.
+    """
     import mlflow.pyfunc
 
     try:
-        model = mlflow.pyfunc.load_model(uri)
+        local = download_mlflow_model(uri, tracking_uri)
+        model = mlflow.pyfunc.load_model(local)
     except Exception as err:
         raise ModelLoadError(f"The MLflow model {uri!r} cannot be loaded: {err}") from err
-    info = model.metadata
-    digest = (
-        hashlib.sha256(f"{info.model_uuid}|{info.run_id}|{info.artifact_path}".encode()).hexdigest()
-        if info
-        else None
-    )
     raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
     estimator = raw if callable(getattr(raw, "predict_proba", None)) else model
-    return EstimatorAdapter(kind="mlflow", uri=uri, estimator=estimator, content_hash=digest)
+    return EstimatorAdapter(
+        kind="mlflow", uri=uri, estimator=estimator, content_hash=file_sha256(local)
+    )
 
 
 @dataclass
@@ -261,20 +293,3 @@ def load_predictions(
 ) -> DecisionLogAdapter:
     """The decisions are the data's ``column`` (the audit data's hash identifies them)."""
     return DecisionLogAdapter(column=column, score_column=score_column)
-
-
-MODEL_LOADERS: dict[str, Callable[..., ModelAdapter]] = {
-    "sklearn": load_sklearn,
-    "mlflow": load_mlflow,
-    "python": load_python,
-    "predictions": load_predictions,
-}
-
-
-def load_model(kind: str, **params: Any) -> ModelAdapter:
-    """Load a model of ``kind`` (a key of :data:`MODEL_LOADERS`) with its parameters."""
-    if kind not in MODEL_LOADERS:
-        raise ValueError(
-            f"The 'kind' parameter must be one of {sorted(MODEL_LOADERS)}. Got {kind!r} instead."
-        )
-    return MODEL_LOADERS[kind](**params)

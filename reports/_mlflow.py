@@ -6,6 +6,7 @@ for the tracking URI given; no global MLflow state is changed.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -74,66 +75,140 @@ def _metrics(document: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
+_FAMILIES = {"group_metric": "fairness", "score_metric": "fairness"}
+
+
+def _family(check_type: str) -> str:
+    return _FAMILIES.get(check_type, "explainability")
+
+
+def _dataset_input(document: dict[str, Any]):
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+
+    data, prov = document["data"], document["provenance"]
+    dataset = Dataset(
+        name=Path(str(data["path"])).name,
+        digest=str(prov["data_sha256"])[:36],
+        source_type="local",
+        source=json.dumps({"uri": str(data["path"])}),
+        profile=json.dumps({"num_rows": data["rows"]}),
+    )
+    return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value="audit")])
+
+
 def log_audit(
     document: dict[str, Any],
     files: dict[str, Path],
     *,
     tracking_uri: str,
     experiment: str | None = None,
+    model_id: str | None = None,
 ) -> dict[str, str]:
-    """Log one audit as one MLflow run and return ``{'run_id', 'experiment_id', 'uri'}``.
+    """Log one audit as one MLflow run (with a child run per check family).
 
     Parameters
     ----------
     document : dict
         The results document.
     files : dict of str to Path
-        The rendered files, logged as artifacts.
+        The rendered files and charts, logged as artifacts of the parent run.
     tracking_uri : str
         Where to log. With a local ``sqlite:`` store the artifacts go next to the database.
     experiment : str, optional
-        Experiment name; defaults to ``fairgate/<spec name>``.
+        Experiment name; defaults to ``fairgate/<spec experiment or name>``.
+    model_id : str, optional
+        The MLflow logged model audited, linked as the run's model input (lineage).
+
+    Returns
+    -------
+    dict
+        ``run_id``, ``experiment_id``, ``artifact_uri`` and ``report_uri``.
     """
-    from mlflow.entities import Metric, Param
+    from mlflow.entities import LoggedModelInput, Metric, Param
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracking_uri=tracking_uri)
-    name = experiment or f"fairgate/{document['spec']['name']}"
+    spec = document["spec"]
+    name = experiment or f"fairgate/{spec['content'].get('experiment') or spec['name']}"
     found = client.get_experiment_by_name(name)
     if found is None:
         location = None
         if tracking_uri.startswith("sqlite:///"):
             location = (Path(tracking_uri.removeprefix("sqlite:///")).parent / "artifacts").as_uri()
-        experiment_id = client.create_experiment(name, artifact_location=location)
+        try:
+            experiment_id = client.create_experiment(name, artifact_location=location)
+        except Exception:  # created meanwhile by a concurrent audit
+            experiment_id = client.get_experiment_by_name(name).experiment_id
     else:
         experiment_id = found.experiment_id
     prov = document["provenance"]
     tags = {
         "fairgate.verdict": document["verdict"],
         "fairgate.exit_code": str(document["exit_code"]),
-        "fairgate.spec_name": document["spec"]["name"],
+        "fairgate.spec_name": spec["name"],
         "fairgate.spec_sha256": prov["spec_sha256"],
         "fairgate.data_sha256": str(prov["data_sha256"]),
         "fairgate.model_sha256": str(prov["model_sha256"]),
+        "fairgate.model_uri": str(document["model"]["uri"]),
         "fairgate.version": str(prov["fairgate_version"]),
         "fairgate.git_commit": str(prov["git_commit"]),
         "fairgate.audit_id": document["audit_id"],
     }
-    run = client.create_run(
-        experiment_id, run_name=f"{document['spec']['name']} audit {prov['started_at']}", tags=tags
-    )
+    run_name = f"{spec['name']} · {document['verdict']} · {prov['started_at']}"
+    run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = run.info.run_id
     try:
         params = [Param(k, v) for k, v in _params(document).items()]
         metrics = [Metric(k, float(v), 0, 0) for k, v in _metrics(document).items()]
-        for i in range(0, max(len(params), 1), 100):
+        for i in range(0, len(params), 100):
             client.log_batch(run_id, params=params[i : i + 100])
         for i in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[i : i + 1000])
+        client.log_inputs(
+            run_id,
+            datasets=[_dataset_input(document)],
+            models=[LoggedModelInput(model_id)] if model_id else None,
+        )
         for path in files.values():
             client.log_artifact(run_id, str(path))
+        _log_families(client, experiment_id, run_id, document)
     except Exception:
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
-    return {"run_id": run_id, "experiment_id": experiment_id, "uri": f"{run.info.artifact_uri}"}
+    artifact_uri = run.info.artifact_uri
+    return {
+        "run_id": run_id,
+        "experiment_id": experiment_id,
+        "artifact_uri": artifact_uri,
+        "uri": artifact_uri,
+        "report_uri": f"{artifact_uri}/report.html",
+    }
+
+
+def _log_families(client: Any, experiment_id: str, parent: str, document: dict[str, Any]) -> None:
+    """One child run per check family (fairness, explainability), for navigation."""
+    from mlflow.entities import Metric
+
+    families: dict[str, list[dict[str, Any]]] = {}
+    for check in document["checks"]:
+        families.setdefault(_family(check["type"]), []).append(check)
+    for family, checks in families.items():
+        statuses = sorted({c["status"] for c in checks})
+        child = client.create_run(
+            experiment_id,
+            run_name=f"{document['spec']['name']} · {family}",
+            tags={
+                "mlflow.parentRunId": parent,
+                "fairgate.family": family,
+                "fairgate.statuses": ",".join(statuses),
+            },
+        )
+        metrics = [
+            Metric(metric_key("check", c["name"]), float(c["value"]), 0, 0)
+            for c in checks
+            if c["value"] is not None
+        ]
+        if metrics:
+            client.log_batch(child.info.run_id, metrics=metrics)
+        client.set_terminated(child.info.run_id, status="FINISHED")

@@ -42,8 +42,9 @@ def test_bench_fairness_computes_what_fairlearn_computes():
 
 def test_bench_explain_runs_at_tiny_sizes(capsys):
     bench = _load("bench_explain")
-    out = bench.main(["--sizes", "200", "--background", "20", "--black-box-rows", "10",
-                      "--audit-rows", "60"])
+    out = bench.main(
+        ["--sizes", "200", "--background", "20", "--black-box-rows", "10", "--audit-rows", "60"]
+    )
     printed = capsys.readouterr().out
     assert "ratio fairgate/shap TreeSHAP at 200 rows:" in printed
     assert "explainability section of the credit v2 audit" in printed

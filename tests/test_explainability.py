@@ -26,8 +26,19 @@ def credit_results(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(SPECS.parents[1])
     try:
-        codes = {v: main(["run", str(SPECS / f"credit_scoring_{v}.yaml"), "--out",
-                          str(out / v), "--no-mlflow", "-q"]) for v in ("v1", "v2")}
+        codes = {
+            v: main(
+                [
+                    "run",
+                    str(SPECS / f"credit_scoring_{v}.yaml"),
+                    "--out",
+                    str(out / v),
+                    "--no-mlflow",
+                    "-q",
+                ]
+            )
+            for v in ("v1", "v2")
+        }
     finally:
         os.chdir(cwd)
     docs = {v: json.loads((out / v / "results.json").read_text()) for v in codes}
@@ -40,7 +51,8 @@ def _check(doc, kind):
 
 def test_v1_fails_direct_use_and_v2_passes(credit_results):
     codes, docs, _ = credit_results
-    v1, v2 = _check(docs["v1"], "sensitive_attribution"), _check(docs["v2"], "sensitive_attribution")
+    v1 = _check(docs["v1"], "sensitive_attribution")
+    v2 = _check(docs["v2"], "sensitive_attribution")
     assert v1["status"] == "fail" and v1["value"] > 0.05
     assert {"age", "personal_status"} <= {f for f, g in v1["by_group"].items() if g["value"] > 0}
     assert v2["status"] == "pass" and v2["value"] == 0.0
@@ -84,12 +96,14 @@ def planted(tmp_path):
     rng = np.random.default_rng(0)
     n = 1200
     s = rng.integers(0, 2, n)
-    frame = pd.DataFrame({
-        "s": np.where(s == 1, "a", "b"),
-        "proxy": s + rng.normal(0, 0.15, n),
-        "x1": rng.normal(size=n),
-        "x2": rng.normal(size=n),
-    })
+    frame = pd.DataFrame(
+        {
+            "s": np.where(s == 1, "a", "b"),
+            "proxy": s + rng.normal(0, 0.15, n),
+            "x1": rng.normal(size=n),
+            "x2": rng.normal(size=n),
+        }
+    )
     y = (0.9 * s + 0.6 * frame.x1 + rng.normal(0, 0.5, n) > 0.6).astype(int)
     frame["y"] = y
     return frame
@@ -107,19 +121,26 @@ def test_model_without_the_attribute_but_with_its_proxy(planted, tmp_path, write
     from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.pipeline import Pipeline
 
-    model = Pipeline([
-        ("prepare", ColumnTransformer([("num", "passthrough", ["proxy", "x1", "x2"])])),
-        ("model", GradientBoostingClassifier(random_state=0)),
-    ]).fit(planted, planted.y)
+    model = Pipeline(
+        [
+            ("prepare", ColumnTransformer([("num", "passthrough", ["proxy", "x1", "x2"])])),
+            ("model", GradientBoostingClassifier(random_state=0)),
+        ]
+    ).fit(planted, planted.y)
     sio.dump(model, tmp_path / "proxy_model.skops")
     planted.to_csv(tmp_path / "data.csv", index=False)
     spec = {
         "name": "planted-proxy",
-        "model": {"kind": "sklearn", "uri": str(tmp_path / "proxy_model.skops"),
-                  "trusted_types": sio.get_untrusted_types(file=tmp_path / "proxy_model.skops")},
+        "model": {
+            "kind": "sklearn",
+            "uri": str(tmp_path / "proxy_model.skops"),
+            "trusted_types": sio.get_untrusted_types(file=tmp_path / "proxy_model.skops"),
+        },
         "data": {"path": str(tmp_path / "data.csv"), "label": "y", "sensitive": ["s"]},
-        "checks": [{"type": "sensitive_attribution", "max": 0.0},
-                   {"type": "proxy_attribution", "strength_bound": 0.7, "max": 0.1}],
+        "checks": [
+            {"type": "sensitive_attribution", "max": 0.0},
+            {"type": "proxy_attribution", "strength_bound": 0.7, "max": 0.1},
+        ],
         "explain": {"rows": 300, "background": 50},
     }
     out = tmp_path / "out"
@@ -142,31 +163,42 @@ def test_black_box_path_adds_up():
     rng = np.random.default_rng(1)
     X = pd.DataFrame({"c": rng.choice(["u", "v", "w"], 300), "x": rng.normal(size=300)})
     y = ((X.c == "u") | (X.x > 0.5)).astype(int)
-    model = Pipeline([("p", ColumnTransformer([("c", OneHotEncoder(), ["c"])],
-                                              remainder="passthrough")),
-                      ("m", LogisticRegression())]).fit(X, y)
+    model = Pipeline(
+        [
+            ("p", ColumnTransformer([("c", OneHotEncoder(), ["c"])], remainder="passthrough")),
+            ("m", LogisticRegression()),
+        ]
+    ).fit(X, y)
     att = explain(model, X.iloc[:40], background=X.iloc[100:140], seed=0)
     assert att.method == "permutation"
     assert att.additivity_error < 1e-9
     assert att.importance().index[0] in {"c", "x"} and att.values.shape == (40, 2)
 
 
-def test_model_without_probabilities_is_skipped_never_passed(tmp_path, write_spec, fairgate,
-                                                              monkeypatch):
+def test_model_without_probabilities_is_skipped_never_passed(
+    tmp_path, write_spec, fairgate, monkeypatch
+):
     module = tmp_path / "fairgate_rules_under_test.py"
-    module.write_text(textwrap.dedent("""
+    module.write_text(
+        textwrap.dedent("""
         def decide(frame):
             return (frame["duration_months"] < 24).astype(int).to_numpy()
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = {
         "name": "rule-based",
         "model": {"kind": "python", "uri": "fairgate_rules_under_test:decide"},
-        "data": {"path": str(CREDIT / "data" / "audit.csv"), "label": "good_credit",
-                 "sensitive": ["sex"]},
-        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.5},
-                   {"type": "sensitive_attribution", "max": 0.0},
-                   {"type": "reason_codes", "min": 0.9}],
+        "data": {
+            "path": str(CREDIT / "data" / "audit.csv"),
+            "label": "good_credit",
+            "sensitive": ["sex"],
+        },
+        "checks": [
+            {"metric": "selection_rate", "disparity": "ratio", "min": 0.5},
+            {"type": "sensitive_attribution", "max": 0.0},
+            {"type": "reason_codes", "min": 0.9},
+        ],
     }
     out = tmp_path / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")

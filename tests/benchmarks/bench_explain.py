@@ -51,8 +51,12 @@ def tree_seconds(n: int, background: int) -> tuple[float, float]:
     ours = time.perf_counter() - start
     start = time.perf_counter()
     prep, tree = model[:-1], model.steps[-1][1]
-    explainer = shap.TreeExplainer(tree, data=prep.transform(back), model_output="probability",
-                                   feature_perturbation="interventional")
+    explainer = shap.TreeExplainer(
+        tree,
+        data=prep.transform(back),
+        model_output="probability",
+        feature_perturbation="interventional",
+    )
     explainer.shap_values(prep.transform(rows))
     return ours, time.perf_counter() - start
 
@@ -101,16 +105,22 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     for n in args.sizes:
         ours, theirs = tree_seconds(n, args.background)
         out[f"tree@{n}"] = ours / theirs
-        print(f"{n:>9,} {1000 * ours / n:>21.3f} {1000 * theirs / n:>17.3f} {ours / theirs:>6.2f}",
-              flush=True)
+        print(
+            f"{n:>9,} {1000 * ours / n:>21.3f} {1000 * theirs / n:>17.3f} {ours / theirs:>6.2f}",
+            flush=True,
+        )
     bb = black_box_seconds(args.black_box_rows, args.background)
     out["black_box_per_1000"] = 1000 * bb / args.black_box_rows
-    print(f"black-box (permutation) path: {out['black_box_per_1000']:.1f} s per 1,000 rows "
-          f"({args.black_box_rows} rows explained)")
+    print(
+        f"black-box (permutation) path: {out['black_box_per_1000']:.1f} s per 1,000 rows "
+        f"({args.black_box_rows} rows explained)"
+    )
     out["audit_section"] = audit_section_seconds(args.audit_rows)
     print(f"explainability section of the credit v2 audit: {out['audit_section']:.1f} s")
-    print(f"ratio fairgate/shap TreeSHAP at {max(args.sizes)} rows: "
-          f"{out[f'tree@{max(args.sizes)}']:.2f}")
+    print(
+        f"ratio fairgate/shap TreeSHAP at {max(args.sizes)} rows: "
+        f"{out[f'tree@{max(args.sizes)}']:.2f}"
+    )
     return out
 
 

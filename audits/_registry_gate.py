@@ -1,0 +1,95 @@
+"""The registry gate: tag the audited model version, and move an alias only on a pass.
+
+Promotion happens in the same invocation as the audit, and only when the verdict is ``pass``
+and the version's files still hash to what was audited. Every refusal leaves every alias as it
+was. Who or what promoted, and when, is written as version tags.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from models_under_test import download_mlflow_model, file_sha256
+
+from ._provenance import _runner, utc_now
+
+__all__ = ["ModelVersionRef", "PromotionRefused", "promote", "resolve_version", "tag_version"]
+
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+
+
+class PromotionRefused(RuntimeError):  # noqa: N818 - a refusal, not an error
+    """The alias was not moved; the message says why."""
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """A registered model version, as resolved when the audit started."""
+
+    name: str
+    version: str
+    model_id: str | None
+
+
+def resolve_version(uri: str, client: Any) -> ModelVersionRef | None:
+    """The registered version behind ``models:/name@alias`` or ``models:/name/3``, else None."""
+    match = _MODELS_URI.match(uri or "")
+    if not match:
+        return None
+    if match["alias"]:
+        found = client.get_model_version_by_alias(match["name"], match["alias"])
+    else:
+        found = client.get_model_version(match["name"], match["version"])
+    return ModelVersionRef(found.name, str(found.version), getattr(found, "model_id", None))
+
+
+def tag_version(
+    client: Any, ref: ModelVersionRef, document: dict[str, Any], logged: dict[str, str] | None
+) -> None:
+    """Write the audit's verdict, run, spec hash and report location on the version."""
+    tags = {
+        "fairgate.verdict": document["verdict"],
+        "fairgate.spec_sha256": document["provenance"]["spec_sha256"],
+        "fairgate.model_sha256": str(document["provenance"]["model_sha256"]),
+        "fairgate.audit_id": document["audit_id"],
+    }
+    if logged:
+        tags["fairgate.run_id"] = logged["run_id"]
+        tags["fairgate.report"] = logged["report_uri"]
+    for key, value in tags.items():
+        client.set_model_version_tag(ref.name, ref.version, key, value)
+
+
+def version_sha256(ref: ModelVersionRef, tracking_uri: str) -> str:
+    """Hash of the version's files as the registry serves them now."""
+    return file_sha256(download_mlflow_model(f"models:/{ref.name}/{ref.version}", tracking_uri))
+
+
+def promote(
+    client: Any, ref: ModelVersionRef, alias: str, document: dict[str, Any], *, tracking_uri: str
+) -> str:
+    """Move ``alias`` to the audited version if, and only if, the audit passed and the version
+    is unchanged; return a sentence saying what was done, or raise :class:`PromotionRefused`."""
+    if document["verdict"] != "pass":
+        raise PromotionRefused(
+            f"{ref.name} version {ref.version} was not promoted to {alias!r}: the audit's "
+            f"verdict is {document['verdict']!r}."
+        )
+    audited = document["provenance"]["model_sha256"]
+    now = version_sha256(ref, tracking_uri)
+    if now != audited:
+        raise PromotionRefused(
+            f"{ref.name} version {ref.version} was not promoted to {alias!r}: its files changed "
+            f"after the audit (audited sha256 {audited}, now {now})."
+        )
+    client.set_registered_model_alias(ref.name, alias, ref.version)
+    for key, value in {
+        "fairgate.promoted_to": alias,
+        "fairgate.promoted_by": _runner(),
+        "fairgate.promoted_at": utc_now(),
+        "fairgate.promoted_by_audit": document["audit_id"],
+    }.items():
+        client.set_model_version_tag(ref.name, ref.version, key, value)
+    return f"{ref.name} version {ref.version} promoted to {alias!r}."

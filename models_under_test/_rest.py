@@ -1,0 +1,223 @@
+"""The ``rest`` model kind: a deployed model behind HTTP.
+
+Two protocols:
+
+* ``mlflow``: MLflow's scoring server, ``POST {url}/invocations`` with
+  ``{"dataframe_split": {"columns": [...], "data": [...]}}``, answering
+  ``{"predictions": [...]}``;
+* ``kserve``: the KServe / Open Inference Protocol v2, ``POST {url}/v2/models/{name}/infer``
+  with one input tensor per column, answering ``{"model_version": ..., "outputs": [...]}``.
+
+Rows go in batches, each request with a timeout; a 5xx answer or a connection error is retried
+a bounded number of times with exponential backoff; requests are spaced to respect a rate
+limit; authentication headers are read from environment variables named in the spec and never
+stored. If any batch fails after its retries, the whole prediction fails: no verdict on
+partial data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._adapters import ModelLoadError, PredictionError
+
+__all__ = ["RestAdapter", "load_rest"]
+
+
+def _jsonable(frame: pd.DataFrame) -> list[list[Any]]:
+    return json.loads(frame.to_json(orient="values", date_format="iso"))
+
+
+def _kserve_type(col: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(col):
+        return "BOOL"
+    if pd.api.types.is_integer_dtype(col):
+        return "INT64"
+    if pd.api.types.is_float_dtype(col):
+        return "FP64"
+    return "BYTES"
+
+
+@dataclass
+class RestAdapter:
+    """A model served over HTTP (see the module docstring for the protocols)."""
+
+    url: str
+    protocol: str = "mlflow"
+    model_name: str | None = None
+    batch_size: int = 1000
+    timeout_s: float = 30.0
+    retries: int = 3
+    backoff_s: float = 0.5
+    rate_limit_per_s: float | None = None
+    headers_from_env: dict[str, str] = field(default_factory=dict)
+    kind: str = "rest"
+    content_hash: str | None = None
+    decision_column: str | None = None
+    #: Requests sent, retried and failed, and the model version the endpoint reported.
+    stats: dict[str, Any] = field(
+        default_factory=lambda: {
+            "requests": 0,
+            "retries": 0,
+            "failed_requests": 0,
+            "model_version": None,
+        }
+    )
+    _last: float = field(default=0.0, repr=False)
+
+    @property
+    def uri(self) -> str:
+        return self.url
+
+    @property
+    def has_proba(self) -> bool:
+        return False
+
+    @property
+    def classes(self) -> list[Any] | None:
+        return None
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": "application/json"}
+        for header, variable in self.headers_from_env.items():
+            value = os.environ.get(variable)
+            if value is None:
+                raise PredictionError(
+                    f"The environment variable {variable!r} named for the {header!r} header of "
+                    f"{self.url} is not set."
+                )
+            headers[header] = value
+        return headers
+
+    def _endpoint(self) -> str:
+        base = self.url.rstrip("/")
+        if self.protocol == "mlflow":
+            return base if base.endswith("/invocations") else f"{base}/invocations"
+        return f"{base}/v2/models/{self.model_name}/infer"
+
+    def _body(self, batch: pd.DataFrame) -> dict[str, Any]:
+        if self.protocol == "mlflow":
+            return {
+                "dataframe_split": {
+                    "columns": [str(c) for c in batch.columns],
+                    "data": _jsonable(batch),
+                }
+            }
+        return {
+            "inputs": [
+                {
+                    "name": str(c),
+                    "shape": [len(batch)],
+                    "datatype": _kserve_type(batch[c]),
+                    "data": json.loads(batch[c].to_json(orient="values")),
+                }
+                for c in batch.columns
+            ]
+        }
+
+    def _parse(self, answer: dict[str, Any], n: int) -> np.ndarray:
+        if self.protocol == "mlflow":
+            values = answer.get("predictions") if isinstance(answer, dict) else answer
+        else:
+            self.stats["model_version"] = answer.get("model_version")
+            outputs = answer.get("outputs") or [{}]
+            values = outputs[0].get("data")
+        arr = np.asarray(values).reshape(-1) if values is not None else np.array([])
+        if len(arr) != n:
+            raise PredictionError(
+                f"{self.url} answered {len(arr)} predictions for a batch of {n} rows."
+            )
+        return arr
+
+    def _wait_for_rate_limit(self) -> None:
+        if self.rate_limit_per_s:
+            gap = 1.0 / self.rate_limit_per_s - (time.monotonic() - self._last)
+            if gap > 0:
+                time.sleep(gap)
+        self._last = time.monotonic()
+
+    def _post(self, session: Any, body: dict[str, Any], n: int) -> np.ndarray:
+        import requests
+
+        last_error = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self.stats["retries"] += 1
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            self._wait_for_rate_limit()
+            self.stats["requests"] += 1
+            try:
+                response = session.post(
+                    self._endpoint(), json=body, headers=self._headers(), timeout=self.timeout_s
+                )
+            except requests.RequestException as err:
+                last_error = f"{type(err).__name__}: {err}"
+                continue
+            if response.status_code >= 500:
+                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code >= 400:
+                self.stats["failed_requests"] += 1
+                raise PredictionError(
+                    f"{self._endpoint()} refused the request: HTTP {response.status_code}: "
+                    f"{response.text[:300]}"
+                )
+            return self._parse(response.json(), n)
+        self.stats["failed_requests"] += 1
+        raise PredictionError(
+            f"{self._endpoint()} failed after {self.retries + 1} attempts: {last_error}"
+        )
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        import requests
+
+        parts = []
+        with requests.Session() as session:
+            for start in range(0, len(features), self.batch_size):
+                batch = features.iloc[start : start + self.batch_size]
+                parts.append(self._post(session, self._body(batch), len(batch)))
+        return np.concatenate(parts) if parts else np.array([])
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        raise PredictionError(f"The endpoint {self.url} returns decisions, not probabilities.")
+
+
+def load_rest(
+    *,
+    url: str,
+    protocol: str = "mlflow",
+    model_name: str | None = None,
+    batch_size: int = 1000,
+    timeout_s: float = 30.0,
+    retries: int = 3,
+    backoff_s: float = 0.5,
+    rate_limit_per_s: float | None = None,
+    headers_from_env: dict[str, str] | None = None,
+    **_: Any,
+) -> RestAdapter:
+    """A model behind an HTTP endpoint; nothing is contacted until it predicts."""
+    if protocol not in ("mlflow", "kserve"):
+        raise ModelLoadError(f"The 'protocol' must be 'mlflow' or 'kserve'. Got {protocol!r}.")
+    if protocol == "kserve" and not model_name:
+        raise ModelLoadError("A KServe v2 endpoint needs model.model_name.")
+    if batch_size < 1 or retries < 0 or not math.isfinite(timeout_s):
+        raise ModelLoadError("batch_size must be >= 1, retries >= 0, timeout_s finite.")
+    return RestAdapter(
+        url=url,
+        protocol=protocol,
+        model_name=model_name,
+        batch_size=batch_size,
+        timeout_s=timeout_s,
+        retries=retries,
+        backoff_s=backoff_s,
+        rate_limit_per_s=rate_limit_per_s,
+        headers_from_env=dict(headers_from_env or {}),
+    )
