@@ -13,6 +13,8 @@ from pathlib import Path
 
 # OpenMP threads busy-wait on small machines; must be set before sklearn/shap load OpenMP.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+# The verdict line is the CLI's output; MLflow's run links would only clutter CI logs.
+os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 import click
 

@@ -111,3 +111,68 @@ def start_model_server(model_uri: str, tracking_uri: str) -> tuple[str, subproce
     url = f"http://127.0.0.1:{port}"
     wait_healthy(f"{url}/ping", proc)
     return url, proc
+
+
+class KServeV2Server:
+    """A small Open Inference Protocol (KServe v2) server for a real in-process model.
+
+    ``fail_first`` requests answer 503 first (to exercise retries); the headers of every
+    request are kept in ``seen_headers``. Runs in a thread on a free loopback port.
+    """
+
+    def __init__(self, model, name: str, version: str = "7", fail_first: int = 0):
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import pandas as pd
+
+        self.seen_headers: list[dict[str, str]] = []
+        self.requests = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep the test output clean
+                pass
+
+            def do_POST(self):  # noqa: N802 - the http.server API
+                server.requests += 1
+                server.seen_headers.append(dict(self.headers))
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if server.requests <= fail_first:
+                    self.send_response(503)
+                    self.end_headers()
+                    return
+                if self.path != f"/v2/models/{name}/infer":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                frame = pd.DataFrame({i["name"]: i["data"] for i in body["inputs"]})
+                out = [int(v) for v in model.predict(frame)]
+                answer = json.dumps(
+                    {
+                        "model_name": name,
+                        "model_version": version,
+                        "outputs": [
+                            {
+                                "name": "predict",
+                                "shape": [len(out)],
+                                "datatype": "INT64",
+                                "data": out,
+                            }
+                        ],
+                    }
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(answer.encode())
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

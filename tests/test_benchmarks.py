@@ -49,3 +49,16 @@ def test_bench_explain_runs_at_tiny_sizes(capsys):
     assert "ratio fairgate/shap TreeSHAP at 200 rows:" in printed
     assert "explainability section of the credit v2 audit" in printed
     assert all(np.isfinite(v) and v > 0 for v in out.values())
+
+
+def test_bench_mlflow_runs(capsys, tmp_path):
+    import yaml
+
+    spec = yaml.safe_load((ROOT / "audits/specs/credit_scoring_v1.yaml").read_text())
+    spec["checks"] = spec["checks"][:1]
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    bench = _load("bench_mlflow")
+    out = bench.main(["--repeats", "1", "--spec", str(path)])
+    assert "logging overhead against the local server:" in capsys.readouterr().out
+    assert out["server"] > 0 and out["sqlite"] > 0
