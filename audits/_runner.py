@@ -24,6 +24,7 @@ from ._explain_checks import EXPLAIN_CHECKS
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._spec import AuditSpec, load_spec
+from ._validation import validate_data
 from ._status import ExitCode, Verdict, derive_verdict
 
 __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
@@ -202,6 +203,7 @@ def run_audit(
     show = progress_enabled(quiet)
     data_path = Path(spec.data.path)
     errors: list[dict[str, str]] = []
+    validation: dict[str, Any] | None = None
     files: dict[str, bytes] = {}
     private: dict[str, bytes] = {}
     gm: GroupMetrics | None = None
@@ -211,6 +213,18 @@ def run_audit(
         stage = "data"
         frame = _read_data(data_path)
         n_rows = len(frame)
+        stage = "data validation"
+        validation = validate_data(spec, frame, show=show)
+        if not validation["success"]:
+            failed = [
+                f"{r['expectation']}({r['column'] or ''})"
+                for r in validation["results"]
+                if not r["success"] and r["severity"] == "error"
+            ]
+            raise DataError(f"{len(failed)} data expectation(s) failed: {', '.join(failed)}.")
+        stage = "data"
+        if spec.data.missing_sensitive == "unknown":
+            frame[spec.data.sensitive] = frame[spec.data.sensitive].astype(object).fillna("unknown")
         model_params = spec.model.model_dump()
         decision_col = model_params.get("column")
         roles = {
@@ -301,6 +315,7 @@ def run_audit(
             if adapter is not None and hasattr(adapter, "stats")
             else None,
         },
+        "data_validation": validation,
         "groups": _groups(gm) if gm is not None else {},
         "checks": [
             {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}

@@ -133,6 +133,25 @@ ModelSpec = Annotated[
 ]
 
 
+class NamedExpectation(_Strict):
+    """Any Great Expectations expectation, by its snake_case name, with its arguments."""
+
+    expectation: Annotated[str, Field(pattern=r"^expect_[a-z0-9_]+$")]
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Literal["error", "warning"] = "error"
+
+
+VALIDATION_KINDS = (
+    "columns",
+    "label_values",
+    "decision_values",
+    "sensitive_missing",
+    "ranges",
+    "unique_id",
+    "group_share",
+)
+
+
 class DataSpec(_Strict):
     """The audit data and its roles."""
 
@@ -146,6 +165,18 @@ class DataSpec(_Strict):
     min_group_size: Annotated[int, Field(ge=1)] = 30
     min_denominator: Annotated[int, Field(ge=1)] = 5
     exclude: list[str] = Field(default_factory=list)
+    #: The declared values of the label (and, for decision logs, of the decisions).
+    label_values: list[int | float | str | bool] | None = None
+    #: ``error``: a missing sensitive value stops the audit; ``unknown``: it is its own group.
+    missing_sensitive: Literal["error", "unknown"] = "error"
+    #: Declared numeric ranges, ``column: [min, max]`` (either may be null).
+    ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
+    id_column: str | None = None
+    #: Every group of every sensitive attribute must hold at least this share of the rows.
+    min_group_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    expectations: list[NamedExpectation] = Field(default_factory=list)
+    #: Built-in validations whose failure only warns (see the README for their names).
+    warn_only: list[Literal[VALIDATION_KINDS]] = Field(default_factory=list)  # type: ignore[valid-type]
 
     @field_validator("path")
     @classmethod

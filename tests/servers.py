@@ -135,7 +135,7 @@ class KServeV2Server:
             def log_message(self, *args):  # keep the test output clean
                 pass
 
-            def do_POST(self):  # noqa: N802 - the http.server API
+            def do_POST(self):
                 server.requests += 1
                 server.seen_headers.append(dict(self.headers))
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
