@@ -24,8 +24,8 @@ from ._explain_checks import EXPLAIN_CHECKS
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._spec import AuditSpec, load_spec
-from ._validation import validate_data
 from ._status import ExitCode, Verdict, derive_verdict
+from ._validation import validate_data
 
 __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 
