@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics import GroupMetrics, between_groups
+from metrics import EQUALIZED_ODDS, SCORE_METRICS, GroupMetrics, between_groups, get_rate
 
 from ._spec import AuditSpec, GroupMetricCheck, ScoreMetricCheck
 from ._status import Status
@@ -91,6 +91,27 @@ def _bound_text(check: GroupMetricCheck | ScoreMetricCheck) -> str:
     return " and ".join(parts)
 
 
+_KIND_TEXT = {
+    "ratio": "The disparity is the lowest group's value divided by the highest group's "
+    "(1 means equal; the four-fifths rule asks for at least 0.8).",
+    "difference": "The disparity is the highest group's value minus the lowest group's "
+    "(0 means equal).",
+}
+
+
+def _meaning(metric: str, kind: str) -> str:
+    if metric == EQUALIZED_ODDS:
+        text = (
+            "Equalized odds: whether people who merit the favourable outcome, and people "
+            "who do not, are treated alike across groups (the worse of the two gaps)."
+        )
+    elif metric in SCORE_METRICS:
+        text = f"The {metric.replace('_', ' ')} of the model's score within each group."
+    else:
+        text = get_rate(metric).meaning
+    return f"{text} {_KIND_TEXT[kind]}"
+
+
 def _name(check: GroupMetricCheck | ScoreMetricCheck, view: str) -> str:
     return f"{check.name or f'{check.metric} {check.disparity}'} [{view}]"
 
@@ -166,6 +187,7 @@ def group_metric(
                 "excluded_groups": [{"group": g, "justification": excluded[g]} for g in d.excluded],
                 "class": None if d.klass is None else str(d.klass),
                 "threshold_source": check.source,
+                "meaning": _meaning(d.metric, d.kind),
             },
         )
 
@@ -223,7 +245,11 @@ def score_metric(
                 }
                 for r in rows.itertuples(index=False)
             },
-            details={"insufficient_groups": short, "threshold_source": check.source},
+            details={
+                "insufficient_groups": short,
+                "threshold_source": check.source,
+                "meaning": _meaning(check.metric, check.disparity),
+            },
         )
 
 

@@ -32,6 +32,18 @@ _EXACT_TOLERANCE = 1e-6  # additivity error allowed for exact (tree) explanation
 _BOOT = 1000
 
 
+_MEANINGS = {
+    "sensitive_attribution": "How much of the model's reasoning (its SHAP attributions) rests "
+    "directly on protected characteristics such as sex, age or nationality.",
+    "proxy_attribution": "How much of the model's reasoning rests on other features that "
+    "stand in for a protected characteristic (proxies).",
+    "reason_codes": "Whether every refusal can be explained by reasons a caseworker can read, "
+    "which add up to the model's output and are not protected characteristics.",
+    "explanation_stability": "Whether the ranking of what matters to the model stays the same "
+    "when the data are resampled or the reference sample changes.",
+}
+
+
 def _base(check: Any) -> dict[str, Any]:
     return {
         "name": check.name or check.type,
@@ -67,8 +79,9 @@ def _share(imp: np.ndarray, columns: np.ndarray) -> np.ndarray:
         return np.where(total > 0, imp[..., columns].sum(axis=-1) / total, 0.0)
 
 
-def _provenance(att: Attributions) -> dict[str, Any]:
+def _provenance(att: Attributions, check: Any) -> dict[str, Any]:
     return {
+        "meaning": _MEANINGS[check.type],
         "method": att.method,
         "explained": att.explained,
         "rows": len(att.values),
@@ -131,7 +144,7 @@ def sensitive_attribution(
         ),
         by_group=per_feature,
         details={
-            **_provenance(att),
+            **_provenance(att, check),
             "protected_features": spec.protected,
             "importance": importance_table(att, boot),
             "threshold_source": check.source,
@@ -197,7 +210,7 @@ def proxy_attribution(
         ),
         by_group=by_attribute,
         details={
-            **_provenance(att),
+            **_provenance(att, check),
             "strength_bound": check.strength_bound,
             "strong_proxies": strong,
             "threshold_source": check.source,
@@ -258,7 +271,7 @@ def reason_codes(
         ),
         by_group=by_group,
         details={
-            **_provenance(att),
+            **_provenance(att, check),
             "k": check.k,
             "adverse_decisions": n_adverse,
             "additivity_tolerance": _EXACT_TOLERANCE if exact else None,
@@ -304,7 +317,7 @@ def explanation_stability(
             f"{tau_bg:.2f}); the policy requires {_bound_text(check)}."
         ),
         details={
-            **_provenance(att),
+            **_provenance(att, check),
             "tau_resamples_mean": tau_rows,
             "tau_background": tau_bg,
             "resamples": check.resamples,

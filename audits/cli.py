@@ -56,6 +56,7 @@ def cli() -> None:
     help="Move this registry alias to the audited model version, only if the audit passes.",
 )
 @click.option("--seed", type=int, help="Override the spec's seed.")
+@click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
 def run(
     spec_path: Path,
@@ -64,6 +65,7 @@ def run(
     no_mlflow: bool,
     promote_alias: str | None,
     seed: int | None,
+    pdf: bool,
     quiet: bool,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
@@ -92,6 +94,10 @@ def run(
     files = write_all(doc, out, extra=result.files)
     for name, data in result.private_files.items():  # personal data: written, never logged
         (out / name).write_bytes(data)
+    if pdf:
+        from reports import write_pdf
+
+        files["report.pdf"] = write_pdf(files["report.html"])
     code = result.exit_code
     if not no_mlflow:
         code = _record(doc, files, tracking, ref, promote_alias, code, quiet)
@@ -165,12 +171,15 @@ def schema() -> ExitCode:
     required=True,
     help="Folder to write the renderings into.",
 )
-def render(results: Path, out_dir: Path) -> ExitCode:
+@click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
+def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
     """Render a past audit again from its RESULTS json."""
-    from reports import load_artifacts, load_results, write_all
+    from reports import load_artifacts, load_results, write_all, write_pdf
 
     doc = load_results(results)
-    write_all(doc, out_dir, extra=load_artifacts(doc, results.parent))
+    files = write_all(doc, out_dir, extra=load_artifacts(doc, results.parent))
+    if pdf:
+        write_pdf(files["report.html"])
     click.echo(f"rendered {doc['audit_id']} into {out_dir}")
     return ExitCode(doc["exit_code"])
 

@@ -4,7 +4,7 @@ Renderers take the results document (what results.json holds), never the runner'
 so any past audit can be rendered again from its results.json.
 """
 
-from ._files import ARTIFACTS, load_artifacts, load_results, write_all
+from ._files import ARTIFACTS, load_artifacts, load_results, write_all, write_pdf
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
@@ -21,4 +21,5 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "write_all",
+    "write_pdf",
 ]

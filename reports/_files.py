@@ -12,7 +12,7 @@ from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
 
-__all__ = ["ARTIFACTS", "load_artifacts", "load_results", "write_all"]
+__all__ = ["ARTIFACTS", "load_artifacts", "load_results", "write_all", "write_pdf"]
 
 ARTIFACTS = ("results.json", "junit.xml", "summary.md", "report.html")
 
@@ -62,3 +62,13 @@ def write_all(
         paths[name] = out / name
         paths[name].write_bytes(data)
     return paths
+
+
+def write_pdf(html_path: str | Path, pdf_path: str | Path | None = None) -> Path:
+    """Print ``report.html`` to an A4 PDF (its print stylesheet) with WeasyPrint."""
+    from weasyprint import HTML
+
+    html_path = Path(html_path)
+    pdf_path = Path(pdf_path) if pdf_path else html_path.with_suffix(".pdf")
+    HTML(filename=str(html_path)).write_pdf(str(pdf_path))
+    return pdf_path

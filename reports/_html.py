@@ -1,13 +1,31 @@
-"""report.html: one self-contained page (no scripts, no network), verdict first."""
+"""report.html: the ethics committee's document, one self-contained file (no scripts, no
+network), verdict first, then what was audited, each check in plain language with its group
+table (small cells suppressed) and chart, data validation, and limitations."""
 
 from __future__ import annotations
 
 import base64
+from html import escape
 from typing import Any
 
+from ._plain import LABELS, check_sentence, group_label
+from ._suppress import MIN_CELL, suppressed
 from ._text import VERDICT_TITLES, fmt, status_label
 
 __all__ = ["render_html"]
+
+_CHARTS = {
+    "explain_importance.png": "Global importance of each feature, with 95% intervals.",
+    "explain_beeswarm.png": "Each dot is one explained decision's attribution to a feature.",
+    "explain_groups.png": "Mean attribution of the top features in each group.",
+}
+_LEADS = {
+    "pass": "The model may be released: every check passed.",
+    "fail": "The model must not be released: it fails the policy.",
+    "inconclusive": "The model must not be released yet: the audit could not decide.",
+    "error": "The model must not be released: the audit could not be completed.",
+}
+_HIDDEN = f"<{MIN_CELL}"
 
 
 def _environment():
@@ -24,27 +42,135 @@ def _environment():
     return env
 
 
-def _bars(check: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-group value and interval as fractions of the chart width (rates are in [0, 1])."""
+def _threshold_text(check: dict[str, Any]) -> str:
+    t = check["threshold"]
+    parts = ([f"at least {t['min']:g}"] if "min" in t else []) + (
+        [f"at most {t['max']:g}"] if "max" in t else []
+    )
+    return " and ".join(parts) or "–"
+
+
+def _rows(check: dict[str, Any], hidden_n: set[str], hidden_den: set[str]) -> list[dict]:
     rows = []
     for group, g in check["by_group"].items():
-        value = g.get("value")
-        lo, hi = (g.get("ci") or [None, None])[:2]
+        if "n" not in g:
+            continue
+        hide_all = group in hidden_n
+        hide_rate = hide_all or group in hidden_den
+        ci = g.get("ci") or [None, None]
         rows.append(
-            {"group": group, "value": value, "lo": lo, "hi": hi, "status": g.get("status", "")}
+            {
+                "group": group_label(group),
+                "n": _HIDDEN if hide_all else g["n"],
+                "denominator": "suppressed" if hide_rate else g.get("denominator", "–"),
+                "value": "suppressed" if hide_rate else fmt(g.get("value")),
+                "ci": "suppressed" if hide_rate else f"{fmt(ci[0])} to {fmt(ci[1])}",
+                "evidence": {
+                    "compared": "enough",
+                    "insufficient": "too little",
+                    "excluded": "excluded",
+                    "reference": "reference",
+                }.get(g.get("status", ""), ""),
+                "raw": None if hide_rate else g.get("value"),
+                "lo": None if hide_rate else ci[0],
+                "hi": None if hide_rate else ci[1],
+            }
         )
     return rows
 
 
-_CHARTS = {
-    "explain_importance.png": "Global importance of each feature, with 95% intervals.",
-    "explain_beeswarm.png": "Each dot is one explained decision's attribution to a feature.",
-    "explain_groups.png": "Mean attribution of the top features in each group.",
-}
+def _chart(check: dict[str, Any], rows: list[dict]) -> str | None:
+    """Rates with interval bars and the threshold line, as inline SVG."""
+    shown = [r for r in rows if r["raw"] is not None]
+    if not shown:
+        return None
+    best = (check["by_group"].get(check["details"].get("best_group") or "") or {}).get("value")
+    line = None
+    t = check["threshold"]
+    if best is not None and check["disparity"] == "ratio" and "min" in t:
+        line = best * t["min"]
+    elif best is not None and check["disparity"] == "difference" and "max" in t:
+        worst = (check["by_group"].get(check["details"].get("worst_group") or "") or {}).get(
+            "value"
+        ) or best
+        line = best - t["max"] if worst <= best else best + t["max"]
+    x0, width, height = 250, 330, 24 * len(shown) + 34
+    parts = [
+        f'<svg role="img" width="620" height="{height}" viewBox="0 0 620 {height}" '
+        f'aria-label="{escape(check["metric"])} by group with 95% intervals">'
+    ]
+    for i, r in enumerate(shown):
+        y = 8 + 24 * i
+        parts.append(f'<text x="0" y="{y + 12}">{escape(r["group"][:38])}</text>')
+        parts.append(
+            f'<rect x="{x0}" y="{y + 3}" width="{r["raw"] * width:.1f}" height="12" '
+            'fill="#9aa9b9" stroke="#333" stroke-width="0.5"></rect>'
+        )
+        if r["lo"] is not None:
+            parts.append(
+                f'<line x1="{x0 + r["lo"] * width:.1f}" x2="{x0 + r["hi"] * width:.1f}" '
+                f'y1="{y + 9}" y2="{y + 9}" stroke="#000" stroke-width="2"></line>'
+            )
+        parts.append(f'<text x="{x0 + width + 6}" y="{y + 12}">{r["raw"]:.2f}</text>')
+    base = 8 + 24 * len(shown)
+    parts.append(
+        f'<line x1="{x0}" x2="{x0 + width}" y1="{base + 4}" y2="{base + 4}" stroke="#000"></line>'
+    )
+    parts.append(
+        f'<text x="{x0 - 3}" y="{base + 18}">0</text>'
+        f'<text x="{x0 + width - 4}" y="{base + 18}">1</text>'
+    )
+    if line is not None and 0 <= line <= 1:
+        parts.append(
+            f'<line x1="{x0 + line * width:.1f}" x2="{x0 + line * width:.1f}" y1="2" '
+            f'y2="{base + 4}" stroke="#000" stroke-dasharray="5 3"></line>'
+        )
+        parts.append(
+            f'<text x="{x0 + line * width + 3:.1f}" y="{base + 18}">threshold {line:.2f}</text>'
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _limitations(document: dict[str, Any]) -> list[str]:
+    checks = document["checks"]
+    out = []
+    small = sorted({g for c in checks for g in c["details"].get("insufficient_groups", [])})
+    if small:
+        out.append(
+            "Too little evidence to judge these groups (fewer people than the minimum, "
+            "or too few cases for a rate): " + ", ".join(group_label(g) for g in small) + "."
+        )
+    excluded = [e for c in checks for e in c["details"].get("excluded_groups", [])]
+    for e in excluded:
+        out.append(
+            f"Left out on purpose: {group_label(e['group'])}. Reason given: {e['justification']}"
+        )
+    if any(
+        c["disparity"] == "difference" and len(c["by_group"]) > 2
+        for c in checks
+        if c["type"] == "group_metric"
+    ):
+        out.append(
+            "With many groups, the largest-minus-smallest difference of estimated rates "
+            "tends to exceed the true one in small samples; the intervals show this "
+            "uncertainty but do not remove the bias."
+        )
+    families = {c["type"] for c in checks}
+    if not families & {"sensitive_attribution", "proxy_attribution", "reason_codes"}:
+        out.append("The model's explanations were not examined (no explainability check).")
+    out.append(
+        "Robustness to changed inputs (lighting, noise, accents) was not tested by this audit."
+    )
+    out.append(
+        "The audit judges the decisions on the audit data only; it says nothing about "
+        "people unlike those in the data."
+    )
+    return out
 
 
 def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None) -> str:
-    """Render a results document as a self-contained HTML report.
+    """Render a results document as the committee's self-contained HTML report.
 
     ``images`` are chart files named in ``document["artifacts"]``; PNGs among them are
     embedded as data URIs, so the page needs no other file and no network.
@@ -58,14 +184,46 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         for name, caption in _CHARTS.items()
         if name in images
     ]
-    template = _environment().get_template("report.html.j2")
+    hidden_n = suppressed({k: g.get("n") for k, g in document["groups"].items()})
+    denominators: dict[str, dict[str, int]] = {}
+    for c in document["checks"]:
+        for group, g in c["by_group"].items():
+            if "denominator" in g:
+                denominators.setdefault(c["metric"], {})[group] = g["denominator"]
+    hidden_den = {m: suppressed(d) for m, d in denominators.items()}
+    checks = []
+    for c in document["checks"]:
+        rows = (
+            _rows(c, hidden_n, hidden_den.get(c["metric"], set()))
+            if c["type"] == "group_metric"
+            else []
+        )
+        checks.append(
+            {
+                **c,
+                "status_label": status_label(c["status"]),
+                "sentence": check_sentence(c),
+                "meaning": c["details"].get("meaning", ""),
+                "source": c["details"].get("threshold_source", ""),
+                "threshold_text": _threshold_text(c),
+                "mdd": c["details"].get("minimum_detectable_difference"),
+                "rows": rows,
+                "chart": _chart(c, rows) if rows else None,
+                "metric_label": LABELS.get(c["metric"], c["metric"]).capitalize(),
+            }
+        )
+    reasons = [
+        {"name": c["name"], "status": c["status_label"], "sentence": c["sentence"]}
+        for c in checks
+        if c["status"] != "pass"
+    ]
+    template = _environment().get_template("committee.html.j2")
     return template.render(
         doc=document,
         title=VERDICT_TITLES[document["verdict"]],
-        bars={
-            c["name"]: _bars(c)
-            for c in document["checks"]
-            if c["type"] in ("group_metric", "score_metric")
-        },
+        lead=_LEADS[document["verdict"]],
+        reasons=reasons,
+        checks=checks,
         charts=charts,
+        limitations=_limitations(document),
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._plain import check_sentence
 from ._text import VERDICT_TITLES, fmt, status_label
 
 __all__ = ["render_markdown"]
@@ -32,7 +33,8 @@ def render_markdown(document: dict[str, Any]) -> str:
     if not_passed:
         lines += ["", "## Why", ""]
         lines += [
-            f"- **{c['name']}** ({status_label(c['status'])}): {c['message']}" for c in not_passed
+            f"- **{c['name']}** ({status_label(c['status'])}): {check_sentence(c)}"
+            for c in not_passed
         ]
     if document["errors"]:
         lines += ["", "## Errors", ""]

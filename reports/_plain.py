@@ -1,0 +1,86 @@
+"""Plain-language sentences for an ethics committee, built from the results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["LABELS", "check_sentence", "group_label"]
+
+#: Each rate's name in words.
+LABELS = {
+    "selection_rate": "rate of favourable decisions",
+    "true_positive_rate": "rate at which people who merit the favourable outcome receive it",
+    "false_positive_rate": "rate at which people who do not merit the favourable outcome "
+    "receive it",
+    "true_negative_rate": "rate at which people who do not merit the favourable outcome are "
+    "refused",
+    "false_negative_rate": "rate at which people who merit the favourable outcome are refused",
+    "precision": "share of favourable decisions that are right",
+    "negative_predictive_value": "share of unfavourable decisions that are right",
+    "false_discovery_rate": "share of favourable decisions that are wrong",
+    "false_omission_rate": "share of unfavourable decisions that are wrong",
+    "accuracy": "share of decisions that are right",
+    "error_rate": "share of decisions that are wrong",
+    "base_rate": "share of people who merit the favourable outcome",
+    "equalized_odds": "worse of the true and false positive rates",
+}
+
+
+def group_label(key: str | None) -> str:
+    """``'sex=female|age_band=<25'`` → ``'sex female, age band <25'``."""
+    if not key:
+        return "no group"
+    return ", ".join(
+        f"{a.replace('_', ' ')} {v}" for a, v in (part.split("=", 1) for part in key.split("|"))
+    )
+
+
+def _pct(x: float | None, digits: int = 0) -> str:
+    return "–" if x is None else f"{100 * x:.{digits}f}%"
+
+
+def _bound(check: dict[str, Any], pct: bool) -> str:
+    show = _pct if pct else (lambda v: f"{v:g}")
+    t = check["threshold"]
+    parts = ([f"at least {show(t['min'])}"] if "min" in t else []) + (
+        [f"at most {show(t['max'])}"] if "max" in t else []
+    )
+    return " and ".join(parts)
+
+
+def check_sentence(check: dict[str, Any]) -> str:
+    """One sentence saying what a check found, in words a committee reads."""
+    status, value, ci = check["status"], check["value"], check["ci"]
+    if check["type"] != "group_metric" or value is None or status in ("error", "skipped"):
+        return check["message"]
+    details = check["details"]
+    worst, best = details.get("worst_group"), details.get("best_group")
+    by_group = check["by_group"]
+    wv = (by_group.get(worst) or {}).get("value")
+    bv = (by_group.get(best) or {}).get("value")
+    what = LABELS.get(check["metric"], check["metric"].replace("_", " "))
+    if not ci:
+        interval = ""
+    elif check["disparity"] == "ratio":
+        interval = f" (interval {_pct(ci[0])} to {_pct(ci[1])})"
+    else:
+        interval = f" (interval {100 * ci[0]:.1f} to {100 * ci[1]:.1f} points)"
+    if check["disparity"] == "ratio":
+        sentence = (
+            f"For the group {group_label(worst)}, the {what} is {_pct(value)} of that "
+            f"of the group {group_label(best)}{interval}; the policy requires "
+            f"{_bound(check, pct=True)}."
+        )
+    else:
+        allowed = _bound(check, pct=True).replace("%", " points")
+        sentence = (
+            f"The {what} differs by {100 * value:.1f} points between the groups "
+            f"{group_label(worst)} ({_pct(wv)}) and {group_label(best)} ({_pct(bv)})"
+            f"{interval}; the policy allows {allowed}."
+        )
+    if status == "insufficient_evidence":
+        small = ", ".join(group_label(g) for g in details.get("insufficient_groups", []))
+        sentence += f" Some groups are too small to judge: {small}."
+    if status == "inconclusive":
+        sentence += " The interval crosses the threshold: the evidence cannot decide."
+    return sentence
