@@ -46,14 +46,14 @@ def explanation_charts(
     importance : list of dict
         Global importance with intervals (``feature``, ``mean_abs_shap``, ``ci``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
+    # The object-oriented API only: no pyplot, so no global backend or figure state changes
+    # (a notebook that runs an audit keeps its own inline backend).
+    from matplotlib.figure import Figure
 
     files: dict[str, bytes] = {}
     top = importance[:_TOP][::-1]
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(top) + 1.2))
+    fig = Figure(figsize=(7, 0.35 * len(top) + 1.2))
+    ax = fig.subplots()
     means = [t["mean_abs_shap"] for t in top]
     err = [
         [m - t["ci"][0] for m, t in zip(means, top, strict=True)],
@@ -64,12 +64,12 @@ def explanation_charts(
     ax.set_title("Global importance")
     for ext, data in _save(fig).items():
         files[f"explain_importance.{ext}"] = data
-    plt.close(fig)
 
     names = list(att.feature_names)
     order = [names.index(t["feature"]) for t in importance[:_TOP]][::-1]
     rng = np.random.default_rng(0)
-    fig, ax = plt.subplots(figsize=(7, 0.35 * len(order) + 1.2))
+    fig = Figure(figsize=(7, 0.35 * len(order) + 1.2))
+    ax = fig.subplots()
     for y, j in enumerate(order):
         v = att.values[:, j]
         ax.scatter(v, y + rng.uniform(-0.3, 0.3, len(v)), s=4, alpha=0.4, color="#333")
@@ -79,7 +79,6 @@ def explanation_charts(
     ax.set_title("Attributions of each row (beeswarm, top features)")
     for ext, data in _save(fig).items():
         files[f"explain_beeswarm.{ext}"] = data
-    plt.close(fig)
 
     top_idx = [names.index(t["feature"]) for t in importance[:6]]
     frames = []
@@ -93,7 +92,8 @@ def explanation_charts(
                 )
             )
     table = pd.concat(frames, axis=1)
-    fig, ax = plt.subplots(figsize=(7, 0.5 * len(top_idx) * max(1, len(frames)) / 3 + 1.5))
+    fig = Figure(figsize=(7, 0.5 * len(top_idx) * max(1, len(frames)) / 3 + 1.5))
+    ax = fig.subplots()
     table.plot.barh(ax=ax, width=0.8)
     ax.axvline(0, color="grey", lw=0.8)
     ax.set_xlabel(f"mean SHAP value by group ({att.explained})")
@@ -101,5 +101,4 @@ def explanation_charts(
     ax.legend(fontsize=7, loc="best")
     for ext, data in _save(fig).items():
         files[f"explain_groups.{ext}"] = data
-    plt.close(fig)
     return files

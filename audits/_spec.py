@@ -172,6 +172,8 @@ class DataSpec(_Strict):
     #: Declared numeric ranges, ``column: [min, max]`` (either may be null).
     ranges: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     id_column: str | None = None
+    #: The data are synthetic (generated), not records of real people: the report says so.
+    synthetic: bool = False
     #: Every group of every sensitive attribute must hold at least this share of the rows.
     min_group_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     expectations: list[NamedExpectation] = Field(default_factory=list)

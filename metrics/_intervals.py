@@ -9,9 +9,9 @@ bootstrap stratified by group, at a cost independent of the number of rows.
 from __future__ import annotations
 
 import warnings
+from statistics import NormalDist
 
 import numpy as np
-from scipy import stats
 
 __all__ = [
     "bootstrap_counts",
@@ -28,7 +28,7 @@ def _z(confidence: float) -> float:
         raise ValueError(
             f"The 'confidence' parameter must be in (0, 1). Got {confidence!r} instead."
         )
-    return float(stats.norm.ppf(0.5 + confidence / 2.0))
+    return float(NormalDist().inv_cdf(0.5 + confidence / 2.0))
 
 
 def wilson_interval(
@@ -103,7 +103,7 @@ def two_proportion_pvalue(k1: float, n1: float, k2: float, n2: float) -> float:
     if se == 0:
         return 1.0
     z = (k1 / n1 - k2 / n2) / se
-    return float(2 * stats.norm.sf(abs(z)))
+    return float(2 * (1 - NormalDist().cdf(abs(z))))
 
 
 def holm(pvalues: np.ndarray) -> np.ndarray:
@@ -130,6 +130,6 @@ def minimum_detectable_difference(
     """
     if n1 <= 0 or n2 <= 0 or not np.isfinite(rate):
         return float("nan")
-    z = _z(confidence) + float(stats.norm.ppf(power))
+    z = _z(confidence) + NormalDist().inv_cdf(power)
     var = max(rate * (1 - rate), 0.25 / max(n1 + n2, 1))  # never claim a zero-width detectable gap
     return float(z * np.sqrt(var * (1 / n1 + 1 / n2)))

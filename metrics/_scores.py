@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ._counts import _as_frame, group_key
 from ._intervals import wilson_interval
@@ -36,6 +35,8 @@ def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) 
 
 
 def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    from scipy import stats
+
     m = float(np.mean(x)) if len(x) else float("nan")
     if len(x) < 2:
         return m, float("nan"), float("nan")
@@ -44,6 +45,7 @@ def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
 
 
 def _auc(y: np.ndarray, s: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    from scipy import stats
     from sklearn.metrics import roc_auc_score
 
     n1, n0 = int(y.sum()), int((~y).sum())

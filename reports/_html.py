@@ -156,6 +156,12 @@ def _limitations(document: dict[str, Any]) -> list[str]:
             "tends to exceed the true one in small samples; the intervals show this "
             "uncertainty but do not remove the bias."
         )
+    if document["spec"]["content"]["data"].get("synthetic"):
+        out.append(
+            "The audit data are synthetic (generated), not records of real people: the "
+            "results describe the model's behaviour on that generator, and real people "
+            "may differ."
+        )
     families = {c["type"] for c in checks}
     if not families & {"sensitive_attribution", "proxy_attribution", "reason_codes"}:
         out.append("The model's explanations were not examined (no explainability check).")

@@ -75,8 +75,8 @@ def test_missing_data_column_exits_2(credit_spec, write_spec, fairgate, tmp_path
     code, doc, _err = _run(fairgate, write_spec, credit_spec, tmp_path)
     assert code == 2 and doc["verdict"] == "error"
     assert (
-        "'repaid' named by data.label is missing" in doc["errors"][0]["message"]
-        and doc["errors"][0]["stage"] == "data"
+        "expect_column_to_exist(repaid)" in doc["errors"][0]["message"]
+        and doc["errors"][0]["stage"] == "data validation"
     )
     assert {c["status"] for c in doc["checks"]} == {"error"}
 
@@ -179,3 +179,11 @@ def test_spec_error_lists_every_problem(tmp_path):
         load_spec(path)
     text = str(info.value)
     assert "name" in text and "model.column is required" in text and "data is required" in text
+
+
+def test_schema_is_json_schema_of_the_spec(fairgate):
+    code, out, _ = fairgate("schema")
+    schema = json.loads(out)
+    assert code == 0 and schema["title"] == "AuditSpec"
+    assert {"name", "model", "data", "checks"} <= set(schema["properties"])
+    assert schema["additionalProperties"] is False
