@@ -17,10 +17,17 @@ from models_under_test import ModelAdapter
 from ._progress import progress
 from ._spec import AuditSpec
 
-__all__ = ["Evidence"]
+__all__ = ["Evidence", "feature_rows"]
 
 _PILOT_ROWS = 20
 _CHUNK_ROWS = 250
+
+
+def feature_rows(features: Any, start: int, stop: int) -> Any:
+    """Rows ``start:stop`` of a feature table, or of decoded media batches."""
+    if isinstance(features, pd.DataFrame):
+        return features.iloc[start:stop]
+    return features[start:stop]
 
 
 @dataclass

@@ -16,13 +16,20 @@ import numpy as np
 import pandas as pd
 
 from metrics import GroupMetrics, group_metrics
-from models_under_test import ModelAdapter, ModelLoadError, PredictionError, load_model
+from models_under_test import (
+    MediaBatches,
+    ModelAdapter,
+    ModelLoadError,
+    PredictionError,
+    load_model,
+)
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
-from ._evidence import Evidence
+from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
+from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
 from ._status import ExitCode, Verdict, derive_verdict
 from ._validation import validate_data
@@ -30,7 +37,7 @@ from ._validation import validate_data
 __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 
 #: The explicit check registry: spec ``type`` → check function.
-CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS}
+CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness}
 
 SCHEMA_VERSION = 1
 BATCH_ROWS = 50_000
@@ -100,10 +107,11 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
 def _decide(
     adapter: ModelAdapter,
     frame: pd.DataFrame,
-    features: pd.DataFrame,
+    features: Any,
     *,
     positive_label: Any,
     show: bool,
+    batch_rows: int = BATCH_ROWS,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Decisions for every row, and the probability of the favourable class when available."""
     if adapter.decision_column is not None:
@@ -112,8 +120,8 @@ def _decide(
         return decisions, (frame[score_col].to_numpy(dtype=float) if score_col else None)
     parts, probas = [], []
     with progress("Scoring", len(features), enabled=show) as advance:
-        for start in range(0, len(features), BATCH_ROWS):
-            batch = features.iloc[start : start + BATCH_ROWS]
+        for start in range(0, len(features), batch_rows):
+            batch = feature_rows(features, start, start + batch_rows)
             parts.append(np.asarray(adapter.predict(batch)).reshape(-1))
             if adapter.has_proba:
                 probas.append(adapter.predict_proba(batch))
@@ -144,6 +152,25 @@ def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
             f"label's values {sorted(map(str, known))}: decisions and labels must be coded alike."
         )
     return sorted(known | seen, key=str)
+
+
+def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) -> tuple[Any, int]:
+    """What the model is given, and in batches of how many rows.
+
+    Table data: every column but the label, the decision column and ``data.exclude``.
+    Media data: the decoded images or waveforms the manifest names, batch by batch.
+    """
+    media = spec.data.media
+    if media is not None:
+        paths = tuple(frame[media.column].astype(str))
+        missing = [p for p in paths if not Path(p).is_file()]
+        if missing:
+            raise DataError(f"{len(missing)} files named by {media.column!r} do not exist, "
+                            f"e.g. {missing[0]!r}.")
+        return MediaBatches(paths, media.kind, tuple(media.shape), media.sample_rate), \
+            media.batch_size
+    dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
+    return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
 
 
 def _clean(value: Any) -> Any:
@@ -233,15 +260,17 @@ def run_audit(
         }
         if decision_col:
             roles["model.column"] = decision_col
+        if spec.data.media:
+            roles["data.media.column"] = spec.data.media.column
         _require_columns(frame, roles)
         stage = "model"
         if model_params["kind"] == "mlflow" and not model_params.get("tracking_uri"):
             model_params["tracking_uri"] = tracking_uri
         adapter = load_model(model_params.pop("kind"), **model_params)
-        dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
-        features = frame.drop(columns=[c for c in dropped if c in frame.columns])
+        features, batch_rows = _features(spec, frame, decision_col)
         decisions, scores = _decide(
-            adapter, frame, features, positive_label=spec.data.positive_label, show=show
+            adapter, frame, features, positive_label=spec.data.positive_label, show=show,
+            batch_rows=batch_rows,
         )
         labels = frame[spec.data.label]
         classes = _check_decisions(decisions, labels)

@@ -111,6 +111,19 @@ class PredictionsModel(_Strict):
     score_column: str | None = None
 
 
+class OnnxModel(_Strict):
+    """A model exported to ONNX, run with onnxruntime."""
+
+    kind: Literal["onnx"]
+    uri: str
+    sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
+
+    @field_validator("uri")
+    @classmethod
+    def _uri_exists(cls, v: str) -> str:
+        return _existing_file(v, "model.uri")
+
+
 class RestModel(_Strict):
     """A deployed model behind HTTP: MLflow's scoring protocol or KServe v2."""
 
@@ -128,7 +141,7 @@ class RestModel(_Strict):
 
 
 ModelSpec = Annotated[
-    SklearnModel | MlflowModel | PythonModel | PredictionsModel | RestModel,
+    SklearnModel | MlflowModel | PythonModel | PredictionsModel | RestModel | OnnxModel,
     Field(discriminator="kind"),
 ]
 
@@ -150,6 +163,23 @@ VALIDATION_KINDS = (
     "unique_id",
     "group_share",
 )
+
+
+class MediaSpec(_Strict):
+    """The data are a manifest whose ``column`` names image or audio files."""
+
+    column: str
+    kind: Literal["image", "audio"]
+    #: Images: [height, width] (grey levels in [0, 1]); audio: [samples].
+    shape: Annotated[list[int], Field(min_length=1, max_length=2)]
+    sample_rate: Annotated[int, Field(gt=0)] | None = None
+    batch_size: Annotated[int, Field(ge=1)] = 256
+
+    @model_validator(mode="after")
+    def _audio_rate(self) -> MediaSpec:
+        if self.kind == "audio" and self.sample_rate is None:
+            raise ValueError("data.media.sample_rate is required for audio. Got none.")
+        return self
 
 
 class DataSpec(_Strict):
@@ -174,6 +204,8 @@ class DataSpec(_Strict):
     id_column: str | None = None
     #: The data are synthetic (generated), not records of real people: the report says so.
     synthetic: bool = False
+    #: Image or audio inputs named by the manifest (instead of table columns).
+    media: MediaSpec | None = None
     #: Every group of every sensitive attribute must hold at least this share of the rows.
     min_group_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     expectations: list[NamedExpectation] = Field(default_factory=list)
@@ -241,6 +273,15 @@ class ExplanationStabilityCheck(_Bounds):
     resamples: Annotated[int, Field(ge=20, le=2000)] = 200
 
 
+class RobustnessCheck(_Threshold):
+    """Per group, the drop in accuracy when the inputs are perturbed, and its disparity."""
+
+    type: Literal["robustness"]
+    perturbation: Literal["brightness", "contrast", "blur", "occlusion", "noise", "telephone",
+                          "speed"]
+    params: dict[str, float | str] = Field(default_factory=dict)
+
+
 class ExplainSettings(_Strict):
     """How explanations are computed (shared by every explainability check)."""
 
@@ -284,7 +325,8 @@ Check = Annotated[
     | Annotated[SensitiveAttributionCheck, Tag("sensitive_attribution")]
     | Annotated[ProxyAttributionCheck, Tag("proxy_attribution")]
     | Annotated[ReasonCodesCheck, Tag("reason_codes")]
-    | Annotated[ExplanationStabilityCheck, Tag("explanation_stability")],
+    | Annotated[ExplanationStabilityCheck, Tag("explanation_stability")]
+    | Annotated[RobustnessCheck, Tag("robustness")],
     Discriminator(_check_tag),
 ]
 CHECK_TYPES = (
@@ -294,8 +336,9 @@ CHECK_TYPES = (
     "proxy_attribution",
     "reason_codes",
     "explanation_stability",
+    "robustness",
 )
-MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest")
+MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest", "onnx")
 
 
 class AuditSpec(_Strict):

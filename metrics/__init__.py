@@ -18,6 +18,7 @@ from ._intervals import (
 )
 from ._proxies import ProxyStrength, proxy_strength
 from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
+from ._robustness import RobustnessResult, paired_change
 from ._scores import SCORE_METRICS, expected_calibration_error, score_metrics
 from ._shap import Attributions, explain
 
@@ -33,6 +34,7 @@ __all__ = [
     "GroupMetrics",
     "ProxyStrength",
     "Rate",
+    "RobustnessResult",
     "against_reference",
     "between_groups",
     "bootstrap_counts",
@@ -45,6 +47,7 @@ __all__ = [
     "holm",
     "minimum_detectable_difference",
     "one_vs_rest",
+    "paired_change",
     "percentile_interval",
     "proxy_strength",
     "rate_parts",

@@ -14,19 +14,28 @@ from ._adapters import (
     download_mlflow_model,
     file_sha256,
 )
+from ._media import MediaBatches, load_audio, load_image
+from ._onnx import OnnxAdapter
+from ._perturbations import PERTURBATIONS, perturb
 from ._registry import MODEL_LOADERS, load_model
 from ._rest import RestAdapter
 
 __all__ = [
     "MODEL_LOADERS",
+    "PERTURBATIONS",
     "DecisionLogAdapter",
     "EstimatorAdapter",
+    "MediaBatches",
     "ModelAdapter",
     "ModelLoadError",
+    "OnnxAdapter",
     "PredictionError",
     "RestAdapter",
     "UntrustedModelError",
     "download_mlflow_model",
     "file_sha256",
+    "load_audio",
+    "load_image",
     "load_model",
+    "perturb",
 ]

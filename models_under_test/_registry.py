@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ._adapters import ModelAdapter, load_mlflow, load_predictions, load_python, load_sklearn
+from ._onnx import load_onnx
 from ._rest import load_rest
 
 __all__ = ["MODEL_LOADERS", "load_model"]
@@ -16,6 +17,7 @@ MODEL_LOADERS: dict[str, Callable[..., ModelAdapter]] = {
     "python": load_python,
     "predictions": load_predictions,
     "rest": load_rest,
+    "onnx": load_onnx,
 }
 
 
