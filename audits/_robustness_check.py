@@ -22,9 +22,11 @@ from ._status import Status
 
 __all__ = ["robustness"]
 
-_MEANING = ("How much each group's accuracy drops when the inputs are degraded (for example "
-            "poor lighting or a noisy line), and whether some groups lose more than others. "
-            "The disparity is the largest drop minus the smallest.")
+_MEANING = (
+    "How much each group's accuracy drops when the inputs are degraded (for example "
+    "poor lighting or a noisy line), and whether some groups lose more than others. "
+    "The disparity is the largest drop minus the smallest."
+)
 
 
 def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> np.ndarray:
@@ -34,38 +36,61 @@ def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> n
         for i, start in enumerate(range(0, n, batch)):
             x = feature_rows(ev.features, start, start + batch)
             if not isinstance(x, np.ndarray):
-                raise ValueError("Robustness perturbations need image or audio inputs "
-                                 "(data.media); this audit's inputs are a table.")
+                raise ValueError(
+                    "Robustness perturbations need image or audio inputs "
+                    "(data.media); this audit's inputs are a table."
+                )
             rng = np.random.default_rng([ev.seed, i])
-            parts.append(np.asarray(ev.adapter.predict(
-                perturb(check.perturbation, x, rng=rng, params=check.params))).reshape(-1))
+            parts.append(
+                np.asarray(
+                    ev.adapter.predict(perturb(check.perturbation, x, rng=rng, params=check.params))
+                ).reshape(-1)
+            )
             advance(len(x))
     return np.concatenate(parts)
 
 
-def robustness(check: RobustnessCheck, spec: AuditSpec, gm: Any,
-               ev: Evidence) -> Iterator[CheckResult]:
+def robustness(
+    check: RobustnessCheck, spec: AuditSpec, gm: Any, ev: Evidence
+) -> Iterator[CheckResult]:
     """Per view, the disparity of the accuracy drop under the perturbation."""
     name = check.name or f"robustness {check.perturbation}"
-    base = {"type": check.type, "metric": "accuracy_drop", "disparity": "difference",
-            "threshold": _threshold(check), "decide_on": check.decide_on}
+    base = {
+        "type": check.type,
+        "metric": "accuracy_drop",
+        "disparity": "difference",
+        "threshold": _threshold(check),
+        "decide_on": check.decide_on,
+    }
     if ev.adapter is None or ev.adapter.decision_column is not None:
         for view in spec.views(check):
-            yield CheckResult(name=f"{name} [{view}]", view=view, status=Status.SKIPPED,
-                              value=None, ci=None, message="skipped: a decision log cannot be "
-                              "re-run on perturbed inputs.", **base)
+            yield CheckResult(
+                name=f"{name} [{view}]",
+                view=view,
+                status=Status.SKIPPED,
+                value=None,
+                ci=None,
+                message="skipped: a decision log cannot be re-run on perturbed inputs.",
+                **base,
+            )
         return
     labels = ev.frame[spec.data.label].to_numpy()
     after = _decisions_after(check, spec, ev)
     right_before, right_after = ev.decisions == labels, after == labels
     for view in spec.views(check):
-        res = paired_change(right_before, right_after, ev.frame[view.split("|")],
-                            n_boot=spec.n_boot, seed=ev.seed, confidence=spec.confidence,
-                            min_group_size=spec.data.min_group_size)
-        status = decide(res.value, res.ci, low=check.min, high=check.max,
-                        decide_on=check.decide_on)
-        short = [g for g, ok in zip(res.per_group.group, res.per_group.sufficient, strict=True)
-                 if not ok]
+        res = paired_change(
+            right_before,
+            right_after,
+            ev.frame[view.split("|")],
+            n_boot=spec.n_boot,
+            seed=ev.seed,
+            confidence=spec.confidence,
+            min_group_size=spec.data.min_group_size,
+        )
+        status = decide(res.value, res.ci, low=check.min, high=check.max, decide_on=check.decide_on)
+        short = [
+            g for g, ok in zip(res.per_group.group, res.per_group.sufficient, strict=True) if not ok
+        ]
         if short and status is not Status.FAIL:
             status = Status.INSUFFICIENT
         worst = res.per_group.set_index("group")
@@ -76,18 +101,35 @@ def robustness(check: RobustnessCheck, spec: AuditSpec, gm: Any,
             f"{res.worst_group} and by {worst.loc[res.best_group, 'drop']:.1%} for "
             f"{res.best_group}: a gap of {res.value:.3f} (95% interval {res.ci[0]:.3f} to "
             f"{res.ci[1]:.3f}); the policy requires {_bound_text(check)}."
-            if np.isfinite(res.value) else "Fewer than two groups have enough rows to compare.")
+            if np.isfinite(res.value)
+            else "Fewer than two groups have enough rows to compare."
+        )
         yield CheckResult(
-            name=f"{name} [{view}]", view=view, status=status, value=_num(res.value),
+            name=f"{name} [{view}]",
+            view=view,
+            status=status,
+            value=_num(res.value),
             ci=(_num(res.ci[0]), _num(res.ci[1])) if np.isfinite(res.value) else None,
             message=message,
-            by_group={r.group: {"value": _num(r.drop), "ci": [_num(r.ci_low), _num(r.ci_high)],
-                                "n": int(r.n), "before": _num(r.before), "after": _num(r.after),
-                                "status": "compared" if r.sufficient else "insufficient"}
-                      for r in res.per_group.itertuples(index=False)},
-            details={"perturbation": check.perturbation, "params": dict(check.params),
-                     "worst_group": res.worst_group, "best_group": res.best_group,
-                     "insufficient_groups": short, "threshold_source": check.source,
-                     "meaning": _MEANING},
+            by_group={
+                r.group: {
+                    "value": _num(r.drop),
+                    "ci": [_num(r.ci_low), _num(r.ci_high)],
+                    "n": int(r.n),
+                    "before": _num(r.before),
+                    "after": _num(r.after),
+                    "status": "compared" if r.sufficient else "insufficient",
+                }
+                for r in res.per_group.itertuples(index=False)
+            },
+            details={
+                "perturbation": check.perturbation,
+                "params": dict(check.params),
+                "worst_group": res.worst_group,
+                "best_group": res.best_group,
+                "insufficient_groups": short,
+                "threshold_source": check.source,
+                "meaning": _MEANING,
+            },
             **base,
         )

@@ -165,10 +165,12 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
         paths = tuple(frame[media.column].astype(str))
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
-            raise DataError(f"{len(missing)} files named by {media.column!r} do not exist, "
-                            f"e.g. {missing[0]!r}.")
-        return MediaBatches(paths, media.kind, tuple(media.shape), media.sample_rate), \
-            media.batch_size
+            raise DataError(
+                f"{len(missing)} files named by {media.column!r} do not exist, e.g. {missing[0]!r}."
+            )
+        return MediaBatches(
+            paths, media.kind, tuple(media.shape), media.sample_rate
+        ), media.batch_size
     dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
     return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
 
@@ -269,7 +271,11 @@ def run_audit(
         adapter = load_model(model_params.pop("kind"), **model_params)
         features, batch_rows = _features(spec, frame, decision_col)
         decisions, scores = _decide(
-            adapter, frame, features, positive_label=spec.data.positive_label, show=show,
+            adapter,
+            frame,
+            features,
+            positive_label=spec.data.positive_label,
+            show=show,
             batch_rows=batch_rows,
         )
         labels = frame[spec.data.label]

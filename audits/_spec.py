@@ -277,8 +277,9 @@ class RobustnessCheck(_Threshold):
     """Per group, the drop in accuracy when the inputs are perturbed, and its disparity."""
 
     type: Literal["robustness"]
-    perturbation: Literal["brightness", "contrast", "blur", "occlusion", "noise", "telephone",
-                          "speed"]
+    perturbation: Literal[
+        "brightness", "contrast", "blur", "occlusion", "noise", "telephone", "speed"
+    ]
     params: dict[str, float | str] = Field(default_factory=dict)
 
 

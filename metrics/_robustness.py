@@ -43,9 +43,16 @@ class RobustnessResult:
     best_group: str | None
 
 
-def paired_change(right_before: np.ndarray, right_after: np.ndarray, sensitive: pd.DataFrame,
-                  *, n_boot: int = 1000, seed: int = 0, confidence: float = 0.95,
-                  min_group_size: int = 30) -> RobustnessResult:
+def paired_change(
+    right_before: np.ndarray,
+    right_after: np.ndarray,
+    sensitive: pd.DataFrame,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    min_group_size: int = 30,
+) -> RobustnessResult:
     """Compare each group's accuracy before and after a perturbation.
 
     Parameters
@@ -55,8 +62,9 @@ def paired_change(right_before: np.ndarray, right_after: np.ndarray, sensitive: 
     sensitive : DataFrame
         The attributes defining the groups (their intersection).
     """
-    table = count_table(np.asarray(right_before, bool), np.asarray(right_after, bool),
-                        sensitive, pos_label=True)
+    table = count_table(
+        np.asarray(right_before, bool), np.asarray(right_after, bool), sensitive, pos_label=True
+    )
     attrs = list(table.attributes)
     groups = table.view(attrs)
     rng = np.random.default_rng(seed)
@@ -72,18 +80,27 @@ def paired_change(right_before: np.ndarray, right_after: np.ndarray, sensitive: 
     lo, hi = percentile_interval(reps, confidence=confidence)
     ok = n >= min_group_size
     c = groups.counts
-    per_group = pd.DataFrame({
-        "group": groups.keys, "n": n, "before": c[:, 1, :].sum(axis=-1) / n,
-        "after": c[:, :, 1].sum(axis=-1) / n, "drop": observed, "ci_low": lo, "ci_high": hi,
-        "sufficient": ok,
-    })
+    per_group = pd.DataFrame(
+        {
+            "group": groups.keys,
+            "n": n,
+            "before": c[:, 1, :].sum(axis=-1) / n,
+            "after": c[:, :, 1].sum(axis=-1) / n,
+            "drop": observed,
+            "ci_low": lo,
+            "ci_high": hi,
+            "sufficient": ok,
+        }
+    )
     if ok.sum() < 2:
         return RobustnessResult(per_group, float("nan"), (float("nan"), float("nan")), None, None)
     spread = reps[:, ok].max(axis=1) - reps[:, ok].min(axis=1)
     slo, shi = percentile_interval(spread, confidence=confidence)
     keys = np.asarray(groups.keys)[ok]
     return RobustnessResult(
-        per_group=per_group, value=float(observed[ok].max() - observed[ok].min()),
-        ci=(float(slo), float(shi)), worst_group=str(keys[np.argmax(observed[ok])]),
+        per_group=per_group,
+        value=float(observed[ok].max() - observed[ok].min()),
+        ci=(float(slo), float(shi)),
+        worst_group=str(keys[np.argmax(observed[ok])]),
         best_group=str(keys[np.argmin(observed[ok])]),
     )

@@ -33,15 +33,16 @@ def blur(x: np.ndarray, rng: np.random.Generator, *, sigma: float = 1.5) -> np.n
     return gaussian_filter(x, sigma=(0, sigma, sigma)).astype(np.float32)
 
 
-def occlusion(x: np.ndarray, rng: np.random.Generator, *, band: str = "eyes",
-              height: float = 0.18) -> np.ndarray:
+def occlusion(
+    x: np.ndarray, rng: np.random.Generator, *, band: str = "eyes", height: float = 0.18
+) -> np.ndarray:
     """Glasses or a mask: a dark band over the ``eyes`` or the ``mouth``, jittered per image."""
     out = x.copy()
     h = x.shape[1]
     centre = {"eyes": 0.40, "mouth": 0.72}[band]
     for i in range(len(out)):
         top = int(h * (centre - height / 2) + rng.integers(-2, 3))
-        out[i, max(top, 0): top + int(h * height), :] = 0.05
+        out[i, max(top, 0) : top + int(h * height), :] = 0.05
     return out
 
 
@@ -52,14 +53,19 @@ def noise(x: np.ndarray, rng: np.random.Generator, *, snr_db: float = 10.0) -> n
     return (x + rng.standard_normal(x.shape) * scale).astype(np.float32)
 
 
-def telephone(x: np.ndarray, rng: np.random.Generator, *, sample_rate: int = 8000,
-              low_hz: float = 300.0, high_hz: float = 3400.0) -> np.ndarray:
+def telephone(
+    x: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    sample_rate: int = 8000,
+    low_hz: float = 300.0,
+    high_hz: float = 3400.0,
+) -> np.ndarray:
     """The telephone band: a 4th-order Butterworth band-pass from ``low_hz`` to ``high_hz``."""
     from scipy.signal import butter, sosfiltfilt
 
     nyquist = sample_rate / 2
-    sos = butter(4, [low_hz / nyquist, min(high_hz / nyquist, 0.99)], btype="band",
-                 output="sos")
+    sos = butter(4, [low_hz / nyquist, min(high_hz / nyquist, 0.99)], btype="band", output="sos")
     return sosfiltfilt(sos, x, axis=1).astype(np.float32)
 
 
@@ -75,15 +81,22 @@ def speed(x: np.ndarray, rng: np.random.Generator, *, factor: float = 0.85) -> n
 
 
 PERTURBATIONS: dict[str, Callable[..., np.ndarray]] = {
-    "brightness": brightness, "contrast": contrast, "blur": blur, "occlusion": occlusion,
-    "noise": noise, "telephone": telephone, "speed": speed,
+    "brightness": brightness,
+    "contrast": contrast,
+    "blur": blur,
+    "occlusion": occlusion,
+    "noise": noise,
+    "telephone": telephone,
+    "speed": speed,
 }
 
 
-def perturb(name: str, batch: np.ndarray, *, rng: np.random.Generator,
-            params: dict[str, Any] | None = None) -> np.ndarray:
+def perturb(
+    name: str, batch: np.ndarray, *, rng: np.random.Generator, params: dict[str, Any] | None = None
+) -> np.ndarray:
     """Apply the perturbation ``name`` with ``params`` to ``batch`` (a new array)."""
     if name not in PERTURBATIONS:
-        raise ValueError(f"The 'name' parameter must be one of {sorted(PERTURBATIONS)}. "
-                         f"Got {name!r} instead.")
+        raise ValueError(
+            f"The 'name' parameter must be one of {sorted(PERTURBATIONS)}. Got {name!r} instead."
+        )
     return PERTURBATIONS[name](np.asarray(batch, dtype=np.float32), rng, **(params or {}))

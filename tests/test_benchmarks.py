@@ -62,3 +62,11 @@ def test_bench_mlflow_runs(capsys, tmp_path):
     out = bench.main(["--repeats", "1", "--spec", str(path)])
     assert "logging overhead against the local server:" in capsys.readouterr().out
     assert out["server"] > 0 and out["sqlite"] > 0
+
+
+def test_bench_media_runs(capsys):
+    bench = _load("bench_media")
+    spec = str(ROOT / "audits" / "specs" / "emotion_distress_v2.yaml")
+    out = bench.main([spec])
+    assert out[spec]["rows"] == 1200 and out[spec]["exit"] == 0
+    assert "all media audits:" in capsys.readouterr().out

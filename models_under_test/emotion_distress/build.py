@@ -51,8 +51,9 @@ def train(traits: pd.DataFrame, images: np.ndarray):
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
-    model = make_pipeline(PCA(n_components=40, random_state=0),
-                          LogisticRegression(C=1.0, max_iter=2000))
+    model = make_pipeline(
+        PCA(n_components=40, random_state=0), LogisticRegression(C=1.0, max_iter=2000)
+    )
     return model.fit(images.reshape(len(images), -1), traits["expression"])
 
 
@@ -60,8 +61,9 @@ def to_onnx(model) -> bytes:
     from skl2onnx import to_onnx as convert
 
     sample = np.zeros((1, SIZE * SIZE), dtype=np.float32)
-    onx = convert(model, sample, options={id(model.steps[-1][1]): {"zipmap": False}},
-                  target_opset=17)
+    onx = convert(
+        model, sample, options={id(model.steps[-1][1]): {"zipmap": False}}, target_opset=17
+    )
     return onx.SerializeToString()
 
 
@@ -70,8 +72,7 @@ def build(out: Path = HERE) -> dict[str, Path]:
     from PIL import Image
 
     written: dict[str, Path] = {}
-    audit = sample_traits(AUDIT_ROWS, np.random.default_rng(100), frown_share=0.3,
-                          dim_share=0.3)
+    audit = sample_traits(AUDIT_ROWS, np.random.default_rng(100), frown_share=0.3, dim_share=0.3)
     images = faces(audit, seed=101)
     folder = out / "data" / "images"
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,8 +84,10 @@ def build(out: Path = HERE) -> dict[str, Path]:
     manifest = audit.assign(path=paths)[["path", *audit.columns]]
     written["manifest"] = out / "data" / "manifest.csv"
     manifest.to_csv(written["manifest"], index=False, lineterminator="\n")
-    recipes = {"v1": dict(frown_share=0.02, dim_share=0.0, seed=1, occluded=0.0),
-               "v2": dict(frown_share=0.3, dim_share=0.3, seed=2, occluded=0.3)}
+    recipes = {
+        "v1": dict(frown_share=0.02, dim_share=0.0, seed=1, occluded=0.0),
+        "v2": dict(frown_share=0.3, dim_share=0.3, seed=2, occluded=0.3),
+    }
     for version, recipe in recipes.items():
         seed, occluded = recipe.pop("seed"), recipe.pop("occluded")
         traits = sample_traits(TRAIN_ROWS, np.random.default_rng(seed), **recipe)

@@ -36,8 +36,9 @@ class FaceTraits:
 _Y, _X = np.mgrid[0:SIZE, 0:SIZE].astype(np.float32)
 
 
-def _line(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, value: float,
-          width: float = 1.2) -> None:
+def _line(
+    img: np.ndarray, x0: float, y0: float, x1: float, y1: float, value: float, width: float = 1.2
+) -> None:
     """Draw a segment by distance to it (anti-aliased)."""
     dx, dy = x1 - x0, y1 - y0
     t = np.clip(((_X - x0) * dx + (_Y - y0) * dy) / (dx * dx + dy * dy + 1e-9), 0, 1)
@@ -65,8 +66,15 @@ def draw_face(traits: FaceTraits, rng: np.random.Generator) -> np.ndarray:
         # Brows: drawn together (inner ends low) for distress and for a resting frown.
         frown = distressed or traits.resting_frown
         inner_drop = (3.0 if frown else 0.0) + rng.normal(0, 0.4)
-        _line(img, ex - side * 1.5, eye_y - 6 + inner_drop, ex + side * 5.0, eye_y - 7.5,
-              dark, width=1.6)
+        _line(
+            img,
+            ex - side * 1.5,
+            eye_y - 6 + inner_drop,
+            ex + side * 5.0,
+            eye_y - 7.5,
+            dark,
+            width=1.6,
+        )
         if traits.glasses:
             ring = np.abs(np.hypot(_X - ex, _Y - eye_y) - 5.0) < 0.9
             img[ring] = 0.1
@@ -88,15 +96,23 @@ def draw_face(traits: FaceTraits, rng: np.random.Generator) -> np.ndarray:
     return np.clip(img, 0, 1).astype(np.float32)
 
 
-def sample_traits(n: int, rng: np.random.Generator, *, frown_share: float,
-                  dim_share: float, distress_share: float = 0.4) -> pd.DataFrame:
+def sample_traits(
+    n: int,
+    rng: np.random.Generator,
+    *,
+    frown_share: float,
+    dim_share: float,
+    distress_share: float = 0.4,
+) -> pd.DataFrame:
     """Draw ``n`` faces' traits: ``frown_share`` of calm faces frown at rest."""
     expression = np.where(rng.random(n) < distress_share, "distressed", "calm")
-    return pd.DataFrame({
-        "skin_tone": rng.choice(list(TONES), n),
-        "age": rng.choice(["younger", "older"], n),
-        "glasses": rng.random(n) < 0.25,
-        "lighting": np.where(rng.random(n) < dim_share, "dim", "normal"),
-        "expression": expression,
-        "resting_frown": np.where(expression == "calm", rng.random(n) < frown_share, False),
-    })
+    return pd.DataFrame(
+        {
+            "skin_tone": rng.choice(list(TONES), n),
+            "age": rng.choice(["younger", "older"], n),
+            "glasses": rng.random(n) < 0.25,
+            "lighting": np.where(rng.random(n) < dim_share, "dim", "normal"),
+            "expression": expression,
+            "resting_frown": np.where(expression == "calm", rng.random(n) < frown_share, False),
+        }
+    )
