@@ -175,6 +175,19 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
     return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
 
 
+def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
+    """How many clusters (e.g. speakers) each single-attribute group holds."""
+    column = spec.data.cluster_column
+    if column not in frame.columns:
+        return {"column": column, "per_group": {}}
+    per_group = {}
+    for attribute in spec.data.sensitive:
+        if attribute in frame.columns:
+            for level, n in frame.groupby(attribute)[column].nunique().items():
+                per_group[f"{attribute}={level}"] = int(n)
+    return {"column": column, "per_group": per_group}
+
+
 def _clean(value: Any) -> Any:
     """JSON-ready: NaN and infinities become null, numpy scalars become Python numbers."""
     if isinstance(value, dict):
@@ -335,6 +348,7 @@ def run_audit(
             started_at=started,
         ),
         "data": {
+            "clusters": _clusters(spec, frame) if n_rows and spec.data.cluster_column else None,
             "path": str(data_path),
             "rows": n_rows,
             "label": spec.data.label,

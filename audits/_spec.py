@@ -117,6 +117,8 @@ class OnnxModel(_Strict):
     kind: Literal["onnx"]
     uri: str
     sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
+    #: ``module:function`` turning a batch of decoded inputs into the model's input.
+    preprocess: Annotated[str | None, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] = None
 
     @field_validator("uri")
     @classmethod
@@ -206,6 +208,9 @@ class DataSpec(_Strict):
     synthetic: bool = False
     #: Image or audio inputs named by the manifest (instead of table columns).
     media: MediaSpec | None = None
+    #: Rows that are not independent (e.g. clips of one speaker): the report says so, and
+    #: names groups with one or two clusters, where group and cluster cannot be told apart.
+    cluster_column: str | None = None
     #: Every group of every sensitive attribute must hold at least this share of the rows.
     min_group_share: Annotated[float, Field(ge=0, lt=1)] = 0.0
     expectations: list[NamedExpectation] = Field(default_factory=list)

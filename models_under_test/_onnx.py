@@ -27,6 +27,8 @@ class OnnxAdapter:
     content_hash: str | None = None
     kind: str = "onnx"
     decision_column: str | None = None
+    #: The model's own preprocessing (e.g. audio features) applied to each batch first.
+    preprocess: Any = field(default=None, repr=False)
 
     @property
     def _input(self):
@@ -41,6 +43,8 @@ class OnnxAdapter:
         return None
 
     def _feed(self, batch: Any) -> dict[str, np.ndarray]:
+        if self.preprocess is not None:
+            batch = self.preprocess(batch)
         arr = np.asarray(batch, dtype=np.float32)
         if len(self._input.shape) == 2 and arr.ndim > 2:
             arr = arr.reshape(len(arr), -1)
@@ -66,8 +70,17 @@ class OnnxAdapter:
         return np.asarray(proba, dtype=float)
 
 
-def load_onnx(*, uri: str, sha256: str | None = None, **_: Any) -> OnnxAdapter:
-    """Open an ONNX file (checking its pinned ``sha256`` when given) on the CPU."""
+def load_onnx(
+    *, uri: str, sha256: str | None = None, preprocess: str | None = None, **_: Any
+) -> OnnxAdapter:
+    """Open an ONNX file (checking its pinned ``sha256`` when given) on the CPU.
+
+    ``preprocess`` names a ``module:function`` applied to every batch before the model (the
+    model's feature extraction); its source file is part of the content hash.
+    """
+    import hashlib
+    import importlib
+
     import onnxruntime as ort
 
     path = Path(uri).expanduser()
@@ -82,4 +95,15 @@ def load_onnx(*, uri: str, sha256: str | None = None, **_: Any) -> OnnxAdapter:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     except Exception as err:
         raise ModelLoadError(f"The ONNX file {uri!r} cannot be loaded: {err}") from err
-    return OnnxAdapter(uri=uri, session=session, content_hash=digest)
+    step = None
+    if preprocess:
+        module_name, _, name = preprocess.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+            step = getattr(module, name)
+        except (ImportError, AttributeError) as err:
+            raise ModelLoadError(
+                f"The preprocessing {preprocess!r} cannot be imported: {err}"
+            ) from err
+        digest = hashlib.sha256(f"{digest}|{file_sha256(module.__file__)}".encode()).hexdigest()
+    return OnnxAdapter(uri=uri, session=session, content_hash=digest, preprocess=step)

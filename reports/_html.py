@@ -156,6 +156,21 @@ def _limitations(document: dict[str, Any]) -> list[str]:
             "tends to exceed the true one in small samples; the intervals show this "
             "uncertainty but do not remove the bias."
         )
+    clusters = document["data"].get("clusters") or {}
+    if clusters:
+        out.append(
+            f"Rows that share a {clusters['column']} are not independent, but the "
+            "intervals resample rows, not whole clusters: they are narrower than they "
+            "should be."
+        )
+        few = [g for g, n in clusters["per_group"].items() if n <= 2]
+        if few:
+            out.append(
+                f"These groups hold only one or two {clusters['column']}s, so the group "
+                f"and the {clusters['column']} cannot be told apart: "
+                + ", ".join(f"{group_label(g)} ({clusters['per_group'][g]})" for g in few)
+                + "."
+            )
     if document["spec"]["content"]["data"].get("synthetic"):
         out.append(
             "The audit data are synthetic (generated), not records of real people: the "
