@@ -250,6 +250,7 @@ def test_two_concurrent_audits_both_log_everything(server, in_repo, tmp_path):
     for version in ("v1", "v2"):
         spec = yaml.safe_load((SPECS / f"credit_scoring_{version}.yaml").read_text())
         spec["name"] = f"concurrent-{version}"
+        spec["experiment"] = f"concurrent-{version}"
         spec["checks"] = [c for c in spec["checks"] if "type" not in c]
         path = tmp_path / f"{version}.yaml"
         path.write_text(yaml.safe_dump(spec))
