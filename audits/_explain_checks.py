@@ -7,7 +7,8 @@ which blocks the release like any undecided check.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,19 @@ def _skipped(check: Any, why: str) -> CheckResult:
     )
 
 
+def _needs_probabilities(fn: Callable[..., Iterator[CheckResult]]):
+    """Skip (never pass) a check when the model gives no probabilities to explain."""
+
+    @functools.wraps(fn)
+    def wrapper(check: Any, spec: AuditSpec, gm: Any, ev: Evidence) -> Iterator[CheckResult]:
+        if ev.attributions is None:
+            yield _skipped(check, "needs probabilities (the model has no predict_proba).")
+            return
+        yield from fn(check, spec, gm, ev)
+
+    return wrapper
+
+
 def _row_weights(n: int, resamples: int, seed: int) -> np.ndarray:
     """Bootstrap weights over rows: one multinomial draw per replicate, rows as cells."""
     rng = np.random.default_rng(seed)
@@ -105,14 +119,12 @@ def importance_table(att: Attributions, boot: np.ndarray, top: int = 15) -> list
     ]
 
 
+@_needs_probabilities
 def sensitive_attribution(
     check: SensitiveAttributionCheck, spec: AuditSpec, gm: Any, ev: Evidence
 ) -> Iterator[CheckResult]:
     """Share of the total mean |SHAP| carried by the protected features themselves."""
     att = ev.attributions
-    if att is None:
-        yield _skipped(check, "needs probabilities (the model has no predict_proba).")
-        return
     names = list(att.feature_names)
     protected = np.array([names.index(c) for c in spec.protected if c in names], dtype=int)
     boot = _importance_boot(att, _BOOT, ev.seed)
@@ -152,14 +164,12 @@ def sensitive_attribution(
     )
 
 
+@_needs_probabilities
 def proxy_attribution(
     check: ProxyAttributionCheck, spec: AuditSpec, gm: Any, ev: Evidence
 ) -> Iterator[CheckResult]:
     """Share of mean |SHAP| carried by features that encode a sensitive attribute strongly."""
     att = ev.attributions
-    if att is None:
-        yield _skipped(check, "needs probabilities (the model has no predict_proba).")
-        return
     proxies = ev.proxies
     strength = proxies.table.groupby("feature").auc.max()
     names = list(att.feature_names)
@@ -218,14 +228,12 @@ def proxy_attribution(
     )
 
 
+@_needs_probabilities
 def reason_codes(
     check: ReasonCodesCheck, spec: AuditSpec, gm: Any, ev: Evidence
 ) -> Iterator[CheckResult]:
     """Every adverse decision needs ``k`` reasons that exist, add up and are not protected."""
     att = ev.attributions
-    if att is None:
-        yield _skipped(check, "needs probabilities (the model has no predict_proba).")
-        return
     rows = ev.attributed_rows
     adverse = ev.decisions[rows] != spec.data.positive_label
     names = np.asarray(att.feature_names, dtype=object)
@@ -285,6 +293,7 @@ def reason_codes(
     )
 
 
+@_needs_probabilities
 def explanation_stability(
     check: ExplanationStabilityCheck, spec: AuditSpec, gm: Any, ev: Evidence
 ) -> Iterator[CheckResult]:
@@ -292,9 +301,6 @@ def explanation_stability(
     from scipy.stats import kendalltau
 
     att = ev.attributions
-    if att is None:
-        yield _skipped(check, "needs probabilities (the model has no predict_proba).")
-        return
     imp = np.abs(att.values).mean(axis=0)
     boot = _importance_boot(att, check.resamples, ev.seed + 7)
     taus = np.array([kendalltau(imp, b).statistic for b in boot])

@@ -51,8 +51,14 @@ def test_voice_audits_report_what_they_find(fairgate, in_repo, tmp_path):
     docs = {}
     for version in ("v1", "v2"):
         out = tmp_path / version
-        code, _, _ = fairgate("run", ROOT / "audits" / "specs" / f"voice_menu_{version}.yaml",
-                              "--out", out, "--no-mlflow", "-q")
+        code, _, _ = fairgate(
+            "run",
+            ROOT / "audits" / "specs" / f"voice_menu_{version}.yaml",
+            "--out",
+            out,
+            "--no-mlflow",
+            "-q",
+        )
         docs[version] = (code, json.loads((out / "results.json").read_text()), out)
     code, doc, out = docs["v1"]
     voices = next(c for c in doc["checks"] if c["name"] == "error_rate difference [voice]")
