@@ -192,10 +192,35 @@ def group_metric(
         )
 
 
+def _score_disparity_ci(rows: Any, kind: str, confidence: float) -> tuple[float, float] | None:
+    """Normal-approximation interval of the gap between the highest and lowest group.
+
+    Each group's standard error is read back from its analytic interval; the difference uses
+    ``sqrt(se1² + se2²)``, the ratio the delta method on the log scale. ``None`` where a
+    group has no interval (the calibration error).
+    """
+    from statistics import NormalDist
+
+    if len(rows) < 2 or rows.ci_low.isna().any():
+        return None
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    hi, lo = rows.loc[rows.value.idxmax()], rows.loc[rows.value.idxmin()]
+    se_hi, se_lo = ((r.ci_high - r.ci_low) / (2 * z) for r in (hi, lo))
+    if kind == "difference":
+        gap, se = hi.value - lo.value, float(np.hypot(se_hi, se_lo))
+        return (float(max(gap - z * se, 0.0)), float(gap + z * se))
+    if lo.value <= 0 or hi.value <= 0:
+        return None
+    log_ratio = np.log(lo.value / hi.value)
+    se = float(np.hypot(se_hi / hi.value, se_lo / lo.value))
+    return (float(np.exp(log_ratio - z * se)), float(min(np.exp(log_ratio + z * se), 1.0)))
+
+
 def score_metric(
     check: ScoreMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
-    """Disparity of a score metric between groups (point estimate; needs probabilities)."""
+    """Disparity of a score metric between groups (needs probabilities), with a normal
+    approximation interval from the groups' analytic intervals."""
     for view in spec.views(check):
         base = dict(
             name=_name(check, view),
@@ -223,7 +248,8 @@ def score_metric(
             if enough.sum() >= 2
             else float("nan")
         )
-        status = decide(value, None, low=check.min, high=check.max, decide_on=check.decide_on)
+        ci = _score_disparity_ci(rows[enough], check.disparity, gm.confidence)
+        status = decide(value, ci, low=check.min, high=check.max, decide_on=check.decide_on)
         short = list(rows.group[~enough])
         if short and status is not Status.FAIL:
             status = Status.INSUFFICIENT
@@ -231,7 +257,7 @@ def score_metric(
             **base,
             status=status,
             value=_num(value),
-            ci=None,
+            ci=ci,
             message=(
                 f"{check.metric} {check.disparity} over {view}: "
                 f"{value:.3f}; the policy requires {_bound_text(check)}."

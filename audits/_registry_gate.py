@@ -42,7 +42,11 @@ def resolve_version(uri: str, client: Any) -> ModelVersionRef | None:
         found = client.get_model_version_by_alias(match["name"], match["alias"])
     else:
         found = client.get_model_version(match["name"], match["version"])
-    return ModelVersionRef(found.name, str(found.version), getattr(found, "model_id", None))
+    model_id = getattr(found, "model_id", None)
+    source = str(getattr(found, "source", "") or "")
+    if not model_id and source.startswith("models:/m-"):
+        model_id = source.removeprefix("models:/")  # MLflow 3 logged model behind the version
+    return ModelVersionRef(found.name, str(found.version), model_id)
 
 
 def tag_version(

@@ -220,7 +220,10 @@ def load_mlflow(*, uri: str, tracking_uri: str | None = None, **_: Any) -> Estim
         model = mlflow.pyfunc.load_model(local)
     except Exception as err:
         raise ModelLoadError(f"The MLflow model {uri!r} cannot be loaded: {err}") from err
-    raw = model.get_raw_model() if hasattr(model, "get_raw_model") else None
+    try:
+        raw = model.get_raw_model()
+    except (AttributeError, NotImplementedError):  # a python_model has no raw model
+        raw = None
     estimator = raw if callable(getattr(raw, "predict_proba", None)) else model
     return EstimatorAdapter(
         kind="mlflow", uri=uri, estimator=estimator, content_hash=file_sha256(local)

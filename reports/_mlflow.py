@@ -72,6 +72,12 @@ def _metrics(document: dict[str, Any]) -> dict[str, float]:
                 metrics[metric_key("group", check["metric"], group)] = g["value"]
     for group, counts in document["groups"].items():
         metrics[metric_key("n", group)] = counts["n"]
+    validation = document.get("data_validation")
+    if validation:
+        results = validation["results"]
+        metrics["data_validation/expectations"] = len(results)
+        metrics["data_validation/failed"] = sum(not r["success"] for r in results)
+        metrics["data_validation/failed_errors"] = validation["failed_errors"]
     return metrics
 
 
@@ -153,6 +159,13 @@ def log_audit(
         "fairgate.version": str(prov["fairgate_version"]),
         "fairgate.git_commit": str(prov["git_commit"]),
         "fairgate.audit_id": document["audit_id"],
+        "fairgate.data_validation": (
+            "not run"
+            if not document.get("data_validation")
+            else "pass"
+            if document["data_validation"]["success"]
+            else "fail"
+        ),
     }
     run_name = f"{spec['name']} · {document['verdict']} · {prov['started_at']}"
     run = client.create_run(experiment_id, run_name=run_name, tags=tags)

@@ -69,4 +69,4 @@ def test_bench_media_runs(capsys):
     spec = str(ROOT / "audits" / "specs" / "emotion_distress_v2.yaml")
     out = bench.main([spec])
     assert out[spec]["rows"] == 1200 and out[spec]["exit"] == 0
-    assert "all media audits:" in capsys.readouterr().out
+    assert "all audits:" in capsys.readouterr().out

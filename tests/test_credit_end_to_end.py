@@ -137,6 +137,8 @@ def test_v1_is_logged_to_mlflow_with_its_artifacts(v1_audit):
     assert run.data.tags["fairgate.verdict"] == "fail"
     assert run.data.tags["fairgate.model_sha256"] == doc["provenance"]["model_sha256"]
     assert run.data.params["data.label"] == "good_credit"
+    assert run.data.tags["fairgate.data_validation"] == "pass"
+    assert run.data.metrics["data_validation/failed"] == 0
     from reports import metric_key
 
     key = metric_key("check", "selection_rate ratio [age_band]")

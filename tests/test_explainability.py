@@ -223,3 +223,36 @@ def test_per_person_reason_codes_only_when_asked(tmp_path, write_spec, fairgate,
     doc = json.loads((out / "results.json").read_text())
     assert doc["private_artifacts"] == ["PERSONAL-DATA_reason_codes.csv"]
     assert "PERSONAL-DATA" not in (out / "report.html").read_text()
+
+
+def test_score_metric_disparity_with_interval(tmp_path, write_spec, fairgate, in_repo):
+    import yaml
+    from sklearn.metrics import roc_auc_score
+
+    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec["checks"] = [
+        {
+            "metric": "roc_auc",
+            "disparity": "difference",
+            "max": 0.3,
+            "views": ["sex"],
+            "decide_on": "interval",
+        }
+    ]
+    out = tmp_path / "out"
+    code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
+    check = json.loads((out / "results.json").read_text())["checks"][0]
+    data = pd.read_csv(CREDIT / "data" / "audit.csv")
+    model = sio.load(
+        CREDIT / "v2" / "model.skops",
+        trusted=["sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"],
+    )
+    scores = model.predict_proba(data.drop(columns="good_credit"))[:, 1]
+    aucs = [
+        roc_auc_score(data.good_credit[data.sex == s], scores[data.sex == s])
+        for s in ("female", "male")
+    ]
+    assert check["value"] == pytest.approx(abs(aucs[0] - aucs[1]), abs=1e-12)
+    low, high = check["ci"]
+    assert low <= check["value"] <= high and high - low > 0.01
+    assert check["status"] in ("pass", "inconclusive") and code in (0, 2)

@@ -205,3 +205,23 @@ def test_distress_build_reproduces_committed_files(tmp_path):
         rebuilt = load_model("onnx", uri=str(written[version]))
         ours = load_model("onnx", uri=str(EMOTION / version / "model.onnx"))
         np.testing.assert_array_equal(rebuilt.predict(images), ours.predict(images))
+
+
+def test_mlflow_pyfunc_model_on_images(tiny_images, tmp_path, write_spec, fairgate):
+    import mlflow.pyfunc
+
+    class Brightness(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            images = np.asarray(model_input)
+            return np.where(images.mean(axis=(1, 2)) > 0.2, "bright", "dark")
+
+    path = tmp_path / "pyfunc_model"
+    mlflow.pyfunc.save_model(str(path), python_model=Brightness())
+    spec = _rule_spec(tmp_path / "manifest.csv", 0.6)
+    spec["model"] = {"kind": "mlflow", "uri": str(path)}
+    out = tmp_path / "out"
+    code, _, err = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
+    assert (out / "results.json").exists(), err
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["errors"] == [] and doc["model"]["kind"] == "mlflow"
+    assert doc["checks"][0]["details"]["worst_group"] == "tone=dark" and code == 1

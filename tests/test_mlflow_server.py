@@ -94,6 +94,10 @@ def test_a_failing_version_never_gets_the_alias(
     run = registry.get_run(tags["fairgate.run_id"])
     assert run.data.tags["fairgate.verdict"] == "fail"
     assert run.inputs.dataset_inputs[0].dataset.digest  # lineage: the audit data
+    version = registry.get_model_version(NAME, "2")
+    assert [m.model_id for m in run.inputs.model_inputs] == [
+        version.model_id or version.source.removeprefix("models:/")
+    ]  # and the model
     doc = json.loads((tmp_path / "o" / "results.json").read_text())
     assert tags["fairgate.spec_sha256"] == doc["provenance"]["spec_sha256"]
 
