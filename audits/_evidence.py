@@ -17,10 +17,11 @@ from models_under_test import ModelAdapter
 from ._progress import progress
 from ._spec import AuditSpec
 
-__all__ = ["Evidence", "feature_rows"]
+__all__ = ["Evidence", "feature_rows", "importance_boot"]
 
 _PILOT_ROWS = 20
 _CHUNK_ROWS = 250
+_IMPORTANCE_BOOT = 1000
 
 
 def feature_rows(features: Any, start: int, stop: int) -> Any:
@@ -28,6 +29,16 @@ def feature_rows(features: Any, start: int, stop: int) -> Any:
     if isinstance(features, pd.DataFrame):
         return features.iloc[start:stop]
     return features[start:stop]
+
+
+def importance_boot(att: Attributions, resamples: int, seed: int) -> np.ndarray:
+    """Mean |SHAP| per feature under each bootstrap replicate of the rows: (replicates, F).
+
+    A replicate weighs the rows by one multinomial draw (rows as cells), seeded.
+    """
+    n = len(att.values)
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=resamples)
+    return (weights / n) @ np.abs(att.values)
 
 
 @dataclass
@@ -117,19 +128,33 @@ class Evidence:
         return rows[:fit]
 
     @cached_property
+    def _attributed(self) -> tuple[np.ndarray, Attributions | None]:
+        """The rows explained (after any cut to the time budget) and their attributions."""
+        if not self.explainable:
+            return self.explained_rows, None
+        rows = self._within_budget(self.explained_rows, self.seed + 1)
+        return rows, self._explain(self.seed + 1, rows)
+
+    @property
     def attributions(self) -> Attributions | None:
         """SHAP attributions of the explained rows (``None`` without probabilities)."""
-        if not self.explainable:
-            return None
-        rows = self._within_budget(self.explained_rows, self.seed + 1)
-        self.__dict__["attributed_rows"] = rows
-        return self._explain(self.seed + 1, rows)
+        return self._attributed[1]
+
+    @property
+    def attributed_rows(self) -> np.ndarray:
+        """The rows behind :attr:`attributions`."""
+        return self._attributed[0]
+
+    @property
+    def attributions_computed(self) -> bool:
+        """Whether a check has asked for attributions (charts are drawn only then)."""
+        return "_attributed" in self.__dict__ and self.attributions is not None
 
     @cached_property
-    def attributed_rows(self) -> np.ndarray:
-        """The rows behind :attr:`attributions` (after any cut to the time budget)."""
-        _ = self.attributions
-        return self.__dict__.get("attributed_rows", self.explained_rows)
+    def importance_boot(self) -> np.ndarray:
+        """Mean |SHAP| per feature under 1,000 bootstrap replicates of the rows, computed once
+        for the checks and charts that report importance intervals."""
+        return importance_boot(self.attributions, _IMPORTANCE_BOOT, self.seed)
 
     def attributions_with_background(self, background_seed: int) -> Attributions | None:
         """The same rows explained against another background sample."""

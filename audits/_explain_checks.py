@@ -17,7 +17,7 @@ import pandas as pd
 from metrics import Attributions, percentile_interval
 
 from ._checks import CheckResult, _bound_text, _num, _threshold, decide
-from ._evidence import Evidence
+from ._evidence import Evidence, importance_boot
 from ._spec import (
     AuditSpec,
     ExplanationStabilityCheck,
@@ -30,7 +30,6 @@ from ._status import Status
 __all__ = ["EXPLAIN_CHECKS"]
 
 _EXACT_TOLERANCE = 1e-6  # additivity error allowed for exact (tree) explanations
-_BOOT = 1000
 
 
 _MEANINGS = {
@@ -76,17 +75,6 @@ def _needs_probabilities(fn: Callable[..., Iterator[CheckResult]]):
     return wrapper
 
 
-def _row_weights(n: int, resamples: int, seed: int) -> np.ndarray:
-    """Bootstrap weights over rows: one multinomial draw per replicate, rows as cells."""
-    rng = np.random.default_rng(seed)
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=resamples) / n
-
-
-def _importance_boot(att: Attributions, resamples: int, seed: int) -> np.ndarray:
-    """Mean |SHAP| per feature under each bootstrap replicate of the rows: (replicates, F)."""
-    return _row_weights(len(att.values), resamples, seed) @ np.abs(att.values)
-
-
 def _share(imp: np.ndarray, columns: np.ndarray) -> np.ndarray:
     total = imp.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -127,7 +115,7 @@ def sensitive_attribution(
     att = ev.attributions
     names = list(att.feature_names)
     protected = np.array([names.index(c) for c in spec.protected if c in names], dtype=int)
-    boot = _importance_boot(att, _BOOT, ev.seed)
+    boot = ev.importance_boot
     imp = np.abs(att.values).mean(axis=0)
     value = float(_share(imp, protected))
     lo, hi = percentile_interval(_share(boot, protected))
@@ -177,7 +165,7 @@ def proxy_attribution(
     cols = np.array([names.index(f) for f in strong], dtype=int)
     imp = np.abs(att.values).mean(axis=0)
     value = float(_share(imp, cols))
-    lo, hi = percentile_interval(_share(_importance_boot(att, _BOOT, ev.seed), cols))
+    lo, hi = percentile_interval(_share(ev.importance_boot, cols))
     status = decide(
         value, (float(lo), float(hi)), low=check.min, high=check.max, decide_on=check.decide_on
     )
@@ -302,7 +290,7 @@ def explanation_stability(
 
     att = ev.attributions
     imp = np.abs(att.values).mean(axis=0)
-    boot = _importance_boot(att, check.resamples, ev.seed + 7)
+    boot = importance_boot(att, check.resamples, ev.seed + 7)
     taus = np.array([kendalltau(imp, b).statistic for b in boot])
     other = ev.attributions_with_background(ev.seed + 2)
     tau_bg = float(kendalltau(imp, np.abs(other.values).mean(axis=0)).statistic)

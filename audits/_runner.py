@@ -396,13 +396,12 @@ def _run_checks(
 
 def _charts(evidence: Evidence) -> dict[str, bytes]:
     """Explanation charts, when the checks computed attributions."""
-    att = evidence.__dict__.get("attributions")
-    if att is None:
+    if not evidence.attributions_computed:
         return dict(evidence.files)
-    from ._explain_checks import _importance_boot, importance_table
+    from ._explain_checks import importance_table
     from ._explain_plots import explanation_charts
 
-    rows = evidence.attributed_rows
+    att, rows = evidence.attributions, evidence.attributed_rows
     groups = evidence.frame.iloc[rows][evidence.spec.data.sensitive].reset_index(drop=True)
-    table = importance_table(att, _importance_boot(att, 200, evidence.seed))
+    table = importance_table(att, evidence.importance_boot)
     return {**evidence.files, **explanation_charts(att, groups, importance=table)}
