@@ -7,17 +7,14 @@ was. Who or what promoted, and when, is written as version tags.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
-from models_under_test import download_mlflow_model, file_sha256
+from models_under_test import MODELS_URI, download_mlflow_model, file_sha256
 
 from ._provenance import _runner, utc_now
 
 __all__ = ["ModelVersionRef", "PromotionRefused", "promote", "resolve_version", "tag_version"]
-
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
 class PromotionRefused(RuntimeError):  # noqa: N818 - a refusal, not an error
@@ -35,7 +32,7 @@ class ModelVersionRef:
 
 def resolve_version(uri: str, client: Any) -> ModelVersionRef | None:
     """The registered version behind ``models:/name@alias`` or ``models:/name/3``, else None."""
-    match = _MODELS_URI.match(uri or "")
+    match = MODELS_URI.match(uri or "")
     if not match:
         return None
     if match["alias"]:

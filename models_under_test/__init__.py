@@ -5,6 +5,7 @@ This package knows no metric, spec or report. :func:`load_model` returns a
 """
 
 from ._adapters import (
+    MODELS_URI,
     DecisionLogAdapter,
     EstimatorAdapter,
     ModelAdapter,
@@ -21,6 +22,7 @@ from ._registry import MODEL_LOADERS, load_model
 from ._rest import RestAdapter
 
 __all__ = [
+    "MODELS_URI",
     "MODEL_LOADERS",
     "PERTURBATIONS",
     "DecisionLogAdapter",

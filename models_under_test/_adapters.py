@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "MODELS_URI",
     "ModelAdapter",
     "ModelLoadError",
     "PredictionError",
@@ -180,7 +181,8 @@ def load_sklearn(
     return EstimatorAdapter(kind="sklearn", uri=uri, estimator=estimator, content_hash=digest)
 
 
-_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
+#: ``models:/name@alias`` or ``models:/name/3``: a registered model version.
+MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
 
 
 def download_mlflow_model(uri: str, tracking_uri: str | None = None) -> str:
@@ -194,7 +196,7 @@ def download_mlflow_model(uri: str, tracking_uri: str | None = None) -> str:
     from mlflow.artifacts import download_artifacts
     from mlflow.tracking import MlflowClient
 
-    match = _MODELS_URI.match(uri)
+    match = MODELS_URI.match(uri)
     if match:
         client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
         version = (

@@ -8,7 +8,7 @@ import base64
 from html import escape
 from typing import Any
 
-from ._plain import LABELS, check_sentence, group_label
+from ._plain import LABELS, check_sentence, group_label, threshold_text
 from ._suppress import MIN_CELL, suppressed
 from ._text import VERDICT_TITLES, fmt, status_label
 
@@ -40,14 +40,6 @@ def _environment():
     env.filters["fmt"] = fmt
     env.filters["status"] = status_label
     return env
-
-
-def _threshold_text(check: dict[str, Any]) -> str:
-    t = check["threshold"]
-    parts = ([f"at least {t['min']:g}"] if "min" in t else []) + (
-        [f"at most {t['max']:g}"] if "max" in t else []
-    )
-    return " and ".join(parts) or "–"
 
 
 def _rows(check: dict[str, Any], hidden_n: set[str], hidden_den: set[str]) -> list[dict]:
@@ -226,7 +218,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 "sentence": check_sentence(c),
                 "meaning": c["details"].get("meaning", ""),
                 "source": c["details"].get("threshold_source", ""),
-                "threshold_text": _threshold_text(c),
+                "threshold_text": threshold_text(c) or "–",
                 "mdd": c["details"].get("minimum_detectable_difference"),
                 "rows": rows,
                 "chart": _chart(c, rows) if rows else None,

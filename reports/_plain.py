@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LABELS", "check_sentence", "group_label"]
+__all__ = ["LABELS", "check_sentence", "group_label", "threshold_text"]
 
 #: Each rate's name in words.
 LABELS = {
@@ -39,7 +39,8 @@ def _pct(x: float | None, digits: int = 0) -> str:
     return "–" if x is None else f"{100 * x:.{digits}f}%"
 
 
-def _bound(check: dict[str, Any], pct: bool) -> str:
+def threshold_text(check: dict[str, Any], pct: bool = False) -> str:
+    """The check's bounds in words, e.g. ``at least 0.8``; percentages with ``pct``."""
     show = _pct if pct else (lambda v: f"{v:g}")
     t = check["threshold"]
     parts = ([f"at least {show(t['min'])}"] if "min" in t else []) + (
@@ -69,10 +70,10 @@ def check_sentence(check: dict[str, Any]) -> str:
         sentence = (
             f"For the group {group_label(worst)}, the {what} is {_pct(value)} of that "
             f"of the group {group_label(best)}{interval}; the policy requires "
-            f"{_bound(check, pct=True)}."
+            f"{threshold_text(check, pct=True)}."
         )
     else:
-        allowed = _bound(check, pct=True).replace("%", " points")
+        allowed = threshold_text(check, pct=True).replace("%", " points")
         sentence = (
             f"The {what} differs by {100 * value:.1f} points between the groups "
             f"{group_label(worst)} ({_pct(wv)}) and {group_label(best)} ({_pct(bv)})"
