@@ -103,6 +103,20 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
             raise DataError(f"The data column {column!r} ({role}) has {missing} missing values.")
 
 
+@dataclass(frozen=True)
+class Decided:
+    """What the model decided: one decision per row, and its probabilities when it has them.
+
+    ``proba`` is the full matrix (rows × ``proba_classes``); ``scores`` is the probability of
+    the favourable class (binary decisions), ``None`` when it is not known.
+    """
+
+    decisions: np.ndarray
+    scores: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    proba_classes: list[Any] | None = None
+
+
 def _decide(
     adapter: ModelAdapter,
     frame: pd.DataFrame,
@@ -111,12 +125,13 @@ def _decide(
     positive_label: Any,
     show: bool,
     batch_rows: int = BATCH_ROWS,
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> Decided:
     """Decisions for every row, and the probability of the favourable class when available."""
     if adapter.decision_column is not None:
         decisions = frame[adapter.decision_column].to_numpy()
         score_col = getattr(adapter, "score_column", None)
-        return decisions, (frame[score_col].to_numpy(dtype=float) if score_col else None)
+        scores = frame[score_col].to_numpy(dtype=float) if score_col else None
+        return Decided(decisions, scores)
     parts, probas = [], []
     with progress("Scoring", len(features), enabled=show) as advance:
         for start in range(0, len(features), batch_rows):
@@ -130,14 +145,13 @@ def _decide(
         raise PredictionError(
             f"The model returned {len(decisions)} decisions for {len(frame)} rows."
         )
-    scores = None
-    if probas:
-        proba = np.concatenate(probas)
-        classes = adapter.classes
-        column = classes.index(positive_label) if classes and positive_label in classes else 1
-        if proba.ndim == 2 and proba.shape[1] == 2:
-            scores = proba[:, column]
-    return decisions, scores
+    if not probas:
+        return Decided(decisions)
+    proba = np.concatenate(probas)
+    classes = adapter.classes
+    column = classes.index(positive_label) if classes and positive_label in classes else 1
+    scores = proba[:, column] if proba.ndim == 2 and proba.shape[1] == 2 else None
+    return Decided(decisions, scores, proba, classes)
 
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
@@ -282,7 +296,7 @@ def run_audit(
             model_params["tracking_uri"] = tracking_uri
         adapter = load_model(model_params.pop("kind"), **model_params)
         features, batch_rows = _features(spec, frame, decision_col)
-        decisions, scores = _decide(
+        decided = _decide(
             adapter,
             frame,
             features,
@@ -290,6 +304,7 @@ def run_audit(
             show=show,
             batch_rows=batch_rows,
         )
+        decisions, scores = decided.decisions, decided.scores
         labels = frame[spec.data.label]
         classes = _check_decisions(decisions, labels)
         stage = "metrics"
