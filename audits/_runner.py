@@ -7,10 +7,11 @@ verdict ``error`` (exit code 2), never a pass, and its evidence is still written
 
 from __future__ import annotations
 
-import math
+import functools
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -24,62 +25,28 @@ from models_under_test import (
 )
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
+from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
-from ._status import ExitCode, Verdict, derive_verdict
+from ._status import derive_verdict
 from ._validation import validate_data
 
 __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 
+_T = TypeVar("_T")
+
 #: The explicit check registry: spec ``type`` → check function.
 CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness}
 
-SCHEMA_VERSION = 1
 BATCH_ROWS = 50_000
 
 
 class DataError(RuntimeError):
     """The audit data cannot be used as the spec describes it."""
-
-
-@dataclass(frozen=True)
-class AuditResult:
-    """An audit's outcome: the results document and, for notebooks, the engine's result."""
-
-    document: dict[str, Any]
-    metrics: GroupMetrics | None = field(repr=False, default=None)
-    #: Charts and other files for the output folder, listed in ``document["artifacts"]``.
-    files: dict[str, bytes] = field(repr=False, default_factory=dict)
-    #: Files with personal data (asked for by the spec): written, never logged or reported.
-    private_files: dict[str, bytes] = field(repr=False, default_factory=dict)
-
-    @property
-    def verdict(self) -> Verdict:
-        return Verdict(self.document["verdict"])
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return ExitCode(self.document["exit_code"])
-
-    def checks_frame(self) -> pd.DataFrame:
-        """One row per check and view: name, status, value, interval, threshold."""
-        return pd.DataFrame(
-            [
-                {
-                    "name": c["name"],
-                    "status": c["status"],
-                    "value": c["value"],
-                    "ci_low": (c["ci"] or [None, None])[0],
-                    "ci_high": (c["ci"] or [None, None])[1],
-                    **{f"threshold_{k}": v for k, v in c["threshold"].items()},
-                }
-                for c in self.document["checks"]
-            ]
-        )
 
 
 def _read_data(path: Path) -> pd.DataFrame:
@@ -201,19 +168,6 @@ def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
     return {"column": column, "per_group": per_group}
 
 
-def _clean(value: Any) -> Any:
-    """JSON-ready: NaN and infinities become null, numpy scalars become Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
     for view in gm.views:
@@ -222,149 +176,215 @@ def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
     return out
 
 
-def run_audit(
-    spec_path: str | Path,
-    *,
-    seed: int | None = None,
-    quiet: bool = True,
-    spec: AuditSpec | None = None,
-    tracking_uri: str | None = None,
-) -> AuditResult:
-    """Run the audit described by the spec at ``spec_path``.
+class _StageError(Exception):
+    """A stage could not finish: the audit stops there, with the ``error`` verdict."""
 
-    Parameters
-    ----------
-    spec_path : str or Path
-        The YAML audit spec. Its relative paths resolve against the working directory.
-    seed : int, optional
-        Overrides the spec's seed.
-    quiet : bool, default=True
-        Hide progress bars (they are also hidden when stderr is not a terminal, or in CI).
-    spec : AuditSpec, optional
-        The already validated spec (saves reading it again).
-    tracking_uri : str, optional
-        The MLflow server resolving ``models:/`` URIs when the spec names none.
+    def __init__(self, stage: str, err: BaseException):
+        self.stage, self.err = stage, err
+        super().__init__(f"{stage}: {type(err).__name__}: {err}")
 
-    Returns
-    -------
-    AuditResult
-        Never raises for data or model problems: they become the ``error`` verdict. An
-        invalid spec raises :class:`~audits.SpecError`.
+    @property
+    def record(self) -> dict[str, str]:
+        return {"stage": self.stage, "type": type(self.err).__name__, "message": _text(self.err)}
+
+
+def _text(err: BaseException) -> str:
+    if isinstance(err, SystemExit):
+        return f"the model's code asked the process to exit (SystemExit {err.code!r})"
+    if isinstance(err, KeyboardInterrupt):
+        return f"the audit was interrupted ({err or 'KeyboardInterrupt'})"
+    return str(err) or type(err).__name__
+
+
+def _stage(name: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
+    """Run a pipeline stage so that anything it raises stops the audit at ``name``.
+
+    Model code runs inside the stages, in this process: whatever it raises, ``SystemExit``
+    and ``KeyboardInterrupt`` included, becomes the audit's error, never an exit without a
+    verdict.
     """
-    spec_path = Path(spec_path)
-    spec = spec or load_spec(spec_path)
-    seed = spec.seed if seed is None else seed
-    started = utc_now()
-    show = progress_enabled(quiet)
-    data_path = Path(spec.data.path)
-    errors: list[dict[str, str]] = []
+
+    def wrap(fn: Callable[..., _T]) -> Callable[..., _T]:
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> _T:
+            try:
+                return fn(*args, **kwargs)
+            except _StageError:
+                raise
+            except BaseException as err:  # every end goes through the verdict
+                raise _StageError(name, err) from err
+
+        return run
+
+    return wrap
+
+
+@dataclass
+class _Audit:
+    """What the stages have produced so far (the document is built from whatever exists)."""
+
+    spec: AuditSpec
+    spec_path: Path
+    seed: int
+    show: bool
+    audit_id: str
+    started: str
+    frame: pd.DataFrame | None = None
     validation: dict[str, Any] | None = None
-    files: dict[str, bytes] = {}
-    private: dict[str, bytes] = {}
-    gm: GroupMetrics | None = None
     adapter: ModelAdapter | None = None
-    n_rows = None
-    try:
-        stage = "data"
-        frame = _read_data(data_path)
-        n_rows = len(frame)
-        stage = "data validation"
-        validation = validate_data(spec, frame, show=show)
-        if not validation["success"]:
-            failed = [
-                f"{r['expectation']}({r['column'] or ''})"
-                for r in validation["results"]
-                if not r["success"] and r["severity"] == "error"
-            ]
-            raise DataError(f"{len(failed)} data expectation(s) failed: {', '.join(failed)}.")
-        stage = "data"
-        if spec.data.missing_sensitive == "unknown":
-            frame[spec.data.sensitive] = frame[spec.data.sensitive].astype(object).fillna("unknown")
-        model_params = spec.model.model_dump()
-        decision_col = model_params.get("column")
-        roles = {
-            "data.label": spec.data.label,
-            **{f"data.sensitive[{i}]": c for i, c in enumerate(spec.data.sensitive)},
-        }
-        if decision_col:
-            roles["model.column"] = decision_col
-        if spec.data.media:
-            roles["data.media.column"] = spec.data.media.column
-        _require_columns(frame, roles)
-        stage = "model"
-        if model_params["kind"] == "mlflow" and not model_params.get("tracking_uri"):
-            model_params["tracking_uri"] = tracking_uri
-        adapter = load_model(model_params.pop("kind"), **model_params)
-        features, batch_rows = _features(spec, frame, decision_col)
-        decided = _decide(
-            adapter,
-            frame,
-            features,
-            positive_label=spec.data.positive_label,
-            show=show,
-            batch_rows=batch_rows,
-        )
-        decisions, scores = decided.decisions, decided.scores
-        labels = frame[spec.data.label]
-        classes = _check_decisions(decisions, labels)
-        stage = "metrics"
-        binary = len(classes) <= 2
-        gm = group_metrics(
-            labels.to_numpy(),
-            decisions,
-            frame[spec.data.sensitive],
-            scores=scores if binary else None,
-            pos_label=spec.data.positive_label,
-            classes=None if binary else classes,
-            n_boot=spec.n_boot,
-            seed=seed,
-            confidence=spec.confidence,
-            min_group_size=spec.data.min_group_size,
-            min_denominator=spec.data.min_denominator,
-        )
-        stage = "checks"
-        evidence = Evidence(
-            spec=spec,
-            frame=frame,
-            features=features,
-            decisions=decisions,
-            adapter=adapter,
-            gm=gm,
-            seed=seed,
-            show=show,
-        )
-        results = _run_checks(spec, gm, evidence, errors)
-        files, private = _charts(evidence), evidence.private_files
-    except Exception as err:  # any failure is recorded as the audit's error, never a pass
-        errors.append({"stage": stage, "type": type(err).__name__, "message": str(err)})
-        results = error_results(
-            spec,
-            f"not computed: the audit stopped at the {stage} stage ({type(err).__name__}: {err})",
-        )
-    verdict, code = derive_verdict((r.status for r in results), errors=len(errors))
+    gm: GroupMetrics | None = None
+    results: list[CheckResult] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)
+    private: dict[str, bytes] = field(default_factory=dict)
+
+
+@_stage("read")
+def _read(spec: AuditSpec) -> pd.DataFrame:
+    return _read_data(Path(spec.data.path))
+
+
+@_stage("validate")
+def _validate(spec: AuditSpec, frame: pd.DataFrame, *, show: bool) -> dict[str, Any]:
+    """Great Expectations validation, then the columns each role needs."""
+    validation = validate_data(spec, frame, show=show)
+    if not validation["success"]:
+        failed = [
+            f"{r['expectation']}({r['column'] or ''})"
+            for r in validation["results"]
+            if not r["success"] and r["severity"] == "error"
+        ]
+        raise DataError(f"{len(failed)} data expectation(s) failed: {', '.join(failed)}.")
+    if spec.data.missing_sensitive == "unknown":
+        frame[spec.data.sensitive] = frame[spec.data.sensitive].astype(object).fillna("unknown")
+    roles = {
+        "data.label": spec.data.label,
+        **{f"data.sensitive[{i}]": c for i, c in enumerate(spec.data.sensitive)},
+    }
+    if getattr(spec.model, "column", None):
+        roles["model.column"] = spec.model.column  # type: ignore[union-attr]
+    if spec.data.media:
+        roles["data.media.column"] = spec.data.media.column
+    _require_columns(frame, roles)
+    return validation
+
+
+@_stage("load")
+def _load(
+    spec: AuditSpec, frame: pd.DataFrame, *, tracking_uri: str | None
+) -> tuple[ModelAdapter, Any, int]:
+    """The model adapter, and what it is given (features or media batches) in what batches."""
+    params = spec.model.model_dump()
+    if params["kind"] == "mlflow" and not params.get("tracking_uri"):
+        params["tracking_uri"] = tracking_uri
+    adapter = load_model(params.pop("kind"), **params)
+    features, batch_rows = _features(spec, frame, params.get("column"))
+    return adapter, features, batch_rows
+
+
+@_stage("decide")
+def _decide_all(
+    spec: AuditSpec,
+    adapter: ModelAdapter,
+    frame: pd.DataFrame,
+    features: Any,
+    *,
+    show: bool,
+    batch_rows: int,
+) -> tuple[Decided, list[Any]]:
+    """Every row's decision (and probabilities), checked against the label's values."""
+    decided = _decide(
+        adapter,
+        frame,
+        features,
+        positive_label=spec.data.positive_label,
+        show=show,
+        batch_rows=batch_rows,
+    )
+    return decided, _check_decisions(decided.decisions, frame[spec.data.label])
+
+
+@_stage("count")
+def _count(
+    spec: AuditSpec, frame: pd.DataFrame, decided: Decided, classes: list[Any], *, seed: int
+) -> GroupMetrics:
+    """The count tables and every group rate with its interval."""
+    binary = len(classes) <= 2
+    return group_metrics(
+        frame[spec.data.label].to_numpy(),
+        decided.decisions,
+        frame[spec.data.sensitive],
+        scores=decided.scores if binary else None,
+        pos_label=spec.data.positive_label,
+        classes=None if binary else classes,
+        n_boot=spec.n_boot,
+        seed=seed,
+        confidence=spec.confidence,
+        min_group_size=spec.data.min_group_size,
+        min_denominator=spec.data.min_denominator,
+    )
+
+
+@_stage("check")
+def _check(audit: _Audit, evidence: Evidence) -> None:
+    """Run every check, then draw the explanation charts."""
+    audit.results = _run_checks(audit.spec, audit.gm, evidence, audit.errors)
+    audit.files, audit.private = _charts(evidence), evidence.private_files
+
+
+def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
+    """read → validate → load → decide → count → check; each stage fills ``audit``."""
+    spec = audit.spec
+    audit.frame = frame = _read(spec)
+    audit.validation = _validate(spec, frame, show=audit.show)
+    audit.adapter, features, batch_rows = _load(spec, frame, tracking_uri=tracking_uri)
+    decided, classes = _decide_all(
+        spec, audit.adapter, frame, features, show=audit.show, batch_rows=batch_rows
+    )
+    audit.gm = _count(spec, frame, decided, classes, seed=audit.seed)
+    evidence = Evidence(
+        spec=spec,
+        frame=frame,
+        features=features,
+        decisions=decided.decisions,
+        adapter=audit.adapter,
+        gm=audit.gm,
+        seed=audit.seed,
+        show=audit.show,
+    )
+    _check(audit, evidence)
+
+
+def _render(audit: _Audit) -> dict[str, Any]:
+    """The results document: what was audited, how, every check, and the derived verdict."""
+    spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
+    data_path = Path(spec.data.path)
+    verdict, code = derive_verdict((r.status for r in audit.results), errors=len(audit.errors))
     document = {
         "schema_version": SCHEMA_VERSION,
-        "audit_id": f"{spec.name}-{started.replace(':', '').replace('-', '')}",
+        "audit_id": audit.audit_id,
         "spec": {
             "name": spec.name,
             "system": spec.system,
             "policy": spec.policy,
-            "path": str(spec_path),
+            "path": str(audit.spec_path),
             "content": spec.model_dump(mode="json", by_alias=True),
         },
         "verdict": verdict.value,
         "exit_code": int(code),
         "provenance": provenance(
-            spec_path=spec_path,
+            spec_path=audit.spec_path,
             data_path=data_path,
             model_hash=adapter.content_hash if adapter else None,
-            seed=seed,
-            started_at=started,
+            seed=audit.seed,
+            started_at=audit.started,
         ),
         "data": {
-            "clusters": _clusters(spec, frame) if n_rows and spec.data.cluster_column else None,
+            "clusters": _clusters(spec, frame)
+            if frame is not None and spec.data.cluster_column
+            else None,
             "path": str(data_path),
-            "rows": n_rows,
+            "rows": None if frame is None else len(frame),
             "label": spec.data.label,
             "positive_label": spec.data.positive_label,
             "sensitive": list(spec.data.sensitive),
@@ -378,33 +398,100 @@ def run_audit(
             if adapter is not None and hasattr(adapter, "stats")
             else None,
         },
-        "data_validation": validation,
+        "data_validation": audit.validation,
         "groups": _groups(gm) if gm is not None else {},
         "checks": [
             {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}
-            for r in results
+            for r in audit.results
         ],
-        "errors": errors,
-        "artifacts": sorted(files),
-        "private_artifacts": sorted(private),
+        "errors": audit.errors,
+        "artifacts": sorted(audit.files),
+        "private_artifacts": sorted(audit.private),
     }
     document["provenance"]["finished_at"] = utc_now()
-    return AuditResult(document=_clean(document), metrics=gm, files=files, private_files=private)
+    return clean(document)
+
+
+def run_audit(
+    spec_path: str | Path,
+    *,
+    seed: int | None = None,
+    quiet: bool = True,
+    spec: AuditSpec | None = None,
+    tracking_uri: str | None = None,
+    audit_id: str | None = None,
+) -> AuditResult:
+    """Run the audit described by the spec at ``spec_path``.
+
+    The audit is a pipeline of named stages (read → validate → load → decide → count →
+    check), then the results document is rendered from what the stages produced. A stage
+    that fails, for whatever reason (model code calling ``sys.exit`` included), stops the
+    pipeline; its error is recorded with the stage's name and every check that was not
+    computed is an ``error``: the verdict is then ``error`` (exit code 2), never a pass.
+
+    Parameters
+    ----------
+    spec_path : str or Path
+        The YAML audit spec. Its relative paths resolve against the working directory.
+    seed : int, optional
+        Overrides the spec's seed.
+    quiet : bool, default=True
+        Hide progress bars (they are also hidden when stderr is not a terminal, or in CI).
+    spec : AuditSpec, optional
+        The already validated spec (saves reading it again).
+    tracking_uri : str, optional
+        The MLflow server resolving ``models:/`` URIs when the spec names none.
+    audit_id : str, optional
+        The audit's id (default: a new time-ordered unique id, see
+        :func:`~audits._document.new_audit_id`).
+
+    Returns
+    -------
+    AuditResult
+        Never raises for data or model problems: they become the ``error`` verdict. An
+        invalid spec raises :class:`~audits.SpecError`.
+    """
+    spec_path = Path(spec_path)
+    spec = spec or load_spec(spec_path)
+    audit = _Audit(
+        spec=spec,
+        spec_path=spec_path,
+        seed=spec.seed if seed is None else seed,
+        show=progress_enabled(quiet),
+        audit_id=audit_id or new_audit_id(spec.name),
+        started=utc_now(),
+    )
+    try:
+        _pipeline(audit, tracking_uri=tracking_uri)
+    except _StageError as stop:
+        audit.errors.append(stop.record)
+        audit.results = error_results(
+            spec,
+            f"not computed: the audit stopped at the {stop.stage} stage "
+            f"({stop.record['type']}: {stop.record['message']})",
+        )
+    document = _render(audit)
+    return AuditResult(
+        document=document, metrics=audit.gm, files=audit.files, private_files=audit.private
+    )
 
 
 def _run_checks(
     spec: AuditSpec, gm: GroupMetrics, evidence: Evidence, errors: list[dict[str, str]]
 ) -> list[CheckResult]:
-    """Run every check; one that raises becomes an ``error`` result, the others still run."""
+    """Run every check; one that raises becomes an ``error`` result, the others still run.
+
+    Model code called by a check (explanations, perturbed inputs) may raise ``SystemExit``:
+    that check is an error. An interruption (``KeyboardInterrupt``, a signal) stops them all.
+    """
     results: list[CheckResult] = []
     for check in spec.checks:
         try:
             results.extend(CHECKS[check.type](check, spec, gm, evidence))
-        except Exception as err:  # a broken check is never a pass
-            message = f"the check could not be computed: {type(err).__name__}: {err}"
-            errors.append(
-                {"stage": f"checks ({check.type})", "type": type(err).__name__, "message": str(err)}
-            )
+        except (Exception, SystemExit) as err:  # a broken check is never a pass
+            kind, text = type(err).__name__, _text(err)
+            errors.append({"stage": f"check ({check.type})", "type": kind, "message": text})
+            message = f"the check could not be computed: {kind}: {text}"
             results.extend(error_results(spec, message, [check]))
     return results
 

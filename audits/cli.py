@@ -7,6 +7,7 @@ spec).
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -16,16 +17,26 @@ os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 # The verdict line is the CLI's output; MLflow's run links would only clutter CI logs.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
 import click
+
+from reports._folder import EvidenceFolderError
 
 from ._spec import SpecError, load_spec
 from ._status import ExitCode
 
+if TYPE_CHECKING:
+    from ._document import AuditResult
+
 __all__ = ["cli", "main"]
 
 
-def _default_out(name: str, started: str) -> Path:
-    return Path("out") / name / started.replace(":", "").replace("-", "")
+def _default_out(name: str, audit_id: str) -> Path:
+    """``out/<spec name>/<audit id>``: unique per run (the id holds a UUIDv7)."""
+    return Path("out") / name / audit_id
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -41,7 +52,7 @@ def cli() -> None:
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for results.json, junit.xml, summary.md, report.html "
-    "[default: out/<spec name>/<UTC timestamp>/].",
+    "[default: out/<spec name>/<audit id>/]. Earlier evidence there is moved aside.",
 )
 @click.option(
     "--tracking-uri",
@@ -69,17 +80,25 @@ def run(
     quiet: bool,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
-    from reports import default_tracking_uri, write_all
+    from reports import check_out_folder, default_tracking_uri, set_aside
 
+    from ._document import new_audit_id
+    from ._interrupt import signals_as_interrupts
     from ._registry_gate import resolve_version
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
+    if seed is not None and seed < 0:
+        raise click.BadParameter(f"must be 0 or more. Got {seed} instead.", param_hint="--seed")
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
-    tracking = tracking_uri or default_tracking_uri()
+    audit_id = new_audit_id(spec.name)
+    out = out_dir or _default_out(spec.name, audit_id)
+    check_out_folder(out)
+    # --no-mlflow logs nothing, but a models:/ URI still resolves against --tracking-uri.
+    tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
     ref = None
-    if spec.model.kind == "mlflow" and not no_mlflow:
+    if spec.model.kind == "mlflow" and tracking:
         from mlflow.tracking import MlflowClient
 
         try:
@@ -88,19 +107,24 @@ def run(
             click.echo(f"error: cannot resolve {spec.model.uri}: {err}", err=True)
     if promote_alias and ref is None:
         raise click.UsageError(f"--promote needs a registered version; {spec.model.uri} is not.")
-    result = run_audit(spec_path, seed=seed, quiet=quiet, spec=spec, tracking_uri=tracking)
-    doc = result.document
-    out = out_dir or _default_out(spec.name, doc["provenance"]["started_at"])
-    files = write_all(doc, out, extra=result.files)
-    for name, data in result.private_files.items():  # personal data: written, never logged
-        (out / name).write_bytes(data)
-    if pdf:
-        from reports import write_pdf
-
-        files["report.pdf"] = write_pdf(files["report.html"])
-    code = result.exit_code
-    if not no_mlflow:
-        code = _record(doc, files, tracking, ref, promote_alias, code, quiet)
+    # Earlier evidence at --out must never be read as this audit's result.
+    moved = set_aside(out)
+    if moved is not None:
+        click.echo(f"earlier evidence in {out} moved to {moved}", err=True)
+    record = (
+        functools.partial(
+            _record, tracking=tracking, ref=ref, promote_alias=promote_alias, quiet=quiet
+        )
+        if tracking
+        else None
+    )
+    with signals_as_interrupts():
+        result = run_audit(
+            spec_path, seed=seed, quiet=quiet, spec=spec, tracking_uri=tracking, audit_id=audit_id
+        )
+        doc = result.document
+        _evidence(doc, result, out, pdf=pdf, record=record)
+    code = ExitCode(doc["exit_code"])
     for c in doc["checks"]:
         if not quiet or c["status"] != "pass":
             click.echo(f"{c['status']:>21}  {c['name']}: {c['message']}", err=True)
@@ -110,10 +134,69 @@ def run(
     return code
 
 
+def _evidence(
+    doc: dict[str, Any],
+    result: AuditResult | _Rendered,
+    out: Path,
+    *,
+    pdf: bool,
+    record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
+) -> None:
+    """Stage the evidence, log it, and publish it: the files say what the exit code says.
+
+    Logging (and promotion) come after the files are staged, since MLflow logs them, and
+    can still turn the verdict into ``error``; the files are then rendered again, so that
+    the folder published last holds the final verdict.
+    """
+    from reports import discard, publish
+
+    from ._document import finalise
+
+    staging = None
+    try:
+        staging, files = _stage(doc, result, out, pdf=pdf)
+        problem = record(doc, files) if record else None
+        if problem is not None:
+            finalise(doc, problem)
+            discard(staging)
+            staging, files = _stage(doc, result, out, pdf=pdf)
+        publish(staging, out)
+    except BaseException:
+        discard(staging)
+        raise
+
+
+def _stage(
+    doc: dict[str, Any], result: AuditResult | _Rendered, out: Path, *, pdf: bool
+) -> tuple[Path, dict[str, Path]]:
+    """Write every file of the audit into a new staging folder beside ``out``."""
+    from reports import new_staging_folder, write_all, write_file
+
+    staging = new_staging_folder(out, doc["audit_id"])
+    files = write_all(doc, staging, extra=result.files)
+    for name, data in result.private_files.items():  # personal data: written, never logged
+        write_file(staging, name, data)
+    if pdf:
+        from reports import write_pdf
+
+        files["report.pdf"] = write_pdf(files["report.html"])
+    return staging, files
+
+
 def _record(
-    doc, files, tracking: str, ref, promote_alias: str | None, code: ExitCode, quiet: bool
-) -> ExitCode:
-    """Log to MLflow, tag the registered version, promote it: evidence before any exit."""
+    doc: dict[str, Any],
+    files: dict[str, Path],
+    *,
+    tracking: str,
+    ref: Any,
+    promote_alias: str | None,
+    quiet: bool,
+) -> dict[str, str] | None:
+    """Log to MLflow, tag the registered version, promote it: evidence before any exit.
+
+    Returns the error that keeps the audit from a release (logging failed, promotion
+    refused), or ``None``.
+    """
     from reports import log_audit
 
     from ._registry_gate import PromotionRefused, promote, tag_version
@@ -134,12 +217,14 @@ def _record(
                     promote(client, ref, promote_alias, doc, tracking_uri=tracking), err=True
                 )
     except PromotionRefused as err:
-        click.echo(f"not promoted: {err}", err=True)
-        return code if code != ExitCode.OK else ExitCode.UNDECIDED
+        return {"stage": "promote", "type": type(err).__name__, "message": f"not promoted: {err}"}
     except Exception as err:  # evidence that cannot be recorded is no pass
-        click.echo(f"error: the audit could not be logged to MLflow: {err}", err=True)
-        return ExitCode.UNDECIDED if code == ExitCode.OK else code
-    return code
+        return {
+            "stage": "log",
+            "type": type(err).__name__,
+            "message": f"the audit could not be logged to MLflow: {err}",
+        }
+    return None
 
 
 @cli.command()
@@ -173,15 +258,43 @@ def schema() -> ExitCode:
 )
 @click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
 def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
-    """Render a past audit again from its RESULTS json."""
-    from reports import load_artifacts, load_results, write_all, write_pdf
+    """Render a past audit again from its RESULTS json.
 
-    doc = load_results(results)
-    files = write_all(doc, out_dir, extra=load_artifacts(doc, results.parent))
-    if pdf:
-        write_pdf(files["report.html"])
-    click.echo(f"rendered {doc['audit_id']} into {out_dir}")
-    return ExitCode(doc["exit_code"])
+    Exits 0 when rendered (this is not a release decision: the verdict is the document's),
+    4 when the file is not a consistent results document: its verdict and exit code must be
+    the ones its checks and errors imply, or it is refused.
+    """
+    from reports import check_out_folder, load_artifacts, load_results, set_aside
+
+    from ._document import verdict_of
+
+    try:
+        doc = load_results(results)
+        verdict, code = verdict_of(doc)
+    except (OSError, ValueError) as err:
+        raise click.BadParameter(
+            f"must be a fairgate results document. {err}", param_hint="RESULTS"
+        ) from err
+    if (doc.get("verdict"), doc.get("exit_code")) != (verdict.value, int(code)):
+        raise click.BadParameter(
+            f"states the verdict {doc.get('verdict')!r} (exit code {doc.get('exit_code')!r}), "
+            f"but its checks and errors imply {verdict.value!r} (exit code {int(code)}): "
+            "refused.",
+            param_hint="RESULTS",
+        )
+    check_out_folder(out_dir)
+    set_aside(out_dir)
+    _evidence(doc, _Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
+    click.echo(f"rendered {doc['audit_id']} (verdict {verdict.value}) into {out_dir}")
+    return ExitCode.OK
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A past audit's files, for rendering again (no personal data is ever re-rendered)."""
+
+    files: dict[str, bytes]
+    private_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,10 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         return int(ExitCode.UNDECIDED)
-    except SpecError as err:
+    except (SpecError, EvidenceFolderError) as err:
         click.echo(f"error: {err}", err=True)
         return int(ExitCode.USAGE_ERROR)
-    except Exception as err:  # an unexpected harness failure is never a pass
+    except KeyboardInterrupt as err:  # Interrupted (a signal) after the audit's own handling
+        click.echo(f"error: fairgate was interrupted ({err}); nothing was published", err=True)
+        return int(ExitCode.UNDECIDED)
+    except BaseException as err:  # an unexpected failure, even SystemExit, is never a pass
         click.echo(f"error: fairgate failed: {type(err).__name__}: {err}", err=True)
         return int(ExitCode.UNDECIDED)
     return int(code) if code is not None else int(ExitCode.OK)

@@ -5,6 +5,15 @@ so any past audit can be rendered again from its results.json.
 """
 
 from ._files import ARTIFACTS, load_artifacts, load_results, write_all, write_pdf
+from ._folder import (
+    EvidenceFolderError,
+    check_out_folder,
+    discard,
+    new_staging_folder,
+    publish,
+    set_aside,
+    write_file,
+)
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
@@ -12,14 +21,21 @@ from ._mlflow import default_tracking_uri, log_audit, metric_key
 
 __all__ = [
     "ARTIFACTS",
+    "EvidenceFolderError",
+    "check_out_folder",
     "default_tracking_uri",
+    "discard",
     "load_artifacts",
     "load_results",
     "log_audit",
     "metric_key",
+    "new_staging_folder",
+    "publish",
     "render_html",
     "render_junit",
     "render_markdown",
+    "set_aside",
     "write_all",
+    "write_file",
     "write_pdf",
 ]

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ._folder import write_file
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
@@ -40,27 +41,23 @@ def write_all(
 ) -> dict[str, Path]:
     """Write the four files of an audit (and ``extra`` files) into ``out_dir``.
 
+    Every file is new: none is written through a symbolic link or over an existing file
+    (the command line writes into a fresh staging folder, see :mod:`reports._folder`).
+    Every rendering is made before the first file is written.
+
     Returns the paths of everything written, by name.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     extra = extra or {}
-    paths = {"results.json": out / "results.json"}
-    # The document first: if a rendering fails, the evidence itself is already on disk.
-    paths["results.json"].write_text(
-        json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n", encoding="utf-8"
-    )
-    renderings = {
-        "junit.xml": render_junit,
-        "summary.md": render_markdown,
-        "report.html": lambda doc: render_html(doc, images=extra),
+    contents = {
+        "results.json": json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n",
+        "junit.xml": render_junit(document),
+        "summary.md": render_markdown(document),
+        "report.html": render_html(document, images=extra),
     }
-    for name, render in renderings.items():
-        paths[name] = out / name
-        paths[name].write_text(render(document), encoding="utf-8")
-    for name, data in extra.items():
-        paths[name] = out / name
-        paths[name].write_bytes(data)
+    paths = {name: write_file(out, name, text.encode("utf-8")) for name, text in contents.items()}
+    paths.update({name: write_file(out, name, data) for name, data in extra.items()})
     return paths
 
 

@@ -64,7 +64,7 @@ def test_missing_column(audit_data, tmp_path, write_spec, fairgate):
     code, doc = _run(fairgate, write_spec, _spec(tmp_path / "d.csv"), tmp_path)
     (failed,) = _failed(doc)
     assert failed["expectation"] == "expect_column_to_exist" and failed["column"] == "age_band"
-    assert code == 2 and doc["errors"][0]["stage"] == "data validation"
+    assert code == 2 and doc["errors"][0]["stage"] == "validate"
     assert doc["groups"] == {}  # no metric was computed
 
 

@@ -76,7 +76,7 @@ def test_missing_data_column_exits_2(credit_spec, write_spec, fairgate, tmp_path
     assert code == 2 and doc["verdict"] == "error"
     assert (
         "expect_column_to_exist(repaid)" in doc["errors"][0]["message"]
-        and doc["errors"][0]["stage"] == "data validation"
+        and doc["errors"][0]["stage"] == "validate"
     )
     assert {c["status"] for c in doc["checks"]} == {"error"}
 
@@ -118,7 +118,7 @@ def test_unreadable_model_exits_2(credit_spec, write_spec, fairgate, tmp_path):
     credit_spec["model"]["uri"] = str(broken)
     code, doc, _ = _run(fairgate, write_spec, credit_spec, tmp_path)
     assert code == 2 and doc["verdict"] == "error"
-    assert doc["errors"][0]["stage"] == "model"
+    assert doc["errors"][0]["stage"] == "load"
     assert doc["provenance"]["data_sha256"]  # evidence is still written
 
 

@@ -1,0 +1,131 @@
+"""The results document (what results.json holds) and the audit result around it.
+
+The verdict and exit code in a document are always derived from its checks' statuses and its
+errors (:func:`~audits.derive_verdict`), never set by hand: :func:`finalise` re-derives them
+after any later step (logging, promotion) adds an error, and :func:`verdict_of` recomputes
+them for a document read back from disk.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metrics import GroupMetrics
+
+from ._status import ExitCode, Status, Verdict, derive_verdict
+
+__all__ = ["SCHEMA_VERSION", "AuditResult", "clean", "finalise", "new_audit_id", "verdict_of"]
+
+SCHEMA_VERSION = 1
+
+
+def new_audit_id(name: str) -> str:
+    """A unique, time-ordered audit id: ``<name>-<UUIDv7>``.
+
+    The UUID's first 48 bits are the Unix time in milliseconds (RFC 9562 version 7), the rest
+    random, so ids sort by start time and two audits started in the same millisecond, in
+    different processes, still differ.
+    """
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & (2**62 - 1)
+    hexed = f"{value:032x}"
+    uid = f"{hexed[:8]}-{hexed[8:12]}-{hexed[12:16]}-{hexed[16:20]}-{hexed[20:]}"
+    return f"{name}-{uid}"
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready: NaN and infinities become null, numpy scalars become Python numbers."""
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
+    """The verdict and exit code that a results document's checks and errors imply.
+
+    Raises
+    ------
+    ValueError
+        When the document has no list of checks, or a check's status is not a known status.
+    """
+    checks = document.get("checks")
+    errors = document.get("errors", [])
+    if not isinstance(checks, list) or not isinstance(errors, list):
+        raise ValueError(
+            "A results document must hold a list of 'checks' and a list of 'errors'. Got "
+            f"{type(checks).__name__} and {type(errors).__name__} instead."
+        )
+    statuses = []
+    for i, check in enumerate(checks):
+        raw = check.get("status") if isinstance(check, dict) else None
+        try:
+            statuses.append(Status(raw))
+        except ValueError as err:
+            raise ValueError(
+                f"checks[{i}].status must be one of {[s.value for s in Status]}. "
+                f"Got {raw!r} instead."
+            ) from err
+    return derive_verdict(statuses, errors=len(errors))
+
+
+def finalise(document: dict[str, Any], *errors: dict[str, str]) -> dict[str, Any]:
+    """Add audit-level ``errors`` (``stage``, ``type``, ``message``) and re-derive the verdict.
+
+    Returns the same (mutated) document, whose ``verdict`` and ``exit_code`` now say no more
+    than its checks and errors allow.
+    """
+    document.setdefault("errors", []).extend(errors)
+    verdict, code = verdict_of(document)
+    document["verdict"], document["exit_code"] = verdict.value, int(code)
+    return document
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """An audit's outcome: the results document and, for notebooks, the engine's result."""
+
+    document: dict[str, Any]
+    metrics: GroupMetrics | None = field(repr=False, default=None)
+    #: Charts and other files for the output folder, listed in ``document["artifacts"]``.
+    files: dict[str, bytes] = field(repr=False, default_factory=dict)
+    #: Files with personal data (asked for by the spec): written, never logged or reported.
+    private_files: dict[str, bytes] = field(repr=False, default_factory=dict)
+
+    @property
+    def verdict(self) -> Verdict:
+        return Verdict(self.document["verdict"])
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode(self.document["exit_code"])
+
+    def checks_frame(self) -> pd.DataFrame:
+        """One row per check and view: name, status, value, interval, threshold."""
+        return pd.DataFrame(
+            [
+                {
+                    "name": c["name"],
+                    "status": c["status"],
+                    "value": c["value"],
+                    "ci_low": (c["ci"] or [None, None])[0],
+                    "ci_high": (c["ci"] or [None, None])[1],
+                    **{f"threshold_{k}": v for k, v in c["threshold"].items()},
+                }
+                for c in self.document["checks"]
+            ]
+        )
