@@ -5,8 +5,9 @@ run left ``RUNNING``. While :func:`signals_as_interrupts` is active, the first S
 SIGHUP raises :class:`Interrupted` in the main thread instead: the runner records it as the
 audit's error (verdict ``error``, exit code 2), an MLflow run being logged ends ``KILLED``, and
 a staged evidence folder that was not yet published is discarded. A second signal is ignored
-while the first is being handled; SIGKILL cannot be caught, and then nothing staged is ever
-published.
+while the first is being handled, and so is any signal once the evidence is about to be
+published (:meth:`Guard.settle`): the decision is made, and the exit code must match the
+files. SIGKILL cannot be caught, and then nothing staged is ever published.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-__all__ = ["Interrupted", "signals_as_interrupts"]
+__all__ = ["Guard", "Interrupted", "signals_as_interrupts"]
 
-_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-class Interrupted(KeyboardInterrupt):  # noqa: N818 - named for what happened, like its base
+class Interrupted(KeyboardInterrupt):
     """The process received a termination signal while auditing."""
 
     def __init__(self, signum: int):
@@ -29,21 +30,31 @@ class Interrupted(KeyboardInterrupt):  # noqa: N818 - named for what happened, l
         super().__init__(f"received {signal.Signals(signum).name}")
 
 
-@contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted` (once)."""
-    fired = False
+class Guard:
+    """Turns the first termination signal into :class:`Interrupted`, until settled."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        nonlocal fired
-        if fired:  # already ending through the verdict
+    def __init__(self) -> None:
+        self.fired = False
+        self.settled = False
+
+    def settle(self) -> None:
+        """From now on signals are ignored: the outcome is decided and being published."""
+        self.settled = True
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.fired or self.settled:
             return
-        fired = True
+        self.fired = True
         raise Interrupted(signum)
 
-    previous = {s: signal.signal(s, handler) for s in _SIGNALS}
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[Guard]:
+    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted` (once, until settled)."""
+    guard = Guard()
+    previous = {s: signal.signal(s, guard) for s in _SIGNALS}
     try:
-        yield
+        yield guard
     finally:
         for s, old in previous.items():
             signal.signal(s, old)

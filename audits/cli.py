@@ -118,12 +118,12 @@ def run(
         if tracking
         else None
     )
-    with signals_as_interrupts():
+    with signals_as_interrupts() as guard:
         result = run_audit(
             spec_path, seed=seed, quiet=quiet, spec=spec, tracking_uri=tracking, audit_id=audit_id
         )
         doc = result.document
-        _evidence(doc, result, out, pdf=pdf, record=record)
+        _evidence(doc, result, out, pdf=pdf, record=record, before_publish=guard.settle)
     code = ExitCode(doc["exit_code"])
     for c in doc["checks"]:
         if not quiet or c["status"] != "pass":
@@ -141,6 +141,7 @@ def _evidence(
     *,
     pdf: bool,
     record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
+    before_publish: Callable[[], None] | None = None,
 ) -> None:
     """Stage the evidence, log it, and publish it: the files say what the exit code says.
 
@@ -160,6 +161,8 @@ def _evidence(
             finalise(doc, problem)
             discard(staging)
             staging, files = _stage(doc, result, out, pdf=pdf)
+        if before_publish is not None:
+            before_publish()
         publish(staging, out)
     except BaseException:
         discard(staging)
@@ -175,7 +178,7 @@ def _stage(
     staging = new_staging_folder(out, doc["audit_id"])
     files = write_all(doc, staging, extra=result.files)
     for name, data in result.private_files.items():  # personal data: written, never logged
-        write_file(staging, name, data)
+        write_file(staging, name, data, mode=0o600)
     if pdf:
         from reports import write_pdf
 

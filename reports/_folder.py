@@ -96,12 +96,15 @@ def new_staging_folder(out: Path, audit_id: str) -> Path:
     return staging
 
 
-def write_file(folder: Path, name: str, data: bytes) -> Path:
-    """Write a new file ``name`` in ``folder``: never through a link, never over a file."""
+def write_file(folder: Path, name: str, data: bytes, *, mode: int = 0o644) -> Path:
+    """Write a new file ``name`` in ``folder``: never through a link, never over a file.
+
+    ``mode`` sets its permissions (``0o600`` for files holding personal data).
+    """
     if Path(name).name != name or name in ("", ".", ".."):
         raise EvidenceFolderError(f"An evidence file name must be a plain name. Got {name!r}.")
     path = folder / name
-    fd = os.open(path, _OPEN_FLAGS, 0o644)
+    fd = os.open(path, _OPEN_FLAGS, mode)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return path
