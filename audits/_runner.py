@@ -245,9 +245,11 @@ def _read(spec: AuditSpec) -> pd.DataFrame:
 
 
 @_stage("validate")
-def _validate(spec: AuditSpec, frame: pd.DataFrame, *, show: bool) -> dict[str, Any]:
-    """Great Expectations validation, then the columns each role needs."""
-    validation = validate_data(spec, frame, show=show)
+def _validate(audit: _Audit, frame: pd.DataFrame) -> None:
+    """Great Expectations validation (kept in the results even when it fails), then the
+    columns each role needs."""
+    spec = audit.spec
+    audit.validation = validation = validate_data(spec, frame, show=audit.show)
     if not validation["success"]:
         failed = [
             f"{r['expectation']}({r['column'] or ''})"
@@ -266,7 +268,6 @@ def _validate(spec: AuditSpec, frame: pd.DataFrame, *, show: bool) -> dict[str, 
     if spec.data.media:
         roles["data.media.column"] = spec.data.media.column
     _require_columns(frame, roles)
-    return validation
 
 
 @_stage("load")
@@ -336,7 +337,7 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     """read → validate → load → decide → count → check; each stage fills ``audit``."""
     spec = audit.spec
     audit.frame = frame = _read(spec)
-    audit.validation = _validate(spec, frame, show=audit.show)
+    _validate(audit, frame)
     audit.adapter, features, batch_rows = _load(spec, frame, tracking_uri=tracking_uri)
     decided, classes = _decide_all(
         spec, audit.adapter, frame, features, show=audit.show, batch_rows=batch_rows
