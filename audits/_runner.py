@@ -24,12 +24,15 @@ from models_under_test import (
 )
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
+from ._data_checks import check_data
+from ._decisions import check_probabilities, map_decision_codes, proba_columns
 from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
+from ._spec_rules import describe_values, same_value, type_hint
 from ._status import ExitCode, Verdict, derive_verdict
 from ._validation import validate_data
 
@@ -84,11 +87,17 @@ class AuditResult:
 
 def _read_data(path: Path) -> pd.DataFrame:
     try:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"The data file {str(path)!r} is empty: it has no rows.") from err
     except Exception as err:
         raise DataError(f"The data file {str(path)!r} cannot be read: {err}") from err
+    if frame.empty:
+        raise DataError(
+            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
+            "is nothing to audit."
+        )
+    return frame
 
 
 def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
@@ -125,12 +134,22 @@ def _decide(
     positive_label: Any,
     show: bool,
     batch_rows: int = BATCH_ROWS,
+    proba_classes: list[Any] | None = None,
+    decision_values: dict[Any, Any] | None = None,
 ) -> Decided:
-    """Decisions for every row, and the probability of the favourable class when available."""
+    """Decisions for every row, and the probability of the favourable class when available.
+
+    ``proba_classes`` (the spec's) names the probability columns of a model that does not
+    say its classes; ``decision_values`` maps a decision log's codes to label values.
+    """
     if adapter.decision_column is not None:
         decisions = frame[adapter.decision_column].to_numpy()
+        if decision_values:
+            decisions = map_decision_codes(decisions, decision_values, adapter.decision_column)
         score_col = getattr(adapter, "score_column", None)
         scores = frame[score_col].to_numpy(dtype=float) if score_col else None
+        if scores is not None:
+            check_probabilities(scores, f"The score column {score_col!r}")
         return Decided(decisions, scores)
     parts, probas = [], []
     with progress("Scoring", len(features), enabled=show) as advance:
@@ -148,10 +167,11 @@ def _decide(
     if not probas:
         return Decided(decisions)
     proba = np.concatenate(probas)
-    classes = adapter.classes
-    column = classes.index(positive_label) if classes and positive_label in classes else 1
-    scores = proba[:, column] if proba.ndim == 2 and proba.shape[1] == 2 else None
-    return Decided(decisions, scores, proba, classes)
+    classes = proba_columns(adapter, proba, positive_label, proba_classes)
+    if classes is None:  # unknown columns: no scores (never column 1 by default)
+        return Decided(decisions, None, proba, None)
+    column = next(i for i, c in enumerate(classes) if same_value(c, positive_label))
+    return Decided(decisions, proba[:, column], proba, classes)
 
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
@@ -159,10 +179,13 @@ def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
         raise PredictionError(f"{int(pd.isna(decisions).sum())} decisions are missing (NaN).")
     known = set(pd.unique(labels).tolist())
     seen = set(pd.unique(decisions).tolist())
-    if not seen <= known:
+    stray = [d for d in seen if not any(same_value(d, k) for k in known)]
+    if stray:
         raise PredictionError(
-            f"The decisions hold values {sorted(map(str, seen - known))} that are not among the "
-            f"label's values {sorted(map(str, known))}: decisions and labels must be coded alike."
+            f"The decisions hold values {describe_values(stray)} that are not among the "
+            f"label's values {describe_values(known)}: decisions and labels must be coded "
+            f"alike (a decision log can map its codes with model.decision_values)."
+            f"{type_hint(stray[0], known)}"
         )
     return sorted(known | seen, key=str)
 
@@ -291,9 +314,12 @@ def run_audit(
         if spec.data.media:
             roles["data.media.column"] = spec.data.media.column
         _require_columns(frame, roles)
+        check_data(spec, frame)
         stage = "model"
         if model_params["kind"] == "mlflow" and not model_params.get("tracking_uri"):
             model_params["tracking_uri"] = tracking_uri
+        if model_params["kind"] == "python":  # its module: from the spec's folder, then cwd
+            model_params["search_path"] = [str(spec_path.resolve().parent), str(Path.cwd())]
         adapter = load_model(model_params.pop("kind"), **model_params)
         features, batch_rows = _features(spec, frame, decision_col)
         decided = _decide(
@@ -303,6 +329,8 @@ def run_audit(
             positive_label=spec.data.positive_label,
             show=show,
             batch_rows=batch_rows,
+            proba_classes=model_params.get("proba_classes"),
+            decision_values=model_params.get("decision_values"),
         )
         decisions, scores = decided.decisions, decided.scores
         labels = frame[spec.data.label]

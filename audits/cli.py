@@ -55,7 +55,7 @@ def cli() -> None:
     metavar="ALIAS",
     help="Move this registry alias to the audited model version, only if the audit passes.",
 )
-@click.option("--seed", type=int, help="Override the spec's seed.")
+@click.option("--seed", type=click.IntRange(min=0), help="Override the spec's seed (>= 0).")
 @click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
 def run(
