@@ -179,7 +179,7 @@ def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
         raise PredictionError(f"{int(pd.isna(decisions).sum())} decisions are missing (NaN).")
     known = set(pd.unique(labels).tolist())
     seen = set(pd.unique(decisions).tolist())
-    stray = [d for d in seen if not any(same_value(d, k) for k in known)]
+    stray = sorted((d for d in seen if not any(same_value(d, k) for k in known)), key=repr)
     if stray:
         raise PredictionError(
             f"The decisions hold values {describe_values(stray)} that are not among the "

@@ -101,9 +101,12 @@ def run(
     code = result.exit_code
     if not no_mlflow:
         code = _record(doc, files, tracking, ref, promote_alias, code, quiet)
+    shown: set[str] = set()  # a message shared by many checks (a stopped audit) is shown once
     for c in doc["checks"]:
         if not quiet or c["status"] != "pass":
-            click.echo(f"{c['status']:>21}  {c['name']}: {c['message']}", err=True)
+            message = "(the same as above)" if c["message"] in shown else c["message"]
+            shown.add(c["message"])
+            click.echo(f"{c['status']:>21}  {c['name']}: {message}", err=True)
     for e in doc["errors"]:
         click.echo(f"error ({e['stage']}): {e['message']}", err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")

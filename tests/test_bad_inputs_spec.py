@@ -444,7 +444,7 @@ CASES: list[tuple[str, Callable[[Path], Any], int, tuple[str, ...]]] = [
             uri=_python_model(f, _STRING_PREDICT) + ":predict",
         ),
         2,
-        ("types differ", "'1' (text) vs 1 (number)"),
+        ("types differ", "['0', '1'] (text)", "(text) vs 0 (number)"),
     ),
     (
         "python-module-fails-to-import",
