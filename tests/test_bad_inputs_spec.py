@@ -618,3 +618,45 @@ def test_python_model_imports_from_the_spec_folder_as_a_process(tmp_path):
     # group a is always selected, group b never: blocked (exit 1), so the model did run
     assert_exit(proc, 1, "selection_rate")
     assert_no_release(tmp_path / "out")
+
+
+def test_an_import_error_is_reported_once_not_per_check(workdir, fairgate):
+    spec = _own_model(
+        log_spec(decision_log(workdir)),
+        kind="python",
+        uri=_python_model(workdir, "raise RuntimeError('boom')") + ":f",
+    )
+    spec["checks"] = [
+        {"metric": m, "disparity": "difference", "max": 0.1}
+        for m in ("selection_rate", "false_positive_rate", "false_negative_rate", "accuracy")
+    ]
+    out = workdir / "out"
+    code, stdout, stderr = fairgate(
+        "run", write_yaml(workdir / "s.yaml", spec), "--out", out, "--no-mlflow", "-q"
+    )
+    assert code == 2
+    # once for the first check, once as the audit's error; the other checks refer to it
+    assert (stdout + stderr).count("RuntimeError: boom") == 2, stdout + stderr
+    assert_no_release(out)
+
+
+def test_yaml_1_1_booleans_still_set_boolean_keys(workdir, fairgate):
+    """Only label fields keep 'yes' as text; a boolean key still reads it as true."""
+    from audits import load_spec
+
+    spec = log_spec(decision_log(workdir))
+    text = write_yaml(workdir / "s.yaml", spec).read_text() + "\n"
+    path = workdir / "s.yaml"
+    path.write_text(text.replace("  sensitive:", "  synthetic: yes\n  sensitive:"))
+    assert load_spec(path).data.synthetic is True
+
+
+def test_alias_bomb_is_refused_quickly_as_a_process(tmp_path):
+    """The 10**9-value alias bomb: refused in seconds by ``fairgate validate``."""
+    import time
+
+    spec = write_yaml(tmp_path / "bomb.yaml", _raw(_BOMB)(tmp_path))
+    start = time.perf_counter()
+    proc = run_cli("validate", spec, cwd=tmp_path, env={"PYTHONPATH": str(ROOT)}, timeout=120)
+    assert_exit(proc, 4, "expands to more than 100,000 values")
+    assert time.perf_counter() - start < 60
