@@ -116,6 +116,19 @@ def _name(check: GroupMetricCheck | ScoreMetricCheck, view: str) -> str:
     return f"{check.name or f'{check.metric} {check.disparity}'} [{view}]"
 
 
+def _too_few_groups(view: str, groups: list[str], excluded: list[str]) -> str:
+    """Why a disparity over ``view`` has nothing to compare."""
+    if len(groups) == 1:
+        return (
+            f" Not computable: {view!r} has one group in the data ({groups[0]}), and a "
+            "disparity compares at least two."
+        )
+    return (
+        f" Not computable: fewer than two of the {len(groups)} groups of {view!r} are "
+        f"compared (excluded: {', '.join(excluded) or 'none'})."
+    )
+
+
 def group_metric(
     check: GroupMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
@@ -152,6 +165,7 @@ def group_metric(
             )
         elif len(d.compared) < 2 and status is not Status.FAIL:
             status = Status.INSUFFICIENT
+            message += _too_few_groups(view, list(d.per_group.group), list(d.excluded))
         by_group = {
             row.group: {
                 "value": _num(row.value),
@@ -216,6 +230,21 @@ def _score_disparity_ci(rows: Any, kind: str, confidence: float) -> tuple[float,
     return (float(np.exp(log_ratio - z * se)), float(min(np.exp(log_ratio + z * se), 1.0)))
 
 
+def _no_scores_reason(gm: GroupMetrics | None, evidence: Any) -> str:
+    if gm is not None and not gm.table.binary:
+        return "score metrics need binary decisions; these decisions have more than two values."
+    adapter = getattr(evidence, "adapter", None)
+    if adapter is not None and adapter.decision_column is not None:
+        return "needs scores: set model.score_column to the decision log's score column."
+    reason = getattr(evidence, "no_proba_reason", None)
+    if reason is None or adapter is None or not adapter.has_proba:
+        return (
+            "needs probabilities (the model has no predict_proba), so no score metric can "
+            "be computed."
+        )
+    return reason
+
+
 def score_metric(
     check: ScoreMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
@@ -237,8 +266,7 @@ def score_metric(
                 status=Status.SKIPPED,
                 value=None,
                 ci=None,
-                message="skipped: needs probabilities (the model has no "
-                "predict_proba), so no score metric can be computed.",
+                message=f"skipped: {_no_scores_reason(gm, evidence)}",
             )
             continue
         rows = gm.scores[(gm.scores.view == view) & (gm.scores.metric == check.metric)]

@@ -16,6 +16,7 @@ from models_under_test import ModelAdapter
 
 from ._progress import progress
 from ._spec import AuditSpec
+from ._spec_rules import same_value
 
 __all__ = ["Evidence", "feature_rows", "importance_boot"]
 
@@ -61,17 +62,39 @@ class Evidence:
 
     @property
     def explainable(self) -> bool:
-        """Whether the model gives probabilities that can be explained."""
-        return self.adapter is not None and self.adapter.has_proba
+        """Whether the model gives probabilities, and says which column is favourable."""
+        has_proba = self.adapter is not None and self.adapter.has_proba
+        return has_proba and self._positive_index() is not None
+
+    @property
+    def proba_classes(self) -> list[Any] | None:
+        """The classes of the probability columns: the model's own, or the spec's."""
+        if self.adapter is None:
+            return None
+        return self.adapter.classes or getattr(self.spec.model, "proba_classes", None)
+
+    @property
+    def no_proba_reason(self) -> str:
+        """Why nothing can be computed from probabilities (for a *skipped* message)."""
+        if self.adapter is not None and self.adapter.decision_column is not None:
+            return "needs probabilities: a decision log has no model to explain or score."
+        if self.adapter is None or not self.adapter.has_proba:
+            return "needs probabilities (the model has no predict_proba)."
+        return (
+            "needs probabilities of a known class: the model does not say which class each "
+            "predict_proba column is, so the favourable class's column is unknown. Set "
+            "model.proba_classes in the spec (the classes in column order, e.g. [0, 1])."
+        )
 
     def _model(self) -> Any:
         inner = getattr(self.adapter, "estimator", None)
         return inner if callable(getattr(inner, "predict_proba", None)) else self.adapter
 
-    def _positive_index(self) -> int:
-        classes = self.adapter.classes if self.adapter else None
+    def _positive_index(self) -> int | None:
+        """The favourable class's column of predict_proba (never guessed: ``None``)."""
         positive = self.spec.data.positive_label
-        return classes.index(positive) if classes and positive in classes else 1
+        found = (i for i, c in enumerate(self.proba_classes or []) if same_value(c, positive))
+        return next(found, None)
 
     @cached_property
     def explained_rows(self) -> np.ndarray:

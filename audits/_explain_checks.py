@@ -68,7 +68,7 @@ def _needs_probabilities(fn: Callable[..., Iterator[CheckResult]]):
     @functools.wraps(fn)
     def wrapper(check: Any, spec: AuditSpec, gm: Any, ev: Evidence) -> Iterator[CheckResult]:
         if ev.attributions is None:
-            yield _skipped(check, "needs probabilities (the model has no predict_proba).")
+            yield _skipped(check, ev.no_proba_reason)
             return
         yield from fn(check, spec, gm, ev)
 

@@ -25,6 +25,8 @@ from models_under_test import (
 )
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
+from ._data_checks import check_data
+from ._decisions import check_probabilities, map_decision_codes, proba_columns
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
@@ -32,6 +34,7 @@ from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
+from ._spec_rules import describe_values, same_value, type_hint
 from ._status import derive_verdict
 from ._validation import validate_data
 
@@ -51,11 +54,17 @@ class DataError(RuntimeError):
 
 def _read_data(path: Path) -> pd.DataFrame:
     try:
-        if path.suffix.lower() == ".csv":
-            return pd.read_csv(path)
-        return pd.read_parquet(path)
+        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    except pd.errors.EmptyDataError as err:
+        raise DataError(f"The data file {str(path)!r} is empty: it has no rows.") from err
     except Exception as err:
         raise DataError(f"The data file {str(path)!r} cannot be read: {err}") from err
+    if frame.empty:
+        raise DataError(
+            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
+            "is nothing to audit."
+        )
+    return frame
 
 
 def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
@@ -92,12 +101,22 @@ def _decide(
     positive_label: Any,
     show: bool,
     batch_rows: int = BATCH_ROWS,
+    proba_classes: list[Any] | None = None,
+    decision_values: dict[Any, Any] | None = None,
 ) -> Decided:
-    """Decisions for every row, and the probability of the favourable class when available."""
+    """Decisions for every row, and the probability of the favourable class when available.
+
+    ``proba_classes`` (the spec's) names the probability columns of a model that does not
+    say its classes; ``decision_values`` maps a decision log's codes to label values.
+    """
     if adapter.decision_column is not None:
         decisions = frame[adapter.decision_column].to_numpy()
+        if decision_values:
+            decisions = map_decision_codes(decisions, decision_values, adapter.decision_column)
         score_col = getattr(adapter, "score_column", None)
         scores = frame[score_col].to_numpy(dtype=float) if score_col else None
+        if scores is not None:
+            check_probabilities(scores, f"The score column {score_col!r}")
         return Decided(decisions, scores)
     parts, probas = [], []
     with progress("Scoring", len(features), enabled=show) as advance:
@@ -115,10 +134,11 @@ def _decide(
     if not probas:
         return Decided(decisions)
     proba = np.concatenate(probas)
-    classes = adapter.classes
-    column = classes.index(positive_label) if classes and positive_label in classes else 1
-    scores = proba[:, column] if proba.ndim == 2 and proba.shape[1] == 2 else None
-    return Decided(decisions, scores, proba, classes)
+    classes = proba_columns(adapter, proba, positive_label, proba_classes)
+    if classes is None:  # unknown columns: no scores (never column 1 by default)
+        return Decided(decisions, None, proba, None)
+    column = next(i for i, c in enumerate(classes) if same_value(c, positive_label))
+    return Decided(decisions, proba[:, column], proba, classes)
 
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
@@ -126,10 +146,13 @@ def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
         raise PredictionError(f"{int(pd.isna(decisions).sum())} decisions are missing (NaN).")
     known = set(pd.unique(labels).tolist())
     seen = set(pd.unique(decisions).tolist())
-    if not seen <= known:
+    stray = sorted((d for d in seen if not any(same_value(d, k) for k in known)), key=repr)
+    if stray:
         raise PredictionError(
-            f"The decisions hold values {sorted(map(str, seen - known))} that are not among the "
-            f"label's values {sorted(map(str, known))}: decisions and labels must be coded alike."
+            f"The decisions hold values {describe_values(stray)} that are not among the "
+            f"label's values {describe_values(known)}: decisions and labels must be coded "
+            f"alike (a decision log can map its codes with model.decision_values)."
+            f"{type_hint(stray[0], known)}"
         )
     return sorted(known | seen, key=str)
 
@@ -268,16 +291,19 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> None:
     if spec.data.media:
         roles["data.media.column"] = spec.data.media.column
     _require_columns(frame, roles)
+    check_data(spec, frame)
 
 
 @_stage("load")
 def _load(
-    spec: AuditSpec, frame: pd.DataFrame, *, tracking_uri: str | None
+    spec: AuditSpec, spec_path: Path, frame: pd.DataFrame, *, tracking_uri: str | None
 ) -> tuple[ModelAdapter, Any, int]:
     """The model adapter, and what it is given (features or media batches) in what batches."""
     params = spec.model.model_dump()
     if params["kind"] == "mlflow" and not params.get("tracking_uri"):
         params["tracking_uri"] = tracking_uri
+    if params["kind"] == "python":  # its module: from the spec's folder, then cwd
+        params["search_path"] = [str(spec_path.resolve().parent), str(Path.cwd())]
     adapter = load_model(params.pop("kind"), **params)
     features, batch_rows = _features(spec, frame, params.get("column"))
     return adapter, features, batch_rows
@@ -301,6 +327,8 @@ def _decide_all(
         positive_label=spec.data.positive_label,
         show=show,
         batch_rows=batch_rows,
+        proba_classes=getattr(spec.model, "proba_classes", None),
+        decision_values=getattr(spec.model, "decision_values", None),
     )
     return decided, _check_decisions(decided.decisions, frame[spec.data.label])
 
@@ -338,7 +366,9 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     spec = audit.spec
     audit.frame = frame = _read(spec)
     _validate(audit, frame)
-    audit.adapter, features, batch_rows = _load(spec, frame, tracking_uri=tracking_uri)
+    audit.adapter, features, batch_rows = _load(
+        spec, audit.spec_path, frame, tracking_uri=tracking_uri
+    )
     decided, classes = _decide_all(
         spec, audit.adapter, frame, features, show=audit.show, batch_rows=batch_rows
     )

@@ -25,6 +25,9 @@ from pydantic import (
 from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
 
+from ._spec_rules import label_problems, threshold_problems
+from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
+
 __all__ = [
     "AuditSpec",
     "DataSpec",
@@ -49,7 +52,8 @@ class SpecError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    #: NaN and infinite numbers are refused everywhere (a NaN bound compares false with all).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def _existing_file(value: str, field: str) -> str:
@@ -86,6 +90,12 @@ class SklearnModel(_Strict):
         return self
 
 
+#: A value of the label (or a decision code) as the data hold it.
+LabelValue = int | float | str | bool
+#: The classes of ``predict_proba``'s columns, in order, when the model does not say them.
+ProbaClasses = Annotated[list[LabelValue], Field(min_length=2)]
+
+
 class MlflowModel(_Strict):
     """Any MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/...``)."""
 
@@ -93,14 +103,23 @@ class MlflowModel(_Strict):
     uri: str
     #: The tracking server resolving ``models:/`` URIs (default: the CLI's --tracking-uri).
     tracking_uri: str | None = None
+    proba_classes: ProbaClasses | None = None
 
 
 class PythonModel(_Strict):
-    """``module:function`` taking a feature DataFrame and returning decisions."""
+    """``module:function`` taking a feature DataFrame and returning decisions.
+
+    The module is imported once, from the spec's folder or else the working directory (in
+    that order, ahead of the installed packages). ``proba`` (``module:function``) returns one
+    probability column per class; ``proba_classes`` names those classes in order (a function
+    has no ``classes_``): without it the score and explainability checks are skipped, as the
+    favourable class's column is unknown.
+    """
 
     kind: Literal["python"]
     uri: Annotated[str, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")]
     proba: Annotated[str | None, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] = None
+    proba_classes: ProbaClasses | None = None
 
 
 class PredictionsModel(_Strict):
@@ -109,6 +128,9 @@ class PredictionsModel(_Strict):
     kind: Literal["predictions"]
     column: str
     score_column: str | None = None
+    #: The log's own decision codes → label values (e.g. ``{approved: ">50K"}``); a code not
+    #: listed stops the audit.
+    decision_values: Annotated[dict[LabelValue, LabelValue], Field(min_length=1)] | None = None
 
 
 class OnnxModel(_Strict):
@@ -119,6 +141,7 @@ class OnnxModel(_Strict):
     sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
     #: ``module:function`` turning a batch of decoded inputs into the model's input.
     preprocess: Annotated[str | None, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] = None
+    proba_classes: ProbaClasses | None = None
 
     @field_validator("uri")
     @classmethod
@@ -134,10 +157,11 @@ class RestModel(_Strict):
     protocol: Literal["mlflow", "kserve"] = "mlflow"
     model_name: str | None = None
     batch_size: Annotated[int, Field(ge=1)] = 1000
-    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    #: Bounded so that a spec cannot make an audit hang (seconds).
+    timeout_s: Annotated[float, Field(gt=0, le=600)] = 30.0
     retries: Annotated[int, Field(ge=0, le=10)] = 3
-    backoff_s: Annotated[float, Field(ge=0)] = 0.5
-    rate_limit_per_s: Annotated[float, Field(gt=0)] | None = None
+    backoff_s: Annotated[float, Field(ge=0, le=30)] = 0.5
+    rate_limit_per_s: Annotated[float, Field(ge=0.01)] | None = None
     #: HTTP header → name of the environment variable holding its value (never the value).
     headers_from_env: dict[str, str] = Field(default_factory=dict)
 
@@ -189,7 +213,8 @@ class DataSpec(_Strict):
 
     path: str
     label: str
-    positive_label: int | float | str | bool = 1
+    #: Must be among the label's values (exit 2 at the data stage, 4 against label_values).
+    positive_label: LabelValue = 1
     sensitive: Annotated[list[str], Field(min_length=1)]
     #: Columns that encode a protected attribute directly (default: ``sensitive``); the
     #: explainability checks treat attribution to them as direct use.
@@ -198,7 +223,7 @@ class DataSpec(_Strict):
     min_denominator: Annotated[int, Field(ge=1)] = 5
     exclude: list[str] = Field(default_factory=list)
     #: The declared values of the label (and, for decision logs, of the decisions).
-    label_values: list[int | float | str | bool] | None = None
+    label_values: list[LabelValue] | None = None
     #: ``error``: a missing sensitive value stops the audit; ``unknown``: it is its own group.
     missing_sensitive: Literal["error", "unknown"] = "error"
     #: Declared numeric ranges, ``column: [min, max]`` (either may be null).
@@ -295,7 +320,7 @@ class ExplainSettings(_Strict):
     background: Annotated[int, Field(ge=10)] = 100
     method: Literal["auto", "tree", "permutation"] = "auto"
     max_evals: Annotated[int, Field(ge=3)] | None = None
-    time_budget_s: Annotated[float, Field(gt=0)] = 300.0
+    time_budget_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
 
 
 class GroupMetricCheck(_Threshold):
@@ -360,7 +385,7 @@ class AuditSpec(_Strict):
     data: DataSpec
     checks: Annotated[list[Check], Field(min_length=1)]
     explain: ExplainSettings = Field(default_factory=ExplainSettings)
-    seed: int = 0
+    seed: Annotated[int, Field(ge=0)] = 0
     n_boot: Annotated[int, Field(ge=100, le=100_000)] = 1000
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
 
@@ -374,6 +399,13 @@ class AuditSpec(_Strict):
                         f"checks[{i}].views must name sensitive columns {self.data.sensitive} "
                         f"joined by '|'. Got {view!r} instead."
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _rules(self) -> AuditSpec:
+        problems = threshold_problems(self.checks) + label_problems(self.data, self.model)
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     @property
@@ -428,7 +460,7 @@ def _message(err: dict[str, Any]) -> str:
         return f"{where} needs a {ctx.get('discriminator', 'kind')} key."
     if kind == "value_error":
         msg = err["msg"].removeprefix("Value error, ")
-        return msg if msg.startswith(where) else f"{where}: {msg}"
+        return msg if msg.startswith(where) or where == "spec" else f"{where}: {msg}"
     msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
     return f"{where} {msg[0].lower()}{msg[1:]}. Got {got!r} instead."
 
@@ -440,7 +472,8 @@ def parse_spec(data: object) -> AuditSpec:
     try:
         return AuditSpec.model_validate(data)
     except ValidationError as err:
-        raise SpecError([_message(e) for e in err.errors()]) from err
+        problems = [line for e in err.errors() for line in _message(e).splitlines()]
+        raise SpecError(problems) from err
 
 
 def load_spec(path: str | Path) -> AuditSpec:
@@ -449,11 +482,20 @@ def load_spec(path: str | Path) -> AuditSpec:
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:  # never more than the largest spec allowed
+            raw = handle.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            too_big = f"holds more than the {MAX_BYTES:,} bytes a spec may hold."
+            raise SpecError([f"spec file {str(path)!r} {too_big}"])
+        text = raw.decode("utf-8")
     except OSError as err:
         raise SpecError([f"spec file {str(path)!r} cannot be read: {err.strerror}."]) from err
+    except UnicodeDecodeError as err:
+        raise SpecError([f"spec file {str(path)!r} is not UTF-8 text: {err}."]) from err
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except YamlRefusedError as err:
+        raise SpecError([f"spec file {str(path)!r}: {err}"]) from err
     except yaml.YAMLError as err:
         raise SpecError([f"spec file {str(path)!r} is not valid YAML: {err}"]) from err
     return parse_spec(data)

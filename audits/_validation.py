@@ -68,11 +68,13 @@ def _suite(spec: AuditSpec, columns: list[str]) -> list[tuple[str, Any, str]]:
             )
         )
         if decision and decision in present:
+            # A log with its own codes (model.decision_values) is checked against those codes.
+            codes = getattr(spec.model, "decision_values", None)
             out.append(
                 (
                     "decision_values",
                     x.ExpectColumnValuesToBeInSet(
-                        column=decision, value_set=list(data.label_values)
+                        column=decision, value_set=list(codes or data.label_values)
                     ),
                     sev("decision_values"),
                 )

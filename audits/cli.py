@@ -66,7 +66,7 @@ def cli() -> None:
     metavar="ALIAS",
     help="Move this registry alias to the audited model version, only if the audit passes.",
 )
-@click.option("--seed", type=int, help="Override the spec's seed.")
+@click.option("--seed", type=click.IntRange(min=0), help="Override the spec's seed (>= 0).")
 @click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
 def run(
@@ -88,8 +88,6 @@ def run(
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
-    if seed is not None and seed < 0:
-        raise click.BadParameter(f"must be 0 or more. Got {seed} instead.", param_hint="--seed")
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     audit_id = new_audit_id(spec.name)
@@ -125,9 +123,12 @@ def run(
         doc = result.document
         _evidence(doc, result, out, pdf=pdf, record=record, before_publish=guard.settle)
     code = ExitCode(doc["exit_code"])
+    shown: set[str] = set()  # a message shared by many checks (a stopped audit) is shown once
     for c in doc["checks"]:
         if not quiet or c["status"] != "pass":
-            click.echo(f"{c['status']:>21}  {c['name']}: {c['message']}", err=True)
+            message = "(the same as above)" if c["message"] in shown else c["message"]
+            shown.add(c["message"])
+            click.echo(f"{c['status']:>21}  {c['name']}: {message}", err=True)
     for e in doc["errors"]:
         click.echo(f"error ({e['stage']}): {e['message']}", err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")

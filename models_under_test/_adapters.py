@@ -10,9 +10,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -242,22 +244,43 @@ class _Function:
             self.predict_proba = self.proba
 
 
-def _import(target: str) -> Callable[..., Any]:
+def _import(target: str, search_path: Sequence[str] = ()) -> tuple[ModuleType, Any]:
+    """``module:attribute`` → (module, attribute), importing with ``search_path`` first."""
     module_name, _, attr = target.partition(":")
+    added = [p for p in dict.fromkeys(search_path) if p not in sys.path]
+    sys.path[:0] = added
     try:
         module = importlib.import_module(module_name)
-        return getattr(module, attr)
-    except (ImportError, AttributeError) as err:
-        raise ModelLoadError(f"The Python model {target!r} cannot be imported: {err}") from err
+    except Exception as err:  # ImportError, or whatever the module raises while importing
+        where = ", ".join(repr(p) for p in search_path) or "the installed packages"
+        raise ModelLoadError(
+            f"The Python model {target!r} cannot be imported (searched {where}, then the "
+            f"installed packages): {type(err).__name__}: {err}"
+        ) from err
+    finally:
+        for path in added:
+            sys.path.remove(path)
+    try:
+        return module, getattr(module, attr)
+    except AttributeError as err:
+        raise ModelLoadError(
+            f"The Python model {target!r} cannot be imported: module {module_name!r} "
+            f"({getattr(module, '__file__', None)}) has no {attr!r}."
+        ) from err
 
 
-def load_python(*, uri: str, proba: str | None = None, **_: Any) -> EstimatorAdapter:
-    """``module:function`` returning decisions for a DataFrame (optionally ``proba`` too)."""
-    fn = _import(uri)
-    module = importlib.import_module(uri.partition(":")[0])
+def load_python(
+    *, uri: str, proba: str | None = None, search_path: Sequence[str] = (), **_: Any
+) -> EstimatorAdapter:
+    """``module:function`` returning decisions for a DataFrame (optionally ``proba`` too).
+
+    The module is imported once, looked up first in ``search_path`` (the runner passes the
+    spec's folder and the working directory), then among the installed packages.
+    """
+    module, fn = _import(uri, search_path)
     source = getattr(module, "__file__", None)
     digest = file_sha256(source) if source else None
-    target = _Function(fn, _import(proba) if proba else None)
+    target = _Function(fn, _import(proba, search_path)[1] if proba else None)
     return EstimatorAdapter(kind="python", uri=uri, estimator=target, content_hash=digest)
 
 

@@ -1,0 +1,74 @@
+"""Checks of the audit data that only the data can answer, made before any model runs.
+
+* The label's values must include ``positive_label`` (binary labels, or a positive label the
+  spec sets): otherwise every rate would count nothing and every group would look "equal".
+* The bootstrap of the count table must fit in memory: ``n_boot`` replicates of every
+  intersection of the sensitive attributes, estimated before they are drawn.
+
+Both raise :class:`UnusableDataError` (the audit ends with the verdict ``error``, exit code 2).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+
+from ._spec import AuditSpec
+from ._spec_rules import describe_values, same_value, type_hint
+
+__all__ = ["BOOTSTRAP_MEMORY_LIMIT", "UnusableDataError", "bootstrap_bytes", "check_data"]
+
+#: The most memory the bootstrap of the count table may take (bytes).
+BOOTSTRAP_MEMORY_LIMIT = 2 << 30
+
+
+class UnusableDataError(ValueError):
+    """The audit data cannot be audited as the spec asks (one readable sentence)."""
+
+
+def check_positive_label(spec: AuditSpec, labels: pd.Series) -> None:
+    """The label's values include the positive label (for binary labels or when set)."""
+    present = [v for v in pd.unique(labels.dropna())]
+    explicit = "positive_label" in spec.data.model_fields_set
+    positive = spec.data.positive_label
+    if not (len(present) <= 2 or explicit):
+        return  # multiclass: rates are one-vs-rest per class, the positive label is unused
+    if any(same_value(positive, v) for v in present):
+        return
+    default = "" if explicit else " (data.positive_label defaults to 1)"
+    raise UnusableDataError(
+        f"data.positive_label {positive!r}{default} is not among the values of the label "
+        f"column {spec.data.label!r}: {describe_values(present)}. Set data.positive_label to "
+        f"the favourable outcome as the data write it.{type_hint(positive, present)}"
+    )
+
+
+def bootstrap_bytes(n_boot: int, n_groups: int, n_classes: int) -> int:
+    """Estimated peak memory of bootstrapping a count table (measured: replicates, rates)."""
+    return n_boot * n_groups * (32 * max(n_classes, 2) ** 2 + 400)
+
+
+def check_bootstrap_memory(
+    spec: AuditSpec, frame: pd.DataFrame, *, limit: int = BOOTSTRAP_MEMORY_LIMIT
+) -> None:
+    """Refuse, before drawing them, bootstrap replicates that would not fit in ``limit``."""
+    levels = [int(frame[c].nunique(dropna=False)) for c in spec.data.sensitive]
+    groups = math.prod(levels)
+    classes = int(frame[spec.data.label].nunique())
+    need = bootstrap_bytes(spec.n_boot, groups, classes)
+    if need > limit:
+        per = ", ".join(f"{c}: {n}" for c, n in zip(spec.data.sensitive, levels, strict=True))
+        raise UnusableDataError(
+            f"n_boot = {spec.n_boot:,} replicates of {groups:,} intersectional groups ({per}) "
+            f"and {classes} label values would need about {need / 2**30:.1f} GiB, more than "
+            f"the {limit / 2**30:.0f} GiB allowed. Lower n_boot, or audit fewer or coarser "
+            "sensitive attributes."
+        )
+
+
+def check_data(spec: AuditSpec, frame: pd.DataFrame, **kwargs: Any) -> None:
+    """Every check above, in order; raises :class:`UnusableDataError`."""
+    check_positive_label(spec, frame[spec.data.label])
+    check_bootstrap_memory(spec, frame, **kwargs)

@@ -1,0 +1,108 @@
+"""What a model's outputs must be before they are audited: probabilities that are
+probabilities, a known column for the favourable class, decision codes that are labels.
+
+Each function raises :class:`~models_under_test.PredictionError` (the audit ends with the
+verdict ``error``, exit code 2) naming what was expected and what came.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from models_under_test import ModelAdapter, PredictionError
+
+from ._spec_rules import describe_values, same_value
+
+__all__ = ["check_probabilities", "map_decision_codes", "proba_columns"]
+
+#: How far a row of probabilities may sum from 1 (float32 models round).
+SUM_TOLERANCE = 1e-3
+
+
+def check_probabilities(values: np.ndarray, what: str) -> None:
+    """Every value finite and in [0, 1]; every row of a matrix summing to 1."""
+    values = np.asarray(values, dtype=float)
+    bad = ~np.isfinite(values) | (values < 0) | (values > 1)
+    if bad.any():
+        shown = values[bad][:5].tolist()
+        raise PredictionError(
+            f"{what} holds {int(bad.sum())} values that are not probabilities (missing, or "
+            f"outside [0, 1]), e.g. {shown}: refused."
+        )
+    if values.ndim == 2 and values.shape[1] > 1:
+        sums = values.sum(axis=1)
+        off = np.abs(sums - 1) > SUM_TOLERANCE
+        if off.any():
+            raise PredictionError(
+                f"{what}: {int(off.sum())} of {len(sums)} rows of probabilities do not sum to 1 "
+                f"(e.g. {float(sums[off][0]):.4g}): they are not one probability per class."
+            )
+
+
+def proba_columns(
+    adapter: ModelAdapter,
+    proba: np.ndarray,
+    positive_label: Any,
+    declared: Sequence[Any] | None,
+) -> list[Any] | None:
+    """The class of each probability column, or ``None`` when nobody says it.
+
+    The model's own classes win; the spec's ``proba_classes`` must then agree with them.
+    """
+    what = f"The {adapter.kind} model {adapter.uri!r}'s predict_proba"
+    if proba.ndim != 2:
+        raise PredictionError(
+            f"{what} must return one column per class (rows × classes). Got an array of "
+            f"shape {proba.shape} instead."
+        )
+    check_probabilities(proba, what)
+    own = adapter.classes
+    if (
+        own is not None
+        and declared is not None
+        and (
+            len(own) != len(declared)
+            or not all(same_value(a, b) for a, b in zip(own, declared, strict=False))
+        )
+    ):
+        raise PredictionError(
+            f"model.proba_classes {list(declared)!r} disagrees with the model's own classes "
+            f"{list(own)!r}."
+        )
+    classes = list(own) if own is not None else (list(declared) if declared else None)
+    if classes is None:
+        return None
+    if len(classes) != proba.shape[1]:
+        raise PredictionError(
+            f"{what} returned {proba.shape[1]} columns, but the classes are {classes!r} "
+            f"({len(classes)}): one column per class is expected."
+        )
+    if not any(same_value(c, positive_label) for c in classes):
+        raise PredictionError(
+            f"data.positive_label {positive_label!r} is not among the model's classes "
+            f"{describe_values(classes)}: the favourable class's probability cannot be found."
+        )
+    return classes
+
+
+def map_decision_codes(
+    decisions: np.ndarray, mapping: Mapping[Any, Any], column: str
+) -> np.ndarray:
+    """A decision log's codes → label values; a code the mapping does not list is refused."""
+    codes = pd.unique(pd.Series(decisions).dropna())
+    keys = list(mapping)
+    unmapped = [c for c in codes if not any(same_value(c, k) for k in keys)]
+    if unmapped:
+        raise PredictionError(
+            f"The decision column {column!r} holds codes {describe_values(unmapped)} that "
+            f"model.decision_values does not map (it maps {describe_values(keys)})."
+        )
+    lookup = {}
+    for code in codes:
+        key = next(k for k in keys if same_value(code, k))
+        lookup[code] = mapping[key]
+    return pd.Series(decisions, dtype=object).map(lookup).infer_objects().to_numpy()
