@@ -7,12 +7,13 @@ do not depend on the batch size's effect on draws order beyond that seed, and re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from metrics import paired_change
-from models_under_test import perturb
+from models_under_test import input_change, perturb
 
 from ._checks import CheckResult, _bound_text, _num, _threshold, decide
 from ._evidence import Evidence, feature_rows
@@ -20,7 +21,7 @@ from ._progress import progress
 from ._spec import AuditSpec, RobustnessCheck
 from ._status import Status
 
-__all__ = ["robustness"]
+__all__ = ["MIN_INPUT_CHANGE", "robustness"]
 
 _MEANING = (
     "How much each group's accuracy drops when the inputs are degraded (for example "
@@ -29,9 +30,34 @@ _MEANING = (
 )
 
 
-def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> np.ndarray:
+#: A perturbation that changes the inputs by less than this (mean relative RMS change) did
+#: not test anything: the check is an error, never a pass.
+MIN_INPUT_CHANGE = 0.01
+
+
+@dataclass(frozen=True)
+class Perturbed:
+    """Decisions on the perturbed inputs and what the perturbation did to the inputs."""
+
+    decisions: np.ndarray
+    #: Mean over rows of the RMS change relative to the input's RMS.
+    mean_input_change: float
+    #: Share of rows whose input changed at all.
+    inputs_changed: float
+
+
+def _params(check: RobustnessCheck, spec: AuditSpec) -> dict[str, Any]:
+    params = dict(check.params)
+    if check.perturbation == "telephone" and spec.data.media is not None:
+        params.setdefault("sample_rate", spec.data.media.sample_rate)  # the data's rate
+    return params
+
+
+def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> Perturbed:
     batch = spec.data.media.batch_size if spec.data.media else 50_000
     n, parts = len(ev.features), []
+    change_sum, changed = 0.0, 0
+    params = _params(check, spec)
     with progress(f"Perturbing ({check.perturbation})", n, enabled=ev.show) as advance:
         for i, start in enumerate(range(0, n, batch)):
             x = feature_rows(ev.features, start, start + batch)
@@ -41,13 +67,17 @@ def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> n
                     "(data.media); this audit's inputs are a table."
                 )
             rng = np.random.default_rng([ev.seed, i])
-            parts.append(
-                np.asarray(
-                    ev.adapter.predict(perturb(check.perturbation, x, rng=rng, params=check.params))
-                ).reshape(-1)
-            )
+            moved = perturb(check.perturbation, x, rng=rng, params=params)
+            relative, any_change = input_change(x, moved)
+            change_sum += float(relative.sum())
+            changed += int(any_change.sum())
+            parts.append(np.asarray(ev.adapter.predict(moved)).reshape(-1))
             advance(len(x))
-    return np.concatenate(parts)
+    return Perturbed(
+        decisions=np.concatenate(parts),
+        mean_input_change=change_sum / n if n else 0.0,
+        inputs_changed=changed / n if n else 0.0,
+    )
 
 
 def robustness(
@@ -75,7 +105,39 @@ def robustness(
             )
         return
     labels = ev.frame[spec.data.label].to_numpy()
-    after = _decisions_after(check, spec, ev)
+    perturbed = _decisions_after(check, spec, ev)
+    after = perturbed.decisions
+    measured = {
+        "mean_input_change": perturbed.mean_input_change,
+        "inputs_changed": perturbed.inputs_changed,
+        "decisions_changed": float(np.mean(after != ev.decisions)) if len(after) else 0.0,
+        "min_input_change": MIN_INPUT_CHANGE,
+    }
+    if perturbed.mean_input_change < MIN_INPUT_CHANGE:
+        params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "defaults"
+        for view in spec.views(check):
+            yield CheckResult(
+                name=f"{name} [{view}]",
+                view=view,
+                status=Status.ERROR,
+                value=None,
+                ci=None,
+                message=(
+                    f"not tested: {check.perturbation} ({params}) changed the inputs by "
+                    f"{perturbed.mean_input_change:.2%} on average ({perturbed.inputs_changed:.0%}"
+                    f" of them at all), less than the {MIN_INPUT_CHANGE:.0%} a robustness check "
+                    "needs; an unchanged input cannot show a drop."
+                ),
+                details={
+                    "perturbation": check.perturbation,
+                    "params": dict(check.params),
+                    **measured,
+                    "threshold_source": check.source,
+                    "meaning": _MEANING,
+                },
+                **base,
+            )
+        return
     right_before, right_after = ev.decisions == labels, after == labels
     for view in spec.views(check):
         res = paired_change(
@@ -128,6 +190,7 @@ def robustness(
                 "worst_group": res.worst_group,
                 "best_group": res.best_group,
                 "insufficient_groups": short,
+                **measured,
                 "threshold_source": check.source,
                 "meaning": _MEANING,
             },

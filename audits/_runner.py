@@ -8,7 +8,7 @@ verdict ``error`` (exit code 2), never a pass, and its evidence is still written
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,11 @@ import pandas as pd
 from metrics import GroupMetrics, group_metrics
 from models_under_test import (
     MediaBatches,
+    MediaError,
     ModelAdapter,
     PredictionError,
     load_model,
+    survey_media,
 )
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
@@ -149,8 +151,11 @@ def _decide(
         return Decided(decisions)
     proba = np.concatenate(probas)
     classes = adapter.classes
-    column = classes.index(positive_label) if classes and positive_label in classes else 1
-    scores = proba[:, column] if proba.ndim == 2 and proba.shape[1] == 2 else None
+    # No column is guessed: without known classes (or without the favourable one among
+    # them) there are no scores, and score checks say so instead of reading column 1.
+    column = classes.index(positive_label) if classes and positive_label in classes else None
+    binary = proba.ndim == 2 and proba.shape[1] == 2 and column is not None
+    scores = proba[:, column] if binary else None
     return Decided(decisions, scores, proba, classes)
 
 
@@ -175,15 +180,28 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
     """
     media = spec.data.media
     if media is not None:
-        paths = tuple(frame[media.column].astype(str))
+        folder = Path(spec.data.path).parent  # manifest paths resolve against its folder
+        paths = tuple(str(folder / p) for p in frame[media.column].astype(str))
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise DataError(
-                f"{len(missing)} files named by {media.column!r} do not exist, e.g. {missing[0]!r}."
+                f"{len(missing)} files named by {media.column!r} do not exist (paths resolve "
+                f"against the manifest's folder {str(folder)!r}), e.g. {missing[0]!r}."
             )
-        return MediaBatches(
-            paths, media.kind, tuple(media.shape), media.sample_rate
-        ), media.batch_size
+        batches = MediaBatches(
+            paths,
+            media.kind,
+            tuple(media.shape),
+            media.sample_rate,
+            resize=media.resize,
+            downmix=media.downmix,
+            cut=media.cut,
+        )
+        try:
+            conversions = survey_media(batches)
+        except MediaError as err:
+            raise DataError(str(err)) from err
+        return replace(batches, conversions=conversions), media.batch_size
     dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
     return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
 
@@ -199,6 +217,18 @@ def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
             for level, n in frame.groupby(attribute)[column].nunique().items():
                 per_group[f"{attribute}={level}"] = int(n)
     return {"column": column, "per_group": per_group}
+
+
+def _media_summary(spec: AuditSpec, features: Any) -> dict[str, Any] | None:
+    """For media data: how many files were read and how many needed each conversion."""
+    if spec.data.media is None:
+        return None
+    surveyed = isinstance(features, MediaBatches) and features.conversions is not None
+    return {
+        "kind": spec.data.media.kind,
+        "files": len(features) if surveyed else None,
+        "conversions": dict(features.conversions) if surveyed else None,
+    }
 
 
 def _clean(value: Any) -> Any:
@@ -264,6 +294,7 @@ def run_audit(
     gm: GroupMetrics | None = None
     adapter: ModelAdapter | None = None
     n_rows = None
+    features: Any = None
     try:
         stage = "data"
         frame = _read_data(data_path)
@@ -291,11 +322,11 @@ def run_audit(
         if spec.data.media:
             roles["data.media.column"] = spec.data.media.column
         _require_columns(frame, roles)
+        features, batch_rows = _features(spec, frame, decision_col)
         stage = "model"
         if model_params["kind"] == "mlflow" and not model_params.get("tracking_uri"):
             model_params["tracking_uri"] = tracking_uri
         adapter = load_model(model_params.pop("kind"), **model_params)
-        features, batch_rows = _features(spec, frame, decision_col)
         decided = _decide(
             adapter,
             frame,
@@ -360,6 +391,7 @@ def run_audit(
             model_hash=adapter.content_hash if adapter else None,
             seed=seed,
             started_at=started,
+            media_files=getattr(features, "paths", None),
         ),
         "data": {
             "clusters": _clusters(spec, frame) if n_rows and spec.data.cluster_column else None,
@@ -369,6 +401,7 @@ def run_audit(
             "positive_label": spec.data.positive_label,
             "sensitive": list(spec.data.sensitive),
             "min_group_size": spec.data.min_group_size,
+            "media": _media_summary(spec, features),
         },
         "model": {
             "kind": spec.model.kind,

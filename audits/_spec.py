@@ -2,7 +2,9 @@
 
 Relative paths in a spec (``model.uri`` of file-based kinds, ``data.path``) are resolved
 against the working directory, so specs in ``audits/specs/`` name files from the repository
-root and ``fairgate`` is run from there.
+root and ``fairgate`` is run from there. The file paths *inside* a media manifest
+(``data.media.column``) resolve against the manifest's own folder, so a manifest and its
+files move together.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import (
 
 from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
+from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
 __all__ = [
     "AuditSpec",
@@ -119,6 +122,9 @@ class OnnxModel(_Strict):
     sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
     #: ``module:function`` turning a batch of decoded inputs into the model's input.
     preprocess: Annotated[str | None, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] = None
+    #: The classes of the probability columns, in order, when the model does not declare them
+    #: (a model that does must agree).
+    proba_classes: list[int | str | bool] | None = None
 
     @field_validator("uri")
     @classmethod
@@ -168,19 +174,37 @@ VALIDATION_KINDS = (
 
 
 class MediaSpec(_Strict):
-    """The data are a manifest whose ``column`` names image or audio files."""
+    """The data are a manifest whose ``column`` names image or audio files.
+
+    The paths in ``column`` resolve against the manifest's folder (absolute paths stay as
+    they are). Conversions the model's input needs are made and counted (the report lists
+    them); ``resize``, ``downmix`` and ``cut`` set to false refuse a file that would need one.
+    """
 
     column: str
     kind: Literal["image", "audio"]
     #: Images: [height, width] (grey levels in [0, 1]); audio: [samples].
-    shape: Annotated[list[int], Field(min_length=1, max_length=2)]
+    shape: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=2)]
     sample_rate: Annotated[int, Field(gt=0)] | None = None
     batch_size: Annotated[int, Field(ge=1)] = 256
+    #: Images of another size are resized to ``shape`` (false: refused).
+    resize: bool = True
+    #: Stereo audio is averaged to mono (false: refused).
+    downmix: bool = True
+    #: Clips longer than ``shape`` are cut (false: refused).
+    cut: bool = True
 
     @model_validator(mode="after")
-    def _audio_rate(self) -> MediaSpec:
+    def _per_kind(self) -> MediaSpec:
         if self.kind == "audio" and self.sample_rate is None:
             raise ValueError("data.media.sample_rate is required for audio. Got none.")
+        want = 2 if self.kind == "image" else 1
+        if len(self.shape) != want:
+            expected = "[height, width]" if self.kind == "image" else "[samples]"
+            raise ValueError(
+                f"data.media.shape must be {expected} for {self.kind} data. "
+                f"Got {self.shape} instead."
+            )
         return self
 
 
@@ -287,6 +311,30 @@ class RobustnessCheck(_Threshold):
     ]
     params: dict[str, float | str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _params_by_name(self) -> RobustnessCheck:
+        model = PERTURBATION_PARAMS[self.perturbation]
+        try:
+            model.model_validate(self.params)
+        except ValidationError as err:
+            known = ", ".join(model.model_fields)
+            problems = []
+            for e in err.errors():
+                key = ".".join(["params", *map(str, e["loc"])])
+                if e["type"] == "extra_forbidden":
+                    problems.append(
+                        f"{key} is not a setting of {self.perturbation} (its settings: {known})"
+                    )
+                else:
+                    msg = e["msg"].removeprefix("Value error, ")
+                    msg = msg.replace("Input should be", "must be")
+                    problems.append(
+                        f"{key} of {self.perturbation}: {msg}"
+                        + ("" if msg.endswith(".") else f". Got {e.get('input')!r} instead.")
+                    )
+            raise ValueError("; ".join(problems)) from None
+        return self
+
 
 class ExplainSettings(_Strict):
     """How explanations are computed (shared by every explainability check)."""
@@ -376,6 +424,33 @@ class AuditSpec(_Strict):
                     )
         return self
 
+    @model_validator(mode="after")
+    def _perturbations_fit_the_media(self) -> AuditSpec:
+        media = self.data.media
+        for i, check in enumerate(self.checks):
+            if not isinstance(check, RobustnessCheck):
+                continue
+            kind = PERTURBATION_KINDS[check.perturbation]
+            if media is None:
+                raise ValueError(
+                    f"checks[{i}] (robustness) needs image or audio inputs: data.media must be "
+                    "set. Got table data instead."
+                )
+            if media.kind != kind:
+                fitting = sorted(p for p, k in PERTURBATION_KINDS.items() if k == media.kind)
+                raise ValueError(
+                    f"checks[{i}].perturbation {check.perturbation!r} applies to {kind} data; "
+                    f"this audit's data are {media.kind} (its perturbations: "
+                    f"{', '.join(fitting)}). Got {check.perturbation!r} instead."
+                )
+            rate = check.params.get("sample_rate")
+            if rate is not None and float(rate) != media.sample_rate:
+                raise ValueError(
+                    f"checks[{i}].params.sample_rate must equal data.media.sample_rate "
+                    f"({media.sample_rate}). Got {rate} instead."
+                )
+        return self
+
     @property
     def protected(self) -> list[str]:
         """Columns whose attribution counts as direct use of a protected attribute."""
@@ -428,7 +503,7 @@ def _message(err: dict[str, Any]) -> str:
         return f"{where} needs a {ctx.get('discriminator', 'kind')} key."
     if kind == "value_error":
         msg = err["msg"].removeprefix("Value error, ")
-        return msg if msg.startswith(where) else f"{where}: {msg}"
+        return msg if msg.startswith(where) or where == "spec" else f"{where}: {msg}"
     msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
     return f"{where} {msg[0].lower()}{msg[1:]}. Got {got!r} instead."
 

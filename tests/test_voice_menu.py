@@ -38,7 +38,9 @@ def test_features_of_tiny_generated_clips():
 
 def test_onnx_with_preprocessing_equals_the_in_memory_model():
     audit = pd.read_csv(VOICE / "data" / "audit.csv").iloc[::7]
-    waves = MediaBatches(tuple(str(ROOT / p) for p in audit.path), "audio", (8000,), 8000)[:]
+    waves = MediaBatches(
+        tuple(str(VOICE / "data" / p) for p in audit.path), "audio", (8000,), 8000
+    )[:]
     real_train, _, _ = voice.splits()
     in_memory = voice.train(real_train)
     onnx = load_model("onnx", uri=str(VOICE / "v1" / "model.onnx"), preprocess=PREPROCESS)
