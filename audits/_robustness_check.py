@@ -139,6 +139,9 @@ def robustness(
             )
         return
     right_before, right_after = ev.decisions == labels, after == labels
+    cluster_column = spec.data.cluster_column
+    # Clips of one speaker are not independent: resample speakers within groups.
+    clusters = ev.frame[cluster_column].to_numpy() if cluster_column else None
     for view in spec.views(check):
         res = paired_change(
             right_before,
@@ -148,6 +151,7 @@ def robustness(
             seed=ev.seed,
             confidence=spec.confidence,
             min_group_size=spec.data.min_group_size,
+            clusters=clusters,
         )
         status = decide(res.value, res.ci, low=check.min, high=check.max, decide_on=check.decide_on)
         short = [
@@ -181,6 +185,7 @@ def robustness(
                     "before": _num(r.before),
                     "after": _num(r.after),
                     "status": "compared" if r.sufficient else "insufficient",
+                    **({"clusters": int(r.clusters)} if clusters is not None else {}),
                 }
                 for r in res.per_group.itertuples(index=False)
             },
@@ -190,6 +195,7 @@ def robustness(
                 "worst_group": res.worst_group,
                 "best_group": res.best_group,
                 "insufficient_groups": short,
+                "resampled": f"{cluster_column}s within groups" if cluster_column else "rows",
                 **measured,
                 "threshold_source": check.source,
                 "meaning": _MEANING,

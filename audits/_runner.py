@@ -206,6 +206,21 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
     return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
 
 
+def _cluster_arguments(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
+    """``clusters=`` for :func:`metrics.group_metrics` when ``data.cluster_column`` is set.
+
+    Guard (to remove after merging the cluster bootstrap of the rates, which adds the
+    ``clusters`` and ``min_clusters`` arguments): passed only when ``group_metrics``
+    accepts it, so this branch runs before that merge.
+    """
+    import inspect
+
+    column = spec.data.cluster_column
+    if not column or "clusters" not in inspect.signature(group_metrics).parameters:
+        return {}
+    return {"clusters": frame[column].to_numpy()}
+
+
 def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
     """How many clusters (e.g. speakers) each single-attribute group holds."""
     column = spec.data.cluster_column
@@ -321,6 +336,8 @@ def run_audit(
             roles["model.column"] = decision_col
         if spec.data.media:
             roles["data.media.column"] = spec.data.media.column
+        if spec.data.cluster_column:
+            roles["data.cluster_column"] = spec.data.cluster_column
         _require_columns(frame, roles)
         features, batch_rows = _features(spec, frame, decision_col)
         stage = "model"
@@ -352,6 +369,7 @@ def run_audit(
             confidence=spec.confidence,
             min_group_size=spec.data.min_group_size,
             min_denominator=spec.data.min_denominator,
+            **_cluster_arguments(spec, frame),
         )
         stage = "checks"
         evidence = Evidence(
