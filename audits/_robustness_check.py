@@ -15,7 +15,7 @@ import numpy as np
 from metrics import paired_change
 from models_under_test import input_change, perturb
 
-from ._checks import CheckResult, _bound_text, _num, _threshold, decide
+from ._checks import CheckResult, _num, _threshold, decide
 from ._evidence import Evidence, feature_rows
 from ._progress import progress
 from ._spec import AuditSpec, RobustnessCheck
@@ -77,6 +77,44 @@ def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> P
         decisions=np.concatenate(parts),
         mean_input_change=change_sum / n if n else 0.0,
         inputs_changed=changed / n if n else 0.0,
+    )
+
+
+def _change(row: Any) -> str:
+    """``falls by 12.3 points (from 85% to 73%)``: a drop is a fall, a negative drop a rise."""
+    drop, before, after = row["drop"], row["before"], row["after"]
+    span = f"from {before:.0%} to {after:.0%}"
+    if drop > 0:
+        return f"falls by {100 * drop:.1f} points ({span})"
+    if drop < 0:
+        return f"rises by {-100 * drop:.1f} points ({span})"
+    return f"does not change ({before:.0%})"
+
+
+def _points(check: RobustnessCheck) -> str:
+    parts = ([f"at least {100 * check.min:.1f}"] if check.min is not None else []) + (
+        [f"at most {100 * check.max:.1f}"] if check.max is not None else []
+    )
+    return " and ".join(parts) + " points"
+
+
+def _sentence(check: RobustnessCheck, params: str, res: Any, *, resampled: str | None) -> str:
+    """What the perturbation did to the groups that lose most and least, in points."""
+    table = res.per_group.set_index("group")
+    worst, best = table.loc[res.worst_group], table.loc[res.best_group]
+    judged = table[table.sufficient]
+    if res.worst_group == res.best_group or (judged["drop"] == judged["drop"].iloc[0]).all():
+        who = f"accuracy {_change(worst)} in every compared group"
+    else:
+        who = (
+            f"accuracy {_change(worst)} for {res.worst_group} and {_change(best)} for "
+            f"{res.best_group}"
+        )
+    unit = f"{resampled}s" if resampled else "rows"
+    return (
+        f"Under {check.perturbation} ({params}), {who}: a gap of {100 * res.value:.1f} points "
+        f"(95% interval {100 * res.ci[0]:.1f} to {100 * res.ci[1]:.1f} points, resampling "
+        f"{unit}); the policy allows {_points(check)}."
     )
 
 
@@ -159,16 +197,13 @@ def robustness(
         ]
         if short and status is not Status.FAIL:
             status = Status.INSUFFICIENT
-        worst = res.per_group.set_index("group")
         params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "defaults"
         message = (
-            f"Under {check.perturbation} ({params}), accuracy drops by "
-            f"{worst.loc[res.worst_group, 'drop']:.1%} for "
-            f"{res.worst_group} and by {worst.loc[res.best_group, 'drop']:.1%} for "
-            f"{res.best_group}: a gap of {res.value:.3f} (95% interval {res.ci[0]:.3f} to "
-            f"{res.ci[1]:.3f}); the policy requires {_bound_text(check)}."
+            _sentence(check, params, res, resampled=cluster_column)
             if np.isfinite(res.value)
-            else "Fewer than two groups have enough rows to compare."
+            else "Fewer than two groups have enough rows"
+            + (f" and {cluster_column}s" if cluster_column else "")
+            + " to compare."
         )
         yield CheckResult(
             name=f"{name} [{view}]",

@@ -231,7 +231,8 @@ def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
         if attribute in frame.columns:
             for level, n in frame.groupby(attribute)[column].nunique().items():
                 per_group[f"{attribute}={level}"] = int(n)
-    return {"column": column, "per_group": per_group}
+    rates = "clusters" if _cluster_arguments(spec, frame) else "rows"
+    return {"column": column, "per_group": per_group, "rates_resample": rates}
 
 
 def _media_summary(spec: AuditSpec, features: Any) -> dict[str, Any] | None:
