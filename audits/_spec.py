@@ -214,6 +214,10 @@ class DataSpec(_Strict):
     path: str
     label: str
     positive_label: int | float | str | bool = 1
+    #: What the positive outcome means, in words the report uses ("an alarm is raised").
+    positive_meaning: Annotated[str, Field(min_length=3, max_length=120)] | None = None
+    #: What one row is: the report counts rows in these units ("200 clips").
+    unit: Literal["person", "image", "clip", "call"] = "person"
     sensitive: Annotated[list[str], Field(min_length=1)]
     #: Columns that encode a protected attribute directly (default: ``sensitive``); the
     #: explainability checks treat attribution to them as direct use.

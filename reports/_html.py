@@ -8,7 +8,7 @@ import base64
 from html import escape
 from typing import Any
 
-from ._plain import LABELS, check_sentence, group_label, threshold_text
+from ._plain import check_sentence, group_label, metric_label, threshold_text, units
 from ._suppress import MIN_CELL, suppressed
 from ._text import VERDICT_TITLES, fmt, status_label
 
@@ -130,7 +130,7 @@ def _limitations(document: dict[str, Any]) -> list[str]:
     small = sorted({g for c in checks for g in c["details"].get("insufficient_groups", [])})
     if small:
         out.append(
-            "Too little evidence to judge these groups (fewer people than the minimum, "
+            f"Too little evidence to judge these groups (fewer {units(document)} than the minimum, "
             "or too few cases for a rate): " + ", ".join(group_label(g) for g in small) + "."
         )
     excluded = [e for c in checks for e in c["details"].get("excluded_groups", [])]
@@ -303,7 +303,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
             {
                 **c,
                 "status_label": status_label(c["status"]),
-                "sentence": check_sentence(c),
+                "sentence": check_sentence(c, document),
                 "meaning": c["details"].get("meaning", ""),
                 "source": c["details"].get("threshold_source", ""),
                 "threshold_text": threshold_text(c) or "–",
@@ -312,7 +312,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 "chart": _chart(c, rows) if rows else None,
                 "robust_rows": robust,
                 "drop_chart": _drop_chart(c, robust) if robust else None,
-                "metric_label": LABELS.get(c["metric"], c["metric"]).capitalize(),
+                "metric_label": metric_label(c["metric"], document).capitalize(),
             }
         )
     reasons = [
@@ -329,4 +329,8 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         checks=checks,
         charts=charts,
         limitations=_limitations(document),
+        units=units(document),
+        rows_text=units(document, document["data"]["rows"])
+        if document["data"].get("rows") is not None
+        else "not read",
     )

@@ -93,6 +93,20 @@ def test_top_occlusion_hurts_a_top_row_model_and_bottom_occlusion_does_not(
     assert bottom["details"]["mean_input_change"] > 0.2
     assert bottom["details"]["decisions_changed"] == 0.0 and bottom["value"] == 0.0
     assert "the 80 files it names" in doc["provenance"]["data_sha256_covers"]
+    # the sentences: a fall in points, and a tie that names no group twice
+    assert "accuracy falls by 100.0 points (from 100% to 0%) for group=a" in top["message"]
+    assert "gap of 100.0 points" in top["message"] and "at most 10.0 points" in top["message"]
+    assert "accuracy does not change (100%) in every compared group" in bottom["message"]
+    assert "group=a" not in bottom["message"] and "group=b" not in bottom["message"]
+    html = (out / "report.html").read_text()
+    assert "was not tested by this audit" not in html
+    assert "perturbations named (occlusion)" in html
+    table = html[html.index("Accuracy by group before and after occlusion") :]
+    table = table[: table.index("</table>")]
+    for cell in ("group a", "group b", "100.0%", "0.0%", "Drop (points)", ">40<"):
+        assert cell in table, cell
+    assert 'aria-label="accuracy drop by group' in html
+    assert "What the perturbation did" in html and "50.0% of decisions changed" in html
 
 
 def test_a_replaced_image_changes_the_data_digest(top_row_images):
@@ -287,3 +301,34 @@ def test_groups_with_one_or_two_clusters_are_insufficient():
     assert table.loc["g=a", "clusters"] == 2 and not table.loc["g=a", "sufficient"]
     assert table.loc["g=b", "clusters"] == 10 and table.loc["g=b", "sufficient"]
     assert np.isnan(res.value)  # one judged group: no disparity
+
+
+def test_a_gain_reads_as_a_rise_in_points():
+    from audits._robustness_check import _sentence
+    from audits._spec import RobustnessCheck
+    from metrics import paired_change
+
+    before = np.r_[np.ones(40, bool), np.r_[np.ones(30, bool), np.zeros(10, bool)]]
+    after = np.r_[np.r_[np.ones(30, bool), np.zeros(10, bool)], np.ones(40, bool)]
+    groups = pd.DataFrame({"g": ["a"] * 40 + ["b"] * 40})
+    res = paired_change(before, after, groups, n_boot=200, min_group_size=10)
+    check = RobustnessCheck(type="robustness", perturbation="noise", max=0.1)
+    text = _sentence(check, "snr_db=10", res, resampled="speaker")
+    assert "falls by 25.0 points (from 100% to 75%) for g=a" in text
+    assert "rises by 25.0 points (from 75% to 100%) for g=b" in text
+    assert "gap of 50.0 points" in text and "resampling speakers" in text
+    assert "-" not in text.split(":")[0]  # no negative drop
+
+
+def test_the_report_counts_in_the_spec_units_and_words(top_row_images, write_spec, fairgate):
+    from reports import render_html
+
+    spec = _spec(top_row_images, {"params": {"band": "top"}})
+    spec["data"].update(unit="image", positive_meaning="the light is switched on")
+    spec["checks"].append({"metric": "selection_rate", "disparity": "difference", "max": 0.1})
+    out = top_row_images / "out"
+    fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
+    html = render_html(json.loads((out / "results.json").read_text()))
+    assert "80 images;" in html and "groups under 20 images are not judged" in html
+    assert "rate at which the light is switched on differs by 100.0 points" in html.lower()
+    assert ">Images</th>" in html and ">People</th>" not in html
