@@ -70,5 +70,12 @@ def test_voice_audits_report_what_they_find(fairgate, in_repo, tmp_path):
     assert doc["groups"]["voice=female"]["n"] >= 300
     html = (out / "report.html").read_text()
     assert "cannot be told apart" in html and "accent DEU/German (1)" in html
-    assert "intervals resample rows, not whole clusters" in html
+    if doc["data"]["clusters"]["rates_resample"] == "rows":  # until rates resample speakers
+        assert "intervals resample rows, not whole clusters" in html
+    assert "robustness intervals resample whole speakers within groups" in html
+    noise = next(c for c in doc["checks"] if c["name"] == "robustness noise [voice]")
+    assert noise["details"]["resampled"] == "speakers within groups"
+    assert noise["by_group"]["voice=older"]["clusters"] == 4
+    assert noise["details"]["mean_input_change"] > 0.3  # 10 dB: noise RMS is 32 % of the signal
+    assert "was not tested by this audit" not in html
     assert docs["v2"][1]["data"]["clusters"]["per_group"]["accent=USA"] == 1
