@@ -8,7 +8,14 @@ import base64
 from html import escape
 from typing import Any
 
-from ._plain import check_sentence, group_label, metric_label, threshold_text, units
+from ._plain import (
+    check_sentence,
+    group_label,
+    meaning_text,
+    metric_label,
+    threshold_text,
+    units,
+)
 from ._suppress import MIN_CELL, suppressed
 from ._text import VERDICT_TITLES, fmt, status_label
 
@@ -304,7 +311,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 **c,
                 "status_label": status_label(c["status"]),
                 "sentence": check_sentence(c, document),
-                "meaning": c["details"].get("meaning", ""),
+                "meaning": meaning_text(c, document),
                 "source": c["details"].get("threshold_source", ""),
                 "threshold_text": threshold_text(c) or "–",
                 "mdd": c["details"].get("minimum_detectable_difference"),

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LABELS", "check_sentence", "group_label", "metric_label", "threshold_text", "units"]
+__all__ = [
+    "LABELS",
+    "check_sentence",
+    "group_label",
+    "meaning_text",
+    "metric_label",
+    "threshold_text",
+    "units",
+]
 
 #: Each rate's name in words.
 LABELS = {
@@ -61,6 +69,17 @@ def metric_label(metric: str, document: dict[str, Any] | None = None) -> str:
         "base_rate": f"share of {merit}",
     }
     return worded.get(metric, LABELS.get(metric, metric.replace("_", " ")))
+
+
+def meaning_text(check: dict[str, Any], document: dict[str, Any] | None = None) -> str:
+    """What a check measures; a rate's own words give way to the spec's ``positive_meaning``
+    (the disparity's explanation is kept)."""
+    meaning = check["details"].get("meaning", "")
+    label = metric_label(check["metric"], document)
+    if check["type"] != "group_metric" or label == LABELS.get(check["metric"]):
+        return meaning
+    rest = meaning[meaning.index("The disparity") :] if "The disparity" in meaning else ""
+    return f"{label[0].upper()}{label[1:]}, in each group. {rest}".strip()
 
 
 def group_label(key: str | None) -> str:

@@ -332,3 +332,5 @@ def test_the_report_counts_in_the_spec_units_and_words(top_row_images, write_spe
     assert "80 images;" in html and "groups under 20 images are not judged" in html
     assert "rate at which the light is switched on differs by 100.0 points" in html.lower()
     assert ">Images</th>" in html and ">People</th>" not in html
+    assert "Rate at which the light is switched on, in each group. The disparity" in html
+    assert "favourable" not in html
