@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
 import platform
 import subprocess
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +15,7 @@ from typing import Any
 
 from models_under_test import file_sha256
 
-__all__ = ["code_version", "provenance", "utc_now"]
+__all__ = ["code_version", "data_digest", "provenance", "utc_now"]
 
 
 def utc_now() -> str:
@@ -61,13 +63,52 @@ def _runner() -> str:
         return "unknown"
 
 
+def data_digest(
+    data_path: Path | None, media_files: Sequence[str | Path] | None = None
+) -> tuple[str | None, str]:
+    """The data's sha256 and a sentence saying what it covers.
+
+    With ``media_files`` (the files a manifest names), the digest is a Merkle-style sha256
+    over the manifest's own sha256 and, sorted by path, each file's path relative to the
+    manifest's folder and its sha256: replacing, adding or removing any file changes it.
+    """
+    if not data_path or not data_path.is_file():
+        return None, "nothing: the data file was not found"
+    manifest = file_sha256(data_path)
+    if not media_files:
+        return manifest, "the data file"
+    folder = data_path.parent
+    lines = sorted(
+        f"{Path(os.path.relpath(Path(f), folder)).as_posix()}\t{file_sha256(f)}\n"
+        for f in media_files
+    )
+    digest = hashlib.sha256(f"manifest\t{manifest}\n".encode())
+    for line in lines:
+        digest.update(line.encode())
+    return digest.hexdigest(), (
+        f"the manifest and the {len(lines):,} files it names (sha256 over the manifest's sha256 "
+        "and each file's relative path and sha256, sorted by path)"
+    )
+
+
 def provenance(
-    *, spec_path: Path, data_path: Path | None, model_hash: str | None, seed: int, started_at: str
+    *,
+    spec_path: Path,
+    data_path: Path | None,
+    model_hash: str | None,
+    seed: int,
+    started_at: str,
+    media_files: Sequence[str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Hashes of spec, data and model, code version, seed, time, and who ran the audit."""
+    """Hashes of spec, data and model, code version, seed, time, and who ran the audit.
+
+    ``media_files`` are the files a media manifest names: the data digest covers them too.
+    """
+    data_sha, covers = data_digest(data_path, media_files)
     return {
         "spec_sha256": file_sha256(spec_path),
-        "data_sha256": file_sha256(data_path) if data_path and data_path.is_file() else None,
+        "data_sha256": data_sha,
+        "data_sha256_covers": covers,
         "model_sha256": model_hash,
         **code_version(),
         "seed": seed,

@@ -7,20 +7,21 @@ do not depend on the batch size's effect on draws order beyond that seed, and re
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from metrics import paired_change
-from models_under_test import perturb
+from models_under_test import input_change, perturb
 
-from ._checks import CheckResult, _bound_text, _num, _threshold, decide
+from ._checks import CheckResult, _num, _threshold, decide
 from ._evidence import Evidence, feature_rows
 from ._progress import progress
 from ._spec import AuditSpec, RobustnessCheck
 from ._status import Status
 
-__all__ = ["robustness"]
+__all__ = ["MIN_INPUT_CHANGE", "robustness"]
 
 _MEANING = (
     "How much each group's accuracy drops when the inputs are degraded (for example "
@@ -29,9 +30,34 @@ _MEANING = (
 )
 
 
-def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> np.ndarray:
+#: A perturbation that changes the inputs by less than this (mean relative RMS change) did
+#: not test anything: the check is an error, never a pass.
+MIN_INPUT_CHANGE = 0.01
+
+
+@dataclass(frozen=True)
+class Perturbed:
+    """Decisions on the perturbed inputs and what the perturbation did to the inputs."""
+
+    decisions: np.ndarray
+    #: Mean over rows of the RMS change relative to the input's RMS.
+    mean_input_change: float
+    #: Share of rows whose input changed at all.
+    inputs_changed: float
+
+
+def _params(check: RobustnessCheck, spec: AuditSpec) -> dict[str, Any]:
+    params = dict(check.params)
+    if check.perturbation == "telephone" and spec.data.media is not None:
+        params.setdefault("sample_rate", spec.data.media.sample_rate)  # the data's rate
+    return params
+
+
+def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> Perturbed:
     batch = spec.data.media.batch_size if spec.data.media else 50_000
     n, parts = len(ev.features), []
+    change_sum, changed = 0.0, 0
+    params = _params(check, spec)
     with progress(f"Perturbing ({check.perturbation})", n, enabled=ev.show) as advance:
         for i, start in enumerate(range(0, n, batch)):
             x = feature_rows(ev.features, start, start + batch)
@@ -41,13 +67,55 @@ def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> n
                     "(data.media); this audit's inputs are a table."
                 )
             rng = np.random.default_rng([ev.seed, i])
-            parts.append(
-                np.asarray(
-                    ev.adapter.predict(perturb(check.perturbation, x, rng=rng, params=check.params))
-                ).reshape(-1)
-            )
+            moved = perturb(check.perturbation, x, rng=rng, params=params)
+            relative, any_change = input_change(x, moved)
+            change_sum += float(relative.sum())
+            changed += int(any_change.sum())
+            parts.append(np.asarray(ev.adapter.predict(moved)).reshape(-1))
             advance(len(x))
-    return np.concatenate(parts)
+    return Perturbed(
+        decisions=np.concatenate(parts),
+        mean_input_change=change_sum / n if n else 0.0,
+        inputs_changed=changed / n if n else 0.0,
+    )
+
+
+def _change(row: Any) -> str:
+    """``falls by 12.3 points (from 85% to 73%)``: a drop is a fall, a negative drop a rise."""
+    drop, before, after = row["drop"], row["before"], row["after"]
+    span = f"from {before:.0%} to {after:.0%}"
+    if drop > 0:
+        return f"falls by {100 * drop:.1f} points ({span})"
+    if drop < 0:
+        return f"rises by {-100 * drop:.1f} points ({span})"
+    return f"does not change ({before:.0%})"
+
+
+def _points(check: RobustnessCheck) -> str:
+    parts = ([f"at least {100 * check.min:.1f}"] if check.min is not None else []) + (
+        [f"at most {100 * check.max:.1f}"] if check.max is not None else []
+    )
+    return " and ".join(parts) + " points"
+
+
+def _sentence(check: RobustnessCheck, params: str, res: Any, *, resampled: str | None) -> str:
+    """What the perturbation did to the groups that lose most and least, in points."""
+    table = res.per_group.set_index("group")
+    worst, best = table.loc[res.worst_group], table.loc[res.best_group]
+    judged = table[table.sufficient]
+    if res.worst_group == res.best_group or (judged["drop"] == judged["drop"].iloc[0]).all():
+        who = f"accuracy {_change(worst)} in every compared group"
+    else:
+        who = (
+            f"accuracy {_change(worst)} for {res.worst_group} and {_change(best)} for "
+            f"{res.best_group}"
+        )
+    unit = f"{resampled}s" if resampled else "rows"
+    return (
+        f"Under {check.perturbation} ({params}), {who}: a gap of {100 * res.value:.1f} points "
+        f"(95% interval {100 * res.ci[0]:.1f} to {100 * res.ci[1]:.1f} points, resampling "
+        f"{unit}); the policy allows {_points(check)}."
+    )
 
 
 def robustness(
@@ -75,8 +143,43 @@ def robustness(
             )
         return
     labels = ev.frame[spec.data.label].to_numpy()
-    after = _decisions_after(check, spec, ev)
+    perturbed = _decisions_after(check, spec, ev)
+    after = perturbed.decisions
+    measured = {
+        "mean_input_change": perturbed.mean_input_change,
+        "inputs_changed": perturbed.inputs_changed,
+        "decisions_changed": float(np.mean(after != ev.decisions)) if len(after) else 0.0,
+        "min_input_change": MIN_INPUT_CHANGE,
+    }
+    if perturbed.mean_input_change < MIN_INPUT_CHANGE:
+        params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "defaults"
+        for view in spec.views(check):
+            yield CheckResult(
+                name=f"{name} [{view}]",
+                view=view,
+                status=Status.ERROR,
+                value=None,
+                ci=None,
+                message=(
+                    f"not tested: {check.perturbation} ({params}) changed the inputs by "
+                    f"{perturbed.mean_input_change:.2%} on average ({perturbed.inputs_changed:.0%}"
+                    f" of them at all), less than the {MIN_INPUT_CHANGE:.0%} a robustness check "
+                    "needs; an unchanged input cannot show a drop."
+                ),
+                details={
+                    "perturbation": check.perturbation,
+                    "params": dict(check.params),
+                    **measured,
+                    "threshold_source": check.source,
+                    "meaning": _MEANING,
+                },
+                **base,
+            )
+        return
     right_before, right_after = ev.decisions == labels, after == labels
+    cluster_column = spec.data.cluster_column
+    # Clips of one speaker are not independent: resample speakers within groups.
+    clusters = ev.frame[cluster_column].to_numpy() if cluster_column else None
     for view in spec.views(check):
         res = paired_change(
             right_before,
@@ -86,6 +189,7 @@ def robustness(
             seed=ev.seed,
             confidence=spec.confidence,
             min_group_size=spec.data.min_group_size,
+            clusters=clusters,
         )
         status = decide(res.value, res.ci, low=check.min, high=check.max, decide_on=check.decide_on)
         short = [
@@ -93,16 +197,13 @@ def robustness(
         ]
         if short and status is not Status.FAIL:
             status = Status.INSUFFICIENT
-        worst = res.per_group.set_index("group")
         params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "defaults"
         message = (
-            f"Under {check.perturbation} ({params}), accuracy drops by "
-            f"{worst.loc[res.worst_group, 'drop']:.1%} for "
-            f"{res.worst_group} and by {worst.loc[res.best_group, 'drop']:.1%} for "
-            f"{res.best_group}: a gap of {res.value:.3f} (95% interval {res.ci[0]:.3f} to "
-            f"{res.ci[1]:.3f}); the policy requires {_bound_text(check)}."
+            _sentence(check, params, res, resampled=cluster_column)
             if np.isfinite(res.value)
-            else "Fewer than two groups have enough rows to compare."
+            else "Fewer than two groups have enough rows"
+            + (f" and {cluster_column}s" if cluster_column else "")
+            + " to compare."
         )
         yield CheckResult(
             name=f"{name} [{view}]",
@@ -119,6 +220,7 @@ def robustness(
                     "before": _num(r.before),
                     "after": _num(r.after),
                     "status": "compared" if r.sufficient else "insufficient",
+                    **({"clusters": int(r.clusters)} if clusters is not None else {}),
                 }
                 for r in res.per_group.itertuples(index=False)
             },
@@ -128,6 +230,8 @@ def robustness(
                 "worst_group": res.worst_group,
                 "best_group": res.best_group,
                 "insufficient_groups": short,
+                "resampled": f"{cluster_column}s within groups" if cluster_column else "rows",
+                **measured,
                 "threshold_source": check.source,
                 "meaning": _MEANING,
             },

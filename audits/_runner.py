@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,9 +19,11 @@ import pandas as pd
 from metrics import GroupMetrics, group_metrics
 from models_under_test import (
     MediaBatches,
+    MediaError,
     ModelAdapter,
     PredictionError,
     load_model,
+    survey_media,
 )
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
@@ -165,17 +167,45 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
     """
     media = spec.data.media
     if media is not None:
-        paths = tuple(frame[media.column].astype(str))
+        folder = Path(spec.data.path).parent  # manifest paths resolve against its folder
+        paths = tuple(str(folder / p) for p in frame[media.column].astype(str))
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise DataError(
-                f"{len(missing)} files named by {media.column!r} do not exist, e.g. {missing[0]!r}."
+                f"{len(missing)} files named by {media.column!r} do not exist (paths resolve "
+                f"against the manifest's folder {str(folder)!r}), e.g. {missing[0]!r}."
             )
-        return MediaBatches(
-            paths, media.kind, tuple(media.shape), media.sample_rate
-        ), media.batch_size
+        batches = MediaBatches(
+            paths,
+            media.kind,
+            tuple(media.shape),
+            media.sample_rate,
+            resize=media.resize,
+            downmix=media.downmix,
+            cut=media.cut,
+        )
+        try:
+            conversions = survey_media(batches)
+        except MediaError as err:
+            raise DataError(str(err)) from err
+        return replace(batches, conversions=conversions), media.batch_size
     dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
     return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
+
+
+def _cluster_arguments(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
+    """``clusters=`` for :func:`metrics.group_metrics` when ``data.cluster_column`` is set.
+
+    Guard (to remove after merging the cluster bootstrap of the rates, which adds the
+    ``clusters`` and ``min_clusters`` arguments): passed only when ``group_metrics``
+    accepts it, so this branch runs before that merge.
+    """
+    import inspect
+
+    column = spec.data.cluster_column
+    if not column or "clusters" not in inspect.signature(group_metrics).parameters:
+        return {}
+    return {"clusters": frame[column].to_numpy()}
 
 
 def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
@@ -188,7 +218,20 @@ def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
         if attribute in frame.columns:
             for level, n in frame.groupby(attribute)[column].nunique().items():
                 per_group[f"{attribute}={level}"] = int(n)
-    return {"column": column, "per_group": per_group}
+    rates = "clusters" if _cluster_arguments(spec, frame) else "rows"
+    return {"column": column, "per_group": per_group, "rates_resample": rates}
+
+
+def _media_summary(spec: AuditSpec, features: Any) -> dict[str, Any] | None:
+    """For media data: how many files were read and how many needed each conversion."""
+    if spec.data.media is None:
+        return None
+    surveyed = isinstance(features, MediaBatches) and features.conversions is not None
+    return {
+        "kind": spec.data.media.kind,
+        "files": len(features) if surveyed else None,
+        "conversions": dict(features.conversions) if surveyed else None,
+    }
 
 
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
@@ -254,6 +297,7 @@ class _Audit:
     started: str
     frame: pd.DataFrame | None = None
     validation: dict[str, Any] | None = None
+    features: Any = None
     adapter: ModelAdapter | None = None
     gm: GroupMetrics | None = None
     results: list[CheckResult] = field(default_factory=list)
@@ -268,9 +312,10 @@ def _read(spec: AuditSpec) -> pd.DataFrame:
 
 
 @_stage("validate")
-def _validate(audit: _Audit, frame: pd.DataFrame) -> None:
-    """Great Expectations validation (kept in the results even when it fails), then the
-    columns each role needs."""
+def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
+    """Great Expectations validation (kept in the results even when it fails), the columns
+    each role needs, the label's values, and what the model will be given (media files that
+    are missing or unreadable stop the audit here). Returns the scoring batch size."""
     spec = audit.spec
     audit.validation = validation = validate_data(spec, frame, show=audit.show)
     if not validation["success"]:
@@ -290,23 +335,23 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> None:
         roles["model.column"] = spec.model.column  # type: ignore[union-attr]
     if spec.data.media:
         roles["data.media.column"] = spec.data.media.column
+    if spec.data.cluster_column:
+        roles["data.cluster_column"] = spec.data.cluster_column
     _require_columns(frame, roles)
     check_data(spec, frame)
+    audit.features, batch_rows = _features(spec, frame, getattr(spec.model, "column", None))
+    return batch_rows
 
 
 @_stage("load")
-def _load(
-    spec: AuditSpec, spec_path: Path, frame: pd.DataFrame, *, tracking_uri: str | None
-) -> tuple[ModelAdapter, Any, int]:
-    """The model adapter, and what it is given (features or media batches) in what batches."""
+def _load(spec: AuditSpec, spec_path: Path, *, tracking_uri: str | None) -> ModelAdapter:
+    """The model adapter (a decision log's adapter reads its decision column)."""
     params = spec.model.model_dump()
     if params["kind"] == "mlflow" and not params.get("tracking_uri"):
         params["tracking_uri"] = tracking_uri
     if params["kind"] == "python":  # its module: from the spec's folder, then cwd
         params["search_path"] = [str(spec_path.resolve().parent), str(Path.cwd())]
-    adapter = load_model(params.pop("kind"), **params)
-    features, batch_rows = _features(spec, frame, params.get("column"))
-    return adapter, features, batch_rows
+    return load_model(params.pop("kind"), **params)
 
 
 @_stage("decide")
@@ -351,6 +396,7 @@ def _count(
         confidence=spec.confidence,
         min_group_size=spec.data.min_group_size,
         min_denominator=spec.data.min_denominator,
+        **_cluster_arguments(spec, frame),
     )
 
 
@@ -365,10 +411,9 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     """read → validate → load → decide → count → check; each stage fills ``audit``."""
     spec = audit.spec
     audit.frame = frame = _read(spec)
-    _validate(audit, frame)
-    audit.adapter, features, batch_rows = _load(
-        spec, audit.spec_path, frame, tracking_uri=tracking_uri
-    )
+    batch_rows = _validate(audit, frame)
+    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri)
+    features = audit.features
     decided, classes = _decide_all(
         spec, audit.adapter, frame, features, show=audit.show, batch_rows=batch_rows
     )
@@ -409,6 +454,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             model_hash=adapter.content_hash if adapter else None,
             seed=audit.seed,
             started_at=audit.started,
+            media_files=getattr(audit.features, "paths", None),
         ),
         "data": {
             "clusters": _clusters(spec, frame)
@@ -420,6 +466,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "positive_label": spec.data.positive_label,
             "sensitive": list(spec.data.sensitive),
             "min_group_size": spec.data.min_group_size,
+            "media": _media_summary(spec, audit.features),
         },
         "model": {
             "kind": spec.model.kind,

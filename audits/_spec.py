@@ -2,7 +2,9 @@
 
 Relative paths in a spec (``model.uri`` of file-based kinds, ``data.path``) are resolved
 against the working directory, so specs in ``audits/specs/`` name files from the repository
-root and ``fairgate`` is run from there.
+root and ``fairgate`` is run from there. The file paths *inside* a media manifest
+(``data.media.column``) resolve against the manifest's own folder, so a manifest and its
+files move together.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pydantic import (
 
 from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
+from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
 from ._spec_rules import label_problems, threshold_problems
 from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
@@ -192,19 +195,37 @@ VALIDATION_KINDS = (
 
 
 class MediaSpec(_Strict):
-    """The data are a manifest whose ``column`` names image or audio files."""
+    """The data are a manifest whose ``column`` names image or audio files.
+
+    The paths in ``column`` resolve against the manifest's folder (absolute paths stay as
+    they are). Conversions the model's input needs are made and counted (the report lists
+    them); ``resize``, ``downmix`` and ``cut`` set to false refuse a file that would need one.
+    """
 
     column: str
     kind: Literal["image", "audio"]
     #: Images: [height, width] (grey levels in [0, 1]); audio: [samples].
-    shape: Annotated[list[int], Field(min_length=1, max_length=2)]
+    shape: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=2)]
     sample_rate: Annotated[int, Field(gt=0)] | None = None
     batch_size: Annotated[int, Field(ge=1)] = 256
+    #: Images of another size are resized to ``shape`` (false: refused).
+    resize: bool = True
+    #: Stereo audio is averaged to mono (false: refused).
+    downmix: bool = True
+    #: Clips longer than ``shape`` are cut (false: refused).
+    cut: bool = True
 
     @model_validator(mode="after")
-    def _audio_rate(self) -> MediaSpec:
+    def _per_kind(self) -> MediaSpec:
         if self.kind == "audio" and self.sample_rate is None:
             raise ValueError("data.media.sample_rate is required for audio. Got none.")
+        want = 2 if self.kind == "image" else 1
+        if len(self.shape) != want:
+            expected = "[height, width]" if self.kind == "image" else "[samples]"
+            raise ValueError(
+                f"data.media.shape must be {expected} for {self.kind} data. "
+                f"Got {self.shape} instead."
+            )
         return self
 
 
@@ -215,6 +236,10 @@ class DataSpec(_Strict):
     label: str
     #: Must be among the label's values (exit 2 at the data stage, 4 against label_values).
     positive_label: LabelValue = 1
+    #: What the positive outcome means, in words the report uses ("an alarm is raised").
+    positive_meaning: Annotated[str, Field(min_length=3, max_length=120)] | None = None
+    #: What one row is: the report counts rows in these units ("200 clips").
+    unit: Literal["person", "image", "clip", "call"] = "person"
     sensitive: Annotated[list[str], Field(min_length=1)]
     #: Columns that encode a protected attribute directly (default: ``sensitive``); the
     #: explainability checks treat attribution to them as direct use.
@@ -312,6 +337,30 @@ class RobustnessCheck(_Threshold):
     ]
     params: dict[str, float | str] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _params_by_name(self) -> RobustnessCheck:
+        model = PERTURBATION_PARAMS[self.perturbation]
+        try:
+            model.model_validate(self.params)
+        except ValidationError as err:
+            known = ", ".join(model.model_fields)
+            problems = []
+            for e in err.errors():
+                key = ".".join(["params", *map(str, e["loc"])])
+                if e["type"] == "extra_forbidden":
+                    problems.append(
+                        f"{key} is not a setting of {self.perturbation} (its settings: {known})"
+                    )
+                else:
+                    msg = e["msg"].removeprefix("Value error, ")
+                    msg = msg.replace("Input should be", "must be")
+                    problems.append(
+                        f"{key} of {self.perturbation}: {msg}"
+                        + ("" if msg.endswith(".") else f". Got {e.get('input')!r} instead.")
+                    )
+            raise ValueError("; ".join(problems)) from None
+        return self
+
 
 class ExplainSettings(_Strict):
     """How explanations are computed (shared by every explainability check)."""
@@ -406,6 +455,33 @@ class AuditSpec(_Strict):
         problems = threshold_problems(self.checks) + label_problems(self.data, self.model)
         if problems:
             raise ValueError("\n".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _perturbations_fit_the_media(self) -> AuditSpec:
+        media = self.data.media
+        for i, check in enumerate(self.checks):
+            if not isinstance(check, RobustnessCheck):
+                continue
+            kind = PERTURBATION_KINDS[check.perturbation]
+            if media is None:
+                raise ValueError(
+                    f"checks[{i}] (robustness) needs image or audio inputs: data.media must be "
+                    "set. Got table data instead."
+                )
+            if media.kind != kind:
+                fitting = sorted(p for p, k in PERTURBATION_KINDS.items() if k == media.kind)
+                raise ValueError(
+                    f"checks[{i}].perturbation {check.perturbation!r} applies to {kind} data; "
+                    f"this audit's data are {media.kind} (its perturbations: "
+                    f"{', '.join(fitting)}). Got {check.perturbation!r} instead."
+                )
+            rate = check.params.get("sample_rate")
+            if rate is not None and float(rate) != media.sample_rate:
+                raise ValueError(
+                    f"checks[{i}].params.sample_rate must equal data.media.sample_rate "
+                    f"({media.sample_rate}). Got {rate} instead."
+                )
         return self
 
     @property

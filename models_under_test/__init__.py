@@ -15,9 +15,15 @@ from ._adapters import (
     download_mlflow_model,
     file_sha256,
 )
-from ._media import MediaBatches, load_audio, load_image
+from ._media import MediaBatches, MediaError, load_audio, load_image, survey_media
 from ._onnx import OnnxAdapter
-from ._perturbations import PERTURBATIONS, perturb
+from ._perturbations import (
+    PERTURBATION_KINDS,
+    PERTURBATION_PARAMS,
+    PERTURBATIONS,
+    input_change,
+    perturb,
+)
 from ._registry import MODEL_LOADERS, load_model
 from ._rest import RestAdapter
 
@@ -25,9 +31,12 @@ __all__ = [
     "MODELS_URI",
     "MODEL_LOADERS",
     "PERTURBATIONS",
+    "PERTURBATION_KINDS",
+    "PERTURBATION_PARAMS",
     "DecisionLogAdapter",
     "EstimatorAdapter",
     "MediaBatches",
+    "MediaError",
     "ModelAdapter",
     "ModelLoadError",
     "OnnxAdapter",
@@ -36,8 +45,10 @@ __all__ = [
     "UntrustedModelError",
     "download_mlflow_model",
     "file_sha256",
+    "input_change",
     "load_audio",
     "load_image",
     "load_model",
     "perturb",
+    "survey_media",
 ]

@@ -8,7 +8,14 @@ import base64
 from html import escape
 from typing import Any
 
-from ._plain import LABELS, check_sentence, group_label, threshold_text
+from ._plain import (
+    check_sentence,
+    group_label,
+    meaning_text,
+    metric_label,
+    threshold_text,
+    units,
+)
 from ._suppress import MIN_CELL, suppressed
 from ._text import VERDICT_TITLES, fmt, status_label
 
@@ -130,7 +137,7 @@ def _limitations(document: dict[str, Any]) -> list[str]:
     small = sorted({g for c in checks for g in c["details"].get("insufficient_groups", [])})
     if small:
         out.append(
-            "Too little evidence to judge these groups (fewer people than the minimum, "
+            f"Too little evidence to judge these groups (fewer {units(document)} than the minimum, "
             "or too few cases for a rate): " + ", ".join(group_label(g) for g in small) + "."
         )
     excluded = [e for c in checks for e in c["details"].get("excluded_groups", [])]
@@ -150,11 +157,24 @@ def _limitations(document: dict[str, Any]) -> list[str]:
         )
     clusters = document["data"].get("clusters") or {}
     if clusters:
-        out.append(
-            f"Rows that share a {clusters['column']} are not independent, but the "
-            "intervals resample rows, not whole clusters: they are narrower than they "
-            "should be."
+        robust = any(c["type"] == "robustness" and c["value"] is not None for c in checks)
+        also = (
+            f" The robustness intervals resample whole {clusters['column']}s within groups."
+            if robust
+            else ""
         )
+        if clusters.get("rates_resample") == "clusters":
+            out.append(
+                f"Rows that share a {clusters['column']} are not independent: the intervals "
+                f"resample whole {clusters['column']}s within groups, and a group with fewer "
+                f"than three {clusters['column']}s is not judged."
+            )
+        else:
+            out.append(
+                f"Rows that share a {clusters['column']} are not independent, but the rates' "
+                "intervals resample rows, not whole clusters: they are narrower than they "
+                "should be." + also
+            )
         few = [g for g, n in clusters["per_group"].items() if n <= 2]
         if few:
             out.append(
@@ -172,14 +192,88 @@ def _limitations(document: dict[str, Any]) -> list[str]:
     families = {c["type"] for c in checks}
     if not families & {"sensitive_attribution", "proxy_attribution", "reason_codes"}:
         out.append("The model's explanations were not examined (no explainability check).")
-    out.append(
-        "Robustness to changed inputs (lighting, noise, accents) was not tested by this audit."
-    )
+    if "robustness" not in families:
+        out.append(
+            "Robustness to changed inputs (lighting, noise, accents) was not tested by this audit."
+        )
+    else:
+        tested = sorted({c["details"].get("perturbation", "") for c in checks} - {""})
+        out.append(
+            "Robustness was tested only against the perturbations named ("
+            + ", ".join(tested)
+            + "), each simulated on the audit data; real conditions may differ."
+        )
     out.append(
         "The audit judges the decisions on the audit data only; it says nothing about "
         "people unlike those in the data."
     )
     return out
+
+
+def _robustness_rows(check: dict[str, Any], hidden_n: set[str]) -> list[dict]:
+    """Per group: accuracy before and after, the drop with its interval, and n."""
+    rows = []
+    for group, g in check["by_group"].items():
+        hide = group in hidden_n or (g.get("n") or 0) < MIN_CELL
+        ci = g.get("ci") or [None, None]
+        pts = lambda v: "–" if v is None else f"{100 * v:.1f}"  # noqa: E731
+        rows.append(
+            {
+                "group": group_label(group),
+                "n": _HIDDEN if hide else g.get("n"),
+                "clusters": g.get("clusters"),
+                "before": "suppressed" if hide else pts(g.get("before")) + "%",
+                "after": "suppressed" if hide else pts(g.get("after")) + "%",
+                "drop": "suppressed" if hide else pts(g.get("value")),
+                "ci": "suppressed" if hide else f"{pts(ci[0])} to {pts(ci[1])}",
+                "evidence": "enough" if g.get("status") == "compared" else "too little",
+                "raw": None if hide else g.get("value"),
+                "lo": None if hide else ci[0],
+                "hi": None if hide else ci[1],
+            }
+        )
+    return rows
+
+
+def _drop_chart(check: dict[str, Any], rows: list[dict]) -> str | None:
+    """Each group's accuracy drop (points) with its interval, zero marked, as inline SVG."""
+    shown = [r for r in rows if r["raw"] is not None]
+    if not shown:
+        return None
+    values = [v for r in shown for v in (r["raw"], r["lo"], r["hi"]) if v is not None]
+    lo, hi = min(0.0, *values), max(0.0, *values)
+    span = (hi - lo) or 1.0
+    x0, width, height = 250, 330, 24 * len(shown) + 34
+
+    def x(v: float) -> float:
+        return x0 + (v - lo) / span * width
+
+    parts = [
+        f'<svg role="img" width="620" height="{height}" viewBox="0 0 620 {height}" '
+        'aria-label="accuracy drop by group, in points, with 95% intervals">'
+    ]
+    for i, r in enumerate(shown):
+        y = 8 + 24 * i
+        left, right = sorted((x(0.0), x(r["raw"])))
+        parts.append(f'<text x="0" y="{y + 12}">{escape(r["group"][:38])}</text>')
+        parts.append(
+            f'<rect x="{left:.1f}" y="{y + 3}" width="{right - left:.1f}" height="12" '
+            'fill="#9aa9b9" stroke="#333" stroke-width="0.5"></rect>'
+        )
+        if r["lo"] is not None and r["hi"] is not None:
+            parts.append(
+                f'<line x1="{x(r["lo"]):.1f}" x2="{x(r["hi"]):.1f}" y1="{y + 9}" '
+                f'y2="{y + 9}" stroke="#000" stroke-width="2"></line>'
+            )
+        parts.append(f'<text x="{x0 + width + 6}" y="{y + 12}">{100 * r["raw"]:.1f}</text>')
+    base = 8 + 24 * len(shown)
+    parts.append(
+        f'<line x1="{x(0.0):.1f}" x2="{x(0.0):.1f}" y1="2" y2="{base + 4}" stroke="#000"></line>'
+        f'<text x="{x(0.0) - 3:.1f}" y="{base + 18}">0 (no drop)</text>'
+        f'<text x="{x0 + width - 40}" y="{base + 18}">{100 * hi:.0f} points</text>'
+    )
+    parts.append("</svg>")
+    return "".join(parts)
 
 
 def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None) -> str:
@@ -211,18 +305,21 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
             if c["type"] == "group_metric"
             else []
         )
+        robust = _robustness_rows(c, hidden_n) if c["type"] == "robustness" else []
         checks.append(
             {
                 **c,
                 "status_label": status_label(c["status"]),
-                "sentence": check_sentence(c),
-                "meaning": c["details"].get("meaning", ""),
+                "sentence": check_sentence(c, document),
+                "meaning": meaning_text(c, document),
                 "source": c["details"].get("threshold_source", ""),
                 "threshold_text": threshold_text(c) or "–",
                 "mdd": c["details"].get("minimum_detectable_difference"),
                 "rows": rows,
                 "chart": _chart(c, rows) if rows else None,
-                "metric_label": LABELS.get(c["metric"], c["metric"]).capitalize(),
+                "robust_rows": robust,
+                "drop_chart": _drop_chart(c, robust) if robust else None,
+                "metric_label": metric_label(c["metric"], document).capitalize(),
             }
         )
     reasons = [
@@ -239,4 +336,8 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         checks=checks,
         charts=charts,
         limitations=_limitations(document),
+        units=units(document),
+        rows_text=units(document, document["data"]["rows"])
+        if document["data"].get("rows") is not None
+        else "not read",
     )

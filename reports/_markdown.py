@@ -33,7 +33,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     if not_passed:
         lines += ["", "## Why", ""]
         lines += [
-            f"- **{c['name']}** ({status_label(c['status'])}): {check_sentence(c)}"
+            f"- **{c['name']}** ({status_label(c['status'])}): {check_sentence(c, document)}"
             for c in not_passed
         ]
     if document["errors"]:

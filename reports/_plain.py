@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LABELS", "check_sentence", "group_label", "threshold_text"]
+__all__ = [
+    "LABELS",
+    "check_sentence",
+    "group_label",
+    "meaning_text",
+    "metric_label",
+    "threshold_text",
+    "units",
+]
 
 #: Each rate's name in words.
 LABELS = {
@@ -24,6 +32,54 @@ LABELS = {
     "base_rate": "share of people who merit the favourable outcome",
     "equalized_odds": "worse of the true and false positive rates",
 }
+
+
+_PLURAL = {"person": "people", "image": "images", "clip": "clips", "call": "calls"}
+
+
+def units(document: dict[str, Any] | None, count: int | None = None) -> str:
+    """What the rows are, from the spec's ``data.unit``: ``people``, ``images``, ``clips``...
+
+    With ``count``, the number and its unit (``1 clip``, ``200 clips``).
+    """
+    data = ((document or {}).get("spec", {}).get("content") or {}).get("data") or {}
+    unit = data.get("unit") or "person"
+    if count is None:
+        return _PLURAL.get(unit, unit + "s")
+    return f"{count:,} {unit if count == 1 else _PLURAL.get(unit, unit + 's')}"
+
+
+def metric_label(metric: str, document: dict[str, Any] | None = None) -> str:
+    """A rate's name in words; with the spec's ``positive_meaning`` and ``unit``, in theirs
+    (``rate at which an alarm is raised``) rather than words that assume a favour."""
+    data = ((document or {}).get("spec", {}).get("content") or {}).get("data") or {}
+    meaning = data.get("positive_meaning")
+    if not meaning:
+        return LABELS.get(metric, metric.replace("_", " "))
+    rows, pos = units(document), data.get("positive_label")
+    merit, other = f"{rows} labelled {pos}", f"{rows} not labelled {pos}"
+    worded = {
+        "selection_rate": f"rate at which {meaning}",
+        "true_positive_rate": f"share of {merit} for which {meaning}",
+        "false_positive_rate": f"share of {other} for which {meaning}",
+        "true_negative_rate": f"share of {other} for which it is not the case that {meaning}",
+        "false_negative_rate": f"share of {merit} for which it is not the case that {meaning}",
+        "precision": f"share of the cases where {meaning} that are right",
+        "false_discovery_rate": f"share of the cases where {meaning} that are wrong",
+        "base_rate": f"share of {merit}",
+    }
+    return worded.get(metric, LABELS.get(metric, metric.replace("_", " ")))
+
+
+def meaning_text(check: dict[str, Any], document: dict[str, Any] | None = None) -> str:
+    """What a check measures; a rate's own words give way to the spec's ``positive_meaning``
+    (the disparity's explanation is kept)."""
+    meaning = check["details"].get("meaning", "")
+    label = metric_label(check["metric"], document)
+    if check["type"] != "group_metric" or label == LABELS.get(check["metric"]):
+        return meaning
+    rest = meaning[meaning.index("The disparity") :] if "The disparity" in meaning else ""
+    return f"{label[0].upper()}{label[1:]}, in each group. {rest}".strip()
 
 
 def group_label(key: str | None) -> str:
@@ -49,8 +105,9 @@ def threshold_text(check: dict[str, Any], pct: bool = False) -> str:
     return " and ".join(parts)
 
 
-def check_sentence(check: dict[str, Any]) -> str:
-    """One sentence saying what a check found, in words a committee reads."""
+def check_sentence(check: dict[str, Any], document: dict[str, Any] | None = None) -> str:
+    """One sentence saying what a check found, in words a committee reads (the spec's
+    ``positive_meaning`` and ``unit`` when ``document`` is given)."""
     status, value, ci = check["status"], check["value"], check["ci"]
     if check["type"] != "group_metric" or value is None or status in ("error", "skipped"):
         return check["message"]
@@ -59,7 +116,7 @@ def check_sentence(check: dict[str, Any]) -> str:
     by_group = check["by_group"]
     wv = (by_group.get(worst) or {}).get("value")
     bv = (by_group.get(best) or {}).get("value")
-    what = LABELS.get(check["metric"], check["metric"].replace("_", " "))
+    what = metric_label(check["metric"], document)
     if not ci:
         interval = ""
     elif check["disparity"] == "ratio":

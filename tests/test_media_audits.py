@@ -49,7 +49,7 @@ def test_media_batches_decode_images_and_audio(tiny_images, tmp_path):
 
 def test_onnx_and_in_memory_models_decide_alike():
     manifest = pd.read_csv(EMOTION / "data" / "manifest.csv").head(400)
-    images = MediaBatches(tuple(ROOT / p for p in manifest.path), "image", (64, 64))[:]
+    images = MediaBatches(tuple(EMOTION / "data" / p for p in manifest.path), "image", (64, 64))[:]
     traits = emotion.sample_traits(
         emotion.TRAIN_ROWS, np.random.default_rng(2), frown_share=0.3, dim_share=0.3
     )
@@ -135,24 +135,26 @@ def test_a_planted_group_degradation_is_caught(
     assert check["by_group"]["tone=dark"]["value"] == 1.0  # every dark image now wrong
     assert check["by_group"]["tone=light"]["value"] == 0.0
     assert check["value"] == 1.0
+    # what the perturbation did: grey levels fell by 40 %, half the decisions changed
+    assert check["details"]["mean_input_change"] == pytest.approx(0.4, abs=1e-3)
+    assert check["details"]["inputs_changed"] == 1.0
+    assert check["details"]["decisions_changed"] == 0.5
 
 
-def test_a_perturbation_that_changes_nothing_changes_no_result(
+def test_a_perturbation_that_changes_no_input_is_an_error(
     tiny_images, tmp_path, brightness_rule, write_spec, fairgate
 ):
+    # Contrast pulls grey levels towards each image's mean: flat images do not change, so
+    # the check tested nothing and must not pass.
+    spec = _rule_spec(tmp_path / "manifest.csv", 0.6)
+    spec["checks"][0].update(perturbation="contrast", params={"factor": 0.5})
     out = tmp_path / "out"
-    code, _, _ = fairgate(
-        "run",
-        write_spec(_rule_spec(tmp_path / "manifest.csv", 1.0)),
-        "--out",
-        out,
-        "--no-mlflow",
-        "-q",
-    )
+    code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     check = json.loads((out / "results.json").read_text())["checks"][0]
-    assert check["value"] == 0.0 and check["ci"] == [0.0, 0.0]
-    assert {g["before"] for g in check["by_group"].values()} == {1.0}
-    assert check["status"] == "pass" and code == 0
+    assert code == 2 and check["status"] == "error"
+    assert check["details"]["mean_input_change"] < 1e-6
+    assert check["details"]["inputs_changed"] == 0.0
+    assert "changed the inputs by 0.00%" in check["message"]
 
 
 def test_paired_change_by_hand():

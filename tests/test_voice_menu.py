@@ -38,7 +38,9 @@ def test_features_of_tiny_generated_clips():
 
 def test_onnx_with_preprocessing_equals_the_in_memory_model():
     audit = pd.read_csv(VOICE / "data" / "audit.csv").iloc[::7]
-    waves = MediaBatches(tuple(str(ROOT / p) for p in audit.path), "audio", (8000,), 8000)[:]
+    waves = MediaBatches(
+        tuple(str(VOICE / "data" / p) for p in audit.path), "audio", (8000,), 8000
+    )[:]
     real_train, _, _ = voice.splits()
     in_memory = voice.train(real_train)
     onnx = load_model("onnx", uri=str(VOICE / "v1" / "model.onnx"), preprocess=PREPROCESS)
@@ -68,5 +70,12 @@ def test_voice_audits_report_what_they_find(fairgate, in_repo, tmp_path):
     assert doc["groups"]["voice=female"]["n"] >= 300
     html = (out / "report.html").read_text()
     assert "cannot be told apart" in html and "accent DEU/German (1)" in html
-    assert "intervals resample rows, not whole clusters" in html
+    if doc["data"]["clusters"]["rates_resample"] == "rows":  # until rates resample speakers
+        assert "intervals resample rows, not whole clusters" in html
+    assert "robustness intervals resample whole speakers within groups" in html
+    noise = next(c for c in doc["checks"] if c["name"] == "robustness noise [voice]")
+    assert noise["details"]["resampled"] == "speakers within groups"
+    assert noise["by_group"]["voice=older"]["clusters"] == 4
+    assert noise["details"]["mean_input_change"] > 0.3  # 10 dB: noise RMS is 32 % of the signal
+    assert "was not tested by this audit" not in html
     assert docs["v2"][1]["data"]["clusters"]["per_group"]["accent=USA"] == 1

@@ -80,7 +80,7 @@ def build(out: Path = HERE) -> dict[str, Path]:
     for i, img in enumerate(images):
         path = folder / f"face_{i:04d}.png"
         Image.fromarray((img * 255).round().astype(np.uint8)).save(path, optimize=True)
-        paths.append(f"models_under_test/emotion_distress/data/images/{path.name}")
+        paths.append(f"images/{path.name}")  # relative to the manifest's folder
     manifest = audit.assign(path=paths)[["path", *audit.columns]]
     written["manifest"] = out / "data" / "manifest.csv"
     manifest.to_csv(written["manifest"], index=False, lineterminator="\n")

@@ -189,7 +189,9 @@ def build(out: Path = HERE, *, synth: bool = False) -> dict[str, Path]:
     real_train, synth_train, audit = splits()
     written = {"audit": out / "data" / "audit.csv"}
     written["audit"].parent.mkdir(parents=True, exist_ok=True)
-    audit.to_csv(written["audit"], index=False, lineterminator="\n")
+    # The manifest's paths are relative to its own folder (as fairgate resolves them).
+    relative = audit.path.str.removeprefix("models_under_test/voice_menu/data/")
+    audit.assign(path=relative).to_csv(written["audit"], index=False, lineterminator="\n")
     for version, training in (
         ("v1", real_train),
         ("v2", pd.concat([real_train, synth_train], ignore_index=True)),
