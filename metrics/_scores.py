@@ -42,7 +42,7 @@ __all__ = ["SCORE_METRICS", "auc_delong", "expected_calibration_error", "score_m
 
 SCORE_METRICS = ("mean_score", "roc_auc", "brier_score", "calibration_error", "scoring_rate")
 _BOOT_CHUNK = 2_000_000  # rows × replicates drawn at once by the calibration bootstrap
-_EXACT_ROWS = 20_000_000  # above: the calibration bootstrap draws bin sums, not rows
+_EXACT_ROWS = 5_000_000  # above: the calibration bootstrap draws bin sums, not rows
 
 
 def _bins(s: np.ndarray, bins: int) -> np.ndarray:
@@ -75,7 +75,7 @@ def _ece_replicates(
     ``_EXACT_ROWS`` rows × replicates the rows are redrawn; above, each replicate draws the
     bin counts (multinomial) and each bin's sum from the normal law of a sum of that many draws
     from the bin's rows (central limit theorem; by then a bin of weight ``w`` holds about
-    ``w · n > w · 20,000`` rows).
+    ``w · n > w · 5,000`` rows).
     """
     n = len(s)
     b = _bins(s, bins)
