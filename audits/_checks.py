@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from metrics import EQUALIZED_ODDS, SCORE_METRICS, GroupMetrics, between_groups, get_rate
+from metrics import EQUALIZED_ODDS, SCORE_METRICS, GroupMetrics, get_rate, score_disparity
 
 from ._spec import AuditSpec, GroupMetricCheck, ScoreMetricCheck
 from ._status import Status
@@ -112,8 +112,11 @@ def _meaning(metric: str, kind: str) -> str:
     return f"{text} {_KIND_TEXT[kind]}"
 
 
-def _name(check: GroupMetricCheck | ScoreMetricCheck, view: str) -> str:
-    return f"{check.name or f'{check.metric} {check.disparity}'} [{view}]"
+def _name(check: GroupMetricCheck | ScoreMetricCheck, view: str, klass: Any = None) -> str:
+    """``'<name> [<view>]'``, with ``[class=<c>]`` before the view for a multiclass class, so
+    that two checks on different classes never share a name."""
+    label = f" [class={klass}]" if klass is not None else ""
+    return f"{check.name or f'{check.metric} {check.disparity}'}{label} [{view}]"
 
 
 def _too_few_groups(view: str, groups: list[str], excluded: list[str]) -> str:
@@ -150,8 +153,9 @@ def group_metric(
             if _finite(d.value)
             else "not computable"
         )
+        over = f"{view}, class {d.klass}" if d.klass is not None else view
         message = (
-            f"{d.metric} {d.kind} over {view}: {value_text}; the policy requires "
+            f"{d.metric} {d.kind} over {over}: {value_text}; the policy requires "
             f"{_bound_text(check)}."
         )
         if _finite(d.value):
@@ -180,7 +184,7 @@ def group_metric(
             for row in d.per_group.itertuples(index=False)
         }
         yield CheckResult(
-            name=_name(check, view),
+            name=_name(check, view, d.klass),
             type=check.type,
             metric=d.metric,
             disparity=d.kind,
@@ -206,33 +210,13 @@ def group_metric(
         )
 
 
-def _score_disparity_ci(rows: Any, kind: str, confidence: float) -> tuple[float, float] | None:
-    """Normal-approximation interval of the gap between the highest and lowest group.
-
-    Each group's standard error is read back from its analytic interval; the difference uses
-    ``sqrt(se1² + se2²)``, the ratio the delta method on the log scale. ``None`` where a
-    group has no interval (the calibration error).
-    """
-    from statistics import NormalDist
-
-    if len(rows) < 2 or rows.ci_low.isna().any():
-        return None
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    hi, lo = rows.loc[rows.value.idxmax()], rows.loc[rows.value.idxmin()]
-    se_hi, se_lo = ((r.ci_high - r.ci_low) / (2 * z) for r in (hi, lo))
-    if kind == "difference":
-        gap, se = hi.value - lo.value, float(np.hypot(se_hi, se_lo))
-        return (float(max(gap - z * se, 0.0)), float(gap + z * se))
-    if lo.value <= 0 or hi.value <= 0:
-        return None
-    log_ratio = np.log(lo.value / hi.value)
-    se = float(np.hypot(se_hi / hi.value, se_lo / lo.value))
-    return (float(np.exp(log_ratio - z * se)), float(min(np.exp(log_ratio + z * se), 1.0)))
-
-
 def _no_scores_reason(gm: GroupMetrics | None, evidence: Any) -> str:
     if gm is not None and not gm.table.binary:
-        return "score metrics need binary decisions; these decisions have more than two values."
+        return (
+            "multiclass score metrics (one-vs-rest per class) need the model's probabilities "
+            "and their classes: the model gave none, or did not say which class each column "
+            "is for (set model.proba_classes)."
+        )
     adapter = getattr(evidence, "adapter", None)
     if adapter is not None and adapter.decision_column is not None:
         return "needs scores: set model.score_column to the decision log's score column."
@@ -248,59 +232,85 @@ def _no_scores_reason(gm: GroupMetrics | None, evidence: Any) -> str:
 def score_metric(
     check: ScoreMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
-    """Disparity of a score metric between groups (needs probabilities), with a normal
-    approximation interval from the groups' analytic intervals."""
+    """Disparity of a score metric between groups (needs probabilities; one-vs-rest per class
+    for multiclass models), with a simultaneous interval (see ``metrics.range_interval``)."""
     for view in spec.views(check):
-        base = dict(
-            name=_name(check, view),
-            type=check.type,
-            metric=check.metric,
-            disparity=check.disparity,
-            view=view,
-            threshold=_threshold(check),
-            decide_on=check.decide_on,
-        )
         if gm is None or gm.scores is None:
             yield CheckResult(
-                **base,
+                name=_name(check, view, check.klass),
+                type=check.type,
+                metric=check.metric,
+                disparity=check.disparity,
+                view=view,
+                threshold=_threshold(check),
+                decide_on=check.decide_on,
                 status=Status.SKIPPED,
                 value=None,
                 ci=None,
                 message=f"skipped: {_no_scores_reason(gm, evidence)}",
             )
             continue
-        rows = gm.scores[(gm.scores.view == view) & (gm.scores.metric == check.metric)]
-        enough = rows.n >= gm.min_group_size
-        value = (
-            float(between_groups(rows.value[enough].to_numpy(), check.disparity))
-            if enough.sum() >= 2
-            else float("nan")
+        d = score_disparity(
+            gm.scores,
+            check.metric,
+            view=view,
+            kind=check.disparity,
+            klass=check.klass,
+            confidence=gm.confidence,
         )
-        ci = _score_disparity_ci(rows[enough], check.disparity, gm.confidence)
-        status = decide(value, ci, low=check.min, high=check.max, decide_on=check.decide_on)
-        short = list(rows.group[~enough])
-        if short and status is not Status.FAIL:
+        ci = d.ci if _finite(d.ci[0]) and _finite(d.ci[1]) else None
+        status = decide(d.value, ci, low=check.min, high=check.max, decide_on=check.decide_on)
+        over = f"{view}, class {d.klass}" if d.klass is not None else view
+        value_text = (
+            f"{d.value:.3f}"
+            + (f" ({gm.confidence:.0%} interval {ci[0]:.3f} to {ci[1]:.3f})" if ci else "")
+            if _finite(d.value)
+            else "not computable"
+        )
+        message = (
+            f"{check.metric} {check.disparity} over {over}: {value_text}; the policy requires "
+            f"{_bound_text(check)}."
+        )
+        if _finite(d.value):
+            message += f" Lowest group: {d.lowest_group}; highest: {d.highest_group}."
+        if (d.insufficient or len(d.compared) < 2) and status is not Status.FAIL:
             status = Status.INSUFFICIENT
+        if d.insufficient:
+            need = f"{gm.min_group_size} rows"
+            if check.metric == "roc_auc":
+                need += f" and {gm.min_denominator} positives and negatives"
+            message += (
+                f" Too little evidence (under {need}), left out of the disparity: "
+                f"{', '.join(d.insufficient)}."
+            )
         yield CheckResult(
-            **base,
+            name=_name(check, view, d.klass),
+            type=check.type,
+            metric=check.metric,
+            disparity=check.disparity,
+            view=view,
+            threshold=_threshold(check),
+            decide_on=check.decide_on,
             status=status,
-            value=_num(value),
+            value=_num(d.value),
             ci=ci,
-            message=(
-                f"{check.metric} {check.disparity} over {view}: "
-                f"{value:.3f}; the policy requires {_bound_text(check)}."
-                + (f" Too few rows for: {', '.join(short)}." if short else "")
-            ),
+            message=message,
             by_group={
                 r.group: {
                     "value": _num(r.value),
                     "ci": [_num(r.ci_low), _num(r.ci_high)],
                     "n": int(r.n),
+                    "positives": int(r.positives),
+                    "negatives": int(r.negatives),
+                    "status": "compared" if r.sufficient else "insufficient",
                 }
-                for r in rows.itertuples(index=False)
+                for r in d.per_group.itertuples(index=False)
             },
             details={
-                "insufficient_groups": short,
+                "insufficient_groups": list(d.insufficient),
+                "lowest_group": d.lowest_group,
+                "highest_group": d.highest_group,
+                "class": None if d.klass is None else str(d.klass),
                 "threshold_source": check.source,
                 "meaning": _meaning(check.metric, check.disparity),
             },
@@ -324,7 +334,11 @@ def error_results(
         for v in views:
             out.append(
                 CheckResult(
-                    name=_name(c, v) if hasattr(c, "metric") else (c.name or c.type),
+                    name=(
+                        _name(c, v, getattr(c, "klass", None))
+                        if hasattr(c, "metric")
+                        else (c.name or c.type)
+                    ),
                     type=c.type,
                     metric=metric,
                     disparity=getattr(c, "disparity", ""),

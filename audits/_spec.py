@@ -389,6 +389,7 @@ class ScoreMetricCheck(_Threshold):
     type: Literal["score_metric"] = "score_metric"
     metric: Literal[SCORE_METRICS]  # type: ignore[valid-type]
     disparity: Literal["ratio", "difference"]
+    klass: str | int | None = Field(default=None, alias="class")
 
 
 def _check_tag(value: Any) -> str | None:

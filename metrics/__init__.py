@@ -19,7 +19,8 @@ from ._intervals import (
 from ._proxies import ProxyStrength, proxy_strength
 from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
 from ._robustness import RobustnessResult, paired_change
-from ._scores import SCORE_METRICS, expected_calibration_error, score_metrics
+from ._score_disparity import ScoreDisparity, range_interval, score_disparity
+from ._scores import SCORE_METRICS, auc_delong, expected_calibration_error, score_metrics
 from ._shap import Attributions, explain
 
 __all__ = [
@@ -35,7 +36,9 @@ __all__ = [
     "ProxyStrength",
     "Rate",
     "RobustnessResult",
+    "ScoreDisparity",
     "against_reference",
+    "auc_delong",
     "between_groups",
     "bootstrap_counts",
     "count_table",
@@ -50,8 +53,10 @@ __all__ = [
     "paired_change",
     "percentile_interval",
     "proxy_strength",
+    "range_interval",
     "rate_parts",
     "rate_values",
+    "score_disparity",
     "score_metrics",
     "two_proportion_pvalue",
     "wilson_interval",

@@ -19,7 +19,7 @@ from ._intervals import (
     wilson_interval,
 )
 from ._rates import RATES, Rate, all_rate_parts, get_rate, one_vs_rest, rate_parts
-from ._scores import score_metrics
+from ._scores import score_inputs, score_metrics
 
 __all__ = ["DisparityResult", "GroupMetrics", "group_metrics"]
 
@@ -156,10 +156,10 @@ class GroupMetrics:
             class with the worst disparity.
         """
         view = self._view(view)
-        if metric == EQUALIZED_ODDS:
-            return self._equalized_odds(view, kind, reference, exclude)
-        rate = get_rate(metric)
-        if not self.table.binary and klass is None and rate.name not in _OVERALL:
+        rate = None if metric == EQUALIZED_ODDS else get_rate(metric)
+        name = EQUALIZED_ODDS if rate is None else rate.name
+        if not self.table.binary and klass is None and name not in _OVERALL:
+            # Every class in full (value, interval, groups), then the worst class as a whole.
             per_class = [
                 self.disparity(
                     metric, view=view, kind=kind, reference=reference, exclude=exclude, klass=c
@@ -171,6 +171,8 @@ class GroupMetrics:
                 return per_class[0]
             pick = max if kind == "difference" else min
             return pick(scored, key=lambda r: r.value)
+        if rate is None:
+            return self._equalized_odds(view, kind, reference, exclude, klass)
         attrs = view.split("|")
         observed = self.table.view(attrs)
         boot = self.table.view(attrs, counts=self.replicates).counts
@@ -336,9 +338,11 @@ class GroupMetrics:
             )
         return int(hits[0])
 
-    def _equalized_odds(self, view, kind, reference, exclude) -> DisparityResult:
+    def _equalized_odds(self, view, kind, reference, exclude, klass=None) -> DisparityResult:
         sides = [
-            self.disparity(m, view=view, kind=kind, reference=reference, exclude=exclude)
+            self.disparity(
+                m, view=view, kind=kind, reference=reference, exclude=exclude, klass=klass
+            )
             for m in ("true_positive_rate", "false_positive_rate")
         ]
         pick = max if kind == "difference" else min
@@ -354,7 +358,7 @@ class GroupMetrics:
         obs = self.table.view(attrs)
         reps = []
         for side in sides:
-            bnum, bden = self._parts(boot, get_rate(side.metric), None)
+            bnum, bden = self._parts(boot, get_rate(side.metric), klass)
             with np.errstate(invalid="ignore", divide="ignore"):
                 bval = np.where(bden > 0, bnum / np.where(bden > 0, bden, 1), np.nan)
             ok = np.isin(
@@ -388,7 +392,7 @@ class GroupMetrics:
             worst_group=worse.worst_group,
             best_group=worse.best_group,
             mdd=max(s.mdd for s in sides),
-            klass=None,
+            klass=klass,
             per_group=worse.per_group.assign(metric=worse.metric),
         )
 
@@ -466,6 +470,7 @@ def group_metrics(
     min_group_size: int = 30,
     min_denominator: int = 5,
     score_bins: int = 10,
+    score_classes: Sequence[object] | None = None,
 ) -> GroupMetrics:
     """Compute every group rate, with counts and intervals, from one pass over the data.
 
@@ -476,9 +481,9 @@ def group_metrics(
     sensitive_features : DataFrame, Series, mapping or array-like
         One column per sensitive attribute; each attribute is a view, and so is their
         intersection.
-    scores : array-like of shape (n_rows,), optional
-        A score or probability of the favourable outcome, for the score metrics
-        (binary decisions only).
+    scores : array-like of shape (n_rows,) or (n_rows, n_score_classes), optional
+        For the score metrics: the probability of the favourable outcome (binary decisions),
+        or of each class of ``score_classes`` (multiclass, scored one-vs-rest per class).
     pos_label : object, default=1
         The favourable outcome (binary decisions).
     classes : sequence, optional
@@ -493,6 +498,9 @@ def group_metrics(
         A group rate is *insufficient* below either bound and is left out of disparities.
     score_bins : int, default=10
         Equal-width bins of the expected calibration error.
+    score_classes : sequence, optional
+        The class of each column of 2-D ``scores`` (default: ``classes``); classes of the
+        decisions without a column get no score metrics.
 
     Returns
     -------
@@ -506,15 +514,21 @@ def group_metrics(
     )
     score_frame = None
     if scores is not None:
-        if not table.binary:
-            raise ValueError("The 'scores' parameter is only supported for binary decisions.")
+        outcomes, score_matrix, scored = score_inputs(
+            y_true, scores, table, pos_label, score_classes
+        )
         score_frame = score_metrics(
-            np.asarray(y_true) == pos_label,
-            scores,
+            outcomes,
+            score_matrix,
             sensitive_features,
             views=table.views(),
+            classes=scored,
             bins=score_bins,
             confidence=confidence,
+            min_group_size=min_group_size,
+            min_denominator=min_denominator,
+            n_boot=n_boot,
+            seed=seed,
         )
     return GroupMetrics(
         table=table,

@@ -1,122 +1,335 @@
 """Group metrics of a score (a credit score, a distress probability).
 
-Per group: mean score, ROC AUC, Brier score, expected calibration error (equal-width bins) and
-the NYC Local Law 144 *scoring rate*, the share of the group scoring above the overall median.
-Intervals are analytic: Student t for the mean and the Brier score, Hanley & McNeil (1982) for
-the AUC, Wilson for the scoring rate; the calibration error has none (reported as NaN).
+Per group: mean score, ROC AUC, Brier score, expected calibration error and the NYC Local Law
+144 *scoring rate*, the share of the group scoring above the overall median. For multiclass
+models each class is scored one-vs-rest: the outcome is "this class", the score is the
+probability of that class.
+
+Intervals
+---------
+* mean score, Brier score: Student t.
+* ROC AUC: DeLong, DeLong & Clarke-Pearson (1988), computed with the midrank algorithm of Sun
+  & Xu (2014): ``var(A) = var(V10)/n1 + var(V01)/n0`` from the placement values of the
+  positives and negatives. Where that variance is zero (perfect or no separation) the interval
+  is the Wilson interval of ``A`` over ``min(n1, n0)`` trials, the score interval of van
+  Dantzig's bound ``A (1 - A) / min(n1, n0)`` on the variance, so that an AUC of 1 is never
+  reported as certain.
+* calibration error: ``[E − B − z·se, E + z·se]``, ``se`` the standard deviation of a seeded
+  bootstrap of the group's rows and ``B`` a bound on the estimate's upward bias (each bin's
+  ``|sum of score − outcome|`` is biased up by at most ``σ_b sqrt(2 n_b / π)``, most for a
+  calibrated bin): the sample error of a well-calibrated group is about 0.05 at 300 rows, and
+  an interval around it alone would not contain the true 0.
+* scoring rate: Wilson.
+
+Each row also carries a standard error (``se``), which :mod:`._score_disparity` uses for the
+simultaneous intervals of the disparity, and ``sufficient``: a group needs ``min_group_size``
+rows, and for the ROC AUC ``min_denominator`` positives *and* negatives (an AUC from one
+positive is 0 or 1 and says nothing about the model).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
-from ._counts import _as_frame, group_key
+from ._counts import CountTable, _as_frame, group_key
 from ._intervals import wilson_interval
 
-__all__ = ["SCORE_METRICS", "expected_calibration_error", "score_metrics"]
+__all__ = ["SCORE_METRICS", "auc_delong", "expected_calibration_error", "score_metrics"]
 
 SCORE_METRICS = ("mean_score", "roc_auc", "brier_score", "calibration_error", "scoring_rate")
+_BOOT_CHUNK = 2_000_000  # rows × replicates drawn at once by the calibration bootstrap
+_EXACT_ROWS = 5_000_000  # above: the calibration bootstrap draws bin sums, not rows
+
+
+def _bins(s: np.ndarray, bins: int) -> np.ndarray:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    return np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
 
 
 def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) -> float:
-    """Share-weighted mean gap between mean score and outcome rate in equal-width bins."""
+    """Expected calibration error with ``bins`` equal-width bins of the score on [0, 1].
+
+    Bin ``b`` holds the scores in ``(b/bins, (b+1)/bins]`` (the first bin also holds 0). The
+    error is ``sum_b |sum of scores in b - number of positives in b| / n``: the gap between the
+    mean score and the outcome rate of each bin, weighted by the bin's share of the rows.
+    """
     if len(s) == 0:
         return float("nan")
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    b = np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
-    n = np.bincount(b, minlength=bins)
+    b = _bins(s, bins)
     gap = np.abs(
         np.bincount(b, weights=s, minlength=bins) - np.bincount(b, weights=y, minlength=bins)
     )
-    return float(gap.sum() / n.sum())
+    return float(gap.sum() / len(s))
 
 
-def _t_interval(x: np.ndarray, confidence: float) -> tuple[float, float, float]:
+def _ece_replicates(
+    y: np.ndarray, s: np.ndarray, *, bins: int, n_boot: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Calibration error of ``n_boot`` row-level bootstrap resamples of one group.
+
+    The error only depends on each bin's count and sum of ``score - outcome``. Up to
+    ``_EXACT_ROWS`` rows × replicates the rows are redrawn; above, each replicate draws the
+    bin counts (multinomial) and each bin's sum from the normal law of a sum of that many draws
+    from the bin's rows (central limit theorem; by then a bin of weight ``w`` holds about
+    ``w · n > w · 5,000`` rows).
+    """
+    n = len(s)
+    b = _bins(s, bins)
+    d = s - y.astype(float)
+    if n * n_boot > _EXACT_ROWS:
+        count = np.bincount(b, minlength=bins).astype(float)
+        mean = np.bincount(b, weights=d, minlength=bins) / np.maximum(count, 1)
+        sq = np.bincount(b, weights=d * d, minlength=bins) / np.maximum(count, 1)
+        sd = np.sqrt(np.maximum(sq - mean**2, 0.0))
+        draws = rng.multinomial(n, count / n, size=n_boot).astype(float)
+        total = draws * mean + np.sqrt(draws) * sd * rng.standard_normal((n_boot, bins))
+        return np.abs(total).sum(axis=1) / n
+    out = np.empty(n_boot)
+    step = max(1, _BOOT_CHUNK // max(n, 1))
+    for start in range(0, n_boot, step):
+        reps = min(step, n_boot - start)
+        idx = rng.integers(0, n, size=(reps, n))
+        cell = (np.arange(reps)[:, None] * bins + b[idx]).ravel()
+        total = np.bincount(cell, weights=d[idx].ravel(), minlength=reps * bins)
+        out[start : start + reps] = np.abs(total).reshape(reps, bins).sum(axis=1) / n
+    return out
+
+
+def _ece_bias_bound(y: np.ndarray, s: np.ndarray, *, bins: int) -> float:
+    """Bound on the upward bias of the calibration error: ``Σ_b (n_b/n) σ_b sqrt(2/(π n_b))``."""
+    n = len(s)
+    b = _bins(s, bins)
+    d = s - y.astype(float)
+    count = np.bincount(b, minlength=bins).astype(float)
+    mean = np.bincount(b, weights=d, minlength=bins) / np.maximum(count, 1)
+    var = np.maximum(
+        np.bincount(b, weights=d * d, minlength=bins) / np.maximum(count, 1) - mean**2, 0
+    )
+    return float(np.sum(np.sqrt(var * count)) * np.sqrt(2 / np.pi) / max(n, 1))
+
+
+def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+    """ROC AUC and DeLong's estimate of its variance.
+
+    Parameters
+    ----------
+    y : ndarray of bool
+        Whether each row is a positive.
+    s : ndarray of float
+        The score; ties count one half.
+
+    Returns
+    -------
+    auc, variance : float
+        ``NaN`` without positives or negatives; the variance is ``NaN`` with fewer than two
+        of either.
+    """
+    from scipy.stats import rankdata
+
+    y = np.asarray(y, dtype=bool)
+    s = np.asarray(s, dtype=float)
+    pos, neg = s[y], s[~y]
+    n1, n0 = len(pos), len(neg)
+    if n1 == 0 or n0 == 0:
+        return float("nan"), float("nan")
+    both = rankdata(np.concatenate([pos, neg]))
+    v10 = (both[:n1] - rankdata(pos)) / n0  # per positive: share of negatives scored below
+    v01 = 1.0 - (both[n1:] - rankdata(neg)) / n1  # per negative: share of positives above
+    auc = float(v10.mean())
+    if n1 < 2 or n0 < 2:
+        return auc, float("nan")
+    return auc, float(np.var(v10, ddof=1) / n1 + np.var(v01, ddof=1) / n0)
+
+
+def _auc(y: np.ndarray, s: np.ndarray, z: float, confidence: float):
+    a, var = auc_delong(y, s)
+    if not np.isfinite(var):
+        return a, float("nan"), float("nan"), float("nan")
+    if var > 0:
+        se = float(np.sqrt(var))
+        return a, max(0.0, a - z * se), min(1.0, a + z * se), se
+    k = min(int(y.sum()), int((~y).sum()))
+    low, high = wilson_interval(np.asarray(a * k), np.asarray(k), confidence=confidence)
+    return a, float(low), float(high), float((high - low) / (2 * z))
+
+
+def _t_interval(x: np.ndarray, confidence: float):
     from scipy import stats
 
     m = float(np.mean(x)) if len(x) else float("nan")
     if len(x) < 2:
-        return m, float("nan"), float("nan")
-    half = stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * np.std(x, ddof=1) / np.sqrt(len(x))
-    return m, m - half, m + half
+        return m, float("nan"), float("nan"), float("nan")
+    se = float(np.std(x, ddof=1) / np.sqrt(len(x)))
+    half = stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * se
+    return m, m - half, m + half, se
 
 
-def _auc(y: np.ndarray, s: np.ndarray, confidence: float) -> tuple[float, float, float]:
-    from scipy import stats
-    from sklearn.metrics import roc_auc_score
-
-    n1, n0 = int(y.sum()), int((~y).sum())
-    if n1 == 0 or n0 == 0:
-        return float("nan"), float("nan"), float("nan")
-    a = float(roc_auc_score(y, s))
-    q1, q2 = a / (2 - a), 2 * a * a / (1 + a)
-    se = np.sqrt((a * (1 - a) + (n1 - 1) * (q1 - a * a) + (n0 - 1) * (q2 - a * a)) / (n1 * n0))
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    return a, max(0.0, a - z * se), min(1.0, a + z * se)
+def _group_rows(y, s, above, *, z, confidence, bins, n_boot, rng):
+    """Per metric: (value, ci_low, ci_high, se, bias bound) of one group and class."""
+    n = len(s)
+    rate = float(above.mean()) if n else float("nan")
+    low, high = wilson_interval(np.asarray(above.sum()), np.asarray(n), confidence=confidence)
+    ece = expected_calibration_error(y, s, bins=bins)
+    ece_ci = (float("nan"),) * 4
+    if n >= 2 and n_boot >= 2:
+        se = float(np.std(_ece_replicates(y, s, bins=bins, n_boot=n_boot, rng=rng), ddof=1))
+        bias = _ece_bias_bound(y, s, bins=bins)
+        ece_ci = (max(0.0, ece - bias - z * se), ece + z * se, se, bias)
+    return {
+        "mean_score": (*_t_interval(s, confidence), 0.0),
+        "roc_auc": (*_auc(y, s, z, confidence), 0.0),
+        "brier_score": (*_t_interval((s - y) ** 2, confidence), 0.0),
+        "calibration_error": (ece, *ece_ci),
+        "scoring_rate": (rate, float(low), float(high), float((high - low) / (2 * z)), 0.0),
+    }
 
 
 def score_metrics(
-    y_true: np.ndarray,
+    y_true: object,
     scores: object,
     sensitive_features: object,
     *,
     views: Sequence[tuple[str, ...]],
+    classes: Sequence[object] | None = None,
     bins: int = 10,
     confidence: float = 0.95,
+    min_group_size: int = 30,
+    min_denominator: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Score metrics per group of each view, as a long table.
+    """Score metrics per group of each view (and class), as a long table.
 
     Parameters
     ----------
-    y_true : ndarray of bool
-        Whether each row's true outcome is the favourable one.
-    scores : array-like of float in [0, 1]
+    y_true : array-like of shape (n_rows,)
+        With 1-D ``scores``: whether each row's true outcome is the favourable one (bool).
+        With 2-D ``scores``: the true class labels.
+    scores : array-like of float in [0, 1], shape (n_rows,) or (n_rows, n_classes)
+        The probability of the favourable outcome, or of each class in ``classes``.
     sensitive_features : DataFrame, Series, mapping or array-like
     views : sequence of tuple of str
         The attribute combinations to group by.
+    classes : sequence, optional
+        The class of each column of 2-D ``scores``; each is scored one-vs-rest.
+    bins : int, default=10
+        Equal-width bins of the expected calibration error (see
+        :func:`expected_calibration_error`).
+    confidence : float, default=0.95
+    min_group_size, min_denominator : int
+        Evidence rules: see the module docstring.
+    n_boot, seed : int
+        Replicates and seed of the calibration error's bootstrap.
+
+    Returns
+    -------
+    DataFrame
+        One row per view, group, (class,) and metric: ``value``, ``n``, ``positives``,
+        ``negatives``, ``ci_low``, ``ci_high``, ``se``, ``bias`` (a bound on the estimate's
+        upward bias: the calibration error's, 0 for the others) and ``sufficient``; a
+        ``class`` column with 2-D ``scores``.
     """
     s = np.asarray(scores, dtype=float)
-    y = np.asarray(y_true, dtype=bool)
-    if s.shape != y.shape:
-        raise ValueError(
-            f"The 'scores' parameter must have shape {y.shape}. Got {s.shape} instead."
-        )
+    multiclass = s.ndim == 2
+    n_rows = len(np.asarray(y_true))
+    if multiclass:
+        if classes is None or s.shape != (n_rows, len(classes)):
+            raise ValueError(
+                f"The 'scores' parameter must have one column per class of 'classes' and one "
+                f"row per label: shape ({n_rows}, {len(classes or [])}). Got {s.shape} instead."
+            )
+        labels = np.asarray(y_true).astype(str)
+        ys = [labels == str(c) for c in classes]
+        columns = [s[:, i] for i in range(len(classes))]
+        klasses: list[object] = list(classes)
+    else:
+        if s.shape != (n_rows,):
+            raise ValueError(
+                f"The 'scores' parameter must have shape ({n_rows},). Got {s.shape} instead."
+            )
+        ys, columns, klasses = [np.asarray(y_true, dtype=bool)], [s], [None]
     if np.isnan(s).any():
         raise ValueError(f"The 'scores' parameter must not hold NaN. Got {int(np.isnan(s).sum())}.")
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    rng = np.random.default_rng(seed)
     frame = _as_frame(sensitive_features)
-    above = s > np.median(s)
     rows = []
-    for attrs in views:
-        codes = frame.groupby(list(attrs), sort=True, observed=True).ngroup().to_numpy()
-        keys = frame.loc[:, list(attrs)].drop_duplicates().sort_values(list(attrs))
-        for g, levels in enumerate(keys.itertuples(index=False)):
-            m = codes == g
-            key, yg, sg, n = group_key(attrs, levels), y[m], s[m], int(m.sum())
-            low, high = wilson_interval(above[m].sum(), n, confidence=confidence)
-            values = {
-                "mean_score": _t_interval(sg, confidence),
-                "roc_auc": _auc(yg, sg, confidence),
-                "brier_score": _t_interval((sg - yg) ** 2, confidence),
-                "calibration_error": (
-                    expected_calibration_error(yg, sg, bins=bins),
-                    float("nan"),
-                    float("nan"),
-                ),
-                "scoring_rate": (float(above[m].mean()), float(low), float(high)),
-            }
-            for metric, (v, lo, hi) in values.items():
-                rows.append(
-                    {
-                        "view": "|".join(attrs),
-                        "group": key,
-                        "metric": metric,
-                        "value": v,
-                        "n": n,
-                        "ci_low": lo,
-                        "ci_high": hi,
-                    }
+    for y, col, klass in zip(ys, columns, klasses, strict=True):
+        above = col > np.median(col)
+        for attrs in views:
+            codes = frame.groupby(list(attrs), sort=True, observed=True).ngroup().to_numpy()
+            keys = frame.loc[:, list(attrs)].drop_duplicates().sort_values(list(attrs))
+            for g, levels in enumerate(keys.itertuples(index=False)):
+                m = codes == g
+                yg, n = y[m], int(m.sum())
+                pos = int(yg.sum())
+                values = _group_rows(
+                    yg,
+                    col[m],
+                    above[m],
+                    z=z,
+                    confidence=confidence,
+                    bins=bins,
+                    n_boot=n_boot,
+                    rng=rng,
                 )
-    return pd.DataFrame(rows)
+                for metric, (v, lo, hi, se, bias) in values.items():
+                    enough = n >= min_group_size and np.isfinite(v) and np.isfinite(se)
+                    if metric == "roc_auc":
+                        enough = enough and min(pos, n - pos) >= max(min_denominator, 1)
+                    rows.append(
+                        {
+                            "view": "|".join(attrs),
+                            "group": group_key(attrs, levels),
+                            "class": klass,
+                            "metric": metric,
+                            "value": v,
+                            "n": n,
+                            "positives": pos,
+                            "negatives": n - pos,
+                            "ci_low": lo,
+                            "ci_high": hi,
+                            "se": se,
+                            "bias": bias,
+                            "sufficient": bool(enough),
+                        }
+                    )
+    out = pd.DataFrame(rows)
+    return out if multiclass else out.drop(columns="class")
+
+
+def score_inputs(
+    y_true: object,
+    scores: object,
+    table: CountTable,
+    pos_label: object,
+    score_classes: Sequence[object] | None,
+) -> tuple[np.ndarray, np.ndarray, list[object] | None]:
+    """(outcomes, scores, classes) for :func:`score_metrics`: multiclass scores are the
+    columns of the decisions' classes that have one, in ``table.classes`` order."""
+    s = np.asarray(scores, dtype=float)
+    if table.binary:
+        if s.ndim != 1:
+            raise ValueError(
+                f"The 'scores' parameter must be 1-D for binary decisions. Got shape {s.shape}."
+            )
+        return np.asarray(y_true) == pos_label, s, None
+    have = list(table.classes if score_classes is None else score_classes)
+    if s.ndim != 2 or s.shape[1] != len(have):
+        raise ValueError(
+            f"The 'scores' parameter must have one column per class {have} for multiclass "
+            f"decisions. Got shape {s.shape} instead."
+        )
+    by_label = {str(c): i for i, c in enumerate(have)}
+    if not any(str(c) in by_label for c in table.classes):
+        raise ValueError(
+            f"The 'score_classes' parameter must name classes of the decisions "
+            f"{list(table.classes)}. Got {have} instead."
+        )
+    scored = [c for c in table.classes if str(c) in by_label]
+    out = s[:, [by_label[str(c)] for c in scored]]
+    return np.asarray(y_true), out, scored

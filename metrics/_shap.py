@@ -6,8 +6,10 @@
   encoded columns are summed back to the input feature they came from (SHAP values add up).
 * A soft-voting ensemble of such models: the weighted mean of its members' attributions (the
   vote is the weighted mean of their probabilities, and SHAP values are linear in the model).
-* Anything else with ``predict_proba``: the model-agnostic permutation explainer on the
-  probability of the favourable class, with a seeded background sample and a call budget.
+* Anything else with ``predict_proba``, and multi-output tree models whose probabilities
+  TreeSHAP cannot explain (multiclass gradient boosting): the model-agnostic permutation
+  explainer on the probability of the favourable class, with a seeded background sample and a
+  call budget.
 
 ``shap`` is imported here only, when explanations are asked for.
 """
@@ -189,10 +191,22 @@ def explain(
     start = time.perf_counter()
     found, used = None, "permutation"
     if method in ("auto", "tree"):
-        found = _ensemble_values(model, X, background, features, positive_index)
-        used = "tree-ensemble"
-        if found is None:
-            found, used = _tree_values(model, X, background, features, positive_index), "tree"
+        from shap.utils._exceptions import InvalidModelError
+
+        try:
+            found = _ensemble_values(model, X, background, features, positive_index)
+            used = "tree-ensemble"
+            if found is None:
+                found, used = _tree_values(model, X, background, features, positive_index), "tree"
+        except (InvalidModelError, NotImplementedError) as err:
+            # e.g. multiclass gradient boosting: TreeSHAP explains only its raw margins, not
+            # the probability of one class; the permutation explainer can.
+            if method == "tree":
+                raise ValueError(
+                    f"The model {type(model).__name__} has no exact tree explainer of the "
+                    f"probability of one class: {err}"
+                ) from err
+            found = None
         if found is None and method == "tree":
             raise ValueError(f"The model {type(model).__name__} has no exact tree explainer.")
     if found is None:
