@@ -13,6 +13,7 @@ effective counts for the Wilson-based intervals.
 
 from __future__ import annotations
 
+import warnings
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -153,13 +154,18 @@ def design_effect(
     boot_num: np.ndarray,
     boot_den: np.ndarray,
     n_clusters: np.ndarray,
+    *,
+    confidence: float,
 ) -> np.ndarray:
     """Design effect of each group rate: cluster-bootstrap variance over binomial variance.
 
     The bootstrap variance is scaled by ``C / (C − 1)`` (the bootstrap of a mean of C cluster
     totals underestimates its variance by that factor) and the design effect is never below 1.
     A rate at 0 or 1 has no binomial variance to compare with; it gets ``den / C``, i.e. an
-    effective sample of one row per cluster.
+    effective sample of one row per cluster. A variance estimated from C clusters has C − 1
+    degrees of freedom, so the design effect is further multiplied by ``(t_{C−1} / z)²`` at the
+    interval's level (Korn & Graubard 1998), which makes a normal-theory interval on the
+    effective counts as wide as the t interval.
 
     Parameters
     ----------
@@ -171,7 +177,14 @@ def design_effect(
     with np.errstate(invalid="ignore", divide="ignore"):
         p = num / den
         reps = np.where(boot_den > 0, boot_num / np.where(boot_den > 0, boot_den, 1), np.nan)
-        var_boot = np.nanvar(reps, axis=0) * c / np.maximum(c - 1, 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: rate never defined
+            var_boot = np.nanvar(reps, axis=0) * c / np.maximum(c - 1, 1)
         var_bin = p * (1 - p) / den
         deff = np.where(var_bin > 0, var_boot / var_bin, den / c)
-    return np.where(np.isfinite(deff), np.maximum(deff, 1.0), 1.0)
+    from scipy.stats import norm, t
+
+    alpha = (1.0 - confidence) / 2.0
+    df = np.maximum(c - 1, 1)
+    small = (t.isf(alpha, df) / norm.isf(alpha)) ** 2
+    return np.where(np.isfinite(deff), np.maximum(deff, 1.0), 1.0) * small

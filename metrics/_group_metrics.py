@@ -133,7 +133,7 @@ class GroupMetrics:
         if self.clusters is None:
             return num, den
         boot, n_cl = self._replicates(view)
-        deff = design_effect(num, den, *parts(boot), n_cl)
+        deff = design_effect(num, den, *parts(boot), n_cl, confidence=self.confidence)
         return num / deff, den / deff
 
     @property
