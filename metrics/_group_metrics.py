@@ -431,13 +431,22 @@ class GroupMetrics:
         worse of two quantities lies between the worse of their lower and of their upper
         bounds."""
         side_conf = float(np.sqrt(self.confidence))
-        sides = [
-            self._rate_disparity(
-                view, get_rate(m), kind, reference, exclude, None, confidence=side_conf
-            )
-            for m in ("true_positive_rate", "false_positive_rate")
-        ]
         pick = max if kind == "difference" else min
+
+        def side(metric: str) -> DisparityResult:
+            rate = get_rate(metric)
+            if self.table.binary:
+                return self._rate_disparity(
+                    view, rate, kind, reference, exclude, None, confidence=side_conf
+                )
+            per_class = [  # multiclass: the worst class of this side, value and interval
+                self._rate_disparity(view, rate, kind, reference, exclude, c, confidence=side_conf)
+                for c in self.table.classes
+            ]
+            scored = [r for r in per_class if np.isfinite(r.value)]
+            return pick(scored, key=lambda r: r.value) if scored else per_class[0]
+
+        sides = [side(m) for m in ("true_positive_rate", "false_positive_rate")]
         worse = pick(
             sides,
             key=lambda r: (
