@@ -207,3 +207,18 @@ def test_too_few_clusters_is_insufficient():
     # The cluster bootstrap keeps each replicate made of whole clusters of the group.
     sizes = gm.replicates("g").sum(axis=(-2, -1))
     assert set(np.unique(sizes[:, 1])) <= {0, 40, 80, 120, 160}
+
+
+@pytest.mark.parametrize("kind", ["difference", "ratio"])
+def test_comparisons_with_a_reference_group(kind):
+    """Four equal groups of 200, each against group 0 (Šidák over the three comparisons)."""
+    num, den = _binomial_counts([0.3] * 4, [200] * 4, sims=2000, seed=17)
+    ok = np.ones(4, bool)
+    truth = 0.0 if kind == "difference" else 1.0
+    hits = [
+        lo <= truth <= hi
+        for lo, hi in (
+            reference_interval(n, d, ok, 0, kind, 0.95) for n, d in zip(num, den, strict=True)
+        )
+    ]
+    assert LOW <= np.mean(hits) <= HIGH
