@@ -89,7 +89,9 @@ class GroupMetrics:
 
     Use :func:`group_metrics` to build it. ``by_group`` is a long table with one row per view,
     group, (class,) and rate: ``value``, ``numerator``, ``denominator``, ``n``, Wilson
-    ``ci_low``/``ci_high`` and ``sufficient``.
+    ``ci_low``/``ci_high`` and ``sufficient``. This table ignores cluster ids (its Wilson
+    intervals treat rows as independent and ``sufficient`` does not apply ``min_clusters``);
+    :meth:`disparity` and :meth:`disparities` apply both.
     """
 
     table: CountTable
