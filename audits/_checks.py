@@ -9,11 +9,20 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
-from metrics import EQUALIZED_ODDS, SCORE_METRICS, GroupMetrics, get_rate, score_disparity
+from metrics import (
+    EQUALIZED_ODDS,
+    SCORE_METRICS,
+    GroupMetrics,
+    exact_threshold,
+    get_rate,
+    holm,
+    score_disparity,
+)
 
 from ._spec import AuditSpec, GroupMetricCheck, ScoreMetricCheck
 from ._status import Status
@@ -51,12 +60,15 @@ def decide(
     low: float | None,
     high: float | None,
     decide_on: str,
+    exact: Fraction | None = None,
 ) -> Status:
     """Status of a value against ``[low, high]`` (either bound may be ``None``).
 
     ``estimate`` compares the point estimate. ``interval`` passes only when the whole interval
     is within the bounds, fails only when the whole interval is beyond one, and is otherwise
-    ``INCONCLUSIVE``.
+    ``INCONCLUSIVE``. With ``exact`` (the estimate as a rational number of the counts), the
+    estimate rule compares it with the threshold as written (``0.8`` is 4/5): 32/100 against
+    40/100 is a ratio of exactly 0.8, though its float is 0.7999999999999999.
     """
 
     def within(x: float) -> bool:
@@ -65,6 +77,11 @@ def decide(
     if not _finite(value):
         return Status.INSUFFICIENT
     if decide_on == "estimate":
+        if exact is not None:
+            ok = (low is None or exact >= exact_threshold(low)) and (
+                high is None or exact <= exact_threshold(high)
+            )
+            return Status.PASS if ok else Status.FAIL
         return Status.PASS if within(value) else Status.FAIL
     if ci is None or not (_finite(ci[0]) and _finite(ci[1])):
         return Status.INCONCLUSIVE
@@ -135,11 +152,13 @@ def _too_few_groups(view: str, groups: list[str], excluded: list[str]) -> str:
 def group_metric(
     check: GroupMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
-    """Disparity of a group rate, decided on its estimate or its bootstrap interval."""
+    """Disparity of a group rate, decided on its estimate (exactly, on the counts) or on its
+    simultaneous interval. Holm's correction of the per-group p-values covers one view, or
+    every view of the check with ``family: check``."""
     assert gm is not None
     excluded = {e.group: e.justification for e in check.exclude_groups}
-    for view in spec.views(check):
-        d = gm.disparity(
+    results = [
+        gm.disparity(
             check.metric,
             view=view,
             kind=check.disparity,
@@ -147,7 +166,22 @@ def group_metric(
             exclude=list(excluded),
             klass=check.klass,
         )
-        status = decide(d.value, d.ci, low=check.min, high=check.max, decide_on=check.decide_on)
+        for view in spec.views(check)
+    ]
+    p_holm = [d.per_group.p_holm.to_numpy() for d in results]
+    if check.family == "check" and results:
+        pooled = holm(np.concatenate([d.per_group.p_value.to_numpy() for d in results]))
+        p_holm = np.split(pooled, np.cumsum([len(d.per_group) for d in results])[:-1])
+    for view, d, adjusted in zip(spec.views(check), results, p_holm, strict=True):
+        d.per_group["p_holm"] = adjusted
+        status = decide(
+            d.value,
+            d.ci,
+            low=check.min,
+            high=check.max,
+            decide_on=check.decide_on,
+            exact=d.exact,
+        )
         value_text = (
             f"{d.value:.3f} (95% interval {d.ci[0]:.3f} to {d.ci[1]:.3f})"
             if _finite(d.value)
@@ -204,6 +238,7 @@ def group_metric(
                 "insufficient_groups": list(d.insufficient),
                 "excluded_groups": [{"group": g, "justification": excluded[g]} for g in d.excluded],
                 "class": None if d.klass is None else str(d.klass),
+                "holm_family": check.family,
                 "threshold_source": check.source,
                 "meaning": _meaning(d.metric, d.kind),
             },
@@ -233,7 +268,7 @@ def score_metric(
     check: ScoreMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
     """Disparity of a score metric between groups (needs probabilities; one-vs-rest per class
-    for multiclass models), with a simultaneous interval (see ``metrics.range_interval``)."""
+    for multiclass models), with a simultaneous interval (``metrics.score_range_interval``)."""
     for view in spec.views(check):
         if gm is None or gm.scores is None:
             yield CheckResult(

@@ -194,18 +194,10 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
 
 
 def _cluster_arguments(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
-    """``clusters=`` for :func:`metrics.group_metrics` when ``data.cluster_column`` is set.
-
-    Guard (to remove after merging the cluster bootstrap of the rates, which adds the
-    ``clusters`` and ``min_clusters`` arguments): passed only when ``group_metrics``
-    accepts it, so this branch runs before that merge.
-    """
-    import inspect
-
+    """``clusters=`` for :func:`metrics.group_metrics` when ``data.cluster_column`` is set:
+    rates are then resampled by cluster (e.g. speaker) within each group."""
     column = spec.data.cluster_column
-    if not column or "clusters" not in inspect.signature(group_metrics).parameters:
-        return {}
-    return {"clusters": frame[column].to_numpy()}
+    return {"clusters": frame[column].to_numpy()} if column else {}
 
 
 def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:

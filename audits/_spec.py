@@ -381,6 +381,9 @@ class GroupMetricCheck(_Threshold):
     reference: str | None = None
     exclude_groups: list[GroupExclusion] = Field(default_factory=list)
     klass: str | int | None = Field(default=None, alias="class")
+    #: Holm's correction of the per-group p-values: within each view (``view``), or over the
+    #: comparisons of every view of this check at once (``check``).
+    family: Literal["view", "check"] = "view"
 
 
 class ScoreMetricCheck(_Threshold):

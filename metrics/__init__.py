@@ -7,6 +7,7 @@ Main entry point: :func:`group_metrics`.
 
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
+from ._exact import exact_disparity, exact_threshold
 from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
 from ._intervals import (
     bootstrap_counts,
@@ -19,9 +20,10 @@ from ._intervals import (
 from ._proxies import ProxyStrength, proxy_strength
 from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
 from ._robustness import RobustnessResult, paired_change
-from ._score_disparity import ScoreDisparity, range_interval, score_disparity
+from ._score_disparity import ScoreDisparity, score_disparity, score_range_interval
 from ._scores import SCORE_METRICS, auc_delong, expected_calibration_error, score_metrics
 from ._shap import Attributions, explain
+from ._simultaneous import range_interval, reference_interval
 
 __all__ = [
     "DISPARITY_KINDS",
@@ -42,6 +44,8 @@ __all__ = [
     "between_groups",
     "bootstrap_counts",
     "count_table",
+    "exact_disparity",
+    "exact_threshold",
     "expected_calibration_error",
     "explain",
     "get_rate",
@@ -56,8 +60,10 @@ __all__ = [
     "range_interval",
     "rate_parts",
     "rate_values",
+    "reference_interval",
     "score_disparity",
     "score_metrics",
+    "score_range_interval",
     "two_proportion_pvalue",
     "wilson_interval",
 ]

@@ -15,7 +15,8 @@ Definitions
     rates that are all zero is 1 (the groups are equal).
 
 Max − min over many groups is biased upwards in small samples (the extremes of noisy estimates
-are further apart than the true rates); the bootstrap interval reports, not removes, that bias.
+are further apart than the true rates). The intervals of :mod:`metrics._simultaneous` bound
+the true disparity without that bias, so ``decide_on: interval`` is not affected by it.
 """
 
 from __future__ import annotations

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ._counts import CountTable, GroupCounts, count_table
+from ._clusters import ClusterCounts, cluster_counts, design_effect, view_replicates
+from ._counts import CountTable, GroupCounts, _as_frame, count_table
 from ._disparity import against_reference, between_groups
+from ._exact import exact_disparity
 from ._intervals import (
-    bootstrap_counts,
     holm,
     minimum_detectable_difference,
-    percentile_interval,
     two_proportion_pvalue,
     wilson_interval,
 )
 from ._rates import RATES, Rate, all_rate_parts, get_rate, one_vs_rest, rate_parts
 from ._scores import score_inputs, score_metrics
+from ._simultaneous import range_interval, reference_interval
 
 __all__ = ["DisparityResult", "GroupMetrics", "group_metrics"]
 
@@ -38,7 +41,9 @@ class DisparityResult:
     value : float
         The disparity (``NaN`` when fewer than two groups could be compared).
     ci : tuple of float
-        Percentile bootstrap interval of the disparity.
+        Simultaneous interval of the disparity (see :mod:`metrics._simultaneous`): it holds
+        the true disparity with probability at least ``confidence``, also when the true rates
+        are equal.
     reference : str or None
         The reference group, when groups were compared with one.
     compared, insufficient, excluded : tuple of str
@@ -54,7 +59,11 @@ class DisparityResult:
     per_group : DataFrame
         Per group: ``n``, ``numerator``, ``denominator``, ``value``, ``ci_low``, ``ci_high``,
         ``status``, ``vs_reference``, ``p_value`` and Holm-adjusted ``p_holm`` (each compared
-        group against the reference, or against the most favoured group).
+        group against the reference, or against the most favoured group; Holm corrects over
+        the groups of this one view and metric).
+    exact : Fraction or None
+        The disparity as an exact rational number of the counts (``value`` is its float), for
+        deciding at a threshold without rounding error.
     """
 
     view: str
@@ -71,6 +80,7 @@ class DisparityResult:
     mdd: float
     klass: object | None
     per_group: pd.DataFrame = field(repr=False)
+    exact: Fraction | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,9 @@ class GroupMetrics:
 
     Use :func:`group_metrics` to build it. ``by_group`` is a long table with one row per view,
     group, (class,) and rate: ``value``, ``numerator``, ``denominator``, ``n``, Wilson
-    ``ci_low``/``ci_high`` and ``sufficient``.
+    ``ci_low``/``ci_high`` and ``sufficient``. This table ignores cluster ids (its Wilson
+    intervals treat rows as independent and ``sufficient`` does not apply ``min_clusters``);
+    :meth:`disparity` and :meth:`disparities` apply both.
     """
 
     table: CountTable
@@ -90,7 +102,41 @@ class GroupMetrics:
     confidence: float
     n_boot: int
     seed: int
-    replicates: np.ndarray = field(repr=False)
+    clusters: ClusterCounts | None = field(default=None, repr=False)
+    min_clusters: int = 3
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def replicates(self, view: str | None = None) -> np.ndarray:
+        """Bootstrap replicates of the group counts of ``view``, shape (n_boot, groups, k, k).
+
+        Each view is resampled on its own from the seed ``(seed, view)``; with clusters, whole
+        clusters are redrawn within each group. Computed once per view.
+        """
+        return self._replicates(self._view(view))[0]
+
+    def clusters_per_group(self, view: str | None = None) -> np.ndarray | None:
+        """Clusters per group of ``view`` (``None`` without cluster ids)."""
+        return None if self.clusters is None else self._replicates(self._view(view))[1]
+
+    def _replicates(self, view: str) -> tuple[np.ndarray, np.ndarray | None]:
+        if view not in self._cache:
+            self._cache[view] = view_replicates(
+                self.table,
+                tuple(view.split("|")),
+                n_boot=self.n_boot,
+                seed=self.seed,
+                clusters=self.clusters,
+            )
+        return self._cache[view]
+
+    def _effective(self, view: str, num: np.ndarray, den: np.ndarray, parts: Any):
+        """Counts for the intervals: the counts, or with clusters the counts over the design
+        effect. ``parts`` maps replicate counts to (numerator, denominator)."""
+        if self.clusters is None:
+            return num, den
+        boot, n_cl = self._replicates(view)
+        deff = design_effect(num, den, *parts(boot), n_cl, confidence=self.confidence)
+        return num / deff, den / deff
 
     @property
     def views(self) -> tuple[str, ...]:
@@ -173,45 +219,60 @@ class GroupMetrics:
             return pick(scored, key=lambda r: r.value)
         if rate is None:
             return self._equalized_odds(view, kind, reference, exclude, klass)
-        attrs = view.split("|")
-        observed = self.table.view(attrs)
-        boot = self.table.view(attrs, counts=self.replicates).counts
+        return self._rate_disparity(
+            view, rate, kind, reference, exclude, klass, confidence=self.confidence
+        )
+
+    def _rate_disparity(
+        self, view, rate, kind, reference, exclude, klass, *, confidence
+    ) -> DisparityResult:
+        observed = self.table.view(view.split("|"))
         num, den = self._parts(observed.counts, rate, klass)
-        bnum, bden = self._parts(boot, rate, klass)
+        eff_num, eff_den = self._effective(
+            view, num, den, lambda boot: self._parts(boot, rate, klass)
+        )
         return self._compare(
-            view, rate, kind, reference, exclude, klass, observed, num, den, bnum, bden
+            view,
+            rate,
+            kind,
+            reference,
+            exclude,
+            klass,
+            observed,
+            num,
+            den,
+            eff_num,
+            eff_den,
+            confidence=confidence,
         )
 
     def disparities(self, kinds: Sequence[str] = ("difference", "ratio")) -> pd.DataFrame:
-        """Every rate's disparity between groups, for every view, with bootstrap intervals.
+        """Every rate's disparity between groups, for every view, with simultaneous intervals.
 
-        Vectorized over rates and replicates: one tensor product per view. Groups with too
-        little evidence for a rate are left out of that rate's disparity and counted in
-        ``n_insufficient``. Binary decisions only (use :meth:`disparity` for multiclass).
+        Vectorized over rates. Groups with too little evidence for a rate are left out of that
+        rate's disparity and counted in ``n_insufficient``. Binary decisions only (use
+        :meth:`disparity` for multiclass).
         """
         if not self.table.binary:
             raise ValueError("disparities() needs binary decisions; use disparity(klass=...).")
         rates = list(RATES.values())
         frames = []
         for attrs in self.table.views():
+            view = "|".join(attrs)
             obs = self.table.view(attrs)
-            boot = self.table.view(attrs, counts=self.replicates).counts
             num, den = all_rate_parts(obs.counts)  # (groups, rates)
-            ok = (obs.n[:, None] >= self.min_group_size) & (den >= self.min_denominator)
-            bnum, bden = all_rate_parts(boot)  # (replicates, groups, rates)
+            eff_num, eff_den = self._effective(view, num, den, all_rate_parts)
+            ok = self._sufficient(view, obs.n[:, None], den)
             with np.errstate(invalid="ignore", divide="ignore"):
                 value = np.where(ok, num / np.where(den > 0, den, 1), np.nan)
-                bvalue = np.where(ok & (bden > 0), bnum / np.where(bden > 0, bden, 1), np.nan)
             enough = ok.sum(axis=0) >= 2
             for kind in kinds:
                 est = np.where(enough, between_groups(value.T, kind), np.nan)
-                lo, hi = percentile_interval(
-                    between_groups(np.moveaxis(bvalue, 1, -1), kind), confidence=self.confidence
-                )
+                lo, hi = range_interval(eff_num.T, eff_den.T, ok.T, kind, self.confidence)
                 frames.append(
                     pd.DataFrame(
                         {
-                            "view": "|".join(attrs),
+                            "view": view,
                             "metric": [r.name for r in rates],
                             "kind": kind,
                             "value": est,
@@ -224,25 +285,47 @@ class GroupMetrics:
                 )
         return pd.concat(frames, ignore_index=True)
 
-    def _eligibility(self, keys, n, den, exclude):
+    def _sufficient(self, view: str, n: np.ndarray, den: np.ndarray) -> np.ndarray:
+        """Enough evidence: rows, cases in the denominator (never 0: an undefined rate is not
+        a rate), and with cluster ids enough clusters."""
+        enough = (n >= self.min_group_size) & (den >= self.min_denominator) & (den > 0)
+        n_cl = self.clusters_per_group(view)
+        if n_cl is not None:
+            enough &= (n_cl >= self.min_clusters).reshape(-1, *([1] * (np.ndim(den) - 1)))
+        return enough
+
+    def _eligibility(self, view, keys, n, den, exclude):
         excluded = np.isin(np.asarray(keys), np.asarray(list(exclude), dtype=object))
-        enough = (n >= self.min_group_size) & (den >= self.min_denominator)
+        enough = self._sufficient(view, n, den)
         return ~excluded & enough, ~excluded & ~enough, excluded
 
     def _compare(
-        self, view, rate, kind, reference, exclude, klass, observed, num, den, bnum, bden
+        self,
+        view,
+        rate,
+        kind,
+        reference,
+        exclude,
+        klass,
+        observed,
+        num,
+        den,
+        eff_num,
+        eff_den,
+        *,
+        confidence,
     ) -> DisparityResult:
         keys = np.asarray(observed.keys, dtype=object)
         n = observed.n
-        ok, short, out = self._eligibility(keys, n, den, exclude)
+        ok, short, out = self._eligibility(view, keys, n, den, exclude)
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-            bvalue = np.where(bden > 0, bnum / np.where(bden > 0, bden, 1), np.nan)
-        low, high = wilson_interval(num, den, confidence=self.confidence)
+        low, high = wilson_interval(eff_num, eff_den, confidence=self.confidence)
         idx = np.flatnonzero(ok)
         better = -1.0 if rate.higher_is_better is False else 1.0
         best = worst = None
         ref_key = None
+        exact = None
         vs_ref = np.full(len(keys), np.nan)
         d_val, d_ci = float("nan"), (float("nan"), float("nan"))
         if len(idx) >= 2:
@@ -252,20 +335,25 @@ class GroupMetrics:
             ref = self._reference(reference, keys, n, idx, best)
             if ref is None:
                 d_val = float(between_groups(v, kind))
-                reps = between_groups(bvalue[:, idx], kind)
                 ref_cmp = best
             else:
                 pos = int(np.flatnonzero(idx == ref)[0])
                 overall, per = against_reference(v, pos, kind)
                 d_val, vs_ref[idx] = float(overall), per
-                reps = against_reference(bvalue[:, idx], pos, kind)[0]
                 ref_key, ref_cmp = str(keys[ref]), ref
                 if kind == "difference":
                     worst = int(idx[np.argmax(np.abs(per))])
                 else:
                     worst = int(idx[np.argmin(per)])
-            lo, hi = percentile_interval(reps, confidence=self.confidence)
+            if ref is None or reference == "most_favoured":
+                # Against the most favoured group the worst comparison *is* the range.
+                lo, hi = range_interval(
+                    eff_num[idx], eff_den[idx], np.ones(len(idx), bool), kind, confidence
+                )
+            else:
+                lo, hi = reference_interval(eff_num, eff_den, ok, ref, kind, confidence)
             d_ci = (float(lo), float(hi))
+            exact = exact_disparity(num, den, idx, ref, kind)
         elif reference not in (None, "largest", "most_favoured"):
             ref_cmp = None
             ref_key = str(reference)
@@ -275,7 +363,9 @@ class GroupMetrics:
         if ref_cmp is not None:
             for i in idx:
                 if i != ref_cmp:
-                    pvals[i] = two_proportion_pvalue(num[i], den[i], num[ref_cmp], den[ref_cmp])
+                    pvals[i] = two_proportion_pvalue(
+                        eff_num[i], eff_den[i], eff_num[ref_cmp], eff_den[ref_cmp]
+                    )
         status = np.where(out, "excluded", np.where(short, "insufficient", "compared"))
         if ref_key is not None and ref_key in observed.keys:
             status[observed.keys.index(ref_key)] = "reference"
@@ -299,7 +389,7 @@ class GroupMetrics:
             other = ref_cmp if ref_cmp is not None else best
             pooled = (num[worst] + num[other]) / max(den[worst] + den[other], 1)
             mdd = minimum_detectable_difference(
-                den[worst], den[other], pooled, confidence=self.confidence
+                eff_den[worst], eff_den[other], pooled, confidence=self.confidence
             )
         return DisparityResult(
             view=view,
@@ -316,6 +406,7 @@ class GroupMetrics:
             mdd=mdd,
             klass=klass,
             per_group=per_group,
+            exact=exact,
         )
 
     @staticmethod
@@ -339,52 +430,45 @@ class GroupMetrics:
         return int(hits[0])
 
     def _equalized_odds(self, view, kind, reference, exclude, klass=None) -> DisparityResult:
+        """The worse of the TPR and FPR disparities. Each side's interval is at Šidák's level
+        ``sqrt(confidence)``, so both hold at once with probability ``confidence``, and the
+        worse of two quantities lies between the worse of their lower and of their upper
+        bounds. For multiclass decisions both sides are of the one class ``klass``, so value,
+        interval and class come from one computation."""
+        side_conf = float(np.sqrt(self.confidence))
+        pick = max if kind == "difference" else min
+
         sides = [
-            self.disparity(
-                m, view=view, kind=kind, reference=reference, exclude=exclude, klass=klass
+            self._rate_disparity(
+                view, get_rate(m), kind, reference, exclude, klass, confidence=side_conf
             )
             for m in ("true_positive_rate", "false_positive_rate")
         ]
-        pick = max if kind == "difference" else min
         worse = pick(
             sides,
             key=lambda r: (
                 r.value if np.isfinite(r.value) else -np.inf if kind == "difference" else np.inf
             ),
         )
-        # Recompute the interval on the combined statistic, replicate by replicate.
-        attrs = view.split("|")
-        boot = self.table.view(attrs, counts=self.replicates).counts
-        obs = self.table.view(attrs)
-        reps = []
-        for side in sides:
-            bnum, bden = self._parts(boot, get_rate(side.metric), klass)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                bval = np.where(bden > 0, bnum / np.where(bden > 0, bden, 1), np.nan)
-            ok = np.isin(
-                np.asarray(obs.keys, dtype=object), np.asarray(side.compared, dtype=object)
-            )
-            if ok.sum() < 2:
-                reps.append(np.full(self.n_boot, np.nan))
-            elif side.reference is None:
-                reps.append(between_groups(bval[:, ok], kind))
-            else:
-                pos = list(np.asarray(obs.keys, dtype=object)[ok]).index(side.reference)
-                reps.append(against_reference(bval[:, ok], pos, kind)[0])
-        combined = np.fmax(*reps) if kind == "difference" else np.fmin(*reps)
-        lo, hi = percentile_interval(combined, confidence=self.confidence)
-        both_compared = tuple(k for k in sides[0].compared if k in sides[1].compared)
-        value = (
-            pick(sides[0].value, sides[1].value)
-            if all(np.isfinite(s.value) for s in sides)
-            else float("nan")
+        both = all(np.isfinite(s.value) for s in sides)
+        value = pick(sides[0].value, sides[1].value) if both else float("nan")
+        ci = (
+            (pick(sides[0].ci[0], sides[1].ci[0]), pick(sides[0].ci[1], sides[1].ci[1]))
+            if both
+            else (float("nan"), float("nan"))
         )
+        exact = (
+            pick(sides[0].exact, sides[1].exact)
+            if both and all(s.exact is not None for s in sides)
+            else None
+        )
+        both_compared = tuple(k for k in sides[0].compared if k in sides[1].compared)
         return DisparityResult(
             view=view,
             metric=EQUALIZED_ODDS,
             kind=kind,
             value=float(value),
-            ci=(float(lo), float(hi)),
+            ci=(float(ci[0]), float(ci[1])),
             reference=worse.reference,
             compared=both_compared,
             insufficient=tuple(sorted(set(sides[0].insufficient) | set(sides[1].insufficient))),
@@ -394,6 +478,7 @@ class GroupMetrics:
             mdd=max(s.mdd for s in sides),
             klass=klass,
             per_group=worse.per_group.assign(metric=worse.metric),
+            exact=exact,
         )
 
 
@@ -450,7 +535,7 @@ def _by_group(
             "n": n,
             "ci_low": low,
             "ci_high": high,
-            "sufficient": (n >= min_group_size) & (den >= min_denominator),
+            "sufficient": (n >= min_group_size) & (den >= min_denominator) & (den > 0),
         }
     )
     return out.drop(columns="class") if table.binary else out
@@ -471,6 +556,8 @@ def group_metrics(
     min_denominator: int = 5,
     score_bins: int = 10,
     score_classes: Sequence[object] | None = None,
+    clusters: object | None = None,
+    min_clusters: int = 3,
 ) -> GroupMetrics:
     """Compute every group rate, with counts and intervals, from one pass over the data.
 
@@ -489,29 +576,54 @@ def group_metrics(
     classes : sequence, optional
         Class labels of multiclass decisions; rates are then one-vs-rest per class.
     n_boot : int, default=1000
-        Bootstrap replicates of the count table for the disparity intervals.
+        Bootstrap replicates per view (:meth:`GroupMetrics.replicates`); with ``clusters``
+        they give each group rate's design effect. Disparity intervals are simultaneous Wilson
+        (MOVER) intervals, see :mod:`metrics._simultaneous`.
     seed : int, default=0
-        Seed of the bootstrap; the same inputs and seed give the same results.
+        Seed of the bootstrap; each view draws from ``(seed, view)``, so the same inputs and
+        seed give the same results, and a view's numbers do not depend on the other views.
     confidence : float, default=0.95
         Level of every interval.
     min_group_size, min_denominator : int
         A group rate is *insufficient* below either bound and is left out of disparities.
+        A rate whose denominator is 0 is undefined (``NaN``) and insufficient whatever
+        ``min_denominator`` says.
     score_bins : int, default=10
         Equal-width bins of the expected calibration error.
     score_classes : sequence, optional
         The class of each column of 2-D ``scores`` (default: ``classes``); classes of the
         decisions without a column get no score metrics.
+    clusters : array-like of shape (n_rows,), optional
+        A cluster id per row (e.g. the speaker of a recording) when rows of one cluster are
+        alike. The bootstrap then redraws whole clusters within each group, and each group
+        rate's counts are divided by its design effect (cluster-bootstrap variance over
+        binomial variance) before its intervals; p-values and disparity intervals widen
+        accordingly.
+    min_clusters : int, default=3
+        With ``clusters``, a group with fewer clusters is insufficient evidence.
 
     Returns
     -------
     GroupMetrics
     """
     table = count_table(y_true, y_pred, sensitive_features, pos_label=pos_label, classes=classes)
-    rng = np.random.default_rng(seed)
-    finest = table.counts.reshape(-1, *table.counts.shape[-2:])
-    replicates = bootstrap_counts(finest, n_boot=n_boot, rng=rng).reshape(
-        n_boot, *table.counts.shape
-    )
+    if n_boot < 1:
+        raise ValueError(f"The 'n_boot' parameter must be at least 1. Got {n_boot} instead.")
+    cells = None
+    if clusters is not None:
+        if min_clusters < 2:
+            raise ValueError(
+                f"The 'min_clusters' parameter must be at least 2. Got {min_clusters} instead."
+            )
+        cells = cluster_counts(
+            y_true,
+            y_pred,
+            _as_frame(sensitive_features),
+            clusters,
+            table,
+            pos_label=pos_label,
+            classes=classes,
+        )
     score_frame = None
     if scores is not None:
         outcomes, score_matrix, scored = score_inputs(
@@ -539,5 +651,6 @@ def group_metrics(
         confidence=confidence,
         n_boot=n_boot,
         seed=seed,
-        replicates=replicates,
+        clusters=cells,
+        min_clusters=min_clusters,
     )

@@ -23,7 +23,7 @@ is ``exp(−R)`` of the logarithms, so the same bounds on ``log θ`` with delta-
 The calibration error's estimate is biased upwards (``|·|`` of a noisy bin gap): each group
 carries the bound ``B = Σ_b (n_b / n) · σ_b · sqrt(2 / (π n_b))`` on that bias (``E|X| − |μ| ≤
 σ sqrt(2/π)`` per bin, largest for a calibrated bin), and the bounds widen by it (see
-:func:`range_interval`), which makes that interval conservative.
+:func:`score_range_interval`), which makes that interval conservative.
 
 Simultaneous boxes (each group at the Šidák level, range within ``[max L − min U,
 max U − min L]``) are also valid, but sum the half-widths of the two extreme groups: at k = 2
@@ -40,7 +40,7 @@ import pandas as pd
 
 from ._disparity import between_groups
 
-__all__ = ["ScoreDisparity", "range_interval", "score_disparity"]
+__all__ = ["ScoreDisparity", "score_disparity", "score_range_interval"]
 
 
 @lru_cache(maxsize=256)
@@ -54,7 +54,7 @@ def _tukey_c(k: int, confidence: float) -> float:
     return float(studentized_range.ppf(confidence, k, np.inf) / np.sqrt(2.0))
 
 
-def range_interval(
+def score_range_interval(
     values: np.ndarray,
     se: np.ndarray,
     *,
@@ -117,7 +117,7 @@ class ScoreDisparity:
     value : float
         ``max − min`` or ``min / max`` over the compared groups (``NaN`` under two).
     ci : tuple of float
-        The simultaneous interval of :func:`range_interval`.
+        The simultaneous interval of :func:`score_range_interval`.
     compared, insufficient : tuple of str
         Groups with enough evidence; groups left out (too few rows, or for the ROC AUC too
         few positives or negatives).
@@ -145,7 +145,7 @@ def _one(rows: pd.DataFrame, view, metric, kind, klass, confidence) -> ScoreDisp
     if len(ok) >= 2:
         v = ok.value.to_numpy(dtype=float)
         value = float(between_groups(v, kind))
-        ci = range_interval(
+        ci = score_range_interval(
             v,
             ok.se.to_numpy(dtype=float),
             kind=kind,

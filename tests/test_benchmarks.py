@@ -23,7 +23,9 @@ def test_bench_fairness_runs_and_prints_its_ratios(capsys):
     out = capsys.readouterr().out
     assert "ratio fairlearn/fairgate at 5000 rows:" in out
     assert "ratio fairgate/floor at 5000 rows:" in out
-    assert all(np.isfinite(v) and v > 0 for v in ratios.values())
+    assert all(np.isfinite(v) and v > 0 for k, v in ratios.items() if not k.startswith("memory"))
+    # at tiny sizes the run may allocate nothing beyond the warm-up's peak
+    assert all(np.isfinite(v) and v >= 0 for k, v in ratios.items() if k.startswith("memory"))
 
 
 def test_bench_fairness_computes_what_fairlearn_computes():

@@ -45,7 +45,7 @@ def test_count_table_bootstrap_matches_row_level_bootstrap():
         rows.append(pd.DataFrame({"g": g, "y": y.astype(int), "d": d.astype(int)}))
     data = pd.concat(rows, ignore_index=True)
     gm = group_metrics(data.y, data.d, data[["g"]], n_boot=4000, seed=5, min_group_size=1)
-    boot = gm.table.view(["g"], counts=gm.replicates).counts
+    boot = gm.replicates("g")
     table_reps = between_groups(rate_values(boot, RATES["selection_rate"]), "ratio")
     # Row-level bootstrap, stratified by group, the slow way.
     row_rng = np.random.default_rng(6)
@@ -86,13 +86,13 @@ def test_bootstrap_is_seeded():
     a = group_metrics(y, p, pd.Series(g, name="g"), seed=3)
     b = group_metrics(y, p, pd.Series(g, name="g"), seed=3)
     c = group_metrics(y, p, pd.Series(g, name="g"), seed=4)
-    np.testing.assert_array_equal(a.replicates, b.replicates)
+    np.testing.assert_array_equal(a.replicates("g"), b.replicates("g"))
     assert a.disparity("selection_rate", view="g").ci == b.disparity("selection_rate", view="g").ci
-    assert not np.array_equal(a.replicates, c.replicates)
+    assert not np.array_equal(a.replicates("g"), c.replicates("g"))
     # every replicate keeps each group's size
     sizes = a.table.counts.sum(axis=(-2, -1))
     np.testing.assert_array_equal(
-        a.replicates.sum(axis=(-2, -1)), np.broadcast_to(sizes, (1000, 2))
+        a.replicates("g").sum(axis=(-2, -1)), np.broadcast_to(sizes, (1000, 2))
     )
 
 

@@ -15,7 +15,7 @@ from metrics import (
     auc_delong,
     expected_calibration_error,
     group_metrics,
-    range_interval,
+    score_range_interval,
     score_disparity,
     score_metrics,
 )
@@ -151,19 +151,19 @@ def test_auc_disparity_interval_coverage(deltas, kind):
     reps = 400
     for _ in range(reps):
         est = np.array([auc_delong(*_binormal(rng, 200, d)) for d in deltas])
-        low, high = range_interval(est[:, 0], np.sqrt(est[:, 1]), kind=kind)
+        low, high = score_range_interval(est[:, 0], np.sqrt(est[:, 1]), kind=kind)
         hits += low <= truth <= high
     assert 0.93 <= hits / reps <= 0.995
 
 
 def test_range_interval_is_the_two_group_interval_and_bounds_the_estimate():
     z = NormalDist().inv_cdf(0.975)
-    low, high = range_interval(np.array([0.7, 0.8]), np.array([0.03, 0.04]), kind="difference")
+    low, high = score_range_interval(np.array([0.7, 0.8]), np.array([0.03, 0.04]), kind="difference")
     assert (low, high) == pytest.approx((0.1 - z * 0.05, 0.1 + z * 0.05))
     values = np.array([0.61, 0.74, 0.70, 0.66, 0.72])
-    low, high = range_interval(values, np.full(5, 0.03), kind="difference")
+    low, high = score_range_interval(values, np.full(5, 0.03), kind="difference")
     assert 0 <= low < values.max() - values.min() < high
-    low, high = range_interval(values, np.full(5, 0.03), kind="ratio")
+    low, high = score_range_interval(values, np.full(5, 0.03), kind="ratio")
     assert low < values.min() / values.max() < high <= 1
 
 

@@ -6,7 +6,8 @@ from a seed, two string sensitive columns (5 × 4 levels = 20 intersectional gro
 labels and decisions in a pandas DataFrame, then times (median of ``--repeats`` runs):
 
 * fairgate: every binary rate per group with Wilson intervals, every disparity (difference and
-  ratio, each attribute and the intersection) with 1,000-replicate bootstrap intervals;
+  ratio, each attribute and the intersection) with its simultaneous interval (the bootstrap,
+  ``n_boot=1000``, is drawn only per view and on demand, e.g. with cluster ids);
 * fairlearn ``MetricFrame`` for six rates on the intersection, without bootstrap (skipped above
   1,000,000 rows: it takes minutes there);
 * the floor: factorize the two group columns and one ``np.bincount`` of the cells.
