@@ -249,7 +249,7 @@ def test_media_files_that_cannot_be_used_stop_the_data_stage(
     out = top_row_images / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     doc = json.loads((out / "results.json").read_text())
-    assert code == 2 and doc["errors"][0]["stage"] == "data"
+    assert code == 2 and doc["errors"][0]["stage"] == "validate"
     assert all(w in doc["errors"][0]["message"] for w in words), doc["errors"][0]["message"]
     assert doc["provenance"]["data_sha256_covers"] == "the data file"
 
