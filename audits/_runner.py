@@ -292,8 +292,9 @@ def run_audit(
             roles["data.media.column"] = spec.data.media.column
         _require_columns(frame, roles)
         stage = "model"
-        if model_params["kind"] == "mlflow" and not model_params.get("tracking_uri"):
-            model_params["tracking_uri"] = tracking_uri
+        if model_params["kind"] == "mlflow":
+            model_params.update(tracking_uri=model_params.get("tracking_uri") or tracking_uri)
+            model_params["progress"] = show  # MLflow's download bars: never with --quiet or CI
         adapter = load_model(model_params.pop("kind"), **model_params)
         features, batch_rows = _features(spec, frame, decision_col)
         decided = _decide(

@@ -87,12 +87,21 @@ class SklearnModel(_Strict):
 
 
 class MlflowModel(_Strict):
-    """Any MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/...``)."""
+    """Any MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/...``).
+
+    A pickle-based flavour (scikit-learn saved with pickle or cloudpickle, a python_function
+    with a cloudpickled model, model code) is loaded only with ``trusted: true`` and ``sha256``
+    pinning the model's files; a skops scikit-learn model (with ``trusted_types``) or an ONNX
+    model needs no pin.
+    """
 
     kind: Literal["mlflow"]
     uri: str
     #: The tracking server resolving ``models:/`` URIs (default: the CLI's --tracking-uri).
     tracking_uri: str | None = None
+    trusted: bool = False
+    sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
+    trusted_types: list[str] = Field(default_factory=list)
 
 
 class PythonModel(_Strict):

@@ -12,10 +12,10 @@ from ._adapters import (
     ModelLoadError,
     PredictionError,
     UntrustedModelError,
-    download_mlflow_model,
     file_sha256,
 )
 from ._media import MediaBatches, load_audio, load_image
+from ._mlflow_model import download_mlflow_model, public_uri
 from ._onnx import OnnxAdapter
 from ._perturbations import PERTURBATIONS, perturb
 from ._registry import MODEL_LOADERS, load_model
@@ -40,4 +40,5 @@ __all__ = [
     "load_image",
     "load_model",
     "perturb",
+    "public_uri",
 ]
