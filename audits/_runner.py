@@ -101,6 +101,13 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
         missing = int(frame[column].isna().sum())
         if missing:
             raise DataError(f"The data column {column!r} ({role}) has {missing} missing values.")
+        if role.startswith("data.sensitive"):
+            joined = [v for v in pd.unique(frame[column].astype(str)) if "|" in v]
+            if joined:
+                raise DataError(
+                    f"The sensitive column {column!r} has values containing '|', which joins "
+                    f"group keys: {sorted(joined)[:3]!r}. Recode them."
+                )
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,17 @@ class DataSpec(_Strict):
     #: Built-in validations whose failure only warns (see the README for their names).
     warn_only: list[Literal[VALIDATION_KINDS]] = Field(default_factory=list)  # type: ignore[valid-type]
 
+    @field_validator("sensitive")
+    @classmethod
+    def _plain_names(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if "|" in c or "=" in c]
+        if bad:
+            raise ValueError(
+                "data.sensitive must name columns without '|' or '=' (they join group keys "
+                f"such as 'sex=female|age_band=<25'); rename the columns. Got {bad!r} instead."
+            )
+        return v
+
     @field_validator("path")
     @classmethod
     def _path_exists(cls, v: str) -> str:

@@ -30,9 +30,8 @@ def group_label(key: str | None) -> str:
     """``'sex=female|age_band=<25'`` → ``'sex female, age band <25'``."""
     if not key:
         return "no group"
-    return ", ".join(
-        f"{a.replace('_', ' ')} {v}" for a, v in (part.split("=", 1) for part in key.split("|"))
-    )
+    parts = (part.partition("=") for part in key.split("|"))
+    return ", ".join(f"{a.replace('_', ' ')} {v}" if eq else a for a, eq, v in parts)
 
 
 def _pct(x: float | None, digits: int = 0) -> str:
