@@ -150,6 +150,17 @@ class RestModel(_Strict):
     #: HTTP header → name of the environment variable holding its value (never the value).
     headers_from_env: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, v: str) -> str:
+        if "@" in v.split("//", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "model.url must not hold credentials (user:password@host): the spec and the "
+                "results would carry them. Put them in a header with headers_from_env. Got a "
+                "URL with credentials instead (not shown)."
+            )
+        return v
+
 
 ModelSpec = Annotated[
     SklearnModel | MlflowModel | PythonModel | PredictionsModel | RestModel | OnnxModel,

@@ -10,7 +10,7 @@ from typing import Any
 
 from ._plain import LABELS, check_sentence, group_label, threshold_text
 from ._suppress import MIN_CELL, suppressed
-from ._text import VERDICT_TITLES, fmt, status_label
+from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
 
 __all__ = ["render_html"]
 
@@ -28,6 +28,15 @@ _LEADS = {
 _HIDDEN = f"<{MIN_CELL}"
 
 
+def _printable(value: Any) -> Any:
+    """Every printed value without control characters (names and groups come from data)."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return Markup(_CONTROL.sub(" ", value))
+    return _CONTROL.sub(" ", value) if isinstance(value, str) else value
+
+
 def _environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -36,6 +45,7 @@ def _environment():
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_printable,
     )
     env.filters["fmt"] = fmt
     env.filters["status"] = status_label
