@@ -13,6 +13,7 @@ import numpy as np
 
 from metrics import paired_change
 from models_under_test import perturb
+from reports import disclose
 
 from ._checks import CheckResult, _bound_text, _num, _threshold, decide
 from ._evidence import Evidence, feature_rows
@@ -48,6 +49,17 @@ def _decisions_after(check: RobustnessCheck, spec: AuditSpec, ev: Evidence) -> n
             )
             advance(len(x))
     return np.concatenate(parts)
+
+
+def _drops(per_group: Any, worst: str, best: str) -> str:
+    """Both groups' drops, unless one times its group size gives a count under 11."""
+    drops = [float(per_group.loc[g, "drop"]) for g in (worst, best)]
+    sizes = [int(per_group.loc[g, "n"]) for g in (worst, best)]
+    if any(
+        disclose(rate=abs(d), denominator=n).rate is None for d, n in zip(drops, sizes, strict=True)
+    ):
+        return f"most for {worst} and least for {best} (their drops are not shown: small counts)"
+    return f"by {drops[0]:.1%} for {worst} and by {drops[1]:.1%} for {best}"
 
 
 def robustness(
@@ -96,11 +108,10 @@ def robustness(
         worst = res.per_group.set_index("group")
         params = ", ".join(f"{k}={v}" for k, v in check.params.items()) or "defaults"
         message = (
-            f"Under {check.perturbation} ({params}), accuracy drops by "
-            f"{worst.loc[res.worst_group, 'drop']:.1%} for "
-            f"{res.worst_group} and by {worst.loc[res.best_group, 'drop']:.1%} for "
-            f"{res.best_group}: a gap of {res.value:.3f} (95% interval {res.ci[0]:.3f} to "
-            f"{res.ci[1]:.3f}); the policy requires {_bound_text(check)}."
+            f"Under {check.perturbation} ({params}), accuracy drops "
+            f"{_drops(worst, res.worst_group, res.best_group)}: a gap of {res.value:.3f} "
+            f"(95% interval {res.ci[0]:.3f} to {res.ci[1]:.3f}); the policy requires "
+            f"{_bound_text(check)}."
             if np.isfinite(res.value)
             else "Fewer than two groups have enough rows to compare."
         )

@@ -22,6 +22,7 @@ from models_under_test import (
     PredictionError,
     load_model,
 )
+from reports import count_text
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
 from ._evidence import Evidence, feature_rows
@@ -100,7 +101,9 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
             )
         missing = int(frame[column].isna().sum())
         if missing:
-            raise DataError(f"The data column {column!r} ({role}) has {missing} missing values.")
+            raise DataError(
+                f"The data column {column!r} ({role}) has {count_text(missing)} missing values."
+            )
         if role.startswith("data.sensitive"):
             joined = [v for v in pd.unique(frame[column].astype(str)) if "|" in v]
             if joined:
@@ -163,7 +166,9 @@ def _decide(
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
     if pd.isna(decisions).any():
-        raise PredictionError(f"{int(pd.isna(decisions).sum())} decisions are missing (NaN).")
+        raise PredictionError(
+            f"{count_text(pd.isna(decisions).sum())} decisions are missing (NaN)."
+        )
     known = set(pd.unique(labels).tolist())
     seen = set(pd.unique(decisions).tolist())
     if not seen <= known:
@@ -186,7 +191,8 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise DataError(
-                f"{len(missing)} files named by {media.column!r} do not exist, e.g. {missing[0]!r}."
+                f"{count_text(len(missing))} files named by {media.column!r} do not exist, e.g. "
+                f"{missing[0]!r}."
             )
         return MediaBatches(
             paths, media.kind, tuple(media.shape), media.sample_rate
