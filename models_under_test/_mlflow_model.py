@@ -49,6 +49,19 @@ def public_uri(uri: str | None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
+def _credentials(uri: str | None) -> list[str]:
+    """The password, user and query values of a URI, which no message may repeat."""
+    from urllib.parse import parse_qsl
+
+    try:
+        parts = urlsplit(uri or "")
+    except ValueError:
+        return []
+    found = [parts.password or "", parts.username or ""]
+    found += [v for _, v in parse_qsl(parts.query) if len(v) >= 3]
+    return [s for s in found if s]
+
+
 @contextlib.contextmanager
 def _progress_bars(enabled: bool) -> Iterator[None]:
     """MLflow's artifact download progress bars on or off, for this download only."""
@@ -173,8 +186,11 @@ def load_mlflow(
     except ModelLoadError:
         raise
     except Exception as err:
+        said = str(err)
+        for secret in _credentials(tracking_uri):
+            said = said.replace(secret, "[redacted]")
         raise ModelLoadError(
-            f"The MLflow model {uri!r} cannot be downloaded: {type(err).__name__}: {err}"
+            f"The MLflow model {uri!r} cannot be downloaded: {type(err).__name__}: {said}"
         ) from err
     digest = file_sha256(local)
     flavours = model_flavours(local)

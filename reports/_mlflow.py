@@ -52,8 +52,24 @@ def _flatten(prefix: str, value: Any) -> dict[str, str]:
     return {prefix: str(value)[:6000]}
 
 
+def _without_credentials(uri: Any) -> Any:
+    """A URL without user, password and query string (they may hold secrets)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    if not isinstance(uri, str) or "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def _params(document: dict[str, Any]) -> dict[str, str]:
     content = dict(document["spec"]["content"])
+    model = dict(content.get("model") or {})
+    for key in ("url", "tracking_uri"):
+        if key in model:
+            model[key] = _without_credentials(model[key])
+    content["model"] = model
     checks = content.pop("checks", [])
     params = _flatten("", content)
     params["checks.count"] = str(len(checks))
