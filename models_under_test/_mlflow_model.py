@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ._adapters import (
     MODELS_URI,
@@ -38,15 +38,13 @@ def public_uri(uri: str | None) -> str:
     if not uri:
         return "<none>"
     try:
-        parts = urlsplit(uri)
+        netloc = urlsplit(uri).netloc
     except ValueError:
         return "<unparseable URI>"
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    if not parts.netloc:
-        netloc = ""
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    text = uri.split("#", 1)[0].split("?", 1)[0]
+    if "@" in netloc:
+        text = text.replace(netloc, netloc.rsplit("@", 1)[1], 1)
+    return text
 
 
 def _credentials(uri: str | None) -> list[str]:

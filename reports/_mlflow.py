@@ -54,13 +54,13 @@ def _flatten(prefix: str, value: Any) -> dict[str, str]:
 
 def _without_credentials(uri: Any) -> Any:
     """A URL without user, password and query string (they may hold secrets)."""
-    from urllib.parse import urlsplit, urlunsplit
+    from urllib.parse import urlsplit
 
     if not isinstance(uri, str) or "://" not in uri:
         return uri
-    parts = urlsplit(uri)
-    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+    netloc = urlsplit(uri).netloc
+    text = uri.split("#", 1)[0].split("?", 1)[0]
+    return text.replace(netloc, netloc.rsplit("@", 1)[1], 1) if "@" in netloc else text
 
 
 def _params(document: dict[str, Any]) -> dict[str, str]:

@@ -253,7 +253,7 @@ def test_quiet_prints_no_mlflow_download_bar(tmp_path, tabular, registry_store, 
 @pytest.mark.parametrize(
     ("tracking", "shown", "hidden"),
     [
-        ("sqlite", "mlflow.db", None),
+        ("sqlite", "{uri}", None),  # the whole store URI, as given
         ("http://auditor:hunter2-pw@127.0.0.1:{port}/?token=tok-3f9a", "127.0.0.1", "hunter2"),
     ],
     ids=["sqlite-store", "server-with-credentials"],
@@ -270,7 +270,11 @@ def test_a_missing_registered_model_names_the_store(
         "run", spec, "--tracking-uri", uri, "--no-mlflow", "-q", "--out", out
     )
     assert code == 2, stderr
-    for word in ("models:/tree@nowhere", "was not found in the tracking store", shown):
+    for word in (
+        "models:/tree@nowhere",
+        "was not found in the tracking store",
+        shown.format(uri=uri),
+    ):
         assert word in stderr
     if hidden:
         for needle in (hidden, "tok-3f9a"):
