@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from metrics import Attributions, percentile_interval
+from reports import disclose
 
 from ._checks import CheckResult, _bound_text, _num, _threshold, decide
 from ._evidence import Evidence, importance_boot
@@ -216,6 +217,11 @@ def proxy_attribution(
     )
 
 
+def _adverse_count(share: float, n: int) -> str:
+    """``'123 '``, or nothing when the share and the count would give a count under 11."""
+    return "" if disclose(rate=share, denominator=n).rate is None else f"{n} "
+
+
 @_needs_probabilities
 def reason_codes(
     check: ReasonCodesCheck, spec: AuditSpec, gm: Any, ev: Evidence
@@ -259,9 +265,9 @@ def reason_codes(
         value=_num(value),
         ci=None,
         message=(
-            f"{value:.1%} of {n_adverse} adverse decisions explained have {check.k} valid "
-            f"reasons (each pushing towards refusal, none protected, adding up to the "
-            f"model output); the policy requires {_bound_text(check)}."
+            f"{value:.1%} of {_adverse_count(value, n_adverse)}adverse decisions explained "
+            f"have {check.k} valid reasons (each pushing towards refusal, none protected, "
+            f"adding up to the model output); the policy requires {_bound_text(check)}."
             if n_adverse
             else "No adverse decision among the rows explained."
         ),

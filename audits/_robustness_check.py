@@ -14,6 +14,7 @@ import numpy as np
 
 from metrics import paired_change
 from models_under_test import input_change, perturb
+from reports import disclose
 
 from ._checks import CheckResult, _num, _threshold, decide
 from ._evidence import Evidence, feature_rows
@@ -103,8 +104,21 @@ def _sentence(check: RobustnessCheck, params: str, res: Any, *, resampled: str |
     table = res.per_group.set_index("group")
     worst, best = table.loc[res.worst_group], table.loc[res.best_group]
     judged = table[table.sufficient]
+    hidden = any(  # a drop times its group size must not give a count under 11
+        disclose(rate=abs(float(row["drop"])), denominator=int(row["n"])).rate is None
+        for row in (worst, best)
+    )
     if res.worst_group == res.best_group or (judged["drop"] == judged["drop"].iloc[0]).all():
-        who = f"accuracy {_change(worst)} in every compared group"
+        who = (
+            "accuracy changes alike in every compared group"
+            if hidden
+            else f"accuracy {_change(worst)} in every compared group"
+        )
+    elif hidden:
+        who = (
+            f"accuracy falls most for {res.worst_group} and least for {res.best_group} (the "
+            "changes are not shown: small counts)"
+        )
     else:
         who = (
             f"accuracy {_change(worst)} for {res.worst_group} and {_change(best)} for "

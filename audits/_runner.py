@@ -25,6 +25,7 @@ from models_under_test import (
     load_model,
     survey_media,
 )
+from reports import count_text
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
 from ._data_checks import check_data
@@ -78,7 +79,16 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
             )
         missing = int(frame[column].isna().sum())
         if missing:
-            raise DataError(f"The data column {column!r} ({role}) has {missing} missing values.")
+            raise DataError(
+                f"The data column {column!r} ({role}) has {count_text(missing)} missing values."
+            )
+        if role.startswith("data.sensitive"):
+            joined = [v for v in pd.unique(frame[column].astype(str)) if "|" in v]
+            if joined:
+                raise DataError(
+                    f"The sensitive column {column!r} has values containing '|', which joins "
+                    f"group keys: {sorted(joined)[:3]!r}. Recode them."
+                )
 
 
 @dataclass(frozen=True)
@@ -145,7 +155,9 @@ def _decide(
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
     if pd.isna(decisions).any():
-        raise PredictionError(f"{int(pd.isna(decisions).sum())} decisions are missing (NaN).")
+        raise PredictionError(
+            f"{count_text(pd.isna(decisions).sum())} decisions are missing (NaN)."
+        )
     known = set(pd.unique(labels).tolist())
     seen = set(pd.unique(decisions).tolist())
     stray = sorted((d for d in seen if not any(same_value(d, k) for k in known)), key=repr)
@@ -172,8 +184,9 @@ def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) ->
         missing = [p for p in paths if not Path(p).is_file()]
         if missing:
             raise DataError(
-                f"{len(missing)} files named by {media.column!r} do not exist (paths resolve "
-                f"against the manifest's folder {str(folder)!r}), e.g. {missing[0]!r}."
+                f"{count_text(len(missing))} files named by {media.column!r} do not exist "
+                f"(paths resolve against the manifest's folder {str(folder)!r}), e.g. "
+                f"{missing[0]!r}."
             )
         batches = MediaBatches(
             paths,
@@ -336,11 +349,14 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
 
 
 @_stage("load")
-def _load(spec: AuditSpec, spec_path: Path, *, tracking_uri: str | None) -> ModelAdapter:
+def _load(
+    spec: AuditSpec, spec_path: Path, *, tracking_uri: str | None, show: bool
+) -> ModelAdapter:
     """The model adapter (a decision log's adapter reads its decision column)."""
     params = spec.model.model_dump()
-    if params["kind"] == "mlflow" and not params.get("tracking_uri"):
-        params["tracking_uri"] = tracking_uri
+    if params["kind"] == "mlflow":
+        params.update(tracking_uri=params.get("tracking_uri") or tracking_uri)
+        params["progress"] = show  # MLflow's download bars: never with --quiet or CI
     if params["kind"] == "python":  # its module: from the spec's folder, then cwd
         params["search_path"] = [str(spec_path.resolve().parent), str(Path.cwd())]
     return load_model(params.pop("kind"), **params)
@@ -405,7 +421,7 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     spec = audit.spec
     audit.frame = frame = _read(spec)
     batch_rows = _validate(audit, frame)
-    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri)
+    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
     features = audit.features
     decided, classes = _decide_all(
         spec, audit.adapter, frame, features, show=audit.show, batch_rows=batch_rows

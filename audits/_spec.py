@@ -100,13 +100,22 @@ ProbaClasses = Annotated[list[LabelValue], Field(min_length=2)]
 
 
 class MlflowModel(_Strict):
-    """Any MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/...``)."""
+    """Any MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/...``).
+
+    A pickle-based flavour (scikit-learn saved with pickle or cloudpickle, a python_function
+    with a cloudpickled model, model code) is loaded only with ``trusted: true`` and ``sha256``
+    pinning the model's files; a skops scikit-learn model (with ``trusted_types``) or an ONNX
+    model needs no pin.
+    """
 
     kind: Literal["mlflow"]
     uri: str
     #: The tracking server resolving ``models:/`` URIs (default: the CLI's --tracking-uri).
     tracking_uri: str | None = None
     proba_classes: ProbaClasses | None = None
+    trusted: bool = False
+    sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
+    trusted_types: list[str] = Field(default_factory=list)
 
 
 class PythonModel(_Strict):
@@ -167,6 +176,17 @@ class RestModel(_Strict):
     rate_limit_per_s: Annotated[float, Field(ge=0.01)] | None = None
     #: HTTP header → name of the environment variable holding its value (never the value).
     headers_from_env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, v: str) -> str:
+        if "@" in v.split("//", 1)[-1].split("/", 1)[0]:
+            raise ValueError(
+                "model.url must not hold credentials (user:password@host): the spec and the "
+                "results would carry them. Put them in a header with headers_from_env. Got a "
+                "URL with credentials instead (not shown)."
+            )
+        return v
 
 
 ModelSpec = Annotated[
@@ -266,6 +286,17 @@ class DataSpec(_Strict):
     expectations: list[NamedExpectation] = Field(default_factory=list)
     #: Built-in validations whose failure only warns (see the README for their names).
     warn_only: list[Literal[VALIDATION_KINDS]] = Field(default_factory=list)  # type: ignore[valid-type]
+
+    @field_validator("sensitive")
+    @classmethod
+    def _plain_names(cls, v: list[str]) -> list[str]:
+        bad = [c for c in v if "|" in c or "=" in c]
+        if bad:
+            raise ValueError(
+                "data.sensitive must name columns without '|' or '=' (they join group keys "
+                f"such as 'sex=female|age_band=<25'); rename the columns. Got {bad!r} instead."
+            )
+        return v
 
     @field_validator("path")
     @classmethod

@@ -12,10 +12,10 @@ from ._adapters import (
     ModelLoadError,
     PredictionError,
     UntrustedModelError,
-    download_mlflow_model,
     file_sha256,
 )
 from ._media import MediaBatches, MediaError, load_audio, load_image, survey_media
+from ._mlflow_model import download_mlflow_model, public_uri
 from ._onnx import OnnxAdapter
 from ._perturbations import (
     PERTURBATION_KINDS,
@@ -50,5 +50,6 @@ __all__ = [
     "load_image",
     "load_model",
     "perturb",
+    "public_uri",
     "survey_media",
 ]

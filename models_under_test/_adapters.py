@@ -26,9 +26,7 @@ __all__ = [
     "ModelLoadError",
     "PredictionError",
     "UntrustedModelError",
-    "download_mlflow_model",
     "file_sha256",
-    "load_mlflow",
     "load_predictions",
     "load_python",
     "load_sklearn",
@@ -185,53 +183,6 @@ def load_sklearn(
 
 #: ``models:/name@alias`` or ``models:/name/3``: a registered model version.
 MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))$")
-
-
-def download_mlflow_model(uri: str, tracking_uri: str | None = None) -> str:
-    """Download an MLflow model's files to a new temporary folder and return its path.
-
-    ``models:/name@alias`` and ``models:/name/3`` are resolved against the registry of
-    ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``), not a global default.
-    """
-    import tempfile
-
-    from mlflow.artifacts import download_artifacts
-    from mlflow.tracking import MlflowClient
-
-    match = MODELS_URI.match(uri)
-    if match:
-        client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-        version = (
-            match["version"]
-            or client.get_model_version_by_alias(match["name"], match["alias"]).version
-        )
-        uri = client.get_model_version_download_uri(match["name"], version)
-    return download_artifacts(
-        artifact_uri=uri, dst_path=tempfile.mkdtemp(prefix="fairgate-"), tracking_uri=tracking_uri
-    )
-
-
-def load_mlflow(*, uri: str, tracking_uri: str | None = None, **_: Any) -> EstimatorAdapter:
-    """Load any MLflow model URI as a pyfunc (``models:/name@alias``, ``runs:/...``, a path).
-
-    The model's files are downloaded first and hashed, so the results name exactly what was
-    audited; ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``) says which server resolves the URI.
-    """
-    import mlflow.pyfunc
-
-    try:
-        local = download_mlflow_model(uri, tracking_uri)
-        model = mlflow.pyfunc.load_model(local)
-    except Exception as err:
-        raise ModelLoadError(f"The MLflow model {uri!r} cannot be loaded: {err}") from err
-    try:
-        raw = model.get_raw_model()
-    except (AttributeError, NotImplementedError):  # a python_model has no raw model
-        raw = None
-    estimator = raw if callable(getattr(raw, "predict_proba", None)) else model
-    return EstimatorAdapter(
-        kind="mlflow", uri=uri, estimator=estimator, content_hash=file_sha256(local)
-    )
 
 
 @dataclass

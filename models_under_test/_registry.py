@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._adapters import ModelAdapter, load_mlflow, load_predictions, load_python, load_sklearn
+from ._adapters import ModelAdapter, load_predictions, load_python, load_sklearn
+from ._mlflow_model import load_mlflow
 from ._onnx import load_onnx
 from ._rest import load_rest
 

@@ -23,13 +23,33 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pandas as pd
 
 from ._adapters import ModelLoadError, PredictionError
+from ._mlflow_model import public_uri
 
-__all__ = ["RestAdapter", "load_rest"]
+__all__ = ["RestAdapter", "load_rest", "redact"]
+
+#: Characters of a response body quoted in an error message, after redaction.
+BODY_QUOTE = 200
+_REDACTED = "[redacted]"
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret value (and its whitespace-stripped, escaped and long
+    space-separated parts) replaced, longest first."""
+    needles: set[str] = set()
+    for secret in secrets:
+        for variant in (secret, secret.strip(), repr(secret)[1:-1], json.dumps(secret)[1:-1]):
+            if variant:
+                needles.add(variant)
+        needles.update(part for part in secret.split() if len(part) >= 8)
+    for needle in sorted(needles, key=len, reverse=True):
+        text = text.replace(needle, _REDACTED)
+    return text
 
 
 def _jsonable(frame: pd.DataFrame) -> list[list[Any]]:
@@ -75,7 +95,25 @@ class RestAdapter:
 
     @property
     def uri(self) -> str:
-        return self.url
+        """The endpoint without credentials (no user, password or query string)."""
+        return public_uri(self.url)
+
+    def _secrets(self) -> list[str]:
+        """Every value that must never appear in a message: header values from the
+        environment, and the URL's password and query values."""
+        found = [os.environ.get(v) or "" for v in self.headers_from_env.values()]
+        parts = urlsplit(self.url)
+        found += [parts.password or "", parts.username or ""]
+        found += [v for _, v in parse_qsl(parts.query) if len(v) >= 3]
+        return [s for s in found if s.strip()]
+
+    def _say(self, text: str) -> str:
+        return redact(text, self._secrets())
+
+    def _quote(self, body: str) -> str:
+        """A response body as an error message may quote it: secrets removed, truncated."""
+        clean = self._say(body)
+        return clean[:BODY_QUOTE] + ("…" if len(clean) > BODY_QUOTE else "")
 
     @property
     def has_proba(self) -> bool:
@@ -92,7 +130,14 @@ class RestAdapter:
             if value is None:
                 raise PredictionError(
                     f"The environment variable {variable!r} named for the {header!r} header of "
-                    f"{self.url} is not set."
+                    f"{self.uri} is not set."
+                )
+            value = value.strip()  # a value read from a file often ends in a newline
+            if not value or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+                raise PredictionError(
+                    f"The environment variable {variable!r} named for the {header!r} header of "
+                    f"{self.uri} is empty or holds control characters (such as a line break) "
+                    "inside its value; its value is not shown."
                 )
             headers[header] = value
         return headers
@@ -133,7 +178,7 @@ class RestAdapter:
         arr = np.asarray(values).reshape(-1) if values is not None else np.array([])
         if len(arr) != n:
             raise PredictionError(
-                f"{self.url} answered {len(arr)} predictions for a batch of {n} rows."
+                f"{self.uri} answered {len(arr)} predictions for a batch of {n} rows."
             )
         return arr
 
@@ -158,22 +203,32 @@ class RestAdapter:
                 response = session.post(
                     self._endpoint(), json=body, headers=self._headers(), timeout=self.timeout_s
                 )
-            except requests.RequestException as err:
-                last_error = f"{type(err).__name__}: {err}"
+            except (requests.RequestException, ValueError) as err:
+                last_error = self._say(f"{type(err).__name__}: {err}")
                 continue
+            endpoint = public_uri(self._endpoint())
             if response.status_code >= 500:
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                last_error = f"HTTP {response.status_code}: {self._quote(response.text)}"
                 continue
             if response.status_code >= 400:
                 self.stats["failed_requests"] += 1
                 raise PredictionError(
-                    f"{self._endpoint()} refused the request: HTTP {response.status_code}: "
-                    f"{response.text[:300]}"
+                    f"{endpoint} refused the request: HTTP {response.status_code}: "
+                    f"{self._quote(response.text)}"
                 )
-            return self._parse(response.json(), n)
+            try:
+                answer = response.json()
+            except ValueError as err:
+                self.stats["failed_requests"] += 1
+                kind = response.headers.get("Content-Type") or "no content type"
+                raise PredictionError(
+                    f"{endpoint} answered HTTP {response.status_code} with a body that is not "
+                    f"JSON ({self._say(kind)}): {self._quote(response.text)!r}"
+                ) from err
+            return self._parse(answer, n)
         self.stats["failed_requests"] += 1
         raise PredictionError(
-            f"{self._endpoint()} failed after {self.retries + 1} attempts: {last_error}"
+            f"{public_uri(self._endpoint())} failed after {self.retries + 1} attempts: {last_error}"
         )
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
@@ -187,7 +242,7 @@ class RestAdapter:
         return np.concatenate(parts) if parts else np.array([])
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        raise PredictionError(f"The endpoint {self.url} returns decisions, not probabilities.")
+        raise PredictionError(f"The endpoint {self.uri} returns decisions, not probabilities.")
 
 
 def load_rest(

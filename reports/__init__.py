@@ -18,13 +18,19 @@ from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import default_tracking_uri, log_audit, metric_key
+from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
 
 __all__ = [
     "ARTIFACTS",
+    "MIN_CELL",
+    "Disclosure",
     "EvidenceFolderError",
     "check_out_folder",
+    "count_text",
     "default_tracking_uri",
     "discard",
+    "disclose",
+    "group_values",
     "load_artifacts",
     "load_results",
     "log_audit",

@@ -16,8 +16,8 @@ from ._plain import (
     threshold_text,
     units,
 )
-from ._suppress import MIN_CELL, suppressed
-from ._text import VERDICT_TITLES, fmt, status_label
+from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
+from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
 
 __all__ = ["render_html"]
 
@@ -35,6 +35,15 @@ _LEADS = {
 _HIDDEN = f"<{MIN_CELL}"
 
 
+def _printable(value: Any) -> Any:
+    """Every printed value without control characters (names and groups come from data)."""
+    from markupsafe import Markup
+
+    if isinstance(value, Markup):
+        return Markup(_CONTROL.sub(" ", value))
+    return _CONTROL.sub(" ", value) if isinstance(value, str) else value
+
+
 def _environment():
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -43,27 +52,35 @@ def _environment():
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_printable,
     )
     env.filters["fmt"] = fmt
+    env.filters["count"] = count_text
+    env.filters["observed"] = _observed
     env.filters["status"] = status_label
     return env
 
 
 def _rows(check: dict[str, Any], hidden_n: set[str], hidden_den: set[str]) -> list[dict]:
+    """The group table, under the disclosure rule: small counts, rates that recover them,
+    and the complements that would recover them from totals or from the disparity."""
+    shown = group_values(check)
     rows = []
     for group, g in check["by_group"].items():
         if "n" not in g:
             continue
-        hide_all = group in hidden_n
-        hide_rate = hide_all or group in hidden_den
+        hide_all = group in hidden_n or shown[group].denominator is None
+        hide_rate = hide_all or group in hidden_den or shown[group].rate is None
         ci = g.get("ci") or [None, None]
         rows.append(
             {
                 "group": group_label(group),
-                "n": _HIDDEN if hide_all else g["n"],
-                "denominator": "suppressed" if hide_rate else g.get("denominator", "–"),
-                "value": "suppressed" if hide_rate else fmt(g.get("value")),
-                "ci": "suppressed" if hide_rate else f"{fmt(ci[0])} to {fmt(ci[1])}",
+                "n": _HIDDEN if group in hidden_n or _small_n(g["n"]) else g["n"],
+                "denominator": SUPPRESSED
+                if hide_all or group in hidden_den
+                else g.get("denominator", "–"),
+                "value": SUPPRESSED if hide_rate else fmt(g.get("value")),
+                "ci": SUPPRESSED if hide_rate else f"{fmt(ci[0])} to {fmt(ci[1])}",
                 "evidence": {
                     "compared": "enough",
                     "insufficient": "too little",
@@ -78,20 +95,62 @@ def _rows(check: dict[str, Any], hidden_n: set[str], hidden_den: set[str]) -> li
     return rows
 
 
+def _observed(result: dict[str, Any], rows: int | None) -> str:
+    """An expectation's observed value; a group's share of the rows under the rule."""
+    value = result.get("observed_value")
+    if isinstance(value, dict):
+        parts = []
+        for key, x in value.items():
+            if key == "share" and disclose(rate=x, denominator=rows).rate is None:
+                x = SUPPRESSED
+            parts.append(f"{key}: {x}")
+        return "; ".join(parts)
+    return "" if value is None else str(value)
+
+
+def _small_n(n: int | None) -> bool:
+    return count_text(n) != str(n)
+
+
+def _reason_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
+    """Reason codes per group: adverse decisions, the share with valid reasons, and the most
+    common first reasons, each under the disclosure rule (shares of the group's refusals)."""
+    rows = []
+    for group, g in check["by_group"].items():
+        n = g.get("n")
+        valid = disclose(rate=g.get("value"), denominator=n)
+        reasons = []
+        for feature, share in (g.get("top_reasons") or {}).items():
+            if disclose(rate=share, denominator=n).rate is not None:
+                reasons.append(f"{feature} ({100 * share:.0f}%)")
+        hidden = len(g.get("top_reasons") or {}) - len(reasons)
+        if hidden:
+            reasons.append(f"{hidden} other reason(s) suppressed (too few people)")
+        rows.append(
+            {
+                "group": group_label(group),
+                "n": count_text(n),
+                "value": SUPPRESSED if valid.rate is None else fmt(valid.rate),
+                "reasons": "; ".join(reasons),
+            }
+        )
+    return rows
+
+
 def _chart(check: dict[str, Any], rows: list[dict]) -> str | None:
     """Rates with interval bars and the threshold line, as inline SVG."""
     shown = [r for r in rows if r["raw"] is not None]
     if not shown:
         return None
-    best = (check["by_group"].get(check["details"].get("best_group") or "") or {}).get("value")
+    disclosed = group_values(check)  # the threshold line must not reveal a suppressed rate
+    best_group, worst_group = (check["details"].get(k) or "" for k in ("best_group", "worst_group"))
+    best = disclosed[best_group].rate if best_group in disclosed else None
     line = None
     t = check["threshold"]
     if best is not None and check["disparity"] == "ratio" and "min" in t:
         line = best * t["min"]
     elif best is not None and check["disparity"] == "difference" and "max" in t:
-        worst = (check["by_group"].get(check["details"].get("worst_group") or "") or {}).get(
-            "value"
-        ) or best
+        worst = (disclosed[worst_group].rate if worst_group in disclosed else None) or best
         line = best - t["max"] if worst <= best else best + t["max"]
     x0, width, height = 250, 330, 24 * len(shown) + 34
     parts = [
@@ -180,7 +239,7 @@ def _limitations(document: dict[str, Any]) -> list[str]:
             out.append(
                 f"These groups hold only one or two {clusters['column']}s, so the group "
                 f"and the {clusters['column']} cannot be told apart: "
-                + ", ".join(f"{group_label(g)} ({clusters['per_group'][g]})" for g in few)
+                + ", ".join(group_label(g) for g in few)
                 + "."
             )
     if document["spec"]["content"]["data"].get("synthetic"):
@@ -316,6 +375,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 "threshold_text": threshold_text(c) or "–",
                 "mdd": c["details"].get("minimum_detectable_difference"),
                 "rows": rows,
+                "reason_rows": _reason_rows(c) if c["type"] == "reason_codes" else [],
                 "chart": _chart(c, rows) if rows else None,
                 "robust_rows": robust,
                 "drop_chart": _drop_chart(c, robust) if robust else None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ._text import xml_safe
+
 __all__ = ["render_junit"]
 
 _FAILED = {"fail"}
@@ -42,5 +44,9 @@ def render_junit(document: dict[str, Any]) -> str:
     for err in document["errors"]:
         case = ET.SubElement(suite, "testcase", classname="fairgate.audit", name=err["stage"])
         ET.SubElement(case, "error", message=err["message"], type=err["type"])
+    for element in suite.iter():  # names, messages and group values come from the data
+        element.attrib = {k: xml_safe(v) for k, v in element.attrib.items()}
+        if element.text:
+            element.text = xml_safe(element.text)
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"

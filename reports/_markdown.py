@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._plain import check_sentence
-from ._text import VERDICT_TITLES, fmt, status_label
+from ._text import VERDICT_TITLES, fmt, md, status_label
 
 __all__ = ["render_markdown"]
 
@@ -14,10 +14,10 @@ def render_markdown(document: dict[str, Any]) -> str:
     """Render a short Markdown summary of a results document."""
     spec = document["spec"]
     lines = [
-        f"# {VERDICT_TITLES[document['verdict']]}: {spec['name']}",
+        f"# {VERDICT_TITLES[document['verdict']]}: {md(spec['name'])}",
         "",
         f"**Verdict: {document['verdict']}** (exit code {document['exit_code']}). "
-        f"{spec['system']}".rstrip(),
+        f"{md(spec['system'])}".rstrip(),
         "",
         "| check | status | value | 95% interval | threshold |",
         "|---|---|---|---|---|",
@@ -26,19 +26,22 @@ def render_markdown(document: dict[str, Any]) -> str:
         ci = c["ci"] or [None, None]
         threshold = ", ".join(f"{k} {v:g}" for k, v in c["threshold"].items())
         lines.append(
-            f"| {c['name']} | {status_label(c['status'])} | {fmt(c['value'])} | "
+            f"| {md(c['name'])} | {status_label(c['status'])} | {fmt(c['value'])} | "
             f"{fmt(ci[0])} to {fmt(ci[1])} | {threshold} |"
         )
     not_passed = [c for c in document["checks"] if c["status"] != "pass"]
     if not_passed:
         lines += ["", "## Why", ""]
         lines += [
-            f"- **{c['name']}** ({status_label(c['status'])}): {check_sentence(c, document)}"
+            f"- **{md(c['name'])}** ({status_label(c['status'])}): "
+            f"{md(check_sentence(c, document))}"
             for c in not_passed
         ]
     if document["errors"]:
         lines += ["", "## Errors", ""]
-        lines += [f"- {e['stage']}: {e['type']}: {e['message']}" for e in document["errors"]]
+        lines += [
+            f"- {md(e['stage'])}: {md(e['type'])}: {md(e['message'])}" for e in document["errors"]
+        ]
     p = document["provenance"]
     lines += [
         "",

@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ._suppress import group_values, suppressed
+
 __all__ = ["DEFAULT_STORE", "default_tracking_uri", "log_audit", "metric_key"]
 
 #: Folder of the working directory holding the default tracking database and artifacts.
@@ -50,8 +52,24 @@ def _flatten(prefix: str, value: Any) -> dict[str, str]:
     return {prefix: str(value)[:6000]}
 
 
+def _without_credentials(uri: Any) -> Any:
+    """A URL without user, password and query string (they may hold secrets)."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(uri, str) or "://" not in uri:
+        return uri
+    netloc = urlsplit(uri).netloc
+    text = uri.split("#", 1)[0].split("?", 1)[0]
+    return text.replace(netloc, netloc.rsplit("@", 1)[1], 1) if "@" in netloc else text
+
+
 def _params(document: dict[str, Any]) -> dict[str, str]:
     content = dict(document["spec"]["content"])
+    model = dict(content.get("model") or {})
+    for key in ("url", "tracking_uri"):
+        if key in model:
+            model[key] = _without_credentials(model[key])
+    content["model"] = model
     checks = content.pop("checks", [])
     params = _flatten("", content)
     params["checks.count"] = str(len(checks))
@@ -63,15 +81,22 @@ def _params(document: dict[str, Any]) -> dict[str, str]:
 
 
 def _metrics(document: dict[str, Any]) -> dict[str, float]:
+    """Check values, group values and group sizes, under the disclosure rule (a group value
+    or size that shows or recovers a count under 11 is not logged; results.json, logged as
+    an artifact, keeps the exact aggregates)."""
     metrics: dict[str, float] = {}
     for check in document["checks"]:
         if check["value"] is not None:
             metrics[metric_key("check", check["name"])] = check["value"]
+        disclosed = group_values(check)
         for group, g in check["by_group"].items():
-            if g.get("value") is not None:
+            if g.get("value") is not None and disclosed[group].rate is not None:
                 metrics[metric_key("group", check["metric"], group)] = g["value"]
-    for group, counts in document["groups"].items():
-        metrics[metric_key("n", group)] = counts["n"]
+    sizes = {group: counts["n"] for group, counts in document["groups"].items()}
+    hidden = suppressed(sizes)
+    for group, n in sizes.items():
+        if group not in hidden:
+            metrics[metric_key("n", group)] = n
     validation = document.get("data_validation")
     if validation:
         results = validation["results"]

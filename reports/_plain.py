@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._suppress import MIN_CELL, group_values
+
 __all__ = [
     "LABELS",
     "check_sentence",
@@ -86,9 +88,8 @@ def group_label(key: str | None) -> str:
     """``'sex=female|age_band=<25'`` → ``'sex female, age band <25'``."""
     if not key:
         return "no group"
-    return ", ".join(
-        f"{a.replace('_', ' ')} {v}" for a, v in (part.split("=", 1) for part in key.split("|"))
-    )
+    parts = (part.partition("=") for part in key.split("|"))
+    return ", ".join(f"{a.replace('_', ' ')} {v}" if eq else a for a, eq, v in parts)
 
 
 def _pct(x: float | None, digits: int = 0) -> str:
@@ -113,9 +114,10 @@ def check_sentence(check: dict[str, Any], document: dict[str, Any] | None = None
         return check["message"]
     details = check["details"]
     worst, best = details.get("worst_group"), details.get("best_group")
-    by_group = check["by_group"]
-    wv = (by_group.get(worst) or {}).get("value")
-    bv = (by_group.get(best) or {}).get("value")
+    disclosed = group_values(check)
+    wv, bv = (disclosed[g].rate if g in disclosed else None for g in (worst, best))
+    if wv is None or bv is None:  # both or neither: the difference and one give the other
+        wv = bv = None
     what = metric_label(check["metric"], document)
     if not ci:
         interval = ""
@@ -131,11 +133,17 @@ def check_sentence(check: dict[str, Any], document: dict[str, Any] | None = None
         )
     else:
         allowed = threshold_text(check, pct=True).replace("%", " points")
+        rates = (f" ({_pct(wv)})", f" ({_pct(bv)})") if wv is not None else ("", "")
         sentence = (
             f"The {what} differs by {100 * value:.1f} points between the groups "
-            f"{group_label(worst)} ({_pct(wv)}) and {group_label(best)} ({_pct(bv)})"
+            f"{group_label(worst)}{rates[0]} and {group_label(best)}{rates[1]}"
             f"{interval}; the policy allows {allowed}."
         )
+        if wv is None:
+            sentence += (
+                f" The two groups' rates are not shown: a count under {MIN_CELL} could be "
+                "recovered from them."
+            )
     if status == "insufficient_evidence":
         small = ", ".join(group_label(g) for g in details.get("insufficient_groups", []))
         sentence += f" Some groups are too small to judge: {small}."

@@ -1,6 +1,11 @@
-"""Small-cell suppression for the human-readable reports.
+"""Small-cell suppression for everything a person reads (report, summary, JUnit, MLflow).
 
-A count of people under :data:`MIN_CELL` is never shown (primary suppression). Because group
+The disclosure rule, decided for any (numerator, denominator, rate) by :func:`disclose`: a
+count of people under :data:`MIN_CELL` is never shown, nor a rate from which such a count
+(its numerator, or the complement ``denominator - numerator``) can be recovered with the
+denominator. A zero count is shown (it singles out nobody).
+
+Because group
 counts add up (every group of an attribute to the audit's row count, every intersection cell
 to the group of the other attributes it belongs to), a single hidden cell in such a line
 could be recovered by subtraction, so a second cell of that line is hidden too
@@ -9,12 +14,132 @@ could be recovered by subtraction, so a second cell of that line is hidden too
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import dataclass
 
-__all__ = ["MIN_CELL", "suppressed"]
+__all__ = [
+    "MIN_CELL",
+    "SUPPRESSED",
+    "Disclosure",
+    "count_text",
+    "disclose",
+    "group_value",
+    "group_values",
+    "suppressed",
+]
 
 MIN_CELL = 11
+#: What a reader sees instead of a suppressed number.
+SUPPRESSED = "suppressed"
+
+
+def _small(count: float | None, min_cell: int) -> bool:
+    return count is not None and 0 < round(count) < min_cell
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """What may be shown of a (numerator, denominator, rate): ``None`` where suppressed."""
+
+    numerator: int | None
+    denominator: int | None
+    rate: float | None
+    #: Something known was held back.
+    suppressed: bool
+
+
+def disclose(
+    *,
+    numerator: float | None = None,
+    denominator: float | None = None,
+    rate: float | None = None,
+    min_cell: int = MIN_CELL,
+) -> Disclosure:
+    """Decide what may be shown of a count, its denominator and their rate.
+
+    Parameters
+    ----------
+    numerator : number, optional
+        The count of people the rate counts (recovered as ``rate * denominator`` when not
+        given).
+    denominator : number, optional
+        The count of people the rate is over (a group's size, or the cases in a rate's
+        denominator).
+    rate : float, optional
+        ``numerator / denominator``, or any share of the denominator's people.
+    min_cell : int, default=MIN_CELL
+        The smallest count of people that may be shown.
+
+    Returns
+    -------
+    Disclosure
+        A denominator under ``min_cell`` hides everything; a numerator or complement under
+        ``min_cell`` hides the numerator and the rate.
+    """
+    if rate is not None and not math.isfinite(rate):
+        rate = None
+    if numerator is None and rate is not None and denominator is not None:
+        numerator = rate * denominator
+    if _small(denominator, min_cell):
+        return Disclosure(None, None, None, True)
+    if denominator is None:
+        hide = _small(numerator, min_cell)
+        return Disclosure(
+            None if hide or numerator is None else round(numerator),
+            None,
+            None if hide else rate,
+            hide,
+        )
+    hide = _small(numerator, min_cell) or (
+        numerator is not None and _small(denominator - numerator, min_cell)
+    )
+    if hide:
+        return Disclosure(None, int(denominator), None, True)
+    return Disclosure(
+        None if numerator is None else round(numerator), int(denominator), rate, False
+    )
+
+
+def count_text(count: float | None, *, min_cell: int = MIN_CELL) -> str:
+    """A count of people as a reader may see it: the number, or "fewer than 11"."""
+    if count is None:
+        return "–"
+    return f"fewer than {min_cell}" if _small(count, min_cell) else str(round(count))
+
+
+#: Score metrics that are shares of a group's people (the others are not counts).
+_COUNT_SHARES = {"scoring_rate"}
+
+
+def group_value(check: Mapping, group: Mapping, *, min_cell: int = MIN_CELL) -> Disclosure:
+    """What may be shown of one group's entry (``check["by_group"][key]``) of a check.
+
+    Group rates use their numerator and denominator; shares of a group's people (reason
+    codes, the scoring rate, an accuracy drop) the group's ``n``; other score metrics (an
+    AUC, a mean score) only need the group itself to be large enough.
+    """
+    value, n = group.get("value"), group.get("n")
+    if "numerator" in group and "denominator" in group:
+        return disclose(
+            numerator=group["numerator"],
+            denominator=group["denominator"],
+            rate=value,
+            min_cell=min_cell,
+        )
+    if check.get("type") == "score_metric" and check.get("metric") not in _COUNT_SHARES:
+        size = disclose(denominator=n, min_cell=min_cell)
+        return Disclosure(
+            None, size.denominator, None if size.suppressed else value, size.suppressed
+        )
+    if check.get("type") == "robustness" and value is not None:
+        value = abs(value)  # the drop times n is the net change in people decided right
+        shown = disclose(rate=value, denominator=n, min_cell=min_cell)
+        return Disclosure(
+            None, shown.denominator, None if shown.suppressed else group["value"], shown.suppressed
+        )
+    return disclose(rate=value, denominator=n, min_cell=min_cell)
 
 
 def _parts(key: str) -> tuple[tuple[str, str], ...]:
@@ -57,3 +182,17 @@ def suppressed(counts: Mapping[str, int | None], *, min_cell: int = MIN_CELL) ->
                 hidden.add(min(shown, key=lambda k: (counts[k], k)))
                 changed = True
     return hidden
+
+
+def group_values(check: Mapping, *, min_cell: int = MIN_CELL) -> dict[str, Disclosure]:
+    """:func:`group_value` for every group of a check, with the disparity's complement: the
+    check's value is shown, so when its worst or best group's value is suppressed, the
+    other one is suppressed too (one of them and the disparity would give the other)."""
+    shown = {g: group_value(check, v, min_cell=min_cell) for g, v in check["by_group"].items()}
+    details = check.get("details") or {}
+    pair = [details.get(k) for k in ("worst_group", "best_group")]
+    if any(g in shown and shown[g].rate is None for g in pair):
+        for g in pair:
+            if g in shown and shown[g].rate is not None:
+                shown[g] = Disclosure(None, shown[g].denominator, None, True)
+    return shown

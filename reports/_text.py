@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["STATUS_LABELS", "VERDICT_TITLES", "fmt", "status_label"]
+import re
+
+__all__ = ["STATUS_LABELS", "VERDICT_TITLES", "fmt", "md", "status_label", "xml_safe"]
+
+#: Characters XML 1.0 does not allow (its ``Char`` production), and the C1 controls.
+_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: What would start raw HTML (a tag, comment, declaration) or an entity in Markdown.
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")
+_MD_SPECIAL = re.compile(r"([\\`*|\[\]])")
 
 VERDICT_TITLES = {
     "pass": "RELEASE",
@@ -28,3 +38,18 @@ def status_label(status: str) -> str:
 def fmt(value: float | None, digits: int = 3) -> str:
     """A number with ``digits`` decimals, or an en dash when there is none."""
     return "–" if value is None else f"{value:.{digits}f}"
+
+
+def xml_safe(text: object) -> str:
+    """``text`` with every character XML 1.0 does not allow replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", str(text))
+
+
+def md(text: object) -> str:
+    """``text`` as literal Markdown on one line: control characters and line breaks become
+    spaces, HTML cannot start (``<tag`` and entities are escaped), and the characters that
+    would end a table cell, start code or a link, or emphasise (``| ` [ ] *``) are escaped."""
+    text = _CONTROL.sub(" ", str(text))
+    text = _ENTITY.sub("&amp;", text)
+    text = _HTML_START.sub("&lt;", text)
+    return _MD_SPECIAL.sub(r"\\\1", text)

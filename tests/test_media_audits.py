@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from metrics import paired_change
-from models_under_test import MediaBatches, load_audio, load_model, perturb
+from models_under_test import MediaBatches, file_sha256, load_audio, load_model, perturb
 from models_under_test.emotion_distress import build as emotion
 
 from .conftest import ROOT
@@ -220,7 +220,13 @@ def test_mlflow_pyfunc_model_on_images(tiny_images, tmp_path, write_spec, fairga
     path = tmp_path / "pyfunc_model"
     mlflow.pyfunc.save_model(str(path), python_model=Brightness())
     spec = _rule_spec(tmp_path / "manifest.csv", 0.6)
-    spec["model"] = {"kind": "mlflow", "uri": str(path)}
+    # A cloudpickled python_model runs code when loaded: trusted and pinned.
+    spec["model"] = {
+        "kind": "mlflow",
+        "uri": str(path),
+        "trusted": True,
+        "sha256": file_sha256(path),
+    }
     out = tmp_path / "out"
     code, _, err = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     assert (out / "results.json").exists(), err

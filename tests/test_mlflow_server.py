@@ -19,6 +19,8 @@ from .servers import start_model_server, start_tracking_server, stop
 
 NAME = "credit-scoring"
 FAIRNESS_ONLY = ("group_metric",)
+#: The skops types of the registered versions, inspected (the registry's own list is not used).
+TRUSTED_TYPES = ["sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"]
 
 
 def _load(version: str):
@@ -65,7 +67,7 @@ def _spec(write_spec, uri: str, checks=FAIRNESS_ONLY, **model):
     spec["name"] = "credit-scoring-registry"
     spec["experiment"] = "credit-scoring"
     spec["checks"] = [c for c in spec["checks"] if c.get("type", "group_metric") in checks]
-    spec["model"] = {"kind": "mlflow", "uri": uri, **model}
+    spec["model"] = {"kind": "mlflow", "uri": uri, "trusted_types": TRUSTED_TYPES, **model}
     return write_spec(spec)
 
 
@@ -140,7 +142,7 @@ def test_a_version_changed_after_its_audit_is_refused(registry, server, in_repo)
     spec_path = SPECS / "credit_scoring_v2.yaml"
     spec = yaml.safe_load(spec_path.read_text())
     spec["checks"] = spec["checks"][:2]
-    spec["model"] = {"kind": "mlflow", "uri": f"models:/{NAME}/3"}
+    spec["model"] = {"kind": "mlflow", "uri": f"models:/{NAME}/3", "trusted_types": TRUSTED_TYPES}
     from audits import parse_spec
 
     result = run_audit(spec_path, spec=parse_spec(spec), tracking_uri=url)

@@ -15,9 +15,9 @@ from metrics import (
     auc_delong,
     expected_calibration_error,
     group_metrics,
-    score_range_interval,
     score_disparity,
     score_metrics,
+    score_range_interval,
 )
 
 from .bad_inputs_support import log_spec
@@ -158,7 +158,9 @@ def test_auc_disparity_interval_coverage(deltas, kind):
 
 def test_range_interval_is_the_two_group_interval_and_bounds_the_estimate():
     z = NormalDist().inv_cdf(0.975)
-    low, high = score_range_interval(np.array([0.7, 0.8]), np.array([0.03, 0.04]), kind="difference")
+    low, high = score_range_interval(
+        np.array([0.7, 0.8]), np.array([0.03, 0.04]), kind="difference"
+    )
     assert (low, high) == pytest.approx((0.1 - z * 0.05, 0.1 + z * 0.05))
     values = np.array([0.61, 0.74, 0.70, 0.66, 0.72])
     low, high = score_range_interval(values, np.full(5, 0.03), kind="difference")
