@@ -51,7 +51,9 @@ def proba_columns(
 ) -> list[Any] | None:
     """The class of each probability column, or ``None`` when nobody says it.
 
-    The model's own classes win; the spec's ``proba_classes`` must then agree with them.
+    The model's own classes win; the spec's ``proba_classes`` must then agree with them. A
+    binary model's classes must include the favourable label; a multiclass model's need not
+    (its score metrics are one-vs-rest per class).
     """
     what = f"The {adapter.kind} model {adapter.uri!r}'s predict_proba"
     if proba.ndim != 2:
@@ -81,7 +83,7 @@ def proba_columns(
             f"{what} returned {proba.shape[1]} columns, but the classes are {classes!r} "
             f"({len(classes)}): one column per class is expected."
         )
-    if not any(same_value(c, positive_label) for c in classes):
+    if len(classes) <= 2 and not any(same_value(c, positive_label) for c in classes):
         raise PredictionError(
             f"data.positive_label {positive_label!r} is not among the model's classes "
             f"{describe_values(classes)}: the favourable class's probability cannot be found."

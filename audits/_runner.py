@@ -149,8 +149,9 @@ def _decide(
     classes = proba_columns(adapter, proba, positive_label, proba_classes)
     if classes is None:  # unknown columns: no scores (never column 1 by default)
         return Decided(decisions, None, proba, None)
-    column = next(i for i, c in enumerate(classes) if same_value(c, positive_label))
-    return Decided(decisions, proba[:, column], proba, classes)
+    column = next((i for i, c in enumerate(classes) if same_value(c, positive_label)), None)
+    scores = None if column is None or len(classes) > 2 else proba[:, column]
+    return Decided(decisions, scores, proba, classes)
 
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
