@@ -15,6 +15,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 # The verdict line is the CLI's output; MLflow's run links would only clutter CI logs.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# MLflow's artifact progress bars (tqdm, on stderr) too; fairgate shows its own progress.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import click
 
@@ -113,31 +115,55 @@ def run(
 def _record(
     doc, files, tracking: str, ref, promote_alias: str | None, code: ExitCode, quiet: bool
 ) -> ExitCode:
-    """Log to MLflow, tag the registered version, promote it: evidence before any exit."""
-    from reports import log_audit
+    """Log to MLflow, tag the registered version, promote it: evidence before any exit.
 
-    from ._registry_gate import PromotionRefused, promote, tag_version
+    Order: the run and its artifacts; the promotion check; the run's verdict and exit code
+    (last on the run); the version's tags; the alias, last of all. Whatever fails or
+    interrupts on the way leaves no run or version tag claiming more than the exit code.
+    """
+    from reports import audit_run, describe_store, scrub, tracking_client
 
+    from ._registry_gate import PromotionRefused, check_promotion, move_alias, tag_version
+
+    store = describe_store(tracking)
     try:
-        logged = log_audit(
+        with audit_run(
             doc, files, tracking_uri=tracking, model_id=ref.model_id if ref else None
-        )
-        if not quiet:
-            click.echo(f"MLflow run {logged['run_id']} ({logged['artifact_uri']})", err=True)
-        if ref is not None:
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(tracking_uri=tracking)
-            tag_version(client, ref, doc, logged)
+        ) as run:
+            note = None
             if promote_alias:
-                click.echo(
-                    promote(client, ref, promote_alias, doc, tracking_uri=tracking), err=True
-                )
-    except PromotionRefused as err:
-        click.echo(f"not promoted: {err}", err=True)
-        return code if code != ExitCode.OK else ExitCode.UNDECIDED
+                try:
+                    check_promotion(run.client, ref, promote_alias, doc, tracking_uri=tracking)
+                except PromotionRefused as err:
+                    click.echo(f"not promoted: {err}", err=True)
+                    note, promote_alias = f"not promoted: {err}", None
+                    code = code if code != ExitCode.OK else ExitCode.UNDECIDED
+            run.finish(exit_code=code, note=note)
     except Exception as err:  # evidence that cannot be recorded is no pass
-        click.echo(f"error: the audit could not be logged to MLflow: {err}", err=True)
+        click.echo(
+            f"error: the audit could not be logged to MLflow at {store}: "
+            f"{scrub(str(err), tracking)}",
+            err=True,
+        )
+        return ExitCode.UNDECIDED if code == ExitCode.OK else code
+    if not quiet:
+        click.echo(f"MLflow run {run.run_id} ({run.artifact_uri})", err=True)
+    if ref is None:
+        return code
+    try:
+        client = tracking_client(tracking)
+        tag_version(client, ref, doc, run.logged, exit_code=code)
+        if promote_alias:
+            click.echo(move_alias(client, ref, promote_alias, doc), err=True)
+    except BaseException as err:
+        if code == ExitCode.OK or not isinstance(err, Exception):
+            run.abort(err, exit_code=ExitCode.UNDECIDED if isinstance(err, Exception) else None)
+        if not isinstance(err, Exception):
+            raise
+        click.echo(
+            f"error: the registry at {store} could not be updated: {scrub(str(err), tracking)}",
+            err=True,
+        )
         return ExitCode.UNDECIDED if code == ExitCode.OK else code
     return code
 
