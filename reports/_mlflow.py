@@ -22,7 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._mlflow_store import DEFAULT_RETRY, RetryPolicy, describe_store, retrying, tracking_client
+from ._mlflow_store import (
+    DEFAULT_RETRY,
+    RetryPolicy,
+    describe_store,
+    retrying,
+    scrub,
+    tracking_client,
+)
 
 __all__ = [
     "DEFAULT_STORE",
@@ -219,12 +226,13 @@ class AuditRun(_Calls):
 
     def abort(self, err: BaseException, *, exit_code: int | None = None) -> None:
         """End the run (and any unfinished child run) ``FAILED``, or ``KILLED`` for an
-        interrupt, tagged ``fairgate.verdict=error``; never raises.
+        interrupt, tagged ``fairgate.verdict=error``; raises no :class:`Exception`.
 
         ``exit_code`` is tagged when known; otherwise an exit code tagged earlier is removed.
+        The error is tagged as ``fairgate.note``, without the tracking URI's credentials.
         """
         status = "FAILED" if isinstance(err, Exception) else "KILLED"
-        note = f"{type(err).__name__}: {err}"[:5000]
+        note = scrub(f"{type(err).__name__}: {err}", str(self.client.tracking_uri))[:5000]
         with contextlib.suppress(Exception):
             for child in self.children:
                 if self.client.get_run(child).info.status == "RUNNING":
@@ -325,7 +333,8 @@ def audit_run(
         client = tracking_client(tracking_uri)
     except Exception as err:
         raise RuntimeError(
-            f"The MLflow tracking store {describe_store(tracking_uri)} cannot be opened: {err}"
+            f"The MLflow tracking store {describe_store(tracking_uri)} cannot be opened: "
+            f"{scrub(str(err), tracking_uri)}"
         ) from err
     calls = _Calls(client, rng, policy)
     experiment_id = _experiment_id(calls, name, tracking_uri)
