@@ -14,11 +14,24 @@ from models_under_test import MODELS_URI, download_mlflow_model, file_sha256
 
 from ._provenance import _runner, utc_now
 
-__all__ = ["ModelVersionRef", "PromotionRefused", "promote", "resolve_version", "tag_version"]
+__all__ = [
+    "ModelVersionRef",
+    "PromotionRefused",
+    "VersionNotFound",
+    "check_promotion",
+    "move_alias",
+    "promote",
+    "resolve_version",
+    "tag_version",
+]
 
 
 class PromotionRefused(RuntimeError):  # noqa: N818 - a refusal, not an error
     """The alias was not moved; the message says why."""
+
+
+class VersionNotFound(LookupError):  # noqa: N818 - reads as the message's subject
+    """A ``models:/`` URI names no version in the registry searched; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -31,14 +44,30 @@ class ModelVersionRef:
 
 
 def resolve_version(uri: str, client: Any) -> ModelVersionRef | None:
-    """The registered version behind ``models:/name@alias`` or ``models:/name/3``, else None."""
+    """The registered version behind ``models:/name@alias`` or ``models:/name/3``, else None.
+
+    Raises
+    ------
+    VersionNotFound
+        The registry of ``client`` cannot answer for the URI; the message names the tracking
+        store searched (without credentials) and the registry's answer.
+    """
+    from reports import describe_store, scrub
+
     match = MODELS_URI.match(uri or "")
     if not match:
         return None
-    if match["alias"]:
-        found = client.get_model_version_by_alias(match["name"], match["alias"])
-    else:
-        found = client.get_model_version(match["name"], match["version"])
+    try:
+        if match["alias"]:
+            found = client.get_model_version_by_alias(match["name"], match["alias"])
+        else:
+            found = client.get_model_version(match["name"], match["version"])
+    except Exception as err:
+        store = client.tracking_uri
+        raise VersionNotFound(
+            f"{uri} was not found in the model registry of the tracking store "
+            f"{describe_store(store)}: {scrub(str(err), store)}"
+        ) from err
     model_id = getattr(found, "model_id", None)
     source = str(getattr(found, "source", "") or "")
     if not model_id and source.startswith("models:/m-"):
@@ -47,11 +76,22 @@ def resolve_version(uri: str, client: Any) -> ModelVersionRef | None:
 
 
 def tag_version(
-    client: Any, ref: ModelVersionRef, document: dict[str, Any], logged: dict[str, str] | None
+    client: Any,
+    ref: ModelVersionRef,
+    document: dict[str, Any],
+    logged: dict[str, str] | None,
+    *,
+    exit_code: int | None = None,
 ) -> None:
-    """Write the audit's verdict, run, spec hash and report location on the version."""
+    """Write the audit's verdict, run, spec hash and report location on the version.
+
+    With ``exit_code`` (the process's) different from the document's, the verdict written is
+    ``error``, as on the audit's run: no tag claims more than the exit code.
+    """
+    same = exit_code is None or int(exit_code) == int(document["exit_code"])
     tags = {
-        "fairgate.verdict": document["verdict"],
+        "fairgate.verdict": document["verdict"] if same else "error",
+        "fairgate.exit_code": str(document["exit_code"] if exit_code is None else exit_code),
         "fairgate.spec_sha256": document["provenance"]["spec_sha256"],
         "fairgate.model_sha256": str(document["provenance"]["model_sha256"]),
         "fairgate.audit_id": document["audit_id"],
@@ -68,11 +108,11 @@ def version_sha256(ref: ModelVersionRef, tracking_uri: str) -> str:
     return file_sha256(download_mlflow_model(f"models:/{ref.name}/{ref.version}", tracking_uri))
 
 
-def promote(
+def check_promotion(
     client: Any, ref: ModelVersionRef, alias: str, document: dict[str, Any], *, tracking_uri: str
-) -> str:
-    """Move ``alias`` to the audited version if, and only if, the audit passed and the version
-    is unchanged; return a sentence saying what was done, or raise :class:`PromotionRefused`."""
+) -> None:
+    """Raise :class:`PromotionRefused` unless the audit passed and the version's files still
+    hash to what was audited; change nothing."""
     if document["verdict"] != "pass":
         raise PromotionRefused(
             f"{ref.name} version {ref.version} was not promoted to {alias!r}: the audit's "
@@ -85,6 +125,13 @@ def promote(
             f"{ref.name} version {ref.version} was not promoted to {alias!r}: its files changed "
             f"after the audit (audited sha256 {audited}, now {now})."
         )
+
+
+def move_alias(client: Any, ref: ModelVersionRef, alias: str, document: dict[str, Any]) -> str:
+    """Move ``alias`` to the version and tag who, when and which audit; return a sentence.
+
+    Call only after :func:`check_promotion` and after the audit's run carries its verdict.
+    """
     client.set_registered_model_alias(ref.name, alias, ref.version)
     for key, value in {
         "fairgate.promoted_to": alias,
@@ -94,3 +141,12 @@ def promote(
     }.items():
         client.set_model_version_tag(ref.name, ref.version, key, value)
     return f"{ref.name} version {ref.version} promoted to {alias!r}."
+
+
+def promote(
+    client: Any, ref: ModelVersionRef, alias: str, document: dict[str, Any], *, tracking_uri: str
+) -> str:
+    """Move ``alias`` to the audited version if, and only if, the audit passed and the version
+    is unchanged; return a sentence saying what was done, or raise :class:`PromotionRefused`."""
+    check_promotion(client, ref, alias, document, tracking_uri=tracking_uri)
+    return move_alias(client, ref, alias, document)

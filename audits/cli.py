@@ -16,6 +16,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 # The verdict line is the CLI's output; MLflow's run links would only clutter CI logs.
 os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+# MLflow's artifact progress bars (tqdm, on stderr) too; fairgate shows its own progress.
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # e.g. "Creating initial MLflow tables"
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -80,7 +83,7 @@ def run(
     quiet: bool,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
-    from reports import check_out_folder, default_tracking_uri, set_aside
+    from reports import check_out_folder, default_tracking_uri, set_aside, tracking_client
 
     from ._document import new_audit_id
     from ._interrupt import signals_as_interrupts
@@ -97,10 +100,8 @@ def run(
     tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
     ref = None
     if spec.model.kind == "mlflow" and tracking:
-        from mlflow.tracking import MlflowClient
-
         try:
-            ref = resolve_version(spec.model.uri, MlflowClient(tracking_uri=tracking))
+            ref = resolve_version(spec.model.uri, tracking_client(tracking))
         except Exception as err:  # the audit itself will report the model as unloadable
             click.echo(f"error: cannot resolve {spec.model.uri}: {err}", err=True)
     if promote_alias and ref is None:
@@ -118,7 +119,12 @@ def run(
     )
     with signals_as_interrupts() as guard:
         result = run_audit(
-            spec_path, seed=seed, quiet=quiet, spec=spec, tracking_uri=tracking, audit_id=audit_id
+            spec_path,
+            seed=seed,
+            quiet=quiet,
+            spec=spec,
+            tracking_uri=tracking_uri or tracking,
+            audit_id=audit_id,
         )
         doc = result.document
         _evidence(doc, result, out, pdf=pdf, record=record, before_publish=guard.settle)
@@ -198,37 +204,56 @@ def _record(
 ) -> dict[str, str] | None:
     """Log to MLflow, tag the registered version, promote it: evidence before any exit.
 
+    Order: the run and its artifacts; the promotion check; the run's verdict and exit code
+    (last on the run); the version's tags; the alias, last of all. Whatever fails or
+    interrupts on the way leaves no run or version tag claiming more than the exit code.
+
     Returns the error that keeps the audit from a release (logging failed, promotion
-    refused), or ``None``.
+    refused, the registry not updated), or ``None``; the caller adds it to the document.
     """
-    from reports import log_audit
+    from reports import audit_run, describe_store, scrub, tracking_client
 
-    from ._registry_gate import PromotionRefused, promote, tag_version
+    from ._registry_gate import PromotionRefused, check_promotion, move_alias, tag_version
 
+    store = describe_store(tracking)
+    code = ExitCode(doc["exit_code"])
+    problem = None
     try:
-        logged = log_audit(
+        with audit_run(
             doc, files, tracking_uri=tracking, model_id=ref.model_id if ref else None
-        )
-        if not quiet:
-            click.echo(f"MLflow run {logged['run_id']} ({logged['artifact_uri']})", err=True)
-        if ref is not None:
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(tracking_uri=tracking)
-            tag_version(client, ref, doc, logged)
+        ) as run:
             if promote_alias:
-                click.echo(
-                    promote(client, ref, promote_alias, doc, tracking_uri=tracking), err=True
-                )
-    except PromotionRefused as err:
-        return {"stage": "promote", "type": type(err).__name__, "message": f"not promoted: {err}"}
+                try:
+                    check_promotion(run.client, ref, promote_alias, doc, tracking_uri=tracking)
+                except PromotionRefused as err:
+                    problem = _problem("promote", err, f"not promoted: {err}")
+                    promote_alias = None
+                    code = code if code != ExitCode.OK else ExitCode.UNDECIDED
+            run.finish(exit_code=code, note=problem["message"] if problem else None)
     except Exception as err:  # evidence that cannot be recorded is no pass
-        return {
-            "stage": "log",
-            "type": type(err).__name__,
-            "message": f"the audit could not be logged to MLflow: {err}",
-        }
-    return None
+        text = f"the audit could not be logged to MLflow at {store}: {scrub(str(err), tracking)}"
+        return _problem("log", err, text)
+    if not quiet:
+        click.echo(f"MLflow run {run.run_id} ({run.artifact_uri})", err=True)
+    if ref is None:
+        return problem
+    try:
+        client = tracking_client(tracking)
+        tag_version(client, ref, doc, run.logged, exit_code=code)
+        if promote_alias:
+            click.echo(move_alias(client, ref, promote_alias, doc), err=True)
+    except BaseException as err:
+        if code == ExitCode.OK or not isinstance(err, Exception):
+            run.abort(err, exit_code=ExitCode.UNDECIDED if isinstance(err, Exception) else None)
+        if not isinstance(err, Exception):
+            raise
+        text = f"the registry at {store} could not be updated: {scrub(str(err), tracking)}"
+        return _problem("registry", err, text)
+    return problem
+
+
+def _problem(stage: str, err: BaseException, message: str) -> dict[str, str]:
+    return {"stage": stage, "type": type(err).__name__, "message": message}
 
 
 @cli.command()

@@ -17,17 +17,22 @@ from ._folder import (
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
-from ._mlflow import default_tracking_uri, log_audit, metric_key
+from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
+from ._mlflow_store import RetryPolicy, describe_store, scrub, tracking_client
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
 
 __all__ = [
     "ARTIFACTS",
     "MIN_CELL",
+    "AuditRun",
     "Disclosure",
     "EvidenceFolderError",
+    "RetryPolicy",
+    "audit_run",
     "check_out_folder",
     "count_text",
     "default_tracking_uri",
+    "describe_store",
     "discard",
     "disclose",
     "group_values",
@@ -40,7 +45,9 @@ __all__ = [
     "render_html",
     "render_junit",
     "render_markdown",
+    "scrub",
     "set_aside",
+    "tracking_client",
     "write_all",
     "write_file",
     "write_pdf",

@@ -1,0 +1,226 @@
+"""Hostile and mistaken MLflow set-ups (issue 10): an unreachable or unusable tracking store,
+a ``models:/`` URI the registry does not know, logging that fails midway, and the files and
+output MLflow itself would otherwise add. Each case runs fairgate as a real process and
+asserts the exit code, that the message names the problem (and the store, without its
+credentials), and that no MLflow run claims more than the exit code."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .bad_inputs_support import (
+    ROOT,
+    assert_exit,
+    assert_no_release,
+    assert_no_secret,
+    decision_log,
+    log_spec,
+    run_cli,
+    write_yaml,
+)
+from .servers import free_port
+
+SECRET = "S3cret-tracking-Pw"
+#: MLflow retries an unreachable server for about four minutes by default; one try is enough
+#: to see how fairgate fails.
+NO_HTTP_RETRIES = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0", "MLFLOW_HTTP_REQUEST_TIMEOUT": "5"}
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory) -> dict[str, Path]:
+    """A decision log that passes the default spec and one that fails it."""
+    folder = tmp_path_factory.mktemp("logs")
+    return {
+        "fair": decision_log(folder, name="fair.csv"),
+        "unfair": decision_log(
+            folder, name="unfair.csv", groups={"a": (200, 0.5, 0.7), "b": (200, 0.5, 0.3)}
+        ),
+    }
+
+
+def _fairgate(tmp_path: Path, spec: dict, *args, env=None):
+    """Run ``fairgate run`` from ``tmp_path`` with evidence in ``tmp_path/out``."""
+    path = write_yaml(tmp_path / "spec.yaml", spec)
+    out = tmp_path / "out"
+    env = {"PYTHONPATH": str(ROOT), **(env or {})}
+    return run_cli("run", path, "-q", "--out", out, *args, cwd=tmp_path, env=env), out
+
+
+def _runs(uri: str, experiment: str) -> list:
+    """The audit runs (not their child runs) of ``experiment``."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    every = client.search_runs([found.experiment_id], "", run_view_type=3)  # deleted too
+    return [r for r in every if "mlflow.parentRunId" not in r.data.tags]
+
+
+@pytest.mark.parametrize("credentials", ["", f"fairgate:{SECRET}@"], ids=["plain", "credentials"])
+def test_an_unreachable_tracking_server_is_no_pass(logs, tmp_path, credentials):
+    port = free_port()
+    proc, _ = _fairgate(
+        tmp_path,
+        log_spec(logs["fair"]),
+        "--tracking-uri",
+        f"http://{credentials}127.0.0.1:{port}",
+        env=NO_HTTP_RETRIES,
+    )
+    assert_exit(proc, 2, "could not be logged to MLflow", f"http://127.0.0.1:{port}")
+    assert_no_secret(SECRET, tmp_path, outputs=[proc.stdout, proc.stderr])
+
+
+def test_evidence_of_an_unlogged_audit_claims_no_release(logs, tmp_path):
+    proc, out = _fairgate(
+        tmp_path,
+        log_spec(logs["fair"]),
+        "--tracking-uri",
+        f"http://127.0.0.1:{free_port()}",
+        env=NO_HTTP_RETRIES,
+    )
+    assert_exit(proc, 2)
+    assert_no_release(out)
+
+
+def test_a_store_that_cannot_be_created_is_named(logs, tmp_path):
+    store = "sqlite:////proc/fairgate-store/mlflow.db"  # not writable, even by root
+    proc, _ = _fairgate(tmp_path, log_spec(logs["fair"]), "--tracking-uri", store)
+    assert_exit(proc, 2, f"{store} cannot be opened")
+
+
+def _models_spec(logs, uri: str) -> dict:
+    spec = log_spec(logs["fair"], model={"kind": "mlflow", "uri": uri})
+    spec["model"].pop("column")
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("uri", "credentials"),
+    [("models:/absent-model@production", ""), ("models:/absent-model/3", f"u:{SECRET}@")],
+    ids=["alias-sqlite", "version-server-with-credentials"],
+)
+def test_a_models_uri_not_found_names_the_store_searched(logs, tmp_path, uri, credentials):
+    if credentials:  # an unreachable server: the registry cannot answer at all
+        store = f"http://{credentials}127.0.0.1:{free_port()}"
+        shown = store.replace(credentials, "")
+    else:
+        store = shown = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    spec = _models_spec(logs, uri)
+    proc, out = _fairgate(tmp_path, spec, "--tracking-uri", store, env=NO_HTTP_RETRIES)
+    assert_exit(proc, 2, f"{uri} was not found in the model registry", shown)
+    (said,) = [line for line in proc.stderr.splitlines() if "was not found" in line]
+    assert shown in said and SECRET not in said
+    assert_no_release(out)
+
+
+def test_tracking_credentials_appear_in_no_evidence(logs, tmp_path):
+    store = f"http://u:{SECRET}@127.0.0.1:{free_port()}"
+    spec = _models_spec(logs, "models:/absent-model/3")
+    proc, _ = _fairgate(tmp_path, spec, "--tracking-uri", store, env=NO_HTTP_RETRIES)
+    assert_exit(proc, 2)
+    assert_no_secret(SECRET, tmp_path, outputs=[proc.stdout, proc.stderr])
+
+
+@pytest.mark.parametrize(("log", "code"), [("fair", 2), ("unfair", 1)])
+def test_logging_that_fails_midway_leaves_a_failed_run_never_a_pass(logs, tmp_path, log, code):
+    """The experiment's artifact location is under a regular file: the run is created and its
+    params logged, then the first artifact fails."""
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the artifacts should go")
+    MlflowClient(tracking_uri=uri).create_experiment(
+        "fairgate/midway", artifact_location=(blocker / "artifacts").as_uri()
+    )
+    proc, _ = _fairgate(tmp_path, log_spec(logs[log], experiment="midway"), "--tracking-uri", uri)
+    assert_exit(proc, code, "could not be logged to MLflow", uri)
+    (run,) = _runs(uri, "fairgate/midway")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["fairgate.verdict"] == "error"
+    assert "fairgate.exit_code" not in run.data.tags
+    assert " · pass · " not in run.info.run_name
+
+
+def test_a_deleted_experiment_is_no_pass(logs, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri)
+    client.delete_experiment(client.create_experiment("fairgate/gone"))
+    proc, _ = _fairgate(tmp_path, log_spec(logs["fair"], experiment="gone"), "--tracking-uri", uri)
+    assert_exit(proc, 2, "could not be logged to MLflow", "deleted")
+    assert not [r for r in _runs(uri, "fairgate/gone") if "fairgate.verdict" in r.data.tags]
+
+
+def test_no_mlflow_leaves_no_store_folder(logs, tmp_path):
+    proc, _ = _fairgate(tmp_path, log_spec(logs["fair"]), "--no-mlflow")
+    assert_exit(proc, 0)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "spec.yaml"]
+
+
+def test_the_default_store_is_made_when_first_logged_to(logs, tmp_path):
+    proc, _ = _fairgate(tmp_path, log_spec(logs["unfair"]))
+    assert_exit(proc, 1)
+    uri = f"sqlite:///{tmp_path.resolve() / '.fairgate' / 'mlflow.db'}"
+    (run,) = _runs(uri, "fairgate/bad-input-case")
+    assert run.data.tags["fairgate.exit_code"] == "1" and run.info.status == "FINISHED"
+
+
+# --- a registered model: downloads must not draw MLflow's progress bars ------------------
+
+
+@pytest.fixture(scope="module")
+def registered(tmp_path_factory) -> tuple[str, dict]:
+    """A sqlite store with the credit-scoring model v2 registered (skops), and a spec
+    auditing ``models:/credit-scoring@candidate`` on its fairness checks."""
+    import mlflow
+    import mlflow.sklearn
+    import skops.io as sio
+    from mlflow.tracking import MlflowClient
+
+    from .conftest import CREDIT, SPECS
+
+    root = tmp_path_factory.mktemp("registry")
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    path = CREDIT / "v2" / "model.skops"
+    trusted = sio.get_untrusted_types(file=path)
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                sio.load(path, trusted=trusted),
+                name="model",
+                registered_model_name="credit-scoring",
+                serialization_format="skops",
+                skops_trusted_types=trusted,
+            )
+    finally:
+        mlflow.set_tracking_uri(None)
+    MlflowClient(tracking_uri=uri).set_registered_model_alias("credit-scoring", "candidate", "1")
+    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec["checks"] = [c for c in spec["checks"] if "type" not in c]
+    spec["model"] = {"kind": "mlflow", "uri": "models:/credit-scoring@candidate"}
+    spec["data"]["path"] = str(ROOT / spec["data"]["path"])
+    return uri, spec
+
+
+@pytest.mark.parametrize(("setting", "bars"), [(None, False), ("true", True)])
+def test_quiet_prints_no_mlflow_progress_bars(registered, tmp_path, monkeypatch, setting, bars):
+    """Off unless asked for with MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=true (the control)."""
+    uri, spec = registered
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    env = {"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": setting} if setting else {}
+    proc, out = _fairgate(tmp_path, spec, "--tracking-uri", uri, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert ("Downloading artifacts" in proc.stderr) is bars, proc.stderr
+    if not bars:
+        assert proc.stderr == "", proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["model"]["uri"] == "models:/credit-scoring@candidate"
