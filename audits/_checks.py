@@ -149,6 +149,12 @@ def _too_few_groups(view: str, groups: list[str], excluded: list[str]) -> str:
     )
 
 
+def _all_zero(d: Any) -> bool:
+    """Whether every compared group's rate is exactly 0 (a 0/0 ratio)."""
+    rows = d.per_group[d.per_group.group.isin(d.compared)]
+    return len(rows) >= 2 and bool((rows.numerator == 0).all())
+
+
 def group_metric(
     check: GroupMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
@@ -204,6 +210,12 @@ def group_metric(
         elif len(d.compared) < 2 and status is not Status.FAIL:
             status = Status.INSUFFICIENT
             message += _too_few_groups(view, list(d.per_group.group), list(d.excluded))
+        elif d.kind == "ratio" and _all_zero(d):
+            status = Status.INSUFFICIENT
+            message += (
+                " Not computable: every compared group's rate is 0, and a ratio of 0 to 0 is "
+                "undefined (nobody in any group received it)."
+            )
         by_group = {
             row.group: {
                 "value": _num(row.value),

@@ -68,7 +68,25 @@ def check_bootstrap_memory(
         )
 
 
+def check_not_identifiers(spec: AuditSpec, frame: pd.DataFrame) -> None:
+    """A sensitive attribute whose average group is below ``min_group_size`` (an id, a date,
+    a free-text column) is refused: most of its groups could not be judged, and listing them
+    would name single people."""
+    limit = max(2, len(frame) // spec.data.min_group_size)
+    for column in spec.data.sensitive:
+        levels = int(frame[column].nunique(dropna=True))
+        if levels > limit:
+            raise UnusableDataError(
+                f"The sensitive column {column!r} has {levels} distinct values in "
+                f"{len(frame)} rows: more than the {limit} groups of at least "
+                f"data.min_group_size ({spec.data.min_group_size}) rows the data can hold. It "
+                "looks like an identifier or a raw value (bin it, e.g. into age bands): "
+                "refused, since its groups could not be judged and would name single people."
+            )
+
+
 def check_data(spec: AuditSpec, frame: pd.DataFrame, **kwargs: Any) -> None:
     """Every check above, in order; raises :class:`UnusableDataError`."""
+    check_not_identifiers(spec, frame)
     check_positive_label(spec, frame[spec.data.label])
     check_bootstrap_memory(spec, frame, **kwargs)

@@ -21,7 +21,15 @@ from metrics import GroupMetrics
 
 from ._status import ExitCode, Status, Verdict, derive_verdict
 
-__all__ = ["SCHEMA_VERSION", "AuditResult", "clean", "finalise", "new_audit_id", "verdict_of"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "AuditResult",
+    "clean",
+    "contradictions",
+    "finalise",
+    "new_audit_id",
+    "verdict_of",
+]
 
 SCHEMA_VERSION = 1
 
@@ -81,6 +89,48 @@ def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
                 f"Got {raw!r} instead."
             ) from err
     return derive_verdict(statuses, errors=len(errors))
+
+
+_TOLERANCE = 1e-9  # exact decisions at the threshold are rational; floats may miss by an ulp
+
+
+def _beyond(value: Any, threshold: dict[str, Any]) -> bool:
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        return False
+    low, high = threshold.get("min"), threshold.get("max")
+    return (low is not None and value < low - _TOLERANCE) or (
+        high is not None and value > high + _TOLERANCE
+    )
+
+
+def contradictions(document: dict[str, Any]) -> list[str]:
+    """What in a results document contradicts a passing status: a check that passed with a
+    value (or, deciding on the interval, an interval end) beyond its threshold, no value at
+    all, or groups too small to judge; a passing verdict over failed data validation.
+
+    :func:`verdict_of` derives the verdict from the statuses; this guards the statuses
+    themselves, so that editing a status (and the verdict with it) is not enough to turn a
+    blocked audit into a release.
+    """
+    found = []
+    for i, check in enumerate(document.get("checks") or []):
+        if not isinstance(check, dict) or check.get("status") != Status.PASS:
+            continue
+        value, threshold = check.get("value"), check.get("threshold") or {}
+        details = check.get("details") or {}
+        ci = check.get("ci") or []
+        if value is None:
+            found.append(f"checks[{i}] passed with no value")
+        elif _beyond(value, threshold) or (
+            check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)
+        ):
+            found.append(f"checks[{i}] passed with {value!r} beyond its threshold {threshold}")
+        if details.get("insufficient_groups") and check.get("type") != "robustness":
+            found.append(f"checks[{i}] passed with groups too small to judge")
+    validation = document.get("data_validation") or {}
+    if document.get("verdict") == Verdict.PASS and validation.get("success") is False:
+        found.append("the verdict is pass but the data validation failed")
+    return found
 
 
 def finalise(document: dict[str, Any], *errors: dict[str, str]) -> dict[str, Any]:

@@ -55,9 +55,28 @@ class DataError(RuntimeError):
     """The audit data cannot be used as the spec describes it."""
 
 
+def _refuse_duplicate_header(path: Path) -> None:
+    """pandas renames a repeated CSV column (``group``, ``group.1``) without a word, so the
+    audit could judge the wrong one: a header that names a column twice is refused."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    seen = [name for i, name in enumerate(header) if name in header[:i]]
+    if seen:
+        raise DataError(
+            f"The data file {str(path)!r} names the column(s) {sorted(set(seen))} more than "
+            "once in its header: which one is meant cannot be known. Rename them."
+        )
+
+
 def _read_data(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+        if path.suffix.lower() == ".csv":
+            _refuse_duplicate_header(path)
+            frame = pd.read_csv(path)
+        else:
+            frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError as err:
         raise DataError(f"The data file {str(path)!r} is empty: it has no rows.") from err
     except Exception as err:

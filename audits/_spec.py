@@ -312,6 +312,17 @@ class GroupExclusion(_Strict):
     group: str
     justification: Annotated[str, Field(min_length=20)]
 
+    @field_validator("justification")
+    @classmethod
+    def _says_something(cls, v: str) -> str:
+        words = [w for w in v.split() if any(c.isalpha() for c in w)]
+        if len(" ".join(words)) < 20 or len(words) < 3:
+            raise ValueError(
+                "justification must give a reason in words (at least 20 characters and 3 "
+                f"words, not counting blanks or punctuation). Got {v!r} instead."
+            )
+        return v.strip()
+
 
 class _Bounds(_Strict):
     min: float | None = None

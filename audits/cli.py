@@ -7,6 +7,7 @@ spec).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -83,7 +84,13 @@ def run(
     quiet: bool,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
-    from reports import check_out_folder, default_tracking_uri, set_aside, tracking_client
+    from reports import (
+        check_out_folder,
+        default_tracking_uri,
+        one_line,
+        set_aside,
+        tracking_client,
+    )
 
     from ._document import new_audit_id
     from ._interrupt import signals_as_interrupts
@@ -94,7 +101,9 @@ def run(
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     audit_id = new_audit_id(spec.name)
-    out = out_dir or _default_out(spec.name, audit_id)
+    # Absolute before any model code runs: a model that changes the working directory must
+    # not move the evidence (the last component is kept as given, so a link is still seen).
+    out = (out_dir or _default_out(spec.name, audit_id)).absolute()
     check_out_folder(out)
     # --no-mlflow logs nothing, but a models:/ URI still resolves against --tracking-uri.
     tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
@@ -117,7 +126,9 @@ def run(
         if tracking
         else None
     )
-    with signals_as_interrupts() as guard:
+    # Model code runs in this process: what it prints goes to stderr, so that stdout holds
+    # only fairgate's verdict line and no model can print a fake one.
+    with signals_as_interrupts() as guard, contextlib.redirect_stdout(sys.stderr):
         result = run_audit(
             spec_path,
             seed=seed,
@@ -134,9 +145,9 @@ def run(
         if not quiet or c["status"] != "pass":
             message = "(the same as above)" if c["message"] in shown else c["message"]
             shown.add(c["message"])
-            click.echo(f"{c['status']:>21}  {c['name']}: {message}", err=True)
+            click.echo(one_line(f"{c['status']:>21}  {c['name']}: {message}"), err=True)
     for e in doc["errors"]:
-        click.echo(f"error ({e['stage']}): {e['message']}", err=True)
+        click.echo(one_line(f"error ({e['stage']}): {e['message']}"), err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")
     return code
 
@@ -295,7 +306,7 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
     """
     from reports import check_out_folder, load_artifacts, load_results, set_aside
 
-    from ._document import verdict_of
+    from ._document import contradictions, verdict_of
 
     try:
         doc = load_results(results)
@@ -304,6 +315,12 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
         raise click.BadParameter(
             f"must be a fairgate results document. {err}", param_hint="RESULTS"
         ) from err
+    problems = contradictions(doc)
+    if problems:
+        raise click.BadParameter(
+            f"is not a consistent results document: {'; '.join(problems)}. Refused.",
+            param_hint="RESULTS",
+        )
     if (doc.get("verdict"), doc.get("exit_code")) != (verdict.value, int(code)):
         raise click.BadParameter(
             f"states the verdict {doc.get('verdict')!r} (exit code {doc.get('exit_code')!r}), "

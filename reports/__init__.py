@@ -20,6 +20,7 @@ from ._markdown import render_markdown
 from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, scrub, tracking_client
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
+from ._text import one_line
 
 __all__ = [
     "ARTIFACTS",
@@ -41,6 +42,7 @@ __all__ = [
     "log_audit",
     "metric_key",
     "new_staging_folder",
+    "one_line",
     "publish",
     "render_html",
     "render_junit",

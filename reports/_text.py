@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["STATUS_LABELS", "VERDICT_TITLES", "fmt", "md", "status_label", "xml_safe"]
+__all__ = [
+    "STATUS_LABELS",
+    "VERDICT_TITLES",
+    "fmt",
+    "md",
+    "one_line",
+    "status_label",
+    "xml_safe",
+]
 
 #: Characters XML 1.0 does not allow (its ``Char`` production), and the C1 controls.
 _NOT_XML = re.compile("[^\t\n\r\x20-\x7e\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+#: Control characters, line separators and bidirectional overrides (which can make a line
+#: read backwards in a terminal or a pull-request comment).
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
+_BIDI_ONLY = re.compile(f"[{_BIDI}]")
 #: What would start raw HTML (a tag, comment, declaration) or an entity in Markdown.
 _HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
 _ENTITY = re.compile(r"&(?=#|[A-Za-z][A-Za-z0-9]*;)")
@@ -41,8 +53,15 @@ def fmt(value: float | None, digits: int = 3) -> str:
 
 
 def xml_safe(text: object) -> str:
-    """``text`` with every character XML 1.0 does not allow replaced by U+FFFD."""
-    return _NOT_XML.sub("\ufffd", str(text))
+    """``text`` with every character XML 1.0 does not allow, and every bidirectional
+    override, replaced by U+FFFD."""
+    return _NOT_XML.sub("\ufffd", _BIDI_ONLY.sub("\ufffd", str(text)))
+
+
+def one_line(text: object) -> str:
+    """``text`` for a terminal line: control characters, line breaks and bidirectional
+    overrides become spaces."""
+    return _CONTROL.sub(" ", str(text))
 
 
 def md(text: object) -> str:
