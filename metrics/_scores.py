@@ -112,6 +112,14 @@ def _ece_bias_bound(y: np.ndarray, s: np.ndarray, *, bins: int) -> float:
     return float(np.sum(np.sqrt(var * count)) * np.sqrt(2 / np.pi) / max(n, 1))
 
 
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based average ranks of the sorted array ``x`` (ties share their mean rank)."""
+    n = len(x)
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    ends = np.r_[starts[1:], n]  # each tie block holds positions starts..ends-1
+    return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+
+
 def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
     """ROC AUC and DeLong's estimate of its variance.
 
@@ -128,17 +136,22 @@ def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
         ``NaN`` without positives or negatives; the variance is ``NaN`` with fewer than two
         of either.
     """
-    from scipy.stats import rankdata
-
     y = np.asarray(y, dtype=bool)
     s = np.asarray(s, dtype=float)
-    pos, neg = s[y], s[~y]
-    n1, n0 = len(pos), len(neg)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
     if n1 == 0 or n0 == 0:
         return float("nan"), float("nan")
-    both = rankdata(np.concatenate([pos, neg]))
-    v10 = (both[:n1] - rankdata(pos)) / n0  # per positive: share of negatives scored below
-    v01 = 1.0 - (both[n1:] - rankdata(neg)) / n1  # per negative: share of positives above
+    # One stable sort gives every midrank (the same values as scipy's rankdata, exactly): in
+    # score order, the positives' and negatives' scores are sorted subsequences.
+    order = np.argsort(s, kind="stable")
+    xs, ys = s[order], y[order]
+    both = _midranks(xs)
+    v10 = np.empty(n1)
+    v01 = np.empty(n0)
+    # per positive: share of negatives scored below; per negative: share of positives above
+    v10[(np.cumsum(y) - 1)[order[ys]]] = (both[ys] - _midranks(xs[ys])) / n0
+    v01[(np.cumsum(~y) - 1)[order[~ys]]] = 1.0 - (both[~ys] - _midranks(xs[~ys])) / n1
     auc = float(v10.mean())
     if n1 < 2 or n0 < 2:
         return auc, float("nan")
@@ -263,14 +276,18 @@ def score_metrics(
         for attrs in views:
             codes = frame.groupby(list(attrs), sort=True, observed=True).ngroup().to_numpy()
             keys = frame.loc[:, list(attrs)].drop_duplicates().sort_values(list(attrs))
+            # One stable sort by group: each group's rows, in their original order, are one
+            # slice (not a boolean mask over every row per group).
+            by_group = np.argsort(codes, kind="stable")
+            ends = np.cumsum(np.bincount(codes, minlength=len(keys)))
             for g, levels in enumerate(keys.itertuples(index=False)):
-                m = codes == g
-                yg, n = y[m], int(m.sum())
+                rows_g = by_group[ends[g - 1] if g else 0 : ends[g]]
+                yg, n = y[rows_g], len(rows_g)
                 pos = int(yg.sum())
                 values = _group_rows(
                     yg,
-                    col[m],
-                    above[m],
+                    col[rows_g],
+                    above[rows_g],
                     z=z,
                     confidence=confidence,
                     bins=bins,
