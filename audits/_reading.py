@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ._spec import AuditSpec
@@ -44,13 +45,21 @@ def needed_columns(spec: AuditSpec) -> list[str] | None:
 
 def _sorted_categories(series: pd.Series) -> pd.Series:
     """A categorical with only its observed categories, in sorted order (as factorizing the
-    values with ``sort=True`` orders them)."""
-    series = series.cat.remove_unused_categories()
+    values with ``sort=True`` orders them); the codes are remapped, never the values."""
+    categories = series.cat.categories
+    codes = series.cat.codes.to_numpy()
+    used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
     try:
-        order = sorted(series.cat.categories)
+        order = sorted(range(len(used)), key=lambda i: categories[used[i]])
     except TypeError:  # categories of mixed types: keep them as plain values
         return series.astype(object)
-    return series.cat.reorder_categories(order)
+    remap = np.full(len(categories) + 1, -1, dtype=np.int64)  # the last slot: missing (-1)
+    remap[used[order]] = np.arange(len(used))
+    return pd.Series(
+        pd.Categorical.from_codes(remap[codes], categories=categories[used[order]]),
+        index=series.index,
+        name=series.name,
+    )
 
 
 def read_parquet_columns(path: Path, spec: AuditSpec) -> pd.DataFrame:

@@ -50,16 +50,19 @@ def _bins(s: np.ndarray, bins: int) -> np.ndarray:
     return np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
 
 
-def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) -> float:
+def expected_calibration_error(
+    y: np.ndarray, s: np.ndarray, *, bins: int = 10, binned: np.ndarray | None = None
+) -> float:
     """Expected calibration error with ``bins`` equal-width bins of the score on [0, 1].
 
     Bin ``b`` holds the scores in ``(b/bins, (b+1)/bins]`` (the first bin also holds 0). The
     error is ``sum_b |sum of scores in b - number of positives in b| / n``: the gap between the
     mean score and the outcome rate of each bin, weighted by the bin's share of the rows.
+    ``binned``, when given, is each score's bin (``_bins(s, bins)``, computed once upstream).
     """
     if len(s) == 0:
         return float("nan")
-    b = _bins(s, bins)
+    b = _bins(s, bins) if binned is None else binned
     gap = np.abs(
         np.bincount(b, weights=s, minlength=bins) - np.bincount(b, weights=y, minlength=bins)
     )
@@ -67,7 +70,13 @@ def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) 
 
 
 def _ece_replicates(
-    y: np.ndarray, s: np.ndarray, *, bins: int, n_boot: int, rng: np.random.Generator
+    y: np.ndarray,
+    s: np.ndarray,
+    *,
+    bins: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    binned: np.ndarray | None = None,
 ) -> np.ndarray:
     """Calibration error of ``n_boot`` row-level bootstrap resamples of one group.
 
@@ -78,7 +87,7 @@ def _ece_replicates(
     ``w · n > w · 5,000`` rows).
     """
     n = len(s)
-    b = _bins(s, bins)
+    b = _bins(s, bins) if binned is None else binned
     d = s - y.astype(float)
     if n * n_boot > _EXACT_ROWS:
         count = np.bincount(b, minlength=bins).astype(float)
@@ -99,10 +108,12 @@ def _ece_replicates(
     return out
 
 
-def _ece_bias_bound(y: np.ndarray, s: np.ndarray, *, bins: int) -> float:
+def _ece_bias_bound(
+    y: np.ndarray, s: np.ndarray, *, bins: int, binned: np.ndarray | None = None
+) -> float:
     """Bound on the upward bias of the calibration error: ``Σ_b (n_b/n) σ_b sqrt(2/(π n_b))``."""
     n = len(s)
-    b = _bins(s, bins)
+    b = _bins(s, bins) if binned is None else binned
     d = s - y.astype(float)
     count = np.bincount(b, minlength=bins).astype(float)
     mean = np.bincount(b, weights=d, minlength=bins) / np.maximum(count, 1)
@@ -120,7 +131,9 @@ def _midranks(x: np.ndarray) -> np.ndarray:
     return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
 
 
-def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+def auc_delong(
+    y: np.ndarray, s: np.ndarray, *, order: np.ndarray | None = None
+) -> tuple[float, float]:
     """ROC AUC and DeLong's estimate of its variance.
 
     Parameters
@@ -129,6 +142,9 @@ def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
         Whether each row is a positive.
     s : ndarray of float
         The score; ties count one half.
+    order : ndarray of int, optional
+        ``np.argsort(s, kind="stable")`` when already known (e.g. from one sort of every
+        group's scores).
 
     Returns
     -------
@@ -144,7 +160,7 @@ def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
         return float("nan"), float("nan")
     # One stable sort gives every midrank (the same values as scipy's rankdata, exactly): in
     # score order, the positives' and negatives' scores are sorted subsequences.
-    order = np.argsort(s, kind="stable")
+    order = np.argsort(s, kind="stable") if order is None else order
     xs, ys = s[order], y[order]
     both = _midranks(xs)
     v10 = np.empty(n1)
@@ -158,8 +174,8 @@ def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
     return auc, float(np.var(v10, ddof=1) / n1 + np.var(v01, ddof=1) / n0)
 
 
-def _auc(y: np.ndarray, s: np.ndarray, z: float, confidence: float):
-    a, var = auc_delong(y, s)
+def _auc(y: np.ndarray, s: np.ndarray, z: float, confidence: float, order=None):
+    a, var = auc_delong(y, s, order=order)
     if not np.isfinite(var):
         return a, float("nan"), float("nan"), float("nan")
     if var > 0:
@@ -181,20 +197,21 @@ def _t_interval(x: np.ndarray, confidence: float):
     return m, m - half, m + half, se
 
 
-def _group_rows(y, s, above, *, z, confidence, bins, n_boot, rng):
+def _group_rows(y, s, above, *, z, confidence, bins, n_boot, rng, binned=None, order=None):
     """Per metric: (value, ci_low, ci_high, se, bias bound) of one group and class."""
     n = len(s)
     rate = float(above.mean()) if n else float("nan")
     low, high = wilson_interval(np.asarray(above.sum()), np.asarray(n), confidence=confidence)
-    ece = expected_calibration_error(y, s, bins=bins)
+    ece = expected_calibration_error(y, s, bins=bins, binned=binned)
     ece_ci = (float("nan"),) * 4
     if n >= 2 and n_boot >= 2:
-        se = float(np.std(_ece_replicates(y, s, bins=bins, n_boot=n_boot, rng=rng), ddof=1))
-        bias = _ece_bias_bound(y, s, bins=bins)
+        draws = _ece_replicates(y, s, bins=bins, n_boot=n_boot, rng=rng, binned=binned)
+        se = float(np.std(draws, ddof=1))
+        bias = _ece_bias_bound(y, s, bins=bins, binned=binned)
         ece_ci = (max(0.0, ece - bias - z * se), ece + z * se, se, bias)
     return {
         "mean_score": (*_t_interval(s, confidence), 0.0),
-        "roc_auc": (*_auc(y, s, z, confidence), 0.0),
+        "roc_auc": (*_auc(y, s, z, confidence, order), 0.0),
         "brier_score": (*_t_interval((s - y) ** 2, confidence), 0.0),
         "calibration_error": (ece, *ece_ci),
         "scoring_rate": (rate, float(low), float(high), float((high - low) / (2 * z)), 0.0),
@@ -273,13 +290,21 @@ def score_metrics(
     rows = []
     for y, col, klass in zip(ys, columns, klasses, strict=True):
         above = col > np.median(col)
+        binned = _bins(col, bins)  # each score's calibration bin, once for every group
+        by_score = np.argsort(col, kind="stable")  # one sort of the scores for every group
         for attrs in views:
             codes = frame.groupby(list(attrs), sort=True, observed=True).ngroup().to_numpy()
             keys = frame.loc[:, list(attrs)].drop_duplicates().sort_values(list(attrs))
             # One stable sort by group: each group's rows, in their original order, are one
             # slice (not a boolean mask over every row per group).
-            by_group = np.argsort(codes, kind="stable")
+            small = codes.astype(np.int16) if len(keys) < 2**15 else codes  # radix sort
+            by_group = np.argsort(small, kind="stable")
             ends = np.cumsum(np.bincount(codes, minlength=len(keys)))
+            # Each row's position within its group, and every group's rows in score order
+            # (ties in row order): what a stable sort of each group's scores gives.
+            local = np.empty(len(codes), dtype=np.int64)
+            local[by_group] = np.arange(len(codes)) - np.r_[0, ends[:-1]][codes[by_group]]
+            score_order = local[by_score[np.argsort(small[by_score], kind="stable")]]
             for g, levels in enumerate(keys.itertuples(index=False)):
                 rows_g = by_group[ends[g - 1] if g else 0 : ends[g]]
                 yg, n = y[rows_g], len(rows_g)
@@ -293,6 +318,8 @@ def score_metrics(
                     bins=bins,
                     n_boot=n_boot,
                     rng=rng,
+                    binned=binned[rows_g],
+                    order=score_order[ends[g - 1] if g else 0 : ends[g]],
                 )
                 for metric, (v, lo, hi, se, bias) in values.items():
                     enough = n >= min_group_size and np.isfinite(v) and np.isfinite(se)
