@@ -197,6 +197,35 @@ def _t_interval(x: np.ndarray, confidence: float):
     return m, m - half, m + half, se
 
 
+def _view_codes(frame: pd.DataFrame, attrs: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group number in the view (groups in sorted order) and the groups' levels.
+
+    Categorical columns without missing values (e.g. dictionary-encoded Parquet columns) are
+    combined from their codes; any other column is grouped by pandas. Both number the
+    observed groups in the order of ``groupby(sort=True, observed=True)``.
+    """
+    columns = [frame[a] for a in attrs]
+    if all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        codes = [c.cat.codes.to_numpy() for c in columns]
+        if all(len(c) == 0 or c.min() >= 0 for c in codes):
+            sizes = [len(c.cat.categories) for c in columns]
+            flat = np.zeros(len(frame), dtype=np.int64)
+            for code, size in zip(codes, sizes, strict=True):
+                flat *= size
+                flat += code
+            present = np.flatnonzero(np.bincount(flat, minlength=int(np.prod(sizes))))
+            number = np.zeros(int(np.prod(sizes)), dtype=np.int64)
+            number[present] = np.arange(len(present))
+            cells = np.unravel_index(present, sizes)
+            keys = pd.DataFrame(
+                {a: c.cat.categories[i] for a, c, i in zip(attrs, columns, cells, strict=True)}
+            )
+            return number[flat], keys
+    codes = frame.groupby(attrs, sort=True, observed=True).ngroup().to_numpy()
+    keys = frame.loc[:, attrs].drop_duplicates().sort_values(attrs)
+    return codes, keys
+
+
 def _group_rows(y, s, above, *, z, confidence, bins, n_boot, rng, binned=None, order=None):
     """Per metric: (value, ci_low, ci_high, se, bias bound) of one group and class."""
     n = len(s)
@@ -293,8 +322,7 @@ def score_metrics(
         binned = _bins(col, bins)  # each score's calibration bin, once for every group
         by_score = np.argsort(col, kind="stable")  # one sort of the scores for every group
         for attrs in views:
-            codes = frame.groupby(list(attrs), sort=True, observed=True).ngroup().to_numpy()
-            keys = frame.loc[:, list(attrs)].drop_duplicates().sort_values(list(attrs))
+            codes, keys = _view_codes(frame, list(attrs))
             # One stable sort by group: each group's rows, in their original order, are one
             # slice (not a boolean mask over every row per group).
             small = codes.astype(np.int16) if len(keys) < 2**15 else codes  # radix sort

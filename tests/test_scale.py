@@ -91,3 +91,64 @@ def test_parquet_log_read_by_columns_equals_the_full_read(tmp_path, write_spec, 
     read = read_parquet_columns(tmp_path / "log.parquet", spec)
     assert "unused" not in read.columns and set(read.columns) == set(needed_columns(spec))
     assert list(read["region"].cat.categories) == ["east", "north", "south"]
+
+
+def _rankdata_delong(y, s):
+    """DeLong's AUC and variance with three scipy rank computations (the former code)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    pos, neg = s[y], s[~y]
+    n1, n0 = len(pos), len(neg)
+    both = rankdata(np.concatenate([pos, neg]))
+    v10 = (both[:n1] - rankdata(pos)) / n0
+    v01 = 1.0 - (both[n1:] - rankdata(neg)) / n1
+    return float(v10.mean()), float(np.var(v10, ddof=1) / n1 + np.var(v01, ddof=1) / n0)
+
+
+def test_delong_from_one_sort_equals_the_three_rankings_exactly():
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from metrics import auc_delong
+
+    rng = np.random.default_rng(7)
+    for n, scores in [
+        (4000, lambda n: rng.random(n)),  # no ties
+        (4000, lambda n: rng.integers(0, 3, n) / 2),  # three values only
+        (4000, lambda n: np.round(rng.beta(0.3, 0.3, n), 2)),  # ties at both ends
+        (6, lambda n: np.array([0.5, 0.5, 0.5, 0.1, 0.9, 0.5])),
+    ]:
+        s = scores(n)
+        y = rng.random(n) < 0.3
+        y[:2] = [True, False]
+        assert auc_delong(y, s) == _rankdata_delong(y, s)
+        assert abs(auc_delong(y, s)[0] - roc_auc_score(y, s)) < 1e-12
+
+
+def test_score_metrics_from_dictionary_groups_equal_the_object_groups():
+    """Dictionary-encoded groups (categories out of order, an empty intersection) give the
+    very same table as string groups."""
+    import numpy as np
+    import pandas as pd
+    from pandas.testing import assert_frame_equal
+
+    from audits._reading import _sorted_categories
+    from metrics._scores import score_metrics
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    frame = pd.DataFrame({"a": rng.choice(["x", "y", "z"], n), "b": rng.choice(["p", "q"], n)})
+    frame = frame[~((frame.a == "z") & (frame.b == "q"))].reset_index(drop=True)
+    y = rng.random(len(frame)) < 0.4
+    s = np.round(rng.random(len(frame)), 2)
+    coded = frame.apply(
+        lambda c: _sorted_categories(
+            c.astype(pd.CategoricalDtype(sorted(set(c) | {"unused"}, reverse=True)))
+        )
+    )
+    assert list(coded["a"].cat.categories) == ["x", "y", "z"]
+    views = [("a",), ("b",), ("a", "b")]
+    expected = score_metrics(y, s, frame, views=views, n_boot=50, seed=2)
+    assert len(expected[expected.view == "a|b"].group.unique()) == 5
+    assert_frame_equal(score_metrics(y, s, coded, views=views, n_boot=50, seed=2), expected)
