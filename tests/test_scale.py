@@ -12,6 +12,8 @@ start_import()
 assert any(t.name == "fairgate-gx-import" for t in threading.enumerate())
 gx = great_expectations()
 assert gx.expectations.ExpectColumnValuesToBeBetween
+from great_expectations.execution_engine import pandas_execution_engine
+assert pandas_execution_engine.HASH_THRESHOLD == 0  # no fingerprint of the whole frame
 print(sorted(m for m in ("rfc3987_syntax", "jsonschema", "lark") if m in sys.modules))
 """
 
