@@ -154,3 +154,19 @@ def test_score_metrics_from_dictionary_groups_equal_the_object_groups():
     expected = score_metrics(y, s, frame, views=views, n_boot=50, seed=2)
     assert len(expected[expected.view == "a|b"].group.unique()) == 5
     assert_frame_equal(score_metrics(y, s, coded, views=views, n_boot=50, seed=2), expected)
+
+
+def test_bench_end_to_end_runs_and_prints_its_ratio(tmp_path, capsys):
+    """The benchmark script at a tiny size, so it cannot rot (timings are not asserted)."""
+    import importlib.util
+
+    from .conftest import ROOT
+
+    path = ROOT / "tests" / "benchmarks" / "bench_end_to_end.py"
+    spec = importlib.util.spec_from_file_location("fairgate_bench_end_to_end", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.main(["--sizes", "3000", "--no-credit", "--folder", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "end-to-end/floor at 3,000 rows:" in out
+    assert rows[0]["rows"] == 3000 and rows[0]["exit"] in (0, 1) and rows[0]["floor"] > 0

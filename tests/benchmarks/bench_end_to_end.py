@@ -169,6 +169,9 @@ def bench_size(n: int, folder: Path, *, partitioned: bool, repeats: int) -> dict
         out = folder / f"out-{n}"
         shutil.rmtree(out, ignore_errors=True)
         fg = timed([*fg_cmd, "--out", str(out)], cwd=folder, env=env())
+        if fg[2] not in (0, 1) and partitioned:  # data.path naming a folder: not yet supported
+            print(f"fairgate cannot audit the {n:,}-row folder of Parquet files: {fg[3]}")
+            return None
         if fg[2] not in (0, 1):
             raise SystemExit(f"fairgate run failed at {n} rows (exit {fg[2]}): {fg[3]}")
         fl = timed(floor_cmd, cwd=folder, env=env())
@@ -248,7 +251,7 @@ checks:
     return min(walls), min(cpus), code
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1e6,1e7", help="row counts, e.g. 1e6,1e7,1e8")
     parser.add_argument("--repeats", type=int, default=1, help="best of this many runs")
@@ -260,7 +263,7 @@ def main() -> None:
         default=5e7,
         help="sizes above this are written as a folder of Parquet files",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     folder = args.folder or Path(tempfile.mkdtemp(prefix="fairgate-e2e-"))
     folder.mkdir(parents=True, exist_ok=True)
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
@@ -268,6 +271,8 @@ def main() -> None:
     for size in args.sizes.split(","):
         n = int(float(size))
         r = bench_size(n, folder, partitioned=n > args.partition_above, repeats=args.repeats)
+        if r is None:
+            continue
         rows.append(r)
         print(
             f"end-to-end/floor at {n:,} rows: {r['wall'] / r['floor']:.2f} "
@@ -295,6 +300,7 @@ def main() -> None:
         )
     if args.folder is None:
         shutil.rmtree(folder, ignore_errors=True)
+    return rows
 
 
 if __name__ == "__main__":
