@@ -27,7 +27,7 @@ import sys
 import threading
 from types import ModuleType
 
-__all__ = ["great_expectations", "start_import"]
+__all__ = ["finish_import", "great_expectations", "start_import"]
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
@@ -60,6 +60,15 @@ def start_import() -> None:
         if _thread is None and "great_expectations" not in sys.modules:
             _thread = threading.Thread(target=_import, name="fairgate-gx-import", daemon=True)
             _thread.start()
+
+
+def finish_import() -> None:
+    """Wait for a background import to end (an audit that stopped before validating must not
+    leave the process while a thread is still importing: interpreter shutdown would stop it
+    midway)."""
+    thread = _thread
+    if thread is not None:
+        thread.join()
 
 
 def great_expectations() -> ModuleType:

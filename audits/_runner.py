@@ -32,7 +32,7 @@ from ._decisions import check_probabilities, map_decision_codes, proba_columns
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
-from ._gx_import import start_import
+from ._gx_import import finish_import, start_import
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
 from ._reading import needed_columns, read_parquet_columns
@@ -556,6 +556,7 @@ def run_audit(
             f"not computed: the audit stopped at the {stop.stage} stage "
             f"({stop.record['type']}: {stop.record['message']})",
         )
+    finish_import()  # no import thread outlives the audit (it ended before validating)
     document = _render(audit)
     return AuditResult(
         document=document, metrics=audit.gm, files=audit.files, private_files=audit.private

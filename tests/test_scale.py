@@ -170,3 +170,33 @@ def test_bench_end_to_end_runs_and_prints_its_ratio(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "end-to-end/floor at 3,000 rows:" in out
     assert rows[0]["rows"] == 3000 and rows[0]["exit"] in (0, 1) and rows[0]["floor"] > 0
+
+
+def test_an_audit_that_stops_before_validating_still_exits_2(tmp_path, write_spec):
+    """The background import of Great Expectations never changes how a failed run ends."""
+    import os
+
+    bad = tmp_path / "log.parquet"
+    bad.write_bytes(b"not a parquet file")
+    spec = write_spec(_log_spec(bad))
+    env = {**os.environ, "CI": "true"}
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audits.cli",
+            "run",
+            str(spec),
+            "--no-mlflow",
+            "-q",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2, run.stderr
+    assert "Fatal Python error" not in run.stderr
+    assert "cannot be read" in run.stdout + run.stderr
