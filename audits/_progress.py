@@ -22,12 +22,27 @@ def progress(description: str, total: int, *, enabled: bool) -> Iterator[Callabl
         yield lambda n: None
         return
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    class _Rate(ProgressColumn):
+        """Rows per second (rich's estimate over the last updates)."""
+
+        def render(self, task) -> Text:  # type: ignore[no-untyped-def]
+            return Text(f"{task.speed:,.0f} rows/s" if task.speed else "")
 
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
         MofNCompleteColumn(),
+        _Rate(),
+        "ETA",
         TimeRemainingColumn(),
         console=Console(stderr=True),
         transient=True,

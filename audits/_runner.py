@@ -33,8 +33,10 @@ from ._decisions import check_probabilities, map_decision_codes, proba_columns
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
+from ._gx_import import finish_import, start_import
 from ._progress import progress, progress_enabled
 from ._provenance import provenance, utc_now
+from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
 from ._spec_rules import describe_values, same_value, type_hint
@@ -333,7 +335,19 @@ class _Audit:
 
 @_stage("read")
 def _read(spec: AuditSpec) -> pd.DataFrame:
-    return _read_data(Path(spec.data.path))
+    path = Path(spec.data.path)
+    if path.suffix.lower() != ".parquet" or needed_columns(spec) is None:
+        return _read_data(path)
+    try:  # a decision log: only the columns the audit uses, groups as dictionaries
+        frame = read_parquet_columns(path, spec)
+    except Exception as err:
+        raise DataError(f"The data file {str(path)!r} cannot be read: {err}") from err
+    if frame.empty:
+        raise DataError(
+            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
+            "is nothing to audit."
+        )
+    return frame
 
 
 @_stage("validate")
@@ -560,6 +574,7 @@ def run_audit(
     """
     spec_path = Path(spec_path)
     spec = spec or load_spec(spec_path)
+    start_import()  # Great Expectations loads while the data is read and the model loads
     audit = _Audit(
         spec=spec,
         spec_path=spec_path,
@@ -577,6 +592,7 @@ def run_audit(
             f"not computed: the audit stopped at the {stop.stage} stage "
             f"({stop.record['type']}: {stop.record['message']})",
         )
+    finish_import()  # no import thread outlives the audit (it ended before validating)
     document = _render(audit)
     return AuditResult(
         document=document, metrics=audit.gm, files=audit.files, private_files=audit.private

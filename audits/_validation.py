@@ -7,17 +7,18 @@ ranges; unique ids; and any expectation the spec names. Each group's share of th
 checked here too (Great Expectations has no expectation for category shares). Results keep
 aggregates only (observed values, unexpected counts), never the unexpected rows' contents.
 
-Great Expectations is imported only here, when validating (it takes seconds to import).
+Great Expectations is imported only when an audit runs, off its critical path
+(see :mod:`audits._gx_import`).
 """
 
 from __future__ import annotations
 
-import os
 import re
 from typing import Any
 
 import pandas as pd
 
+from ._gx_import import great_expectations
 from ._spec import AuditSpec
 
 __all__ = ["validate_data"]
@@ -37,7 +38,7 @@ def _class_name(snake: str) -> str:
 
 def _suite(spec: AuditSpec, columns: list[str]) -> list[tuple[str, Any, str]]:
     """(validation kind, expectation, severity) for the spec; imports gx lazily."""
-    import great_expectations as gx
+    gx = great_expectations()
 
     x = gx.expectations
     data = spec.data
@@ -146,8 +147,7 @@ def validate_data(spec: AuditSpec, frame: pd.DataFrame, *, show: bool = False) -
 
     ``success`` is false when any error-severity expectation failed; warnings never fail.
     """
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from the audit
-    import great_expectations as gx
+    gx = great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")

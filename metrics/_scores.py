@@ -50,16 +50,19 @@ def _bins(s: np.ndarray, bins: int) -> np.ndarray:
     return np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
 
 
-def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) -> float:
+def expected_calibration_error(
+    y: np.ndarray, s: np.ndarray, *, bins: int = 10, binned: np.ndarray | None = None
+) -> float:
     """Expected calibration error with ``bins`` equal-width bins of the score on [0, 1].
 
     Bin ``b`` holds the scores in ``(b/bins, (b+1)/bins]`` (the first bin also holds 0). The
     error is ``sum_b |sum of scores in b - number of positives in b| / n``: the gap between the
     mean score and the outcome rate of each bin, weighted by the bin's share of the rows.
+    ``binned``, when given, is each score's bin (``_bins(s, bins)``, computed once upstream).
     """
     if len(s) == 0:
         return float("nan")
-    b = _bins(s, bins)
+    b = _bins(s, bins) if binned is None else binned
     gap = np.abs(
         np.bincount(b, weights=s, minlength=bins) - np.bincount(b, weights=y, minlength=bins)
     )
@@ -67,7 +70,13 @@ def expected_calibration_error(y: np.ndarray, s: np.ndarray, *, bins: int = 10) 
 
 
 def _ece_replicates(
-    y: np.ndarray, s: np.ndarray, *, bins: int, n_boot: int, rng: np.random.Generator
+    y: np.ndarray,
+    s: np.ndarray,
+    *,
+    bins: int,
+    n_boot: int,
+    rng: np.random.Generator,
+    binned: np.ndarray | None = None,
 ) -> np.ndarray:
     """Calibration error of ``n_boot`` row-level bootstrap resamples of one group.
 
@@ -78,7 +87,7 @@ def _ece_replicates(
     ``w · n > w · 5,000`` rows).
     """
     n = len(s)
-    b = _bins(s, bins)
+    b = _bins(s, bins) if binned is None else binned
     d = s - y.astype(float)
     if n * n_boot > _EXACT_ROWS:
         count = np.bincount(b, minlength=bins).astype(float)
@@ -99,10 +108,12 @@ def _ece_replicates(
     return out
 
 
-def _ece_bias_bound(y: np.ndarray, s: np.ndarray, *, bins: int) -> float:
+def _ece_bias_bound(
+    y: np.ndarray, s: np.ndarray, *, bins: int, binned: np.ndarray | None = None
+) -> float:
     """Bound on the upward bias of the calibration error: ``Σ_b (n_b/n) σ_b sqrt(2/(π n_b))``."""
     n = len(s)
-    b = _bins(s, bins)
+    b = _bins(s, bins) if binned is None else binned
     d = s - y.astype(float)
     count = np.bincount(b, minlength=bins).astype(float)
     mean = np.bincount(b, weights=d, minlength=bins) / np.maximum(count, 1)
@@ -112,7 +123,17 @@ def _ece_bias_bound(y: np.ndarray, s: np.ndarray, *, bins: int) -> float:
     return float(np.sum(np.sqrt(var * count)) * np.sqrt(2 / np.pi) / max(n, 1))
 
 
-def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
+def _midranks(x: np.ndarray) -> np.ndarray:
+    """1-based average ranks of the sorted array ``x`` (ties share their mean rank)."""
+    n = len(x)
+    starts = np.flatnonzero(np.r_[True, x[1:] != x[:-1]])
+    ends = np.r_[starts[1:], n]  # each tie block holds positions starts..ends-1
+    return np.repeat((starts + 1 + ends) / 2.0, ends - starts)
+
+
+def auc_delong(
+    y: np.ndarray, s: np.ndarray, *, order: np.ndarray | None = None
+) -> tuple[float, float]:
     """ROC AUC and DeLong's estimate of its variance.
 
     Parameters
@@ -121,6 +142,9 @@ def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
         Whether each row is a positive.
     s : ndarray of float
         The score; ties count one half.
+    order : ndarray of int, optional
+        ``np.argsort(s, kind="stable")`` when already known (e.g. from one sort of every
+        group's scores).
 
     Returns
     -------
@@ -128,25 +152,30 @@ def auc_delong(y: np.ndarray, s: np.ndarray) -> tuple[float, float]:
         ``NaN`` without positives or negatives; the variance is ``NaN`` with fewer than two
         of either.
     """
-    from scipy.stats import rankdata
-
     y = np.asarray(y, dtype=bool)
     s = np.asarray(s, dtype=float)
-    pos, neg = s[y], s[~y]
-    n1, n0 = len(pos), len(neg)
+    n1 = int(y.sum())
+    n0 = len(y) - n1
     if n1 == 0 or n0 == 0:
         return float("nan"), float("nan")
-    both = rankdata(np.concatenate([pos, neg]))
-    v10 = (both[:n1] - rankdata(pos)) / n0  # per positive: share of negatives scored below
-    v01 = 1.0 - (both[n1:] - rankdata(neg)) / n1  # per negative: share of positives above
+    # One stable sort gives every midrank (the same values as scipy's rankdata, exactly): in
+    # score order, the positives' and negatives' scores are sorted subsequences.
+    order = np.argsort(s, kind="stable") if order is None else order
+    xs, ys = s[order], y[order]
+    both = _midranks(xs)
+    v10 = np.empty(n1)
+    v01 = np.empty(n0)
+    # per positive: share of negatives scored below; per negative: share of positives above
+    v10[(np.cumsum(y) - 1)[order[ys]]] = (both[ys] - _midranks(xs[ys])) / n0
+    v01[(np.cumsum(~y) - 1)[order[~ys]]] = 1.0 - (both[~ys] - _midranks(xs[~ys])) / n1
     auc = float(v10.mean())
     if n1 < 2 or n0 < 2:
         return auc, float("nan")
     return auc, float(np.var(v10, ddof=1) / n1 + np.var(v01, ddof=1) / n0)
 
 
-def _auc(y: np.ndarray, s: np.ndarray, z: float, confidence: float):
-    a, var = auc_delong(y, s)
+def _auc(y: np.ndarray, s: np.ndarray, z: float, confidence: float, order=None):
+    a, var = auc_delong(y, s, order=order)
     if not np.isfinite(var):
         return a, float("nan"), float("nan"), float("nan")
     if var > 0:
@@ -168,20 +197,50 @@ def _t_interval(x: np.ndarray, confidence: float):
     return m, m - half, m + half, se
 
 
-def _group_rows(y, s, above, *, z, confidence, bins, n_boot, rng):
+def _view_codes(frame: pd.DataFrame, attrs: list[str]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Each row's group number in the view (groups in sorted order) and the groups' levels.
+
+    Categorical columns without missing values (e.g. dictionary-encoded Parquet columns) are
+    combined from their codes; any other column is grouped by pandas. Both number the
+    observed groups in the order of ``groupby(sort=True, observed=True)``.
+    """
+    columns = [frame[a] for a in attrs]
+    if all(isinstance(c.dtype, pd.CategoricalDtype) for c in columns):
+        codes = [c.cat.codes.to_numpy() for c in columns]
+        if all(len(c) == 0 or c.min() >= 0 for c in codes):
+            sizes = [len(c.cat.categories) for c in columns]
+            flat = np.zeros(len(frame), dtype=np.int64)
+            for code, size in zip(codes, sizes, strict=True):
+                flat *= size
+                flat += code
+            present = np.flatnonzero(np.bincount(flat, minlength=int(np.prod(sizes))))
+            number = np.zeros(int(np.prod(sizes)), dtype=np.int64)
+            number[present] = np.arange(len(present))
+            cells = np.unravel_index(present, sizes)
+            keys = pd.DataFrame(
+                {a: c.cat.categories[i] for a, c, i in zip(attrs, columns, cells, strict=True)}
+            )
+            return number[flat], keys
+    codes = frame.groupby(attrs, sort=True, observed=True).ngroup().to_numpy()
+    keys = frame.loc[:, attrs].drop_duplicates().sort_values(attrs)
+    return codes, keys
+
+
+def _group_rows(y, s, above, *, z, confidence, bins, n_boot, rng, binned=None, order=None):
     """Per metric: (value, ci_low, ci_high, se, bias bound) of one group and class."""
     n = len(s)
     rate = float(above.mean()) if n else float("nan")
     low, high = wilson_interval(np.asarray(above.sum()), np.asarray(n), confidence=confidence)
-    ece = expected_calibration_error(y, s, bins=bins)
+    ece = expected_calibration_error(y, s, bins=bins, binned=binned)
     ece_ci = (float("nan"),) * 4
     if n >= 2 and n_boot >= 2:
-        se = float(np.std(_ece_replicates(y, s, bins=bins, n_boot=n_boot, rng=rng), ddof=1))
-        bias = _ece_bias_bound(y, s, bins=bins)
+        draws = _ece_replicates(y, s, bins=bins, n_boot=n_boot, rng=rng, binned=binned)
+        se = float(np.std(draws, ddof=1))
+        bias = _ece_bias_bound(y, s, bins=bins, binned=binned)
         ece_ci = (max(0.0, ece - bias - z * se), ece + z * se, se, bias)
     return {
         "mean_score": (*_t_interval(s, confidence), 0.0),
-        "roc_auc": (*_auc(y, s, z, confidence), 0.0),
+        "roc_auc": (*_auc(y, s, z, confidence, order), 0.0),
         "brier_score": (*_t_interval((s - y) ** 2, confidence), 0.0),
         "calibration_error": (ece, *ece_ci),
         "scoring_rate": (rate, float(low), float(high), float((high - low) / (2 * z)), 0.0),
@@ -260,22 +319,35 @@ def score_metrics(
     rows = []
     for y, col, klass in zip(ys, columns, klasses, strict=True):
         above = col > np.median(col)
+        binned = _bins(col, bins)  # each score's calibration bin, once for every group
+        by_score = np.argsort(col, kind="stable")  # one sort of the scores for every group
         for attrs in views:
-            codes = frame.groupby(list(attrs), sort=True, observed=True).ngroup().to_numpy()
-            keys = frame.loc[:, list(attrs)].drop_duplicates().sort_values(list(attrs))
+            codes, keys = _view_codes(frame, list(attrs))
+            # One stable sort by group: each group's rows, in their original order, are one
+            # slice (not a boolean mask over every row per group).
+            small = codes.astype(np.int16) if len(keys) < 2**15 else codes  # radix sort
+            by_group = np.argsort(small, kind="stable")
+            ends = np.cumsum(np.bincount(codes, minlength=len(keys)))
+            # Each row's position within its group, and every group's rows in score order
+            # (ties in row order): what a stable sort of each group's scores gives.
+            local = np.empty(len(codes), dtype=np.int64)
+            local[by_group] = np.arange(len(codes)) - np.r_[0, ends[:-1]][codes[by_group]]
+            score_order = local[by_score[np.argsort(small[by_score], kind="stable")]]
             for g, levels in enumerate(keys.itertuples(index=False)):
-                m = codes == g
-                yg, n = y[m], int(m.sum())
+                rows_g = by_group[ends[g - 1] if g else 0 : ends[g]]
+                yg, n = y[rows_g], len(rows_g)
                 pos = int(yg.sum())
                 values = _group_rows(
                     yg,
-                    col[m],
-                    above[m],
+                    col[rows_g],
+                    above[rows_g],
                     z=z,
                     confidence=confidence,
                     bins=bins,
                     n_boot=n_boot,
                     rng=rng,
+                    binned=binned[rows_g],
+                    order=score_order[ends[g - 1] if g else 0 : ends[g]],
                 )
                 for metric, (v, lo, hi, se, bias) in values.items():
                     enough = n >= min_group_size and np.isfinite(v) and np.isfinite(se)

@@ -1,0 +1,86 @@
+"""Great Expectations, imported off the audit's critical path.
+
+Importing ``great_expectations`` costs seconds (measured: 5.3 s of CPU on this project's
+machine), a third of it in a dependency GE never uses for its column expectations:
+``jsonschema`` compiles the ``rfc3987_syntax`` IRI grammar with lark at import time when that
+package is installed, only to check the ``iri`` string format of JSON schemas. fairgate
+imports GE with that optional checker left out (``jsonschema`` then simply does not check
+``iri`` formats, as when the package is absent), and starts the import in a background thread
+when the audit starts (:func:`start_import`), so it overlaps reading the data and loading the
+model; :func:`great_expectations` waits for it when validation needs it.
+
+Great Expectations also fingerprints every in-memory batch under 1 GB (an md5 of
+``pandas.util.hash_pandas_object`` of the whole frame, twice per validation: 14 % of a
+10-million-row audit's wall time, profiled). The fingerprint is only a batch marker that fairgate
+never reads (its provenance holds the data file's own sha256), so the import sets the engine's
+``HASH_THRESHOLD`` to 0: no batch is fingerprinted; expectations and results are unchanged.
+
+The optional checker is left out only when neither ``jsonschema`` nor ``rfc3987_syntax`` is
+imported yet (otherwise the process already paid for it and nothing changes).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import threading
+from types import ModuleType
+
+__all__ = ["finish_import", "great_expectations", "start_import"]
+
+_lock = threading.Lock()
+_thread: threading.Thread | None = None
+_failure: list[BaseException] = []
+
+
+def _import() -> None:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from the audit
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # ImportError on import
+        try:
+            import jsonschema  # noqa: F401  # its format checkers, without the IRI grammar
+        finally:
+            del sys.modules["rfc3987_syntax"]
+    try:
+        importlib.import_module("great_expectations")
+        importlib.import_module("great_expectations.data_context.types.base")
+        engine = importlib.import_module(
+            "great_expectations.execution_engine.pandas_execution_engine"
+        )
+        engine.HASH_THRESHOLD = 0  # no md5 fingerprint of the frame (see the module docstring)
+    except BaseException as err:  # re-raised in the caller's thread
+        _failure.append(err)
+
+
+def start_import() -> None:
+    """Start importing Great Expectations in a background (daemon) thread, once."""
+    global _thread
+    with _lock:
+        if _thread is None and "great_expectations" not in sys.modules:
+            _thread = threading.Thread(target=_import, name="fairgate-gx-import", daemon=True)
+            _thread.start()
+
+
+def finish_import() -> None:
+    """Wait for a background import to end (an audit that stopped before validating must not
+    leave the process while a thread is still importing: interpreter shutdown would stop it
+    midway)."""
+    thread = _thread
+    if thread is not None:
+        thread.join()
+
+
+def great_expectations() -> ModuleType:
+    """The ``great_expectations`` module, waiting for a background import when one runs."""
+    start_import()
+    thread = _thread
+    if thread is not None:
+        thread.join()
+    if _failure:
+        raise _failure[0]
+    if "great_expectations" not in sys.modules:  # imported by someone else meanwhile
+        _import()
+        if _failure:
+            raise _failure[0]
+    return sys.modules["great_expectations"]
