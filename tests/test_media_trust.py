@@ -308,9 +308,10 @@ def test_a_gain_reads_as_a_rise_in_points():
     from audits._spec import RobustnessCheck
     from metrics import paired_change
 
-    before = np.r_[np.ones(40, bool), np.r_[np.ones(30, bool), np.zeros(10, bool)]]
-    after = np.r_[np.r_[np.ones(30, bool), np.zeros(10, bool)], np.ones(40, bool)]
-    groups = pd.DataFrame({"g": ["a"] * 40 + ["b"] * 40})
+    # 80 per group: a 25-point change is 20 inputs, a count the disclosure rule may show.
+    before = np.r_[np.ones(80, bool), np.r_[np.ones(60, bool), np.zeros(20, bool)]]
+    after = np.r_[np.r_[np.ones(60, bool), np.zeros(20, bool)], np.ones(80, bool)]
+    groups = pd.DataFrame({"g": ["a"] * 80 + ["b"] * 80})
     res = paired_change(before, after, groups, n_boot=200, min_group_size=10)
     check = RobustnessCheck(type="robustness", perturbation="noise", max=0.1)
     text = _sentence(check, "snr_db=10", res, resampled="speaker")
@@ -318,6 +319,21 @@ def test_a_gain_reads_as_a_rise_in_points():
     assert "rises by 25.0 points (from 75% to 100%) for g=b" in text
     assert "gap of 50.0 points" in text and "resampling speakers" in text
     assert "-" not in text.split(":")[0]  # no negative drop
+
+
+def test_changes_that_give_away_a_small_count_are_not_stated():
+    from audits._robustness_check import _sentence
+    from audits._spec import RobustnessCheck
+    from metrics import paired_change
+
+    before = np.r_[np.ones(40, bool), np.r_[np.ones(30, bool), np.zeros(10, bool)]]
+    after = np.r_[np.r_[np.ones(30, bool), np.zeros(10, bool)], np.ones(40, bool)]
+    res = paired_change(
+        before, after, pd.DataFrame({"g": ["a"] * 40 + ["b"] * 40}), n_boot=200, min_group_size=10
+    )
+    check = RobustnessCheck(type="robustness", perturbation="noise", max=0.1)
+    text = _sentence(check, "snr_db=10", res, resampled=None)
+    assert "25.0 points (from" not in text and "not shown: small counts" in text
 
 
 def test_the_report_counts_in_the_spec_units_and_words(top_row_images, write_spec, fairgate):

@@ -73,7 +73,7 @@ def test_voice_audits_report_what_they_find(fairgate, in_repo, tmp_path):
     # The group is named; its speaker count (a count of people under 11) is not shown.
     assert "accent DEU/German" in told_apart and "(1)" not in told_apart
     assert doc["data"]["clusters"]["rates_resample"] == "clusters"
-    assert "robustness intervals resample whole speakers within groups" in html
+    assert "the intervals resample whole speakers within groups" in html
     noise = next(c for c in doc["checks"] if c["name"] == "robustness noise [voice]")
     assert noise["details"]["resampled"] == "speakers within groups"
     assert noise["by_group"]["voice=older"]["clusters"] == 4
