@@ -373,7 +373,11 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 "meaning": meaning_text(c, document),
                 "source": c["details"].get("threshold_source", ""),
                 "threshold_text": threshold_text(c) or "–",
-                "mdd": c["details"].get("minimum_detectable_difference"),
+                # The detectable difference is computed from group sizes: not shown when
+                # one of them is hidden (with the disparity it could give that size back).
+                "mdd": None
+                if any(g in hidden_n for g in c["by_group"])
+                else c["details"].get("minimum_detectable_difference"),
                 "rows": rows,
                 "reason_rows": _reason_rows(c) if c["type"] == "reason_codes" else [],
                 "chart": _chart(c, rows) if rows else None,
