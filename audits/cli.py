@@ -284,8 +284,8 @@ def _seal(
     tracking: str | None,
     quiet: bool,
 ) -> None:
-    """Append the audit to the ledger; with MLflow logging, tag the experiment with the
-    ledger's new head hash (its shared copy).
+    """Append the audit to the ledger; with MLflow logging (unless it already failed), tag
+    the experiment with the ledger's new head hash (its shared copy).
 
     Raises
     ------
@@ -302,7 +302,7 @@ def _seal(
     head = append_record(ledger, entry)
     if not quiet:
         click.echo(f"ledger {ledger}: head {head}", err=True)
-    if tracking:
+    if tracking and not any(e.get("stage") == "log" for e in doc.get("errors", [])):
         from mlflow.tracking import MlflowClient
 
         spec = doc["spec"]
