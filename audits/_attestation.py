@@ -145,7 +145,7 @@ def statement(doc: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
     prov = doc.get("provenance") or {}
     spec = doc.get("spec") or {}
     predicate = {
-        "audit_id": doc.get("audit_id"),
+        "audit_id": (doc.get("run") or {}).get("audit_id"),
         "verdict": doc.get("verdict"),
         "exit_code": doc.get("exit_code"),
         "spec": {

@@ -74,7 +74,7 @@ def ledger_entry(doc: dict[str, Any], *, attestation_sha256: str | None) -> dict
     """The fields of an audit's record that come from its results document."""
     prov = doc.get("provenance") or {}
     return {
-        "audit_id": doc.get("audit_id"),
+        "audit_id": (doc.get("run") or {}).get("audit_id"),
         "spec_sha256": prov.get("spec_sha256"),
         "model_sha256": prov.get("model_sha256"),
         "data_sha256": prov.get("data_sha256"),

@@ -54,7 +54,7 @@ def tag_version(
         "fairgate.verdict": document["verdict"],
         "fairgate.spec_sha256": document["provenance"]["spec_sha256"],
         "fairgate.model_sha256": str(document["provenance"]["model_sha256"]),
-        "fairgate.audit_id": document["audit_id"],
+        "fairgate.audit_id": document["run"]["audit_id"],
     }
     if logged:
         tags["fairgate.run_id"] = logged["run_id"]
@@ -90,7 +90,7 @@ def promote(
         "fairgate.promoted_to": alias,
         "fairgate.promoted_by": _runner(),
         "fairgate.promoted_at": utc_now(),
-        "fairgate.promoted_by_audit": document["audit_id"],
+        "fairgate.promoted_by_audit": document["run"]["audit_id"],
     }.items():
         client.set_model_version_tag(ref.name, ref.version, key, value)
     return f"{ref.name} version {ref.version} promoted to {alias!r}."

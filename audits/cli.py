@@ -230,7 +230,7 @@ def _stage(
     ``signer``, the signed attestation of those files last."""
     from reports import new_staging_folder, write_all, write_file
 
-    staging = new_staging_folder(out, doc["audit_id"])
+    staging = new_staging_folder(out, doc["run"]["audit_id"])
     files = write_all(doc, staging, extra=result.files)
     for name, data in result.private_files.items():  # personal data: written, never logged
         write_file(staging, name, data, mode=0o600)
@@ -421,7 +421,7 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
     check_out_folder(out_dir)
     set_aside(out_dir)
     _evidence(doc, _Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
-    click.echo(f"rendered {doc['audit_id']} (verdict {verdict.value}) into {out_dir}")
+    click.echo(f"rendered {doc['run']['audit_id']} (verdict {verdict.value}) into {out_dir}")
     return ExitCode.OK
 
 

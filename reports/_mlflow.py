@@ -158,7 +158,7 @@ def log_audit(
         "fairgate.model_uri": str(document["model"]["uri"]),
         "fairgate.version": str(prov["fairgate_version"]),
         "fairgate.git_commit": str(prov["git_commit"]),
-        "fairgate.audit_id": document["audit_id"],
+        "fairgate.audit_id": document["run"]["audit_id"],
         "fairgate.data_validation": (
             "not run"
             if not document.get("data_validation")
@@ -167,7 +167,7 @@ def log_audit(
             else "fail"
         ),
     }
-    run_name = f"{spec['name']} · {document['verdict']} · {prov['started_at']}"
+    run_name = f"{spec['name']} · {document['verdict']} · {document['run']['started_at']}"
     run = client.create_run(experiment_id, run_name=run_name, tags=tags)
     run_id = run.info.run_id
     try:
