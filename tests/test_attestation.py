@@ -280,7 +280,7 @@ def test_ten_concurrent_audits_leave_a_chain_of_ten_records(tmp_path):
     records = [json.loads(line) for line in ledger.read_text().splitlines()]
     assert [r["seq"] for r in records] == list(range(1, 12))
     ids = {
-        json.loads((tmp_path / f"out{i}" / "results.json").read_text())["audit_id"]
+        json.loads((tmp_path / f"out{i}" / "results.json").read_text())["run"]["audit_id"]
         for i in range(10)
     }
     assert {r["audit_id"] for r in records[1:]} == ids
