@@ -7,10 +7,13 @@ Python API for notebooks::
     result.verdict, result.checks_frame(), result.metrics.by_group
 """
 
+from ._attestation import SigningError, attest, load_signer
 from ._checks import CheckResult, decide
+from ._ledger import LedgerError, append_record, verify_ledger
 from ._runner import CHECKS, SCHEMA_VERSION, AuditResult, DataError, run_audit
 from ._spec import AuditSpec, SpecError, load_spec, parse_spec
 from ._status import ExitCode, Status, Verdict, derive_verdict
+from ._verify import verify_evidence
 
 __all__ = [
     "CHECKS",
@@ -20,12 +23,19 @@ __all__ = [
     "CheckResult",
     "DataError",
     "ExitCode",
+    "LedgerError",
+    "SigningError",
     "SpecError",
     "Status",
     "Verdict",
+    "append_record",
+    "attest",
     "decide",
     "derive_verdict",
+    "load_signer",
     "load_spec",
     "parse_spec",
     "run_audit",
+    "verify_evidence",
+    "verify_ledger",
 ]

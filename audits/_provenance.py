@@ -15,7 +15,7 @@ from typing import Any
 
 from models_under_test import file_sha256
 
-__all__ = ["code_version", "data_digest", "provenance", "utc_now"]
+__all__ = ["code_version", "data_digest", "provenance", "run_block", "utc_now"]
 
 
 def utc_now() -> str:
@@ -97,10 +97,10 @@ def provenance(
     data_path: Path | None,
     model_hash: str | None,
     seed: int,
-    started_at: str,
     media_files: Sequence[str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Hashes of spec, data and model, code version, seed, time, and who ran the audit.
+    """Hashes of spec, data and model, code version and seed: what makes the results what
+    they are (the same for every run of the same audit; see :func:`run_block` for the rest).
 
     ``media_files`` are the files a media manifest names: the data digest covers them too.
     """
@@ -112,6 +112,14 @@ def provenance(
         "model_sha256": model_hash,
         **code_version(),
         "seed": seed,
+    }
+
+
+def run_block(*, audit_id: str, started_at: str) -> dict[str, Any]:
+    """What differs between two runs of the same audit: its id, when, where and by whom
+    (``finished_at`` and ``seconds`` are added when the audit ends)."""
+    return {
+        "audit_id": audit_id,
         "started_at": started_at,
         "python": platform.python_version(),
         "platform": platform.platform(terse=True),

@@ -94,7 +94,7 @@ def tag_version(
         "fairgate.exit_code": str(document["exit_code"] if exit_code is None else exit_code),
         "fairgate.spec_sha256": document["provenance"]["spec_sha256"],
         "fairgate.model_sha256": str(document["provenance"]["model_sha256"]),
-        "fairgate.audit_id": document["audit_id"],
+        "fairgate.audit_id": document["run"]["audit_id"],
     }
     if logged:
         tags["fairgate.run_id"] = logged["run_id"]
@@ -137,7 +137,7 @@ def move_alias(client: Any, ref: ModelVersionRef, alias: str, document: dict[str
         "fairgate.promoted_to": alias,
         "fairgate.promoted_by": _runner(),
         "fairgate.promoted_at": utc_now(),
-        "fairgate.promoted_by_audit": document["audit_id"],
+        "fairgate.promoted_by_audit": document["run"]["audit_id"],
     }.items():
         client.set_model_version_tag(ref.name, ref.version, key, value)
     return f"{ref.name} version {ref.version} promoted to {alias!r}."

@@ -8,6 +8,7 @@ verdict ``error`` (exit code 2), never a pass, and its evidence is still written
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -35,7 +36,7 @@ from ._evidence import Evidence, feature_rows
 from ._explain_checks import EXPLAIN_CHECKS
 from ._gx_import import finish_import, start_import
 from ._progress import progress, progress_enabled
-from ._provenance import provenance, utc_now
+from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
@@ -322,6 +323,7 @@ class _Audit:
     show: bool
     audit_id: str
     started: str
+    clock: float = field(default_factory=time.perf_counter)
     frame: pd.DataFrame | None = None
     validation: dict[str, Any] | None = None
     features: Any = None
@@ -479,9 +481,13 @@ def _render(audit: _Audit) -> dict[str, Any]:
     spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
     data_path = Path(spec.data.path)
     verdict, code = derive_verdict((r.status for r in audit.results), errors=len(audit.errors))
+    checks = [
+        {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}
+        for r in audit.results
+    ]
+    explain_seconds = [c["details"].pop("seconds", None) for c in checks if c.get("details")]
     document = {
         "schema_version": SCHEMA_VERSION,
-        "audit_id": audit.audit_id,
         "spec": {
             "name": spec.name,
             "system": spec.system,
@@ -496,7 +502,6 @@ def _render(audit: _Audit) -> dict[str, Any]:
             data_path=data_path,
             model_hash=adapter.content_hash if adapter else None,
             seed=audit.seed,
-            started_at=audit.started,
             media_files=getattr(audit.features, "paths", None),
         ),
         "data": {
@@ -521,15 +526,20 @@ def _render(audit: _Audit) -> dict[str, Any]:
         },
         "data_validation": audit.validation,
         "groups": _groups(gm) if gm is not None else {},
-        "checks": [
-            {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}
-            for r in audit.results
-        ],
+        "checks": checks,
         "errors": audit.errors,
         "artifacts": sorted(audit.files),
         "private_artifacts": sorted(audit.private),
+        # Last: what differs between two runs of the same audit (see SCHEMA_VERSION).
+        "run": {
+            **run_block(audit_id=audit.audit_id, started_at=audit.started),
+            "finished_at": utc_now(),
+            "seconds": {
+                "audit": round(time.perf_counter() - audit.clock, 3),
+                "explain": max((s for s in explain_seconds if s is not None), default=None),
+            },
+        },
     }
-    document["provenance"]["finished_at"] = utc_now()
     return clean(document)
 
 

@@ -467,6 +467,23 @@ CHECK_TYPES = (
 MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest", "onnx")
 
 
+class AttestationSettings(_Strict):
+    """How the audit's attestation is signed: ``signing_key`` is the path of a PEM private key
+    (Ed25519 or ECDSA P-256), never the key itself."""
+
+    signing_key: str
+
+    @field_validator("signing_key")
+    @classmethod
+    def _a_path(cls, v: str) -> str:
+        if "-----BEGIN" in v or "\n" in v:  # the key's content is never echoed
+            raise ValueError(
+                "attestation.signing_key must be the path of a PEM key file, not the key itself "
+                "(the key's content is not shown here; keep it out of the spec)."
+            )
+        return _existing_file(v, "attestation.signing_key")
+
+
 class AuditSpec(_Strict):
     """A whole audit: what is audited, on which data, against which thresholds."""
 
@@ -483,6 +500,9 @@ class AuditSpec(_Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     n_boot: Annotated[int, Field(ge=100, le=100_000)] = 1000
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    #: Sign the audit's attestation with this key (overridden by FAIRGATE_SIGNING_KEY and
+    #: --signing-key).
+    attestation: AttestationSettings | None = None
 
     @model_validator(mode="after")
     def _views_known(self) -> AuditSpec:

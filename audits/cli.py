@@ -2,7 +2,7 @@
 
 Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harness could not
 decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
-spec).
+spec). ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
 """
 
 from __future__ import annotations
@@ -73,6 +73,19 @@ def cli() -> None:
 @click.option("--seed", type=click.IntRange(min=0), help="Override the spec's seed (>= 0).")
 @click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars, only the verdict line.")
+@click.option(
+    "--signing-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign the audit's attestation with this PEM private key (Ed25519 or ECDSA P-256) "
+    "[default: $FAIRGATE_SIGNING_KEY, else the spec's attestation.signing_key; none: unsigned].",
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="FAIRGATE_LEDGER",
+    help="The hash-chained audit ledger to append to [default: .fairgate/ledger.jsonl].",
+)
 def run(
     spec_path: Path,
     out_dir: Path | None,
@@ -82,8 +95,15 @@ def run(
     seed: int | None,
     pdf: bool,
     quiet: bool,
+    signing_key: Path | None,
+    ledger_path: Path | None,
 ) -> ExitCode:
-    """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code."""
+    """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code.
+
+    The evidence is signed (attestation.intoto.jsonl) when a signing key is given, and every
+    audit is appended to the ledger; a key that cannot be used, or a ledger that cannot be
+    appended to, stops the audit with exit 2 (a key path that names no file: exit 4).
+    """
     from reports import (
         check_out_folder,
         default_tracking_uri,
@@ -92,14 +112,21 @@ def run(
         tracking_client,
     )
 
+    from ._attestation import SigningError
     from ._document import new_audit_id
     from ._interrupt import signals_as_interrupts
+    from ._ledger import DEFAULT_LEDGER, LedgerError
     from ._registry_gate import resolve_version
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
+    try:
+        signer = _signer(signing_key, spec)
+    except SigningError as err:
+        click.echo(f"error: {err} Nothing was audited.", err=True)
+        return ExitCode.UNDECIDED
     audit_id = new_audit_id(spec.name)
     # Absolute before any model code runs: a model that changes the working directory must
     # not move the evidence (the last component is kept as given, so a link is still seen).
@@ -126,6 +153,9 @@ def run(
         if tracking
         else None
     )
+    seal = functools.partial(
+        _seal, ledger=ledger_path or DEFAULT_LEDGER, tracking=tracking, quiet=quiet
+    )
     # Model code runs in this process: what it prints goes to stderr, so that stdout holds
     # only fairgate's verdict line and no model can print a fake one.
     with signals_as_interrupts() as guard, contextlib.redirect_stdout(sys.stderr):
@@ -138,7 +168,20 @@ def run(
             audit_id=audit_id,
         )
         doc = result.document
-        _evidence(doc, result, out, pdf=pdf, record=record, before_publish=guard.settle)
+        try:
+            _evidence(
+                doc,
+                result,
+                out,
+                pdf=pdf,
+                record=record,
+                before_publish=guard.settle,
+                signer=signer,
+                seal=seal,
+            )
+        except (LedgerError, SigningError) as err:
+            click.echo(f"error: {err} Nothing was published.", err=True)
+            return ExitCode.UNDECIDED
     code = ExitCode(doc["exit_code"])
     shown: set[str] = set()  # a message shared by many checks (a stopped audit) is shown once
     for c in doc["checks"]:
@@ -160,12 +203,15 @@ def _evidence(
     pdf: bool,
     record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
     before_publish: Callable[[], None] | None = None,
+    signer: Any = None,
+    seal: Callable[[dict[str, Any], dict[str, Path]], None] | None = None,
 ) -> None:
     """Stage the evidence, log it, and publish it: the files say what the exit code says.
 
     Logging (and promotion) come after the files are staged, since MLflow logs them, and
     can still turn the verdict into ``error``; the files are then rendered again, so that
-    the folder published last holds the final verdict.
+    the folder published last holds the final verdict. ``signer`` signs the staged files'
+    attestation; ``seal`` (the ledger) sees the final files just before they are published.
     """
     from reports import discard, publish
 
@@ -173,12 +219,14 @@ def _evidence(
 
     staging = None
     try:
-        staging, files = _stage(doc, result, out, pdf=pdf)
+        staging, files = _stage(doc, result, out, pdf=pdf, signer=signer)
         problem = record(doc, files) if record else None
         if problem is not None:
             finalise(doc, problem)
             discard(staging)
-            staging, files = _stage(doc, result, out, pdf=pdf)
+            staging, files = _stage(doc, result, out, pdf=pdf, signer=signer)
+        if seal is not None:
+            seal(doc, files)
         if before_publish is not None:
             before_publish()
         publish(staging, out)
@@ -188,12 +236,18 @@ def _evidence(
 
 
 def _stage(
-    doc: dict[str, Any], result: AuditResult | _Rendered, out: Path, *, pdf: bool
+    doc: dict[str, Any],
+    result: AuditResult | _Rendered,
+    out: Path,
+    *,
+    pdf: bool,
+    signer: Any = None,
 ) -> tuple[Path, dict[str, Path]]:
-    """Write every file of the audit into a new staging folder beside ``out``."""
+    """Write every file of the audit into a new staging folder beside ``out``; with a
+    ``signer``, the signed attestation of those files last."""
     from reports import new_staging_folder, write_all, write_file
 
-    staging = new_staging_folder(out, doc["audit_id"])
+    staging = new_staging_folder(out, doc["run"]["audit_id"])
     files = write_all(doc, staging, extra=result.files)
     for name, data in result.private_files.items():  # personal data: written, never logged
         write_file(staging, name, data, mode=0o600)
@@ -201,7 +255,85 @@ def _stage(
         from reports import write_pdf
 
         files["report.pdf"] = write_pdf(files["report.html"])
+    if signer is not None:
+        from ._attestation import ATTESTATION_FILE, attest
+
+        files[ATTESTATION_FILE] = write_file(
+            staging, ATTESTATION_FILE, attest(doc, files, signer=signer)
+        )
     return staging, files
+
+
+def _signer(option: Path | None, spec: Any) -> Any:
+    """The signer of the key from ``--signing-key``, else $FAIRGATE_SIGNING_KEY, else the
+    spec (``None``: the audit is not signed).
+
+    Raises
+    ------
+    click.BadParameter
+        When the key path names no file (a usage error).
+    SigningError
+        When the key cannot be used.
+    """
+    from ._attestation import KEY_ENV, SigningKeyMissingError, load_signer
+
+    spec_key = spec.attestation.signing_key if spec.attestation else None
+    path, hint = (
+        (option, "--signing-key")
+        if option
+        else (os.environ.get(KEY_ENV), KEY_ENV)
+        if os.environ.get(KEY_ENV)
+        else (spec_key, "attestation.signing_key")
+    )
+    if not path:
+        return None
+    try:
+        return load_signer(Path(path))
+    except SigningKeyMissingError as err:
+        raise click.BadParameter(str(err), param_hint=hint) from err
+
+
+def _seal(
+    doc: dict[str, Any],
+    files: dict[str, Path],
+    *,
+    ledger: Path,
+    tracking: str | None,
+    quiet: bool,
+) -> None:
+    """Append the audit to the ledger; with MLflow logging (unless it already failed), tag
+    the experiment with the ledger's new head hash (its shared copy).
+
+    Raises
+    ------
+    LedgerError
+        When the ledger cannot be appended to, or the head hash cannot be tagged.
+    """
+    from models_under_test import file_sha256
+
+    from ._attestation import ATTESTATION_FILE
+    from ._ledger import LedgerError, append_record, ledger_entry
+
+    attestation = files.get(ATTESTATION_FILE)
+    entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
+    head = append_record(ledger, entry)
+    if not quiet:
+        click.echo(f"ledger {ledger}: head {head}", err=True)
+    if tracking and not any(e.get("stage") == "log" for e in doc.get("errors", [])):
+        from mlflow.tracking import MlflowClient
+
+        spec = doc["spec"]
+        name = f"fairgate/{spec['content'].get('experiment') or spec['name']}"
+        try:
+            client = MlflowClient(tracking_uri=tracking)
+            found = client.get_experiment_by_name(name)
+            if found is not None:
+                client.set_experiment_tag(found.experiment_id, "fairgate.ledger_head", head)
+        except Exception as err:
+            raise LedgerError(
+                f"The ledger's head hash could not be tagged on the MLflow experiment {name!r}: "
+                f"{err}."
+            ) from err
 
 
 def _record(
@@ -331,8 +463,97 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
     check_out_folder(out_dir)
     set_aside(out_dir)
     _evidence(doc, _Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
-    click.echo(f"rendered {doc['audit_id']} (verdict {verdict.value}) into {out_dir}")
+    click.echo(f"rendered {doc['run']['audit_id']} (verdict {verdict.value}) into {out_dir}")
     return ExitCode.OK
+
+
+@cli.command()
+@click.argument("target", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The signer's PEM public key (needed to verify TARGET).",
+)
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    help="Model file (or folder of files) that must be the attested model.",
+)
+@click.option(
+    "--data", type=click.Path(path_type=Path), help="Data file that must be the audited data."
+)
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Check this audit ledger's hash chain (and that TARGET's attestation is in it).",
+)
+def verify(
+    target: Path | None,
+    key_path: Path | None,
+    model: Path | None,
+    data: Path | None,
+    ledger_path: Path | None,
+) -> ExitCode:
+    """Verify signed evidence: TARGET (an evidence folder or its attestation.intoto.jsonl)
+    against the public --key, and/or an audit --ledger.
+
+    Prints what matches and what does not. Exits 0 only when everything matches, 1 when
+    anything does not (a changed byte, a missing file, a bad signature, a broken ledger),
+    4 on bad usage (nothing to verify, no --key, a key that is not a public key).
+    """
+    from ._ledger import LedgerError, read_ledger
+    from ._verify import Finding, VerifyUsageError, verify_evidence
+
+    if target is None and ledger_path is None:
+        raise click.UsageError("verify needs an evidence folder (with --key) or --ledger.")
+    if target is None and (model or data or key_path):
+        raise click.UsageError("--key, --model and --data verify an evidence folder: name it.")
+    findings: list[Finding] = []
+    attestation_sha = None
+    if target is not None:
+        if key_path is None:
+            raise click.UsageError("verifying evidence needs the signer's public key: --key.")
+        try:
+            statement, found = verify_evidence(target, key_path=key_path, model=model, data=data)
+        except VerifyUsageError as err:
+            raise click.BadParameter(str(err)) from err
+        findings += found
+        if statement is not None:
+            from models_under_test import file_sha256
+
+            from ._attestation import ATTESTATION_FILE
+
+            place = target / ATTESTATION_FILE if target.is_dir() else target
+            attestation_sha = file_sha256(place)
+    if ledger_path is not None:
+        try:
+            records, problems = read_ledger(ledger_path)
+        except LedgerError as err:
+            raise click.BadParameter(str(err), param_hint="--ledger") from err
+        findings += [Finding(f"ledger line {p.line}", False, p.message) for p in problems]
+        if not problems:
+            head = records[-1]["hash"] if records else "(empty)"
+            findings.append(
+                Finding(str(ledger_path), True, f"{len(records)} records chained; head {head}")
+            )
+        if attestation_sha is not None:
+            listed = any(r.get("attestation_sha256") == attestation_sha for r in records)
+            findings.append(
+                Finding(
+                    "ledger entry",
+                    listed,
+                    "the attestation is recorded in the ledger"
+                    if listed
+                    else "the attestation is not recorded in this ledger",
+                )
+            )
+    for f in findings:
+        click.echo(f"{'ok' if f.ok else 'FAILED':>6}  {f.subject}: {f.detail}")
+    ok = bool(findings) and all(f.ok for f in findings)
+    click.echo("verified: everything matches" if ok else "NOT VERIFIED: see FAILED above")
+    return ExitCode.OK if ok else ExitCode.CHECKS_FAILED
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,48 @@ __all__ = ["ARTIFACTS", "load_artifacts", "load_results", "write_all", "write_pd
 ARTIFACTS = ("results.json", "junit.xml", "summary.md", "report.html")
 
 
+#: Schema 1 kept what differs between runs in ``provenance`` (and ``audit_id`` on top).
+_V1_RUN_KEYS = ("started_at", "finished_at", "python", "platform", "run_by", "ci")
+
+
+def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
+    """A schema 1 document in the schema 2 layout: run facts moved into the ``run`` block."""
+    provenance = document.get("provenance")
+    if not isinstance(provenance, dict) or "audit_id" not in document:
+        raise ValueError("A schema_version 1 document must hold 'audit_id' and 'provenance'.")
+    run = {"audit_id": document.pop("audit_id")}
+    run.update({k: provenance.pop(k) for k in _V1_RUN_KEYS if k in provenance})
+    spent = [
+        c["details"].pop("seconds")
+        for c in document.get("checks", [])
+        if isinstance(c, dict) and isinstance(c.get("details"), dict) and "seconds" in c["details"]
+    ]
+    run["seconds"] = {"audit": None, "explain": max(spent, default=None)}
+    document["run"] = run
+    document["schema_version"] = 2
+    return document
+
+
 def load_results(path: str | Path) -> dict[str, Any]:
-    """Read a results.json written by fairgate."""
+    """Read a results.json written by fairgate (schema 1 documents are read into the schema 2
+    layout: their ``audit_id`` and run facts moved into ``run``).
+
+    Raises
+    ------
+    ValueError
+        When the file is not a results document of a known schema version.
+    """
     document = json.loads(Path(path).read_text(encoding="utf-8"))
     if not isinstance(document, dict) or "schema_version" not in document:
         raise ValueError(f"{str(path)!r} is not a fairgate results document (no schema_version).")
+    version = document["schema_version"]
+    if version == 1 and not isinstance(version, bool):
+        return _upgrade_v1(document)
+    if version != 2 or isinstance(version, bool) or not isinstance(document.get("run"), dict):
+        raise ValueError(
+            f"{str(path)!r} must be a results document of schema_version 1 or 2 (with a 'run' "
+            f"block). Got schema_version {version!r} instead."
+        )
     return document
 
 

@@ -65,7 +65,7 @@ def check_out_folder(out: Path) -> None:
 def _earlier_id(folder: Path) -> str:
     try:
         document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
-        audit_id = str(document["audit_id"])
+        audit_id = str(document["run"]["audit_id"] if "run" in document else document["audit_id"])
     except (OSError, ValueError, KeyError, TypeError):
         audit_id = ""
     safe = "".join(c for c in audit_id if c.isalnum() or c in "-_.")[:120]

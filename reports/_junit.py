@@ -23,7 +23,7 @@ def render_junit(document: dict[str, Any]) -> str:
         failures=str(sum(c["status"] in _FAILED for c in checks)),
         errors=str(sum(c["status"] in _ERRORED for c in checks) + len(document["errors"])),
         skipped=str(sum(c["status"] == "skipped" for c in checks)),
-        timestamp=document["provenance"]["started_at"],
+        timestamp=document["run"]["started_at"],
     )
     props = ET.SubElement(suite, "properties")
     for key in ("verdict", "exit_code"):

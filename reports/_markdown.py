@@ -45,7 +45,7 @@ def render_markdown(document: dict[str, Any]) -> str:
     p = document["provenance"]
     lines += [
         "",
-        f"Audit `{document['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "
+        f"Audit `{document['run']['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "
         f"data sha256 `{(p['data_sha256'] or 'n/a')[:12]}`, model sha256 "
         f"`{(p['model_sha256'] or 'n/a')[:12]}`; fairgate {p['fairgate_version']}"
         f" ({(p['git_commit'] or 'no git')[:10]}).",

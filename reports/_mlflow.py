@@ -220,8 +220,8 @@ class AuditRun(_Calls):
         }
 
     def _name(self, verdict: str) -> str:
-        spec, prov = self.document["spec"], self.document["provenance"]
-        return f"{spec['name']} · {verdict} · {prov['started_at']}"
+        spec, run = self.document["spec"], self.document["run"]
+        return f"{spec['name']} · {verdict} · {run['started_at']}"
 
     def finish(self, *, exit_code: int, note: str | None = None) -> None:
         """End the run ``FINISHED`` and, as the very last step, tag its verdict.
@@ -304,7 +304,7 @@ def _tags(document: dict[str, Any]) -> dict[str, str]:
         "fairgate.model_uri": str(document["model"]["uri"]),
         "fairgate.version": str(prov["fairgate_version"]),
         "fairgate.git_commit": str(prov["git_commit"]),
-        "fairgate.audit_id": document["audit_id"],
+        "fairgate.audit_id": document["run"]["audit_id"],
         "fairgate.data_validation": (
             "not run" if not validation else "pass" if validation["success"] else "fail"
         ),
@@ -365,7 +365,7 @@ def audit_run(
     created = calls.call(
         "create_run",
         experiment_id,
-        run_name=f"{spec['name']} · logging · {document['provenance']['started_at']}",
+        run_name=f"{spec['name']} · logging · {document['run']['started_at']}",
         tags=_tags(document),
     )
     run = AuditRun(

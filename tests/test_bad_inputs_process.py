@@ -250,7 +250,7 @@ def test_concurrent_audits_get_their_own_ids_and_folders(case, tmp_path):
         )
     assert [p.returncode for p in procs] == [0] * 10, [p.stderr for p in procs]
     folders = list((tmp_path / "out" / "bad-input-case").iterdir())
-    ids = {_document(f)["audit_id"] for f in folders}
+    ids = {_document(f)["run"]["audit_id"] for f in folders}
     assert len(folders) == 10 and len(ids) == 10
 
 

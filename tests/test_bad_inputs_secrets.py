@@ -554,7 +554,7 @@ def test_reference_views_render_as_one_cell(tmp_path):
             }
         ],
         "errors": [],
-        "audit_id": "x-1",
+        "run": {"audit_id": "x-1", "started_at": "2026-01-01T00:00:00Z"},
         "provenance": {
             "spec_sha256": hashlib.sha256(b"").hexdigest(),
             "data_sha256": None,

@@ -57,7 +57,7 @@ def _assert_one_finished_run_each(results: list[tuple[int, Path]], tracking_uri:
 
     assert [code for code, _ in results] == [i % 2 for i in range(N)]
     docs = [json.loads((out / "results.json").read_text()) for _, out in results]
-    assert len({d["audit_id"] for d in docs}) == N  # ten distinct evidence sets
+    assert len({d["run"]["audit_id"] for d in docs}) == N  # ten distinct evidence sets
     client = MlflowClient(tracking_uri=tracking_uri)
     experiment = client.get_experiment_by_name(f"fairgate/{EXPERIMENT}")
     parents = client.search_runs(
@@ -66,7 +66,7 @@ def _assert_one_finished_run_each(results: list[tuple[int, Path]], tracking_uri:
     assert len(parents) == N, [r.data.tags.get("fairgate.audit_id") for r in parents]
     by_audit = {r.data.tags["fairgate.audit_id"]: r for r in parents}
     for (code, _), doc in zip(results, docs, strict=True):
-        run = by_audit[doc["audit_id"]]
+        run = by_audit[doc["run"]["audit_id"]]
         assert run.info.status == "FINISHED"
         assert run.data.tags["fairgate.exit_code"] == str(code)
         assert run.data.tags["fairgate.verdict"] == ("pass", "fail")[code]

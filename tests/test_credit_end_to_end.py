@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -155,26 +156,29 @@ def test_v1_is_logged_to_mlflow_with_its_artifacts(v1_audit):
     assert logged == doc
 
 
-def test_same_inputs_and_seed_give_same_results(in_repo):
+def test_same_inputs_and_seed_give_byte_identical_results(in_repo, fairgate, tmp_path):
+    """results.json is byte-identical across runs but for its last key, the ``run`` block."""
     from audits import run_audit
 
-    def strip(value):
-        """Drop what records time, not results: timestamps and seconds spent."""
-        if isinstance(value, dict):
-            return {
-                k: strip(v)
-                for k, v in value.items()
-                if k not in ("audit_id", "started_at", "finished_at", "seconds")
-            }
-        if isinstance(value, list):
-            return [strip(v) for v in value]
-        return value
-
-    a = run_audit(SPECS / "credit_scoring_v2.yaml").document
-    b = run_audit(SPECS / "credit_scoring_v2.yaml").document
+    texts = []
+    for i in range(2):
+        out = tmp_path / f"run{i}"
+        code, _, err = fairgate(
+            "run", SPECS / "credit_scoring_v2.yaml", "--no-mlflow", "-q", "--out", out,
+            "--ledger", tmp_path / "ledger.jsonl",
+        )  # fmt: skip
+        assert code == 0, err
+        texts.append((out / "results.json").read_text(encoding="utf-8"))
+    heads, runs = zip(*(text.split('\n  "run": ', 1) for text in texts), strict=True)
+    assert heads[0] == heads[1]
+    assert runs[0] != runs[1]  # the audit ids differ
+    doc = json.loads(texts[0])
+    assert list(doc)[-1] == "run"  # nothing after the run block
+    assert set(doc["run"]) == {
+        "audit_id", "started_at", "finished_at", "python", "platform", "run_by", "ci", "seconds"
+    }  # fmt: skip
     c = run_audit(SPECS / "credit_scoring_v2.yaml", seed=1).document
-    assert strip(a) == strip(b)
-    assert [x["ci"] for x in a["checks"]] != [x["ci"] for x in c["checks"]]
+    assert [x["ci"] for x in doc["checks"]] != [x["ci"] for x in c["checks"]]
 
 
 def test_render_a_past_audit_from_its_results(v1_audit, fairgate, tmp_path):
@@ -186,3 +190,30 @@ def test_render_a_past_audit_from_its_results(v1_audit, fairgate, tmp_path):
     assert (tmp_path / "again" / "report.html").read_text() == (
         out / "files" / "report.html"
     ).read_text()
+
+
+def test_render_reads_a_schema_version_1_document(v1_audit, fairgate, tmp_path):
+    """A document written before the run block (schema 1) renders to the same report."""
+    _, out, _, doc = v1_audit
+    old = json.loads((out / "files" / "results.json").read_text())
+    run = old.pop("run")
+    explain = run.pop("seconds")["explain"]
+    old["schema_version"], old["audit_id"] = 1, run.pop("audit_id")
+    old["provenance"].update(run)
+    for check in old["checks"]:
+        if check["type"] in ("sensitive_attribution", "proxy_attribution", "reason_codes"):
+            check["details"]["seconds"] = explain
+    folder = tmp_path / "v1"
+    shutil.copytree(out / "files", folder)  # the charts beside it
+    path = folder / "results.json"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    code, stdout, _ = fairgate("render", path, "--out", tmp_path / "again")
+    assert code == 0 and doc["run"]["audit_id"] in stdout
+    again = tmp_path / "again"
+    assert (again / "report.html").read_text() == (out / "files" / "report.html").read_text()
+    rendered = json.loads((again / "results.json").read_text())
+    assert rendered["schema_version"] == 2
+    assert rendered["run"] == {**doc["run"], "seconds": {"audit": None, "explain": explain}}
+    assert {k: v for k, v in rendered.items() if k != "run"} == {
+        k: v for k, v in doc.items() if k != "run"
+    }

@@ -47,7 +47,7 @@ def store(tmp_path):
 def _only_run(client, document):
     exp = client.get_experiment_by_name(f"fairgate/{document['spec']['name']}")
     (run,) = client.search_runs(
-        [exp.experiment_id], f"tags.`fairgate.audit_id` = '{document['audit_id']}'"
+        [exp.experiment_id], f"tags.`fairgate.audit_id` = '{document['run']['audit_id']}'"
     )
     return run
 

@@ -243,7 +243,7 @@ def test_a_server_killed_mid_audit_is_an_error_never_a_pass(
     doc = json.loads((tmp_path / "o" / "results.json").read_text())
     assert doc["verdict"] == "error" and doc["errors"][0]["type"] == "PredictionError"
     exp = registry.get_experiment_by_name("fairgate/credit-scoring")
-    query = f"tags.`fairgate.audit_id` = '{doc['audit_id']}'"
+    query = f"tags.`fairgate.audit_id` = '{doc['run']['audit_id']}'"
     runs = registry.search_runs([exp.experiment_id], query)
     assert [r.data.tags["fairgate.verdict"] for r in runs] == ["error"]
 
@@ -286,7 +286,7 @@ def test_two_concurrent_audits_both_log_everything(server, in_repo, tmp_path):
         doc = json.loads((tmp_path / version / "results.json").read_text())
         exp = client.get_experiment_by_name(f"fairgate/concurrent-{version}")
         runs = client.search_runs(
-            [exp.experiment_id], f"tags.`fairgate.audit_id` = '{doc['audit_id']}'"
+            [exp.experiment_id], f"tags.`fairgate.audit_id` = '{doc['run']['audit_id']}'"
         )
         (run,) = runs
         expected = sum(c["value"] is not None for c in doc["checks"])
