@@ -350,7 +350,7 @@ def audit_run(
     """
     from mlflow.entities import LoggedModelInput, Metric, Param
 
-    rng = random.Random(zlib.crc32(f"{document['audit_id']}:{os.getpid()}".encode()))
+    rng = random.Random(zlib.crc32(f"{document['run']['audit_id']}:{os.getpid()}".encode()))
     spec = document["spec"]
     name = experiment or f"fairgate/{spec['content'].get('experiment') or spec['name']}"
     try:
