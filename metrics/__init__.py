@@ -5,6 +5,22 @@ This package knows no audit spec, model or report: it takes arrays and returns t
 Main entry point: :func:`group_metrics`.
 """
 
+from ._breaker import (
+    OVERALL,
+    BreakerEvent,
+    BreakerPolicy,
+    BreakerRun,
+    BreakerSnapshot,
+    BreakerState,
+    CellStat,
+    ManualAction,
+    ManualEvent,
+    WindowHealth,
+    WindowStats,
+    assess_window,
+    run_breaker,
+    step_breaker,
+)
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
 from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
@@ -25,17 +41,29 @@ from ._shap import Attributions, explain
 __all__ = [
     "DISPARITY_KINDS",
     "EQUALIZED_ODDS",
+    "OVERALL",
     "RATES",
     "SCORE_METRICS",
     "Attributions",
+    "BreakerEvent",
+    "BreakerPolicy",
+    "BreakerRun",
+    "BreakerSnapshot",
+    "BreakerState",
+    "CellStat",
     "CountTable",
     "DisparityResult",
     "GroupCounts",
     "GroupMetrics",
+    "ManualAction",
+    "ManualEvent",
     "ProxyStrength",
     "Rate",
     "RobustnessResult",
+    "WindowHealth",
+    "WindowStats",
     "against_reference",
+    "assess_window",
     "between_groups",
     "bootstrap_counts",
     "count_table",
@@ -52,7 +80,9 @@ __all__ = [
     "proxy_strength",
     "rate_parts",
     "rate_values",
+    "run_breaker",
     "score_metrics",
+    "step_breaker",
     "two_proportion_pvalue",
     "wilson_interval",
 ]
