@@ -28,6 +28,7 @@ from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
 from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
+from ._monitor_spec import MonitorSpec
 from ._spec_rules import label_problems, threshold_problems
 from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
 
@@ -437,6 +438,8 @@ class AuditSpec(_Strict):
     seed: Annotated[int, Field(ge=0)] = 0
     n_boot: Annotated[int, Field(ge=100, le=100_000)] = 1000
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    #: The circuit breaker watching the system in service (``fairgate monitor``).
+    monitor: MonitorSpec | None = None
 
     @model_validator(mode="after")
     def _views_known(self) -> AuditSpec:

@@ -2,7 +2,7 @@
 
 Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harness could not
 decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
-spec).
+spec); 5 (``fairgate monitor``, ``breaker status``) the circuit breaker is open or half-open.
 """
 
 from __future__ import annotations
@@ -291,6 +291,13 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
     _evidence(doc, _Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
     click.echo(f"rendered {doc['audit_id']} (verdict {verdict.value}) into {out_dir}")
     return ExitCode.OK
+
+
+from ._monitor_cli import breaker, guard, monitor  # noqa: E402 - after the group exists
+
+cli.add_command(monitor)
+cli.add_command(breaker)
+cli.add_command(guard)
 
 
 @dataclass(frozen=True)
