@@ -33,10 +33,7 @@ def monitor_chart(document: dict[str, Any], group: str) -> bytes:
 
     Only windows where the group had enough reviewed decisions to be judged are drawn.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
     windows = document["windows"]
     xs, rate, low, high = [], [], [], []
@@ -47,29 +44,34 @@ def monitor_chart(document: dict[str, Any], group: str) -> bytes:
             rate.append(cell["rate"])
             low.append(cell["low"])
             high.append(cell["high"])
-    fig, ax = plt.subplots(figsize=(8, 2.6), dpi=90)
-    try:
-        for w in windows:
-            if w["state"] in _OPEN:
-                ax.axvspan(
-                    w["window"] - 0.5, w["window"] + 0.5, color=_OPEN[w["state"]], alpha=0.15, lw=0
-                )
-        if xs:
-            ax.fill_between(xs, low, high, alpha=0.3, color="#1f77b4", label="95% interval")
-            ax.plot(xs, rate, "o-", ms=3, color="#1f77b4", label="misjudgment rate")
-        ax.axhline(document["policy"]["trip_above"], color="black", ls="--", lw=1, label="bound")
-        ax.set_xlim(-0.5, max(len(windows) - 0.5, 0.5))
-        ax.set_ylim(0, 1 if not high else min(1.0, max(max(high), 0.3) * 1.1))
-        ax.set_xlabel("window")
-        ax.set_ylabel("rate")
-        ax.set_title(f"{group} (red: open, orange: half-open)", fontsize=9)
-        ax.legend(fontsize=7, loc="upper left")
-        buf = io.BytesIO()
-        fig.tight_layout()
-        fig.savefig(buf, format="png")
-        return buf.getvalue()
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(8, 2.6), dpi=90)
+    ax = fig.subplots()
+    for w in windows:
+        if w["state"] in _OPEN:
+            ax.axvspan(
+                w["window"] - 0.5, w["window"] + 0.5, color=_OPEN[w["state"]], alpha=0.15, lw=0
+            )
+    if xs:
+        ax.fill_between(
+            xs,
+            low,
+            high,
+            alpha=0.3,
+            color="#1f77b4",
+            label=f"{document['policy']['confidence']:.0%} interval",
+        )
+        ax.plot(xs, rate, "o-", ms=3, color="#1f77b4", label="misjudgment rate")
+    ax.axhline(document["policy"]["trip_above"], color="black", ls="--", lw=1, label="bound")
+    ax.set_xlim(-0.5, max(len(windows) - 0.5, 0.5))
+    ax.set_ylim(0, 1 if not high else min(1.0, max(max(high), 0.3) * 1.1))
+    ax.set_xlabel("window")
+    ax.set_ylabel("rate")
+    ax.set_title(f"{group} (red: open, orange: half-open)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
 
 
 def _pct(v: Any) -> str:
