@@ -17,7 +17,7 @@ import glob
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,6 +59,8 @@ __all__ = [
 #: Where state files live unless ``--state-dir`` says otherwise.
 DEFAULT_STATE_DIR = Path(".fairgate") / "breaker"
 _SUFFIXES = (".csv", ".parquet", ".pq")
+#: The most windows one run judges (a 1 s window over a year of log would be 31 million).
+MAX_WINDOWS = 100_000
 
 
 class MonitorDataError(ValueError):
@@ -76,6 +78,8 @@ class Windows:
     pending_rows: int  # rows of the window still open
     rows: int
     reviewed: int
+    #: per window: cell -> (expected misjudged, variance, decisions), from calibrated scores
+    estimates: list[dict[str, tuple[float, float, int]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -194,11 +198,30 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         if mon.metric == "error_rate"
         else inside & (says_positive if mon.metric == "false_positive_rate" else ~says_positive)
     )
+    p_wrong = None
+    if mon.score is not None:
+        if mon.score not in frame.columns:
+            raise MonitorDataError(
+                f"The log has no score (monitor.score) column {mon.score!r}. "
+                f"Its columns: {list(frame.columns)}."
+            )
+        score = pd.to_numeric(frame[mon.score], errors="coerce")
+        if score.isna().any() or ((score < 0) | (score > 1)).any():
+            raise MonitorDataError(
+                f"The log's score column {mon.score!r} must hold probabilities in [0, 1] for "
+                "every decision."
+            )
+        p_wrong = np.where(says_positive, 1.0 - score, score)
     if mon.window_seconds is not None:
         step = pd.Timedelta(seconds=mon.window_seconds)
         starts = ts.dt.floor(step)
         first, last = starts.iloc[0], starts.iloc[-1]
         n_windows = int((last - first) / step)  # the last window is still open
+        if n_windows > MAX_WINDOWS:
+            raise MonitorDataError(
+                f"The log spans {n_windows:,} windows of {mon.window}, more than the "
+                f"{MAX_WINDOWS:,} a monitor run judges: choose a longer monitor.window."
+            )
         index = ((starts - first) / step).astype(int).to_numpy()
         bounds = [first + i * step for i in range(n_windows + 1)]
         labels = [b.isoformat() for b in bounds[:-1]]
@@ -222,6 +245,22 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         for (w, value), row in work.groupby(["w", col])[["k", "n"]].sum().iterrows():
             counts[int(w)][f"{col}={value}"] = (int(row["k"]), int(row["n"]))
     decisions = np.bincount(work["w"].to_numpy(), minlength=n_windows).tolist()
+    estimates = None
+    if p_wrong is not None:
+        est = work[["w", *data.sensitive]].copy()
+        est["e"] = p_wrong[work.index.to_numpy()]
+        est["v"] = est["e"] * (1.0 - est["e"])
+        est["c"] = 1
+        estimates = [{} for _ in range(n_windows)]
+        for w, row in est.groupby("w")[["e", "v", "c"]].sum().iterrows():
+            estimates[int(w)][OVERALL] = (float(row["e"]), float(row["v"]), int(row["c"]))
+        for col in data.sensitive:
+            for (w, value), row in est.groupby(["w", col])[["e", "v", "c"]].sum().iterrows():
+                estimates[int(w)][f"{col}={value}"] = (
+                    float(row["e"]),
+                    float(row["v"]),
+                    int(row["c"]),
+                )
     return Windows(
         counts=counts,
         labels=labels,
@@ -230,6 +269,7 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         pending_rows=int((index >= n_windows).sum()),
         rows=len(frame),
         reviewed=int(reviewed.sum()),
+        estimates=estimates,
     )
 
 
@@ -244,6 +284,7 @@ def policy_of(spec: AuditSpec) -> BreakerPolicy:
         cool_down=mon.cool_down_windows,
         recovery_windows=mon.recovery_windows,
         confidence=mon.confidence,
+        estimate_may_open=mon.estimate_may_open,
     )
 
 
@@ -396,7 +437,13 @@ def monitor(
         )
         for e in people
     ]
-    run = run_breaker(windows.counts, policy=policy, labels=windows.labels, manual=manual)
+    run = run_breaker(
+        windows.counts,
+        policy=policy,
+        labels=windows.labels,
+        manual=manual,
+        estimates=windows.estimates,
+    )
     judged = sum(w.health is not WindowHealth.INSUFFICIENT for w in run.windows)
     final = run.final.state
     if final is not BreakerState.CLOSED:
@@ -409,6 +456,13 @@ def monitor(
         )
     else:
         code, message = ExitCode.OK, "breaker closed: the model decides"
+    if run.early_warnings:
+        last = run.early_warnings[-1]
+        message += (
+            f"; early warning: in window {last.label} the rate estimated from scores for "
+            f"{last.estimate.group} is {last.estimate.rate:.1%} (lower bound "
+            f"{last.estimate.low:.1%}), above the bound before the reviews are in"
+        )
     spec_sha = hashlib.sha256(Path(spec_path).read_bytes()).hexdigest()
     document = {
         "kind": "fairgate-monitor",
@@ -441,6 +495,8 @@ def monitor(
                 "decisions": windows.decisions[w.window],
                 "health": w.health.value,
                 "state": run.states[w.window].value,
+                "estimate": None if w.estimate is None else asdict(w.estimate),
+                "estimated": w.estimated,  # judged on the estimate: too few reviews
                 "cells": [
                     {
                         "group": c.group,
@@ -461,6 +517,7 @@ def monitor(
         "forced": run.final.forced,
         "reason": _reason(run),
         "trips": run.trips,
+        "early_warnings": [w.label for w in run.early_warnings],
         "judged_windows": judged,
         "exit_code": int(code),
         "message": message,

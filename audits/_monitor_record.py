@@ -73,6 +73,8 @@ def log_monitor(
             step = int(w["window"])
             metrics.append(Metric("breaker_state", STATE_CODE[w["state"]], at, step))
             metrics.append(Metric("decisions", w["decisions"], at, step))
+            warned = float(w.get("estimate") is not None)
+            metrics.append(Metric("early_warning", warned, at, step))
             for c in w["cells"]:
                 metrics.append(Metric(metric_key("reviewed", c["group"]), c["cases"], at, step))
                 if c["judged"]:

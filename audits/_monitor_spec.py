@@ -51,6 +51,11 @@ class MonitorSpec(BaseModel):
     decision: str | None = None
     #: Confidence of the two-sided Wilson interval whose bounds are compared with the bound.
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    #: The log's column of calibrated probabilities of ``data.positive_label``: the
+    #: misjudgment rate is then also estimated before reviews come in (an early warning).
+    score: Annotated[str, Field(min_length=1)] | None = None
+    #: Whether that estimate may open the breaker in a window without enough reviews.
+    estimate_may_open: bool = False
 
     @field_validator("window")
     @classmethod
@@ -92,6 +97,20 @@ class MonitorSpec(BaseModel):
                 "monitor.cool_down may be a duration only with time windows (window: '1h'); "
                 f"with windows of {self.window} decisions give a number of windows. "
                 f"Got {self.cool_down!r} instead."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _estimate_needs_scores(self) -> MonitorSpec:
+        if self.estimate_may_open and self.score is None:
+            raise ValueError(
+                "monitor.estimate_may_open needs monitor.score (the column of calibrated "
+                "probabilities the estimate is made from). Got no monitor.score."
+            )
+        if self.score is not None and self.metric != "error_rate":
+            raise ValueError(
+                "monitor.score estimates the error_rate only; set monitor.metric: error_rate. "
+                f"Got {self.metric!r} instead."
             )
         return self
 

@@ -18,6 +18,7 @@ from ._breaker import (
     WindowHealth,
     WindowStats,
     assess_window,
+    estimated_cells,
     run_breaker,
     step_breaker,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "between_groups",
     "bootstrap_counts",
     "count_table",
+    "estimated_cells",
     "expected_calibration_error",
     "explain",
     "get_rate",

@@ -42,6 +42,7 @@ __all__ = [
     "WindowHealth",
     "WindowStats",
     "assess_window",
+    "estimated_cells",
     "run_breaker",
     "step_breaker",
 ]
@@ -90,6 +91,10 @@ class BreakerPolicy:
         Consecutive healthy half-open windows needed to close (at least 1).
     confidence : float
         Confidence of the two-sided Wilson interval whose bounds are compared, in (0, 1).
+    estimate_may_open : bool
+        Whether an estimated rate (confidence-based estimation from calibrated scores) may
+        trip the breaker in a window without enough reviewed decisions. Otherwise such an
+        estimate is an early warning only.
     """
 
     trip_above: float = 0.15
@@ -97,6 +102,7 @@ class BreakerPolicy:
     cool_down: int = 1
     recovery_windows: int = 2
     confidence: float = 0.95
+    estimate_may_open: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.trip_above < 1.0:
@@ -148,6 +154,9 @@ class WindowStats:
     cells: tuple[CellStat, ...]
     health: WindowHealth
     reason: CellStat | None  # the cell that decided a trip (the highest lower bound)
+    #: the estimated cell (from scores) whose lower bound passes the bound, if any
+    estimate: CellStat | None = None
+    estimated: bool = False  # the trip rests on the estimate (no reviews yet)
 
     def cell(self, group: str) -> CellStat | None:
         """The cell of ``group``, or ``None`` when the window has none."""
@@ -216,7 +225,16 @@ class BreakerRun:
     @property
     def trips(self) -> int:
         """How many times the rule (not a person) opened the breaker."""
-        return sum(e.cause == "trip" for e in self.events)
+        return sum(e.cause in ("trip", "estimated_trip") for e in self.events)
+
+    @property
+    def early_warnings(self) -> tuple[WindowStats, ...]:
+        """Windows without enough reviews whose estimated rate passes the bound."""
+        return tuple(
+            w
+            for w in self.windows
+            if w.estimate is not None and (w.estimated or w.health is not WindowHealth.TRIP)
+        )
 
 
 def assess_window(
@@ -287,6 +305,48 @@ def assess_window(
     return WindowStats(window=window, label=label, cells=cells, health=health, reason=reason)
 
 
+def estimated_cells(
+    estimates: Mapping[str, tuple[float, float, int]], *, policy: BreakerPolicy
+) -> tuple[CellStat, ...]:
+    """Estimated misjudgment rates from calibrated scores (confidence-based estimation).
+
+    Parameters
+    ----------
+    estimates : mapping of str to (expected errors, variance, decisions)
+        Per cell, the sum over decisions of the probability that the decision is wrong, the
+        sum of its Bernoulli variances, and the number of decisions (reviewed or not).
+    policy : BreakerPolicy
+        The rules (``confidence`` and ``min_cases``).
+
+    Returns
+    -------
+    tuple of CellStat
+        ``errors`` is the expected count, rounded; the bounds are the normal approximation
+        of the Poisson-binomial count, clipped to [0, 1].
+    """
+    from ._intervals import _z
+
+    z = _z(policy.confidence)
+    out = []
+    for group in sorted(estimates, key=lambda g: (g != OVERALL, g)):
+        expected, variance, n = estimates[group]
+        if n <= 0:
+            continue
+        half = z * float(np.sqrt(max(variance, 0.0)))
+        out.append(
+            CellStat(
+                group=group,
+                errors=round(float(expected)),
+                cases=int(n),
+                rate=expected / n,
+                low=float(np.clip((expected - half) / n, 0.0, 1.0)),
+                high=float(np.clip((expected + half) / n, 0.0, 1.0)),
+                judged=bool(n >= policy.min_cases),
+            )
+        )
+    return tuple(out)
+
+
 def _event(
     stats: WindowStats,
     snap: BreakerSnapshot,
@@ -326,9 +386,10 @@ def step_breaker(
         half-open when ``cool_down`` is 0).
     """
     events: list[BreakerEvent] = []
+    trip = "estimated_trip" if stats.estimated else "trip"
     if snap.state is BreakerState.CLOSED:
         if stats.health is WindowHealth.TRIP:
-            events.append(_event(stats, snap, BreakerState.OPEN, "trip", policy, stats.reason))
+            events.append(_event(stats, snap, BreakerState.OPEN, trip, policy, stats.reason))
             snap = BreakerSnapshot(state=BreakerState.OPEN)
         else:
             return replace(snap, windows_in_state=snap.windows_in_state + 1), events
@@ -338,7 +399,7 @@ def step_breaker(
         snap = replace(snap, windows_in_state=snap.windows_in_state + 1)
     else:  # half-open: people decide, the model's agreement is measured
         if stats.health is WindowHealth.TRIP:
-            events.append(_event(stats, snap, BreakerState.OPEN, "trip", policy, stats.reason))
+            events.append(_event(stats, snap, BreakerState.OPEN, trip, policy, stats.reason))
             snap = BreakerSnapshot(state=BreakerState.OPEN)
         elif stats.health is WindowHealth.HEALTHY:
             streak = snap.healthy_streak + 1
@@ -385,6 +446,7 @@ def run_breaker(
     policy: BreakerPolicy,
     labels: Sequence[str] | None = None,
     manual: Iterable[ManualEvent] = (),
+    estimates: Sequence[Mapping[str, tuple[float, float, int]]] | None = None,
 ) -> BreakerRun:
     """Replay the breaker over windows of counts, from closed.
 
@@ -398,6 +460,11 @@ def run_breaker(
         The windows' names (default: their positions).
     manual : iterable of ManualEvent
         People's actions, each applied after ``after_windows`` windows, in the given order.
+    estimates : sequence of mappings, optional
+        Per window, the confidence-based estimates of :func:`estimated_cells`. An estimate
+        whose lower bound passes the bound marks the window (``WindowStats.estimate``); it
+        trips the breaker only in a window without enough reviews, and only when
+        ``policy.estimate_may_open``.
 
     Returns
     -------
@@ -419,6 +486,14 @@ def run_breaker(
     for i, counts in enumerate(windows):
         label = labels[i] if labels is not None else str(i)
         stats = assess_window(counts, policy=policy, window=i, label=label)
+        if estimates is not None:
+            cells = [c for c in estimated_cells(estimates[i], policy=policy) if c.judged]
+            high = [c for c in cells if c.low > policy.trip_above]
+            if high:
+                early = max(high, key=lambda c: (c.low, c.group != OVERALL))
+                stats = replace(stats, estimate=early)
+                if stats.health is WindowHealth.INSUFFICIENT and policy.estimate_may_open:
+                    stats = replace(stats, health=WindowHealth.TRIP, reason=early, estimated=True)
         snap, evs = step_breaker(snap, stats, policy=policy)
         all_stats.append(stats)
         events.extend(evs)

@@ -130,6 +130,20 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         parts.append("</table>")
     else:
         parts.append("<p>No transition: the breaker stayed closed.</p>")
+    warnings = [w for w in document["windows"] if w.get("estimate")]
+    if warnings:
+        parts.append(
+            "<h2>Early warnings (estimated from the model's scores)</h2><p>The misjudgment "
+            "rate estimated from calibrated scores, over every decision (reviewed or not), "
+            "has a lower bound above the bound in these windows:</p><ul>"
+        )
+        for w in warnings:
+            est = w["estimate"]
+            parts.append(
+                f"<li>{e(w['label'])}: {e(est['group'])} estimated {_pct(est['rate'])} "
+                f"({_pct(est['low'])}–{_pct(est['high'])}); window {e(w['health'])}</li>"
+            )
+        parts.append("</ul>")
     parts.append("<h2>Misjudgment rate per group</h2>")
     for group in groups:
         png = base64.b64encode(monitor_chart(document, group)).decode()

@@ -34,7 +34,8 @@ def service_log(
         ra, rb = rate if isinstance(rate, tuple) else (rate, 0.05)
         group = np.where(rng.random(per_window) < share_a, "a", "b")
         outcome = (rng.random(per_window) < 0.5).astype(int)
-        wrong = rng.random(per_window) < np.where(group == "a", ra, rb)
+        r = np.where(group == "a", ra, rb)
+        wrong = rng.random(per_window) < r
         decision = np.where(wrong, 1 - outcome, outcome)
         seconds = np.sort(rng.uniform(0, window.total_seconds() - 1, per_window))
         label = np.where(rng.random(per_window) < reviewed, outcome.astype(float), np.nan)
@@ -46,6 +47,8 @@ def service_log(
                     "x": decision * 20.0,  # the served model decides from x alone
                     "decision": decision,
                     "outcome": label,
+                    # calibrated P(outcome = 1): the decision is wrong with probability r
+                    "score": np.where(decision == 1, 1 - r, r),
                 }
             )
         )
@@ -58,6 +61,7 @@ def service_log(
                     "x": [0.0],
                     "decision": [0],
                     "outcome": [np.nan],
+                    "score": [0.05],
                 }
             )
         )

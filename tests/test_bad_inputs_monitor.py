@@ -40,6 +40,8 @@ def _call(fairgate, tmp_path, spec, log):
         ({"window": 500, "cool_down": "2h"}, ["monitor.cool_down", "time windows"]),
         ({"metric": "selection_rate"}, ["monitor.metric", "error_rate"]),
         ({"confidence": 1.0}, ["monitor.confidence"]),
+        ({"estimate_may_open": True}, ["monitor.estimate_may_open", "monitor.score"]),
+        ({"score": "score", "metric": "false_positive_rate"}, ["monitor.score", "error_rate"]),
     ],
     ids=lambda v: str(v)[:40],
 )
@@ -105,6 +107,30 @@ def test_a_log_that_cannot_be_judged_cannot_decide(tmp_path, make, words):
     assert_exit(proc, 2, "could not decide", *words)
     assert not (tmp_path / "out").exists()
     assert not (tmp_path / "state").exists()  # the breaker's state is left as it was
+
+
+def _bad_scores(path):
+    frame = service_log([0.05] * 2)
+    frame.loc[5, "score"] = 1.7
+    frame.to_csv(path, index=False)
+
+
+def test_scores_that_are_not_probabilities_cannot_decide(fairgate, tmp_path):
+    path = tmp_path / "log.csv"
+    _bad_scores(path)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path, score="score"))
+    code, output = _call(fairgate, tmp_path, spec, path)
+    assert code == 2 and "'score'" in output and "probabilities" in output
+
+
+def test_a_window_too_short_for_the_log_cannot_decide(fairgate, tmp_path):
+    path = tmp_path / "log.csv"
+    frame = service_log([0.05] * 2, per_window=50)
+    frame.loc[len(frame)] = {**frame.iloc[0].to_dict(), "ts": pd.Timestamp("2027-03-01", tz="UTC")}
+    frame.to_csv(path, index=False)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path, window="60s"))
+    code, output = _call(fairgate, tmp_path, spec, path)
+    assert code == 2 and "longer monitor.window" in output
 
 
 def test_a_log_that_matches_no_file_cannot_decide(fairgate, tmp_path, log):

@@ -17,6 +17,7 @@ from metrics import (
     ManualEvent,
     WindowHealth,
     assess_window,
+    estimated_cells,
     run_breaker,
 )
 
@@ -192,6 +193,36 @@ def test_the_policy_refuses_values_outside_their_range(field, value):
 def test_counts_with_more_errors_than_cases_are_refused():
     with pytest.raises(ValueError, match="errors <= cases"):
         assess_window({"g=a": (5, 3)}, policy=POLICY)
+
+
+def _estimate(rate: float, n: int = 300) -> dict[str, tuple[float, float, int]]:
+    """Calibrated scores saying every decision is wrong with probability ``rate``."""
+    return {"g=a": (rate * n, n * rate * (1 - rate), n)}
+
+
+def test_an_estimate_from_scores_warns_before_the_reviews_are_in():
+    windows = [GOOD, THIN, THIN]
+    estimates = [_estimate(0.03), _estimate(0.30), _estimate(0.10)]
+    run = run_breaker(windows, policy=POLICY, estimates=estimates)
+    assert [w.label for w in run.early_warnings] == ["1"]
+    assert run.windows[1].health is WindowHealth.INSUFFICIENT  # still never healthy
+    assert run.trips == 0 and run.final.state is BreakerState.CLOSED  # a warning only
+
+
+def test_an_estimate_opens_the_breaker_only_when_the_policy_allows_it():
+    policy = BreakerPolicy(estimate_may_open=True)
+    run = run_breaker([GOOD, THIN], policy=policy, estimates=[_estimate(0.03), _estimate(0.30)])
+    (event,) = run.events
+    assert event.cause == "estimated_trip" and event.window == 1 and event.low > 0.15
+    # reviewed evidence wins: a healthy reviewed window is not tripped by a high estimate
+    run = run_breaker([GOOD], policy=policy, estimates=[_estimate(0.30)])
+    assert run.trips == 0 and run.early_warnings
+
+
+def test_estimated_bounds_narrow_with_more_decisions():
+    small, large = (estimated_cells(_estimate(0.2, n), policy=POLICY)[0] for n in (60, 6000))
+    assert small.rate == pytest.approx(0.2) == large.rate
+    assert small.low < large.low < 0.2 < large.high < small.high
 
 
 if __name__ == "__main__":  # the numbers quoted in the README

@@ -96,6 +96,25 @@ def test_windows_without_enough_reviews_are_insufficient_never_healthy(fairgate,
     assert code == 5 and doc["windows"][2]["health"] == "trip"
 
 
+@pytest.mark.parametrize("may_open", [False, True])
+def test_scores_estimate_the_rate_before_the_reviews_come_in(fairgate, tmp_path, setup, may_open):
+    log = service_log([0.05] * 2 + [0.30] * 2, per_window=600)
+    log.loc[log["ts"] >= START + 2 * HOUR, "outcome"] = np.nan  # reviews not back yet
+    path, spec = setup(log, score="score", estimate_may_open=may_open)
+    code, output, doc, out = monitor(fairgate, tmp_path, spec, path)
+    expected = "trip" if may_open else "insufficient"  # an estimate trips only if allowed
+    assert [w["health"] for w in doc["windows"]][2:] == [expected] * 2
+    assert [w["estimated"] for w in doc["windows"]][2:] == [may_open] * 2
+    assert doc["early_warnings"][:1] == [doc["windows"][2]["label"]]
+    assert doc["windows"][2]["estimate"]["group"] == "group=a"
+    assert "Early warnings" in (out / "report.html").read_text()
+    if may_open:
+        assert code == 5, output
+        assert doc["events"][0]["cause"] == "estimated_trip"
+    else:
+        assert code == 0 and "early warning" in output and not doc["events"]
+
+
 def test_a_log_without_any_review_cannot_decide(fairgate, tmp_path, setup):
     log = service_log([0.05] * 3, reviewed=0.0)
     path, spec = setup(log)
