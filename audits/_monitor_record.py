@@ -135,12 +135,22 @@ def log_guard(
     guard's artifacts, so the guard serves without fairgate installed.
     """
     import mlflow
+    from mlflow.tracking import MlflowClient
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
 
     from . import _guard_model
 
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment("fairgate/guards")
-    with mlflow.start_run(run_name=f"guard of {model_uri}", tags={"fairgate.kind": "guard"}):
+    # no global MLflow state is left behind: the URI is set for this call, no experiment is
+    # made active
+    experiment_id = _experiment(MlflowClient(tracking_uri), "fairgate/guards", tracking_uri)
+    with (
+        _use_tracking_uri(tracking_uri),
+        mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=f"guard of {model_uri}",
+            tags={"fairgate.kind": "guard"},
+        ),
+    ):
         info = mlflow.pyfunc.log_model(
             name="guard",
             python_model=_guard_model.__file__,
