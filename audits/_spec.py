@@ -28,6 +28,7 @@ from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
 from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
+from ._monitor_spec import MonitorSpec
 from ._spec_rules import label_problems, threshold_problems
 from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
 
@@ -503,6 +504,8 @@ class AuditSpec(_Strict):
     #: Sign the audit's attestation with this key (overridden by FAIRGATE_SIGNING_KEY and
     #: --signing-key).
     attestation: AttestationSettings | None = None
+    #: The circuit breaker watching the system in service (``fairgate monitor``).
+    monitor: MonitorSpec | None = None
 
     @model_validator(mode="after")
     def _views_known(self) -> AuditSpec:

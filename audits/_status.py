@@ -40,6 +40,8 @@ class ExitCode(IntEnum):
     UNDECIDED = 2
     #: Bad usage: wrong arguments or an invalid spec.
     USAGE_ERROR = 4
+    #: ``fairgate monitor``: the circuit breaker is open or half-open; people decide.
+    BREAKER_OPEN = 5
 
 
 _EXIT = {

@@ -2,7 +2,8 @@
 
 Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harness could not
 decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
-spec). ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
+spec); 5 (``fairgate monitor``, ``breaker status``) the circuit breaker is open or half-open.
+``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
 """
 
 from __future__ import annotations
@@ -554,6 +555,13 @@ def verify(
     ok = bool(findings) and all(f.ok for f in findings)
     click.echo("verified: everything matches" if ok else "NOT VERIFIED: see FAILED above")
     return ExitCode.OK if ok else ExitCode.CHECKS_FAILED
+
+
+from ._monitor_cli import breaker, guard, monitor  # noqa: E402 - after the group exists
+
+cli.add_command(monitor)
+cli.add_command(breaker)
+cli.add_command(guard)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,168 @@
+"""The monitoring report: one chart per group (rate, interval, bound, open periods), events.
+
+Renders a monitoring document (what ``monitoring.json`` holds). Counts of people under
+:data:`~reports._suppress.MIN_CELL` are never shown, nor a count that would reveal one by
+subtraction from the window's total (:func:`~reports._suppress.suppressed`).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from typing import Any
+
+from ._suppress import suppressed
+
+__all__ = ["monitor_chart", "render_monitor_html"]
+
+_OPEN = {"open": "#d62728", "half_open": "#ff7f0e"}
+
+
+def _hidden(window: dict[str, Any]) -> set[str]:
+    counts = {c["group"]: c["cases"] for c in window["cells"] if c["group"] != "overall"}
+    hidden = suppressed(counts)
+    overall = next(c for c in window["cells"] if c["group"] == "overall")
+    if 0 < overall["cases"] < 11:
+        hidden |= {"overall"} | set(counts)
+    return hidden
+
+
+def monitor_chart(document: dict[str, Any], group: str) -> bytes:
+    """PNG of one group's misjudgment rate per window, its interval, the bound, open periods.
+
+    Only windows where the group had enough reviewed decisions to be judged are drawn.
+    """
+    from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
+
+    windows = document["windows"]
+    xs, rate, low, high = [], [], [], []
+    for w in windows:
+        cell = next((c for c in w["cells"] if c["group"] == group), None)
+        if cell and cell["judged"]:
+            xs.append(w["window"])
+            rate.append(cell["rate"])
+            low.append(cell["low"])
+            high.append(cell["high"])
+    fig = Figure(figsize=(8, 2.6), dpi=90)
+    ax = fig.subplots()
+    for w in windows:
+        if w["state"] in _OPEN:
+            ax.axvspan(
+                w["window"] - 0.5, w["window"] + 0.5, color=_OPEN[w["state"]], alpha=0.15, lw=0
+            )
+    if xs:
+        ax.fill_between(
+            xs,
+            low,
+            high,
+            alpha=0.3,
+            color="#1f77b4",
+            label=f"{document['policy']['confidence']:.0%} interval",
+        )
+        ax.plot(xs, rate, "o-", ms=3, color="#1f77b4", label="misjudgment rate")
+    ax.axhline(document["policy"]["trip_above"], color="black", ls="--", lw=1, label="bound")
+    ax.set_xlim(-0.5, max(len(windows) - 0.5, 0.5))
+    ax.set_ylim(0, 1 if not high else min(1.0, max(max(high), 0.3) * 1.1))
+    ax.set_xlabel("window")
+    ax.set_ylabel("rate")
+    ax.set_title(f"{group} (red: open, orange: half-open)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper left")
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
+def render_monitor_html(document: dict[str, Any]) -> str:
+    """The committee's monitoring report as one self-contained HTML page."""
+    e = html.escape
+    groups = []
+    for w in document["windows"]:
+        for c in w["cells"]:
+            if c["group"] not in groups:
+                groups.append(c["group"])
+    state = document["state"]
+    parts = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>Monitoring: {e(document['title'])}</title>",
+        "<style>body{font-family:sans-serif;max-width:60rem;margin:auto}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
+        ".open{color:#b00}</style></head><body>",
+        f"<h1>Monitoring: {e(document['title'])}</h1>",
+        f"<p class='{'open' if state != 'closed' else ''}'><strong>Breaker {e(state)}</strong>"
+        f": {e(document['reason'])} (exit {document['exit_code']})</p>",
+        f"<p>{e(document['message'])}</p>",
+        "<p>Rule: the breaker trips when the lower bound of the "
+        f"{document['policy']['confidence']:.0%} Wilson interval of the "
+        f"{e(document['policy']['metric'].replace('_', ' '))}, overall or of any group with at "
+        f"least {document['policy']['min_cases']} reviewed decisions, is above "
+        f"{document['policy']['trip_above']:.0%}; it goes half-open after "
+        f"{document['policy']['cool_down_windows']} window(s) and closes after "
+        f"{document['policy']['recovery_windows']} consecutive healthy window(s). Windows "
+        "with too few reviewed decisions are <em>insufficient</em>, never healthy.</p>",
+        f"<p>Log: {document['log']['rows']} decisions, {document['log']['reviewed']} reviewed, "
+        f"{len(document['windows'])} complete windows ({document['log']['pending_rows']} "
+        "decisions in the window still open).</p>",
+        "<h2>Events</h2>",
+    ]
+    if document["events"]:
+        parts.append(
+            "<table><tr><th>window</th><th>from</th><th>to</th><th>cause</th><th>group</th>"
+            "<th>reviewed</th><th>rate</th><th>interval</th><th>by</th><th>reason</th></tr>"
+        )
+        for ev in document["events"]:
+            cases = ev.get("cases")
+            shown = "—" if cases is None else (f"{cases}" if cases >= 11 else "&lt;11")
+            interval = "—" if ev.get("low") is None else f"{_pct(ev['low'])}–{_pct(ev['high'])}"
+            parts.append(
+                f"<tr><td>{e(str(ev['label']))}</td><td>{e(ev['before'])}</td>"
+                f"<td>{e(ev['after'])}</td><td>{e(ev['cause'])}</td>"
+                f"<td>{e(str(ev.get('group') or ''))}</td><td>{shown}</td>"
+                f"<td>{_pct(ev.get('rate'))}</td><td>{interval}</td>"
+                f"<td>{e(str(ev.get('by') or ''))}</td><td>{e(str(ev.get('reason') or ''))}</td>"
+                "</tr>"
+            )
+        parts.append("</table>")
+    else:
+        parts.append("<p>No transition: the breaker stayed closed.</p>")
+    warnings = [w for w in document["windows"] if w.get("estimate")]
+    if warnings:
+        parts.append(
+            "<h2>Early warnings (estimated from the model's scores)</h2><p>The misjudgment "
+            "rate estimated from calibrated scores, over every decision (reviewed or not), "
+            "has a lower bound above the bound in these windows:</p><ul>"
+        )
+        for w in warnings:
+            est = w["estimate"]
+            parts.append(
+                f"<li>{e(w['label'])}: {e(est['group'])} estimated {_pct(est['rate'])} "
+                f"({_pct(est['low'])}–{_pct(est['high'])}); window {e(w['health'])}</li>"
+            )
+        parts.append("</ul>")
+    parts.append("<h2>Misjudgment rate per group</h2>")
+    for group in groups:
+        png = base64.b64encode(monitor_chart(document, group)).decode()
+        parts.append(
+            f"<h3>{e(group)}</h3><img alt='misjudgment rate of {e(group)} per window' "
+            f"src='data:image/png;base64,{png}'>"
+        )
+    parts.append(
+        "<h2>Windows</h2><table><tr><th>window</th><th>health</th><th>state</th>"
+        "<th>group</th><th>reviewed</th><th>rate</th></tr>"
+    )
+    for w in document["windows"]:
+        hidden = _hidden(w)
+        for c in w["cells"]:
+            cases = "&lt;11" if c["group"] in hidden else str(c["cases"])
+            rate = _pct(c["rate"]) if c["judged"] else "insufficient"
+            parts.append(
+                f"<tr><td>{e(w['label'])}</td><td>{e(w['health'])}</td><td>{e(w['state'])}</td>"
+                f"<td>{e(c['group'])}</td><td>{cases}</td><td>{rate}</td></tr>"
+            )
+    parts.append("</table></body></html>")
+    return "\n".join(parts)
