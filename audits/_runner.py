@@ -58,6 +58,15 @@ class DataError(RuntimeError):
     """The audit data cannot be used as the spec describes it."""
 
 
+def _not_empty(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
+    if frame.empty:
+        raise DataError(
+            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
+            "is nothing to audit."
+        )
+    return frame
+
+
 def _refuse_duplicate_header(path: Path) -> None:
     """pandas renames a repeated CSV column (``group``, ``group.1``) without a word, so the
     audit could judge the wrong one: a header that names a column twice is refused."""
@@ -84,12 +93,7 @@ def _read_data(path: Path) -> pd.DataFrame:
         raise DataError(f"The data file {str(path)!r} is empty: it has no rows.") from err
     except Exception as err:
         raise DataError(f"The data file {str(path)!r} cannot be read: {err}") from err
-    if frame.empty:
-        raise DataError(
-            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
-            "is nothing to audit."
-        )
-    return frame
+    return _not_empty(frame, path)
 
 
 def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
@@ -344,12 +348,7 @@ def _read(spec: AuditSpec) -> pd.DataFrame:
         frame = read_parquet_columns(path, spec)
     except Exception as err:
         raise DataError(f"The data file {str(path)!r} cannot be read: {err}") from err
-    if frame.empty:
-        raise DataError(
-            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
-            "is nothing to audit."
-        )
-    return frame
+    return _not_empty(frame, path)
 
 
 @_stage("validate")
