@@ -1,5 +1,6 @@
-"""What a model's outputs must be before they are audited: probabilities that are
-probabilities, a known column for the favourable class, decision codes that are labels.
+"""The decide stage: every row's decision (and probabilities) from the model, in batches, and
+what they must be before they are audited: probabilities that are probabilities, a known
+column for the favourable class, decision codes that are labels.
 
 Each function raises :class:`~models_under_test.PredictionError` (the audit ends with the
 verdict ``error``, exit code 2) naming what was expected and what came.
@@ -8,16 +9,21 @@ verdict ``error``, exit code 2) naming what was expected and what came.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from models_under_test import ModelAdapter, PredictionError
+from reports import count_text
 
-from ._spec_rules import describe_values, same_value
+from ._data import BATCH_ROWS
+from ._evidence import feature_rows
+from ._progress import progress
+from ._spec_rules import describe_values, same_value, type_hint
 
-__all__ = ["check_probabilities", "map_decision_codes", "proba_columns"]
+__all__ = ["Decided", "check_probabilities", "map_decision_codes", "proba_columns"]
 
 #: How far a row of probabilities may sum from 1 (float32 models round).
 SUM_TOLERANCE = 1e-3
@@ -108,3 +114,84 @@ def map_decision_codes(
         key = next(k for k in keys if same_value(code, k))
         lookup[code] = mapping[key]
     return pd.Series(decisions, dtype=object).map(lookup).infer_objects().to_numpy()
+
+
+@dataclass(frozen=True)
+class Decided:
+    """What the model decided: one decision per row, and its probabilities when it has them.
+
+    ``proba`` is the full matrix (rows × ``proba_classes``); ``scores`` is the probability of
+    the favourable class (binary decisions), ``None`` when it is not known.
+    """
+
+    decisions: np.ndarray
+    scores: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    proba_classes: list[Any] | None = None
+
+
+def _decide(
+    adapter: ModelAdapter,
+    frame: pd.DataFrame,
+    features: Any,
+    *,
+    positive_label: Any,
+    show: bool,
+    batch_rows: int = BATCH_ROWS,
+    proba_classes: list[Any] | None = None,
+    decision_values: dict[Any, Any] | None = None,
+) -> Decided:
+    """Decisions for every row, and the probability of the favourable class when available.
+
+    ``proba_classes`` (the spec's) names the probability columns of a model that does not
+    say its classes; ``decision_values`` maps a decision log's codes to label values.
+    """
+    if adapter.decision_column is not None:
+        decisions = frame[adapter.decision_column].to_numpy()
+        if decision_values:
+            decisions = map_decision_codes(decisions, decision_values, adapter.decision_column)
+        score_col = getattr(adapter, "score_column", None)
+        scores = frame[score_col].to_numpy(dtype=float) if score_col else None
+        if scores is not None:
+            check_probabilities(scores, f"The score column {score_col!r}")
+        return Decided(decisions, scores)
+    parts, probas = [], []
+    with progress("Scoring", len(features), enabled=show) as advance:
+        for start in range(0, len(features), batch_rows):
+            batch = feature_rows(features, start, start + batch_rows)
+            parts.append(np.asarray(adapter.predict(batch)).reshape(-1))
+            if adapter.has_proba:
+                probas.append(adapter.predict_proba(batch))
+            advance(len(batch))
+    decisions = np.concatenate(parts) if parts else np.array([])
+    if len(decisions) != len(frame):
+        raise PredictionError(
+            f"The model returned {len(decisions)} decisions for {len(frame)} rows."
+        )
+    if not probas:
+        return Decided(decisions)
+    proba = np.concatenate(probas)
+    classes = proba_columns(adapter, proba, positive_label, proba_classes)
+    if classes is None:  # unknown columns: no scores (never column 1 by default)
+        return Decided(decisions, None, proba, None)
+    column = next((i for i, c in enumerate(classes) if same_value(c, positive_label)), None)
+    scores = None if column is None or len(classes) > 2 else proba[:, column]
+    return Decided(decisions, scores, proba, classes)
+
+
+def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
+    if pd.isna(decisions).any():
+        raise PredictionError(
+            f"{count_text(pd.isna(decisions).sum())} decisions are missing (NaN)."
+        )
+    known = set(pd.unique(labels).tolist())
+    seen = set(pd.unique(decisions).tolist())
+    stray = sorted((d for d in seen if not any(same_value(d, k) for k in known)), key=repr)
+    if stray:
+        raise PredictionError(
+            f"The decisions hold values {describe_values(stray)} that are not among the "
+            f"label's values {describe_values(known)}: decisions and labels must be coded "
+            f"alike (a decision log can map its codes with model.decision_values)."
+            f"{type_hint(stray[0], known)}"
+        )
+    return sorted(known | seen, key=str)

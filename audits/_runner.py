@@ -10,37 +10,40 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import numpy as np
 import pandas as pd
 
 from metrics import GroupMetrics, group_metrics
 from models_under_test import (
-    MediaBatches,
-    MediaError,
     ModelAdapter,
-    PredictionError,
     load_model,
-    survey_media,
 )
-from reports import count_text
 
 from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
+from ._data import (
+    DataError,
+    _cluster_arguments,
+    _clusters,
+    _features,
+    _media_summary,
+    _not_empty,
+    _read_data,
+    _require_columns,
+)
 from ._data_checks import check_data
-from ._decisions import check_probabilities, map_decision_codes, proba_columns
+from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
-from ._evidence import Evidence, feature_rows
+from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
 from ._gx_import import finish_import, start_import
-from ._progress import progress, progress_enabled
+from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
-from ._spec_rules import describe_values, same_value, type_hint
 from ._status import derive_verdict
 from ._validation import validate_data
 
@@ -50,220 +53,6 @@ _T = TypeVar("_T")
 
 #: The explicit check registry: spec ``type`` → check function.
 CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness}
-
-BATCH_ROWS = 50_000
-
-
-class DataError(RuntimeError):
-    """The audit data cannot be used as the spec describes it."""
-
-
-def _not_empty(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
-    if frame.empty:
-        raise DataError(
-            f"The data file {str(path)!r} has no rows (columns: {list(frame.columns)}): there "
-            "is nothing to audit."
-        )
-    return frame
-
-
-def _refuse_duplicate_header(path: Path) -> None:
-    """pandas renames a repeated CSV column (``group``, ``group.1``) without a word, so the
-    audit could judge the wrong one: a header that names a column twice is refused."""
-    import csv
-
-    with path.open(newline="", encoding="utf-8-sig", errors="replace") as handle:
-        header = next(csv.reader(handle), [])
-    seen = [name for i, name in enumerate(header) if name in header[:i]]
-    if seen:
-        raise DataError(
-            f"The data file {str(path)!r} names the column(s) {sorted(set(seen))} more than "
-            "once in its header: which one is meant cannot be known. Rename them."
-        )
-
-
-def _read_data(path: Path) -> pd.DataFrame:
-    try:
-        if path.suffix.lower() == ".csv":
-            _refuse_duplicate_header(path)
-            frame = pd.read_csv(path)
-        else:
-            frame = pd.read_parquet(path)
-    except pd.errors.EmptyDataError as err:
-        raise DataError(f"The data file {str(path)!r} is empty: it has no rows.") from err
-    except Exception as err:
-        raise DataError(f"The data file {str(path)!r} cannot be read: {err}") from err
-    return _not_empty(frame, path)
-
-
-def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
-    for role, column in roles.items():
-        if column not in frame.columns:
-            raise DataError(
-                f"The data column {column!r} named by {role} is missing. The data has the "
-                f"columns {list(frame.columns)}."
-            )
-        missing = int(frame[column].isna().sum())
-        if missing:
-            raise DataError(
-                f"The data column {column!r} ({role}) has {count_text(missing)} missing values."
-            )
-        if role.startswith("data.sensitive"):
-            joined = [v for v in pd.unique(frame[column].astype(str)) if "|" in v]
-            if joined:
-                raise DataError(
-                    f"The sensitive column {column!r} has values containing '|', which joins "
-                    f"group keys: {sorted(joined)[:3]!r}. Recode them."
-                )
-
-
-@dataclass(frozen=True)
-class Decided:
-    """What the model decided: one decision per row, and its probabilities when it has them.
-
-    ``proba`` is the full matrix (rows × ``proba_classes``); ``scores`` is the probability of
-    the favourable class (binary decisions), ``None`` when it is not known.
-    """
-
-    decisions: np.ndarray
-    scores: np.ndarray | None = None
-    proba: np.ndarray | None = None
-    proba_classes: list[Any] | None = None
-
-
-def _decide(
-    adapter: ModelAdapter,
-    frame: pd.DataFrame,
-    features: Any,
-    *,
-    positive_label: Any,
-    show: bool,
-    batch_rows: int = BATCH_ROWS,
-    proba_classes: list[Any] | None = None,
-    decision_values: dict[Any, Any] | None = None,
-) -> Decided:
-    """Decisions for every row, and the probability of the favourable class when available.
-
-    ``proba_classes`` (the spec's) names the probability columns of a model that does not
-    say its classes; ``decision_values`` maps a decision log's codes to label values.
-    """
-    if adapter.decision_column is not None:
-        decisions = frame[adapter.decision_column].to_numpy()
-        if decision_values:
-            decisions = map_decision_codes(decisions, decision_values, adapter.decision_column)
-        score_col = getattr(adapter, "score_column", None)
-        scores = frame[score_col].to_numpy(dtype=float) if score_col else None
-        if scores is not None:
-            check_probabilities(scores, f"The score column {score_col!r}")
-        return Decided(decisions, scores)
-    parts, probas = [], []
-    with progress("Scoring", len(features), enabled=show) as advance:
-        for start in range(0, len(features), batch_rows):
-            batch = feature_rows(features, start, start + batch_rows)
-            parts.append(np.asarray(adapter.predict(batch)).reshape(-1))
-            if adapter.has_proba:
-                probas.append(adapter.predict_proba(batch))
-            advance(len(batch))
-    decisions = np.concatenate(parts) if parts else np.array([])
-    if len(decisions) != len(frame):
-        raise PredictionError(
-            f"The model returned {len(decisions)} decisions for {len(frame)} rows."
-        )
-    if not probas:
-        return Decided(decisions)
-    proba = np.concatenate(probas)
-    classes = proba_columns(adapter, proba, positive_label, proba_classes)
-    if classes is None:  # unknown columns: no scores (never column 1 by default)
-        return Decided(decisions, None, proba, None)
-    column = next((i for i, c in enumerate(classes) if same_value(c, positive_label)), None)
-    scores = None if column is None or len(classes) > 2 else proba[:, column]
-    return Decided(decisions, scores, proba, classes)
-
-
-def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:
-    if pd.isna(decisions).any():
-        raise PredictionError(
-            f"{count_text(pd.isna(decisions).sum())} decisions are missing (NaN)."
-        )
-    known = set(pd.unique(labels).tolist())
-    seen = set(pd.unique(decisions).tolist())
-    stray = sorted((d for d in seen if not any(same_value(d, k) for k in known)), key=repr)
-    if stray:
-        raise PredictionError(
-            f"The decisions hold values {describe_values(stray)} that are not among the "
-            f"label's values {describe_values(known)}: decisions and labels must be coded "
-            f"alike (a decision log can map its codes with model.decision_values)."
-            f"{type_hint(stray[0], known)}"
-        )
-    return sorted(known | seen, key=str)
-
-
-def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) -> tuple[Any, int]:
-    """What the model is given, and in batches of how many rows.
-
-    Table data: every column but the label, the decision column and ``data.exclude``.
-    Media data: the decoded images or waveforms the manifest names, batch by batch.
-    """
-    media = spec.data.media
-    if media is not None:
-        folder = Path(spec.data.path).parent  # manifest paths resolve against its folder
-        paths = tuple(str(folder / p) for p in frame[media.column].astype(str))
-        missing = [p for p in paths if not Path(p).is_file()]
-        if missing:
-            raise DataError(
-                f"{count_text(len(missing))} files named by {media.column!r} do not exist "
-                f"(paths resolve against the manifest's folder {str(folder)!r}), e.g. "
-                f"{missing[0]!r}."
-            )
-        batches = MediaBatches(
-            paths,
-            media.kind,
-            tuple(media.shape),
-            media.sample_rate,
-            resize=media.resize,
-            downmix=media.downmix,
-            cut=media.cut,
-        )
-        try:
-            conversions = survey_media(batches)
-        except MediaError as err:
-            raise DataError(str(err)) from err
-        return replace(batches, conversions=conversions), media.batch_size
-    dropped = [spec.data.label, *spec.data.exclude, *([decision_col] if decision_col else [])]
-    return frame.drop(columns=[c for c in dropped if c in frame.columns]), BATCH_ROWS
-
-
-def _cluster_arguments(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
-    """``clusters=`` for :func:`metrics.group_metrics` when ``data.cluster_column`` is set:
-    rates are then resampled by cluster (e.g. speaker) within each group."""
-    column = spec.data.cluster_column
-    return {"clusters": frame[column].to_numpy()} if column else {}
-
-
-def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
-    """How many clusters (e.g. speakers) each single-attribute group holds."""
-    column = spec.data.cluster_column
-    if column not in frame.columns:
-        return {"column": column, "per_group": {}}
-    per_group = {}
-    for attribute in spec.data.sensitive:
-        if attribute in frame.columns:
-            for level, n in frame.groupby(attribute)[column].nunique().items():
-                per_group[f"{attribute}={level}"] = int(n)
-    rates = "clusters" if _cluster_arguments(spec, frame) else "rows"
-    return {"column": column, "per_group": per_group, "rates_resample": rates}
-
-
-def _media_summary(spec: AuditSpec, features: Any) -> dict[str, Any] | None:
-    """For media data: how many files were read and how many needed each conversion."""
-    if spec.data.media is None:
-        return None
-    surveyed = isinstance(features, MediaBatches) and features.conversions is not None
-    return {
-        "kind": spec.data.media.kind,
-        "files": len(features) if surveyed else None,
-        "conversions": dict(features.conversions) if surveyed else None,
-    }
 
 
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
