@@ -87,6 +87,6 @@ def check_not_identifiers(spec: AuditSpec, frame: pd.DataFrame) -> None:
 
 def check_data(spec: AuditSpec, frame: pd.DataFrame, **kwargs: Any) -> None:
     """Every check above, in order; raises :class:`UnusableDataError`."""
-    check_not_identifiers(spec, frame)
     check_positive_label(spec, frame[spec.data.label])
     check_bootstrap_memory(spec, frame, **kwargs)
+    check_not_identifiers(spec, frame)

@@ -155,7 +155,11 @@ def run(
         else None
     )
     seal = functools.partial(
-        _seal, ledger=ledger_path or DEFAULT_LEDGER, tracking=tracking, quiet=quiet
+        # absolute before model code runs, like --out (a model may change directory)
+        _seal,
+        ledger=Path(ledger_path or DEFAULT_LEDGER).absolute(),
+        tracking=tracking,
+        quiet=quiet,
     )
     # Model code runs in this process: what it prints goes to stderr, so that stdout holds
     # only fairgate's verdict line and no model can print a fake one.
