@@ -155,9 +155,12 @@ def run(
         else None
     )
     seal = functools.partial(
-        # absolute before model code runs, like --out (a model may change directory)
+        # absolute before model code runs, like --out (a model may change directory); with
+        # --no-mlflow and no ledger named, nothing is written to ./.fairgate
         _seal,
-        ledger=Path(ledger_path or DEFAULT_LEDGER).absolute(),
+        ledger=Path(ledger_path or DEFAULT_LEDGER).absolute()
+        if ledger_path or not no_mlflow
+        else None,
         tracking=tracking,
         quiet=quiet,
     )
@@ -302,7 +305,7 @@ def _seal(
     doc: dict[str, Any],
     files: dict[str, Path],
     *,
-    ledger: Path,
+    ledger: Path | None,
     tracking: str | None,
     quiet: bool,
 ) -> None:
@@ -319,6 +322,8 @@ def _seal(
     from ._attestation import ATTESTATION_FILE
     from ._ledger import LedgerError, append_record, ledger_entry
 
+    if ledger is None:  # --no-mlflow without --ledger: no ./.fairgate folder is made
+        return
     attestation = files.get(ATTESTATION_FILE)
     entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
     head = append_record(ledger, entry)
