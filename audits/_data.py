@@ -138,8 +138,9 @@ def _clusters(spec: AuditSpec, frame: pd.DataFrame) -> dict[str, Any]:
         if attribute in frame.columns:
             for level, n in frame.groupby(attribute)[column].nunique().items():
                 per_group[f"{attribute}={level}"] = int(n)
-    rates = "clusters" if _cluster_arguments(spec, frame) else "rows"
-    return {"column": column, "per_group": per_group, "rates_resample": rates}
+    # The rates' bootstrap redraws whole clusters whenever data.cluster_column is set (see
+    # _cluster_arguments); reports still read "rows" in documents written before it did.
+    return {"column": column, "per_group": per_group, "rates_resample": "clusters"}
 
 
 def _media_summary(spec: AuditSpec, features: Any) -> dict[str, Any] | None:
