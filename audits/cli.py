@@ -572,6 +572,11 @@ cli.add_command(monitor)
 cli.add_command(breaker)
 cli.add_command(guard)
 
+from ._register_cli import diff, register  # noqa: E402 - after the group exists
+
+cli.add_command(register)
+cli.add_command(diff)
+
 
 @dataclass(frozen=True)
 class _Rendered:

@@ -4,6 +4,7 @@ Renderers take the results document (what results.json holds), never the runner'
 so any past audit can be rendered again from its results.json.
 """
 
+from ._diff import NOISE_RULE, diff_documents, diff_text
 from ._files import ARTIFACTS, load_artifacts, load_results, write_all, write_pdf
 from ._folder import (
     EvidenceFolderError,
@@ -19,12 +20,16 @@ from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, scrub, tracking_client
+from ._site import site_files, system_key
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
 from ._text import one_line
+from ._transparency import TO_FILL, record_csv, transparency_record
 
 __all__ = [
     "ARTIFACTS",
     "MIN_CELL",
+    "NOISE_RULE",
+    "TO_FILL",
     "AuditRun",
     "Disclosure",
     "EvidenceFolderError",
@@ -34,6 +39,8 @@ __all__ = [
     "count_text",
     "default_tracking_uri",
     "describe_store",
+    "diff_documents",
+    "diff_text",
     "discard",
     "disclose",
     "group_values",
@@ -44,12 +51,16 @@ __all__ = [
     "new_staging_folder",
     "one_line",
     "publish",
+    "record_csv",
     "render_html",
     "render_junit",
     "render_markdown",
     "scrub",
     "set_aside",
+    "site_files",
+    "system_key",
     "tracking_client",
+    "transparency_record",
     "write_all",
     "write_file",
     "write_pdf",
