@@ -1,0 +1,295 @@
+"""The committee's register, built from a real MLflow store holding the six reference audits,
+read in Chromium: no console error, no network request, zero axe-core violations (WCAG 2.2
+AA) on every page type, keyboard and print; ``fairgate diff``; the transparency records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+
+import pytest
+
+from .conftest import ROOT, SPECS
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+AXE = ROOT / "tests" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """The six reference audits, run with ``fairgate run`` into one sqlite MLflow store."""
+    from audits.cli import main
+
+    root = tmp_path_factory.mktemp("register")
+    uri = f"sqlite:///{root / 'store' / 'mlflow.db'}"
+    codes = {}
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        for spec in sorted(SPECS.glob("*.yaml")):
+            out = root / "evidence" / spec.stem
+            args = ["run", str(spec), "--out", str(out), "--tracking-uri", uri, "-q"]
+            codes[spec.stem] = main([*args, "--ledger", str(root / "ledger.jsonl")])
+    finally:
+        os.chdir(cwd)
+    assert codes == {
+        "credit_scoring_v1": 1,
+        "credit_scoring_v2": 0,
+        "emotion_distress_v1": 1,
+        "emotion_distress_v2": 0,
+        "voice_menu_v1": 1,
+        "voice_menu_v2": 1,
+    }
+    # The monitor's state file for the voice menu in service: its breaker is open.
+    from audits._monitor import write_state
+
+    state = {"system": "voice-menu-v2", "state": "open", "updated_at": "2026-11-20T09:00:00Z"}
+    write_state(root / "breaker" / "voice-menu-v2.json", state)
+    return {"root": root, "uri": uri, "evidence": root / "evidence"}
+
+
+@pytest.fixture(scope="module")
+def site(store):
+    from audits.cli import main
+
+    out = store["root"] / "site"
+    code = main(
+        [
+            "register",
+            "--out",
+            str(out),
+            "--tracking-uri",
+            store["uri"],
+            "--state-dir",
+            str(store["root"] / "breaker"),
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def _document(store, stem: str) -> dict:
+    return json.loads((store["evidence"] / stem / "results.json").read_text())
+
+
+def test_every_page_type_renders_offline_and_passes_axe(site):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM, "Debian's chromium must be installed (.ci/setup installs it)"
+    assert AXE.is_file(), "axe-core must be installed: npm ci --prefix tests/axe (.ci/setup)"
+    pages = sorted(site.rglob("*.html"))
+    kinds = {p.relative_to(site).parts[0] for p in pages}
+    assert kinds == {"index.html", "systems", "diffs", "audits"}
+    assert len(pages) == 1 + 3 + 3 + 6
+    found: dict[str, list] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for path in pages:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            console, requests = [], []
+            page.on("console", lambda m, c=console: c.append(m.text) if m.type == "error" else 0)
+            page.on("pageerror", lambda e, c=console: c.append(str(e)))
+            page.on("request", lambda r, q=requests: q.append(r.url))
+            page.goto(path.as_uri())
+            assert page.locator("h1").first.is_visible()
+            page.add_script_tag(path=str(AXE))
+            result = page.evaluate(
+                "tags => axe.run(document, {preload: false, runOnly: {type: 'tag', values: tags}})",
+                WCAG,
+            )
+            found[str(path.relative_to(site))] = [
+                (v["id"], v["help"], [n["target"] for n in v["nodes"]][:3])
+                for v in result["violations"]
+            ]
+            assert result["passes"], path  # axe did run its rules on the page
+            assert console == [], (path, console)
+            assert all(u.startswith(("file:", "data:")) for u in requests), (path, requests)
+            page.close()
+        browser.close()
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_keyboard_skip_link_and_print(site):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        for rel in ("systems/credit-scoring.html", next(site.glob("audits/*/report.html"))):
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto((site / rel).as_uri())
+            page.keyboard.press("Tab")
+            skip = page.locator(":focus")
+            assert skip.get_attribute("class") == "skip" and skip.is_visible()
+            outline = skip.evaluate("e => getComputedStyle(e).outlineStyle")
+            assert outline != "none"
+            page.keyboard.press("Enter")
+            assert page.evaluate("document.activeElement.id") == "main"
+            page.emulate_media(media="print")
+            assert not page.locator(".skip").is_visible()
+            page.close()
+        page = browser.new_page()
+        page.goto((site / "index.html").as_uri())
+        page.emulate_media(media="print")
+        assert not page.locator("nav.site").is_visible()
+        assert page.get_by_role("table").is_visible()
+        browser.close()
+
+
+def test_home_lists_every_system_with_its_verdict_and_breaker(site, store):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        page = browser.new_page()
+        page.goto((site / "index.html").as_uri())
+        rows = page.locator("tbody tr")
+        texts = {}
+        for i in range(rows.count()):
+            cells = rows.nth(i).locator("th, td").all_inner_texts()
+            texts[cells[0].split("\n")[-1]] = cells
+        browser.close()
+    assert set(texts) == {"credit-scoring", "emotion-distress", "voice-menu"}
+    assert (
+        "RELEASE" in texts["credit-scoring"][1]
+        and "credit-scoring-v2" in texts["credit-scoring"][1]
+    )
+    assert "BLOCKED" in texts["voice-menu"][1]
+    assert texts["voice-menu"][6].startswith("open")
+    assert texts["credit-scoring"][6] == "no breaker state found"
+    policy = _document(store, "credit_scoring_v2")["spec"]["policy"]
+    assert texts["credit-scoring"][4].startswith(policy[:40])
+    # Each audit's report is in the site, linked from its system's page.
+    html = (site / "systems" / "credit-scoring.html").read_text()
+    for stem in ("credit_scoring_v1", "credit_scoring_v2"):
+        audit_id = _document(store, stem)["run"]["audit_id"]
+        report = site / "audits" / audit_id / "report.html"
+        assert f"../audits/{audit_id}/report.html" in html and report.is_file()
+        assert _document(store, stem)["spec"]["system"] in report.read_text()
+    # A chart per check, each with its text alternative and data table.
+    checks = _document(store, "credit_scoring_v1")["checks"]
+    assert html.count('<svg role="img"') == len(checks)
+    assert html.count("<desc id=") == len(checks)
+    assert html.count(": values by audit</caption>") == len(checks)
+
+
+def _fail_to_pass(store) -> list[str]:
+    before = {c["name"]: c["status"] for c in _document(store, "credit_scoring_v1")["checks"]}
+    after = {c["name"]: c["status"] for c in _document(store, "credit_scoring_v2")["checks"]}
+    return [n for n, s in before.items() if s == "fail" and after.get(n) == "pass"]
+
+
+def test_diff_of_credit_v1_to_v2_lists_the_checks_that_went_from_fail_to_pass(
+    store, site, fairgate
+):
+    expected = _fail_to_pass(store)
+    assert "selection_rate ratio [age_band]" in expected and "sensitive_attribution" in expected
+    a, b = store["evidence"] / "credit_scoring_v1", store["evidence"] / "credit_scoring_v2"
+    code, out, _ = fairgate("diff", a, b)
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("resolved failures: "))
+    assert line.removeprefix("resolved failures: ").split(", ") == expected
+    assert "new failures: none" in out and "noise rule: " in out
+    assert "data digest: same" in out and "model digest: changed" in out
+    # The same by MLflow run id, as JSON.
+    from reports import tracking_client
+
+    client = tracking_client(store["uri"])
+    ids = {}
+    for run in client.search_runs(
+        [client.get_experiment_by_name("fairgate/credit-scoring").experiment_id]
+    ):
+        if "mlflow.parentRunId" not in run.data.tags:
+            ids[run.data.tags["fairgate.spec_name"]] = run.info.run_id
+    code, out, _ = fairgate(
+        "diff",
+        ids["credit-scoring-v1"],
+        ids["credit-scoring-v2"],
+        "--json",
+        "--tracking-uri",
+        store["uri"],
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["resolved_failures"] == expected and result["new_failures"] == []
+    sensitive = next(c for c in result["checks"] if c["name"] == "sensitive_attribution")
+    assert sensitive["noise"] == "larger than the noise"  # intervals [0.099, 0.111] vs [0, 0]
+    # The site's diff page says it too.
+    page = (site / "diffs" / "credit-scoring.html").read_text()
+    resolved = page.split("Failures resolved</dt><dd>")[1].split("</dd>")[0]
+    assert resolved == ", ".join(expected).replace("&", "&amp;")
+
+
+def test_the_noise_rule_follows_the_intervals(store):
+    from reports import diff_documents
+
+    before = _document(store, "credit_scoring_v1")
+    after = json.loads(json.dumps(before))
+    check = after["checks"][0]
+    lo, hi = before["checks"][0]["ci"]
+    check["value"], check["ci"] = hi + 0.02, [hi + 0.01, hi + 0.03]
+    assert diff_documents(before, after)["checks"][0]["noise"] == "larger than the noise"
+    check["value"], check["ci"] = hi - 0.001, [lo, hi]
+    assert diff_documents(before, after)["checks"][0]["noise"] == "within the noise"
+
+
+def test_transparency_record_marks_what_people_must_fill(site):
+    from reports import TO_FILL
+
+    record = json.loads((site / "transparency" / "credit-scoring.json").read_text())
+    rows = list(
+        csv.DictReader(io.StringIO((site / "transparency" / "credit-scoring.csv").read_text()))
+    )
+    assert [r["field"] for r in rows] == [f["field"] for f in record["fields"]]
+    by_field = {f["field"]: f for f in record["fields"]}
+    for name in ("Organisation", "Purpose", "Appeals and review", "Human decisions and review"):
+        assert by_field[name] == {**by_field[name], "value": TO_FILL, "filled_by": "people"}
+    assert "selection_rate ratio [age_band]: pass" in by_field["Fairness results"]["value"]
+    assert "reason_codes: pass" in by_field["Explainability results"]["value"]
+    assert by_field["Versions audited"]["value"] == "credit-scoring-v1, credit-scoring-v2"
+    assert all(f["value"] != TO_FILL for f in record["fields"] if f["filled_by"] != "people")
+
+
+def test_bad_usage_exits_4(store, tmp_path, fairgate):
+    assert fairgate("register", "--out", tmp_path / "s")[0] == 4
+    assert (
+        fairgate("diff", tmp_path / "missing.json", store["evidence"] / "credit_scoring_v1")[0] == 4
+    )
+    # A folder holding something else is never overwritten.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    evidence = store["evidence"] / "credit_scoring_v1"
+    assert fairgate("register", "--out", other, "--evidence", evidence)[0] == 4
+    assert (other / "notes.txt").read_text() == "mine"
+    # A results document whose verdict its checks do not imply is refused.
+    forged = _document(store, "credit_scoring_v1")
+    forged["verdict"], forged["exit_code"] = "pass", 0
+    (tmp_path / "forged").mkdir()
+    (tmp_path / "forged" / "results.json").write_text(json.dumps(forged))
+    code, _, err = fairgate("register", "--out", tmp_path / "s", "--evidence", tmp_path / "forged")
+    assert code == 4 and "refused" in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_register_from_evidence_folders_replaces_an_earlier_register(store, tmp_path, fairgate):
+    out = tmp_path / "site"
+    folders = [store["evidence"] / s for s in ("credit_scoring_v1", "credit_scoring_v2")]
+    args = ["register", "--out", out, "--state-dir", tmp_path / "none"]
+    assert fairgate(*args, "--evidence", folders[0])[0] == 0
+    assert fairgate(*args, *[x for f in folders for x in ("--evidence", f)])[0] == 0
+    assert sorted(p.name for p in (out / "systems").iterdir()) == ["credit-scoring.html"]
+    assert len(list((out / "audits").iterdir())) == 2
+    assert "resolved failure" in (out / "diffs" / "credit-scoring.html").read_text()
