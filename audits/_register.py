@@ -140,15 +140,28 @@ def _runs(client: Any, experiment_ids: list[str]) -> list[Any]:
 
 
 def _registry(client: Any, model_uri: str) -> dict[str, Any] | None:
-    """The registered model behind ``models:/...`` and its aliases (alias to version)."""
+    """The registered model behind ``models:/...``: its aliases (alias to version) and, per
+    version, the audit and verdict fairgate tagged on it."""
     match = _MODELS.match(str(model_uri))
     if not match:
         return None
     try:
         model = client.get_registered_model(match["name"])
+        found = client.search_model_versions(f"name = '{match['name']}'")
     except Exception:
         return None
-    return {"name": model.name, "aliases": dict(sorted((model.aliases or {}).items()))}
+    versions = {
+        str(v.version): {
+            "verdict": (v.tags or {}).get("fairgate.verdict"),
+            "audit_id": (v.tags or {}).get("fairgate.audit_id"),
+        }
+        for v in found
+    }
+    return {
+        "name": model.name,
+        "aliases": dict(sorted((model.aliases or {}).items())),
+        "versions": versions,
+    }
 
 
 def from_mlflow(tracking_uri: str, into: Gathered) -> None:

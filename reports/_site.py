@@ -92,8 +92,13 @@ def _verdict(entry: dict[str, Any]) -> str:
 def _service(context: dict[str, Any], latest: dict[str, Any]) -> str:
     registry = context.get("registry")
     if registry:
-        aliases = ", ".join(f"{a} → version {v}" for a, v in registry["aliases"].items())
-        return f"{registry['name']}: {aliases or 'no alias set'}"
+        parts = []
+        for alias, version in registry["aliases"].items():
+            tagged = (registry.get("versions") or {}).get(str(version)) or {}
+            verdict = tagged.get("verdict")
+            audited = f", audited: {verdict}" if verdict else ", never audited by fairgate"
+            parts.append(f"{alias} → version {version}{audited}")
+        return f"{registry['name']}: " + ("; ".join(parts) or "no alias set")
     return f"not in a model registry (latest audited: {latest['spec']['name']})"
 
 

@@ -293,3 +293,90 @@ def test_register_from_evidence_folders_replaces_an_earlier_register(store, tmp_
     assert sorted(p.name for p in (out / "systems").iterdir()) == ["credit-scoring.html"]
     assert len(list((out / "audits").iterdir())) == 2
     assert "resolved failure" in (out / "diffs" / "credit-scoring.html").read_text()
+
+
+def test_the_model_in_service_is_read_from_the_registry(tmp_path, fairgate, in_repo):
+    """An audit of ``models:/credit-scoring@candidate`` promoted to ``production``: the
+    register shows both aliases and the verdict tagged on the version they point to."""
+    import mlflow
+    import mlflow.sklearn
+    import skops.io as sio
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    from .conftest import CREDIT
+
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    path = CREDIT / "v2" / "model.skops"
+    trusted = sio.get_untrusted_types(file=path)
+    mlflow.set_tracking_uri(uri)
+    try:
+        with mlflow.start_run():
+            mlflow.sklearn.log_model(
+                sio.load(path, trusted=trusted),
+                name="model",
+                registered_model_name="credit-scoring",
+                serialization_format="skops",
+                skops_trusted_types=trusted,
+            )
+    finally:
+        mlflow.set_tracking_uri(None)
+    MlflowClient(tracking_uri=uri).set_registered_model_alias("credit-scoring", "candidate", "1")
+    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec["checks"] = [c for c in spec["checks"] if "type" not in c]
+    spec["model"] = {
+        "kind": "mlflow",
+        "uri": "models:/credit-scoring@candidate",
+        "trusted_types": spec["model"]["trusted_types"],
+    }
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    run = ["run", tmp_path / "spec.yaml", "--out", tmp_path / "ev", "--tracking-uri", uri, "-q"]
+    assert fairgate(*run, "--promote", "production", "--ledger", tmp_path / "l.jsonl")[0] == 0
+    assert fairgate("register", "--out", tmp_path / "site", "--tracking-uri", uri)[0] == 0
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert (
+        "credit-scoring: candidate → version 1, audited: pass; "
+        "production → version 1, audited: pass" in home
+    )
+
+
+def test_an_audit_run_without_a_results_document_is_listed_not_shown(store, tmp_path, fairgate):
+    from reports import tracking_client
+
+    uri = f"sqlite:///{tmp_path / 'broken' / 'mlflow.db'}"
+    client = tracking_client(uri)
+    experiment = client.create_experiment("fairgate/broken")
+    tags = {
+        "fairgate.audit_id": "broken-1",
+        "fairgate.spec_name": "broken",
+        "fairgate.verdict": "pass",
+    }
+    run = client.create_run(experiment, tags=tags)
+    client.set_terminated(run.info.run_id, status="FINISHED")
+    evidence = store["evidence"] / "credit_scoring_v1"
+    args = ["register", "--out", tmp_path / "site", "--tracking-uri", uri, "--evidence", evidence]
+    code, _, err = fairgate(*args)
+    assert code == 2 and run.info.run_id in err
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert "Audits that could not be read" in home and run.info.run_id in home
+    assert "broken" not in [p.stem for p in (tmp_path / "site" / "systems").iterdir()]
+
+
+def test_the_transparency_record_reads_structured_system_and_deployment_blocks(store):
+    from reports import TO_FILL, transparency_record
+
+    document = _document(store, "credit_scoring_v2")
+    content = document["spec"]["content"]
+    content["system"] = {"name": "Microcredit scoring", "owner": "City of Example, Finance"}
+    content["deployment"] = {"purpose": "Pre-screen microcredit requests", "appeals": ""}
+    fields = {f["field"]: f for f in transparency_record("credit-scoring", [document])["fields"]}
+    assert fields["Name"]["value"] == "Microcredit scoring"
+    assert fields["Organisation"] == {
+        "section": "Owner and responsibility",
+        "field": "Organisation",
+        "value": "City of Example, Finance",
+        "filled_by": "fairgate (spec)",
+    }
+    assert fields["Purpose"]["value"] == "Pre-screen microcredit requests"
+    assert fields["Appeals and review"]["value"] == TO_FILL  # empty is not filled
+    assert fields["Description"]["value"] == TO_FILL  # no text description in the blocks
