@@ -147,7 +147,7 @@ def _system(key: str, entries: list[dict[str, Any]], context: dict[str, Any]) ->
         "title": (described if isinstance(described, str) else None)
         or (described or {}).get("name")
         or key,
-        "entries": entries,
+        "entries": [{**e, "verdict": _verdict(e)} for e in entries],
         "latest": latest,
         "verdict": _verdict(latest),
         "verdict_title": VERDICT_TITLES.get(_verdict(latest), _verdict(latest).upper()),

@@ -380,3 +380,20 @@ def test_the_transparency_record_reads_structured_system_and_deployment_blocks(s
     assert fields["Purpose"]["value"] == "Pre-screen microcredit requests"
     assert fields["Appeals and review"]["value"] == TO_FILL  # empty is not filled
     assert fields["Description"]["value"] == TO_FILL  # no text description in the blocks
+
+
+def test_a_run_tagged_error_is_never_shown_as_a_release(store, tmp_path, fairgate):
+    """A passing audit whose run was tagged ``error`` (e.g. a refused promotion: the process
+    exited 2) is shown as undecided: the register never claims more than the run."""
+    from reports import log_audit, tracking_client
+
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    folder = store["evidence"] / "credit_scoring_v2"
+    document = _document(store, "credit_scoring_v2")
+    logged = log_audit(document, {"results.json": folder / "results.json"}, tracking_uri=uri)
+    tracking_client(uri).set_tag(logged["run_id"], "fairgate.verdict", "error")
+    assert fairgate("register", "--out", tmp_path / "site", "--tracking-uri", uri)[0] == 0
+    home = (tmp_path / "site" / "index.html").read_text()
+    assert "CANNOT DECIDE" in home and "RELEASE" not in home.split("<tbody>")[1]
+    page = (tmp_path / "site" / "systems" / "credit-scoring.html").read_text()
+    assert "its MLflow run is tagged error; the document says pass" in page
