@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Gathered", "RegisterError", "from_evidence", "from_mlflow", "read_audit"]
+__all__ = [
+    "Gathered",
+    "RegisterError",
+    "breaker_states",
+    "from_evidence",
+    "from_mlflow",
+    "read_audit",
+]
 
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 _MODELS = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>\d+))?$")

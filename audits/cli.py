@@ -4,6 +4,7 @@ Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harn
 decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
 spec); 5 (``fairgate monitor``, ``breaker status``) the circuit breaker is open or half-open.
 ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
+``fairgate register`` and ``fairgate diff``: see audits/_register_cli.py.
 """
 
 from __future__ import annotations
