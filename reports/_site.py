@@ -17,7 +17,7 @@ from typing import Any
 from ._diff import NOISE_RULE, diff_documents
 from ._html import _environment, render_html
 from ._text import VERDICT_TITLES, status_label
-from ._transparency import TO_FILL, record_csv, transparency_record
+from ._transparency import TO_FILL, policy_text, record_csv, transparency_record
 from ._trend import trend_points, trend_summary, trend_svg
 
 __all__ = ["site_files", "system_key"]
@@ -40,16 +40,7 @@ def _slug(text: str) -> str:
 def _policy(document: dict[str, Any]) -> dict[str, Any]:
     """The policy as the document states it: a text, or a structured policy's name and
     version, and any policy digests in the provenance."""
-    spec = document.get("spec") or {}
-    policy = spec.get("policy")
-    if not policy:
-        policy = (spec.get("content") or {}).get("policy")
-    if isinstance(policy, dict):
-        name = policy.get("name") or policy.get("id") or "structured policy"
-        version = policy.get("version")
-        text = f"{name} (version {version})" if version else str(name)
-    else:
-        text = str(policy or "not stated")
+    text = policy_text(document)
     digests = {
         k: v
         for k, v in (document.get("provenance") or {}).items()

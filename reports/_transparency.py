@@ -16,7 +16,7 @@ from typing import Any
 from ._suppress import count_text
 from ._text import _CONTROL, fmt, status_label
 
-__all__ = ["TO_FILL", "record_csv", "transparency_record"]
+__all__ = ["TO_FILL", "policy_text", "record_csv", "transparency_record"]
 
 #: The mark of a field fairgate cannot know.
 TO_FILL = "TO BE COMPLETED BY THE SYSTEM OWNER"
@@ -41,6 +41,18 @@ _PEOPLE = (
     ("Data specification", "Data access and storage", ("data_storage", "data_access")),
     ("Risks, mitigations and impact assessments", "Impact assessment", ("impact_assessment",)),
 )
+
+
+def policy_text(document: dict[str, Any]) -> str:
+    """The policy as the document states it: its text, or a structured policy's name and
+    version."""
+    spec = document.get("spec") or {}
+    policy = spec.get("policy") or (spec.get("content") or {}).get("policy")
+    if isinstance(policy, dict):
+        name = policy.get("name") or policy.get("id") or "structured policy"
+        version = policy.get("version")
+        return f"{name} (version {version})" if version else str(name)
+    return str(policy or "not stated")
 
 
 def _clean(value: Any) -> str:
@@ -93,7 +105,7 @@ def transparency_record(system: str, audits: list[dict[str, Any]]) -> dict[str, 
         ``filled_by``: ``fairgate`` or ``people``, whose value is :data:`TO_FILL`).
     """
     doc = audits[-1]
-    spec, content = doc.get("spec") or {}, (doc.get("spec") or {}).get("content") or {}
+    content = (doc.get("spec") or {}).get("content") or {}
     blocks = _blocks(doc)
     described = content.get("system")
     description = described if isinstance(described, str) else blocks.get("description")
@@ -111,7 +123,7 @@ def transparency_record(system: str, audits: list[dict[str, Any]]) -> dict[str, 
         _field(
             "Description and rationale",
             "Policy the system is audited against",
-            spec.get("policy"),
+            policy_text(doc),
             "fairgate (spec)",
         ),
         _field("Tool specification", "Versions audited", ", ".join(versions), "fairgate"),
