@@ -28,6 +28,8 @@ from metrics import (
     run_breaker,
 )
 
+from ._checks import CheckResult
+from ._monitor_checks import check_entry, not_run, signal_of, window_checks
 from ._monitor_log import MonitorDataError, Windows, cut_windows, read_log
 from ._monitor_state import (
     DEFAULT_STATE_DIR,
@@ -78,6 +80,13 @@ def policy_of(spec: AuditSpec) -> BreakerPolicy:
     mon = spec.monitor
     if mon is None:
         raise SpecError(["monitor is required by fairgate monitor: the spec has no monitor block."])
+    if mon.trip_on_fairness and not any(c.type == "group_metric" for c in spec.checks):
+        raise SpecError(
+            [
+                "monitor.trip_on_fairness needs a group_metric check in checks (the fairness "
+                "check run on each window). Got none."
+            ]
+        )
     return BreakerPolicy(
         trip_above=mon.trip_above,
         min_cases=mon.min_cases,
@@ -85,6 +94,7 @@ def policy_of(spec: AuditSpec) -> BreakerPolicy:
         recovery_windows=mon.recovery_windows,
         confidence=mon.confidence,
         estimate_may_open=mon.estimate_may_open,
+        trip_on_checks=mon.trip_on_fairness,
     )
 
 
@@ -97,6 +107,16 @@ def _after_windows(event: dict[str, Any], windows: Windows, *, time_windows: boo
     return sum(int(e) <= int(end) for e in windows.ends)
 
 
+def _beyond(fairness: list[list[CheckResult]], labels: list[str]) -> dict[str, list[str]]:
+    """Per check, the windows whose interval lies wholly beyond a threshold."""
+    out: dict[str, list[str]] = {}
+    for w, results in enumerate(fairness):
+        for r in results:
+            if signal_of(r).health is WindowHealth.TRIP:
+                out.setdefault(r.name, []).append(labels[w])
+    return out
+
+
 def _reason(run: BreakerRun) -> str:
     if run.final.state is BreakerState.CLOSED or not run.events:
         return "the model decides"
@@ -104,12 +124,20 @@ def _reason(run: BreakerRun) -> str:
     if last.by:
         return f"forced open by {last.by}: {last.reason}"
     opened = next((e for e in reversed(run.events) if e.after is BreakerState.OPEN), last)
-    cause = (
-        f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%} "
-        f"(lower bound {opened.low:.1%} above {opened.bound:.0%})"
-        if opened.rate is not None
-        else "opened"
-    )
+    if opened.check is not None:
+        worst = f"; least favoured group {opened.group}" if opened.group else ""
+        cause = (
+            f"tripped in window {opened.label}: fairness check {opened.check} at "
+            f"{opened.rate:.3f} (interval {opened.low:.3f} to {opened.high:.3f}, wholly beyond "
+            f"the threshold {opened.bound:g}{worst})"
+        )
+    elif opened.rate is not None:
+        cause = (
+            f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%} "
+            f"(lower bound {opened.low:.1%} above {opened.bound:.0%})"
+        )
+    else:
+        cause = "opened"
     if run.final.state is BreakerState.HALF_OPEN:
         return f"half-open (people decide, the model runs in shadow); {cause}"
     return cause
@@ -156,12 +184,14 @@ def monitor(
         )
         for e in people
     ]
+    fairness = window_checks(windows, spec, min_cases=policy.min_cases, seed=spec.seed)
     run = run_breaker(
         windows.counts,
         policy=policy,
         labels=windows.labels,
         manual=manual,
         estimates=windows.estimates,
+        checks=[[signal_of(r) for r in results] for results in fairness],
     )
     judged = sum(w.health is not WindowHealth.INSUFFICIENT for w in run.windows)
     final = run.final.state
@@ -181,6 +211,13 @@ def monitor(
             f"; early warning: in window {last.label} the rate estimated from scores for "
             f"{last.estimate.group} is {last.estimate.rate:.1%} (lower bound "
             f"{last.estimate.low:.1%}), above the bound before the reviews are in"
+        )
+    beyond = _beyond(fairness, windows.labels)
+    if beyond and not policy.trip_on_checks:
+        name, labels = next(iter(beyond.items()))
+        message += (
+            f"; fairness: {name}'s interval lies beyond its threshold in {len(labels)} "
+            f"window(s) (last {labels[-1]}), recorded only (monitor.trip_on_fairness is off)"
         )
     spec_sha = hashlib.sha256(Path(spec_path).read_bytes()).hexdigest()
     document = {
@@ -205,6 +242,12 @@ def monitor(
             "cool_down_windows": policy.cool_down,
             "recovery_windows": policy.recovery_windows,
             "confidence": policy.confidence,
+            "trip_on_fairness": policy.trip_on_checks,
+        },
+        "fairness": {
+            "checks": sorted({r.name for results in fairness for r in results}),
+            "not_run": not_run(spec),
+            "beyond_threshold": beyond,
         },
         "windows": [
             {
@@ -216,6 +259,7 @@ def monitor(
                 "state": run.states[w.window].value,
                 "estimate": None if w.estimate is None else asdict(w.estimate),
                 "estimated": w.estimated,  # judged on the estimate: too few reviews
+                "checks": [check_entry(r) for r in fairness[w.window]],
                 "cells": [
                     {
                         "group": c.group,

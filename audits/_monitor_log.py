@@ -7,7 +7,7 @@ log holds a decision after its end (time windows) or once it is full (count wind
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +42,10 @@ class Windows:
     reviewed: int
     #: per window: cell -> (expected misjudged, variance, decisions), from calibrated scores
     estimates: list[dict[str, tuple[float, float, int]]] | None = None
+    #: the reviewed decisions of the complete windows, for the fairness checks: ``w`` (the
+    #: window), ``y_true`` and ``y_pred`` (whether the review outcome and the decision are
+    #: ``data.positive_label``), the sensitive columns and, when set, ``data.cluster_column``
+    reviewed_rows: pd.DataFrame | None = field(default=None, repr=False, compare=False)
 
 
 def _log_files(path: str) -> list[Path]:
@@ -96,6 +100,10 @@ def _same(a: pd.Series, b: pd.Series) -> pd.Series:
         return s.astype(str)
 
     return text(a) == text(b)
+
+
+def _group_checks(spec: AuditSpec) -> bool:
+    return any(c.type == "group_metric" for c in spec.checks)
 
 
 def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
@@ -182,6 +190,18 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
     work = pd.DataFrame({"w": index, "k": errors.to_numpy(), "n": inside.to_numpy()})
     for col in data.sensitive:
         work[col] = frame[col].astype(str).where(frame[col].notna(), "<missing>").to_numpy()
+    cluster = data.cluster_column
+    if cluster is not None and cluster not in frame.columns and _group_checks(spec):
+        raise MonitorDataError(
+            f"The log has no cluster (data.cluster_column) column {cluster!r}, which the "
+            f"fairness checks resample by. Its columns: {list(frame.columns)}."
+        )
+    rows = work[["w", *data.sensitive]].assign(
+        y_true=positive.to_numpy(), y_pred=says_positive.to_numpy()
+    )
+    if cluster is not None and cluster in frame.columns:
+        rows[cluster] = frame[cluster].to_numpy()
+    rows = rows[reviewed.to_numpy() & (rows["w"] < n_windows).to_numpy()]
     work = work[work["w"] < n_windows]
     counts: list[dict[str, tuple[int, int]]] = [{} for _ in range(n_windows)]
     overall = work.groupby("w")[["k", "n"]].sum()
@@ -217,4 +237,5 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         rows=len(frame),
         reviewed=int(reviewed.sum()),
         estimates=estimates,
+        reviewed_rows=rows.reset_index(drop=True),
     )

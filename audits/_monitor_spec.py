@@ -56,6 +56,11 @@ class MonitorSpec(BaseModel):
     score: Annotated[str, Field(min_length=1)] | None = None
     #: Whether that estimate may open the breaker in a window without enough reviews.
     estimate_may_open: bool = False
+    #: Whether a ``group_metric`` check of the spec, run on each window's reviewed decisions,
+    #: trips the breaker when its interval lies wholly beyond its threshold (and, while
+    #: half-open, keeps a window from being healthy unless its interval lies within them).
+    #: Otherwise the checks are recorded and reported only.
+    trip_on_fairness: bool = False
 
     @field_validator("window")
     @classmethod

@@ -23,6 +23,7 @@ from ._breaker_window import (
     OVERALL,
     BreakerPolicy,
     CellStat,
+    CheckSignal,
     WindowHealth,
     WindowStats,
     assess_window,
@@ -56,6 +57,10 @@ class ManualAction(StrEnum):
     RESET = "reset"
 
 
+#: The causes of a transition to open that the rule (not a person) made.
+_TRIPS = ("trip", "estimated_trip", "fairness_trip")
+
+
 @dataclass(frozen=True)
 class BreakerEvent:
     """A transition, with the evidence that caused it."""
@@ -64,7 +69,8 @@ class BreakerEvent:
     label: str
     before: BreakerState
     after: BreakerState
-    cause: str  # trip | cool_down | recovered | force_open | reset
+    #: trip | estimated_trip | fairness_trip | cool_down | recovered | force_open | reset
+    cause: str
     bound: float
     group: str | None = None
     errors: int | None = None
@@ -75,6 +81,9 @@ class BreakerEvent:
     by: str | None = None
     reason: str | None = None
     at: str | None = None  # when a person acted (ISO 8601)
+    #: the fairness check that tripped the breaker (``rate``/``low``/``high`` are then its
+    #: value and interval, ``bound`` the threshold they are beyond)
+    check: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready mapping (states as their text)."""
@@ -118,7 +127,7 @@ class BreakerRun:
     @property
     def trips(self) -> int:
         """How many times the rule (not a person) opened the breaker."""
-        return sum(e.cause in ("trip", "estimated_trip") for e in self.events)
+        return sum(e.cause in _TRIPS for e in self.events)
 
     @property
     def early_warnings(self) -> tuple[WindowStats, ...]:
@@ -138,6 +147,21 @@ def _event(
     policy: BreakerPolicy,
     cell: CellStat | None = None,
 ) -> BreakerEvent:
+    if cause == "fairness_trip" and stats.check_reason is not None:
+        check = stats.check_reason
+        return BreakerEvent(
+            window=stats.window,
+            label=stats.label,
+            before=snap.state,
+            after=after,
+            cause=cause,
+            bound=check.bound,
+            group=check.group,
+            rate=check.value,
+            low=check.low,
+            high=check.high,
+            check=check.name,
+        )
     cell = cell if cell is not None else stats.cell(OVERALL)
     return BreakerEvent(
         window=stats.window,
@@ -169,7 +193,13 @@ def step_breaker(
         half-open when ``cool_down`` is 0).
     """
     events: list[BreakerEvent] = []
-    trip = "estimated_trip" if stats.estimated else "trip"
+    trip = (
+        "estimated_trip"
+        if stats.estimated
+        else "fairness_trip"
+        if stats.reason is None and stats.check_reason is not None
+        else "trip"
+    )
     if snap.state is BreakerState.CLOSED:
         if stats.health is WindowHealth.TRIP:
             events.append(_event(stats, snap, BreakerState.OPEN, trip, policy, stats.reason))
@@ -230,6 +260,7 @@ def run_breaker(
     labels: Sequence[str] | None = None,
     manual: Iterable[ManualEvent] = (),
     estimates: Sequence[Mapping[str, tuple[float, float, int]]] | None = None,
+    checks: Sequence[Sequence[CheckSignal]] | None = None,
 ) -> BreakerRun:
     """Replay the breaker over windows of counts, from closed.
 
@@ -248,6 +279,9 @@ def run_breaker(
         whose lower bound passes the bound marks the window (``WindowStats.estimate``); it
         trips the breaker only in a window without enough reviews, and only when
         ``policy.estimate_may_open``.
+    checks : sequence of sequences of CheckSignal, optional
+        Per window, the fairness checks computed on its reviewed decisions (see
+        :func:`assess_window`); they trip the breaker only when ``policy.trip_on_checks``.
 
     Returns
     -------
@@ -268,7 +302,8 @@ def run_breaker(
     apply_manual(0, "")
     for i, counts in enumerate(windows):
         label = labels[i] if labels is not None else str(i)
-        stats = assess_window(counts, policy=policy, window=i, label=label)
+        signals = checks[i] if checks is not None else ()
+        stats = assess_window(counts, policy=policy, window=i, label=label, checks=signals)
         if estimates is not None:
             cells = [c for c in estimated_cells(estimates[i], policy=policy) if c.judged]
             high = [c for c in cells if c.low > policy.trip_above]

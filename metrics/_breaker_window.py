@@ -7,12 +7,17 @@
 * a window with fewer than ``min_cases`` reviewed decisions overall is **insufficient**,
   never healthy; any other window is **uncertain**.
 
+Fairness checks computed on the window (:class:`CheckSignal`) are judged by the same rule
+when ``policy.trip_on_checks``: a check whose interval lies wholly beyond its threshold trips
+the window (conclusive evidence only); a window is healthy only if every check's interval
+lies wholly within its thresholds.
+
 This module knows no spec, log or file: it takes counts and returns typed results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -24,6 +29,7 @@ __all__ = [
     "OVERALL",
     "BreakerPolicy",
     "CellStat",
+    "CheckSignal",
     "WindowHealth",
     "WindowStats",
     "assess_window",
@@ -63,6 +69,10 @@ class BreakerPolicy:
         Whether an estimated rate (confidence-based estimation from calibrated scores) may
         trip the breaker in a window without enough reviewed decisions. Otherwise such an
         estimate is an early warning only.
+    trip_on_checks : bool
+        Whether a fairness check whose interval lies wholly beyond its threshold trips the
+        breaker (and, while half-open, whether a window is healthy only when every check's
+        interval lies within its thresholds). Otherwise checks are recorded only.
     """
 
     trip_above: float = 0.15
@@ -71,6 +81,7 @@ class BreakerPolicy:
     recovery_windows: int = 2
     confidence: float = 0.95
     estimate_may_open: bool = False
+    trip_on_checks: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 < self.trip_above < 1.0:
@@ -113,6 +124,48 @@ class CellStat:
     judged: bool  # enough reviewed cases to be compared with the bound
 
 
+def _finite(x: float | None) -> bool:
+    return x is not None and bool(np.isfinite(x))
+
+
+@dataclass(frozen=True)
+class CheckSignal:
+    """A fairness check's evidence in one window, as the breaker reads it.
+
+    ``sufficient`` is false when the check could not be judged (too few cases in a group,
+    fewer than two groups, an error): such a check never trips and is never healthy.
+    """
+
+    name: str
+    value: float | None
+    low: float | None
+    high: float | None
+    min: float | None = None
+    max: float | None = None
+    sufficient: bool = True
+    group: str | None = None  # the least favoured group
+
+    @property
+    def health(self) -> WindowHealth:
+        """``trip`` when the interval lies wholly beyond a threshold, ``healthy`` when it
+        lies wholly within them, ``insufficient`` without evidence, else ``uncertain``."""
+        if not (self.sufficient and _finite(self.low) and _finite(self.high)):
+            return WindowHealth.INSUFFICIENT
+        lo, hi = float(self.low), float(self.high)  # type: ignore[arg-type]
+        if (self.max is not None and lo > self.max) or (self.min is not None and hi < self.min):
+            return WindowHealth.TRIP
+        if (self.max is None or hi <= self.max) and (self.min is None or lo >= self.min):
+            return WindowHealth.HEALTHY
+        return WindowHealth.UNCERTAIN
+
+    @property
+    def bound(self) -> float:
+        """The threshold the interval is beyond (or, when it is not, the first one set)."""
+        if self.min is not None and _finite(self.high) and self.high < self.min:  # type: ignore[operator]
+            return self.min
+        return self.max if self.max is not None else float(self.min)  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class WindowStats:
     """One window's cells and what they say."""
@@ -125,6 +178,9 @@ class WindowStats:
     #: the estimated cell (from scores) whose lower bound passes the bound, if any
     estimate: CellStat | None = None
     estimated: bool = False  # the trip rests on the estimate (no reviews yet)
+    checks: tuple[CheckSignal, ...] = ()  # the fairness checks computed on the window
+    #: the check that tripped the window or kept it from being healthy (trip_on_checks)
+    check_reason: CheckSignal | None = None
 
     def cell(self, group: str) -> CellStat | None:
         """The cell of ``group``, or ``None`` when the window has none."""
@@ -137,6 +193,7 @@ def assess_window(
     policy: BreakerPolicy,
     window: int = 0,
     label: str = "",
+    checks: Sequence[CheckSignal] = (),
 ) -> WindowStats:
     """Compute the Wilson interval of every cell of a window and judge the window.
 
@@ -152,6 +209,10 @@ def assess_window(
         The window's position.
     label : str
         The window's name (its start time, its first row).
+    checks : sequence of CheckSignal
+        The fairness checks computed on the window's reviewed decisions. They count only
+        when ``policy.trip_on_checks`` and the overall cell has ``min_cases`` reviewed
+        decisions; a misjudgment trip is reported before a check's.
 
     Returns
     -------
@@ -196,7 +257,27 @@ def assess_window(
     else:
         health = WindowHealth.UNCERTAIN
         reason = max(judged, key=lambda c: (c.high, c.group != OVERALL))
-    return WindowStats(window=window, label=label, cells=cells, health=health, reason=reason)
+    checks = tuple(checks)
+    check_reason = None
+    if policy.trip_on_checks and checks and cells[0].judged:
+        failing = [c for c in checks if c.health is WindowHealth.TRIP]
+        if failing:
+            if health is not WindowHealth.TRIP:
+                reason = None  # the check, not a misjudgment rate, trips the window
+            health, check_reason = WindowHealth.TRIP, failing[0]
+        elif health is WindowHealth.HEALTHY:
+            unsure = [c for c in checks if c.health is not WindowHealth.HEALTHY]
+            if unsure:
+                health, check_reason = WindowHealth.UNCERTAIN, unsure[0]
+    return WindowStats(
+        window=window,
+        label=label,
+        cells=cells,
+        health=health,
+        reason=reason,
+        checks=checks,
+        check_reason=check_reason,
+    )
 
 
 def estimated_cells(
