@@ -95,6 +95,7 @@ def policy_of(spec: AuditSpec) -> BreakerPolicy:
         confidence=mon.confidence,
         estimate_may_open=mon.estimate_may_open,
         trip_on_checks=mon.trip_on_fairness,
+        pool_windows=mon.pool_windows,
     )
 
 
@@ -132,9 +133,10 @@ def _reason(run: BreakerRun) -> str:
             f"the threshold {opened.bound:g}{worst})"
         )
     elif opened.rate is not None:
+        over = f" over the last {opened.pooled} windows" if opened.pooled > 1 else ""
         cause = (
-            f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%} "
-            f"(lower bound {opened.low:.1%} above {opened.bound:.0%})"
+            f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%}"
+            f"{over} (lower bound {opened.low:.1%} above {opened.bound:.0%})"
         )
     else:
         cause = "opened"
@@ -242,6 +244,7 @@ def monitor(
             "cool_down_windows": policy.cool_down,
             "recovery_windows": policy.recovery_windows,
             "confidence": policy.confidence,
+            "pool_windows": policy.pool_windows,
             "trip_on_fairness": policy.trip_on_checks,
         },
         "fairness": {
@@ -259,6 +262,7 @@ def monitor(
                 "state": run.states[w.window].value,
                 "estimate": None if w.estimate is None else asdict(w.estimate),
                 "estimated": w.estimated,  # judged on the estimate: too few reviews
+                "pooled": w.pooled,  # windows whose pooled counts tripped it
                 "checks": [check_entry(r) for r in fairness[w.window]],
                 "cells": [
                     {

@@ -43,6 +43,9 @@ class MonitorSpec(BaseModel):
     min_cases: Annotated[int, Field(ge=1)] = 50
     #: Windows (or a duration, with time windows) the breaker stays open after a trip.
     cool_down: int | str = 1
+    #: Each group's counts are also judged pooled over the last ``pool_windows`` consecutive
+    #: windows with enough reviews (since the last transition); 1 judges windows alone.
+    pool_windows: Annotated[int, Field(ge=1, le=100)] = 3
     #: Consecutive healthy half-open windows needed to close.
     recovery_windows: Annotated[int, Field(ge=1, le=1000)] = 2
     #: The misjudgment rate watched.

@@ -28,6 +28,7 @@ from ._breaker_window import (
     WindowStats,
     assess_window,
     estimated_cells,
+    pooled_trip,
 )
 
 __all__ = [
@@ -84,6 +85,8 @@ class BreakerEvent:
     #: the fairness check that tripped the breaker (``rate``/``low``/``high`` are then its
     #: value and interval, ``bound`` the threshold they are beyond)
     check: str | None = None
+    #: windows whose pooled counts are the evidence (1: the window alone)
+    pooled: int = 1
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready mapping (states as their text)."""
@@ -162,8 +165,10 @@ def _event(
             high=check.high,
             check=check.name,
         )
+    pooled = stats.pooled if cell is not None and cell is stats.reason else 1
     cell = cell if cell is not None else stats.cell(OVERALL)
     return BreakerEvent(
+        pooled=pooled,
         window=stats.window,
         label=stats.label,
         before=snap.state,
@@ -300,6 +305,7 @@ def run_breaker(
             events.append(ev)
 
     apply_manual(0, "")
+    pool: list[WindowStats] = []  # consecutive judged windows since the last transition
     for i, counts in enumerate(windows):
         label = labels[i] if labels is not None else str(i)
         signals = checks[i] if checks is not None else ()
@@ -312,11 +318,20 @@ def run_breaker(
                 stats = replace(stats, estimate=early)
                 if stats.health is WindowHealth.INSUFFICIENT and policy.estimate_may_open:
                     stats = replace(stats, health=WindowHealth.TRIP, reason=early, estimated=True)
+        judged = stats.cells[0].judged
+        pool = [*pool, stats][-policy.pool_windows :] if judged else []
+        if stats.health is not WindowHealth.TRIP and len(pool) == policy.pool_windows > 1:
+            cell = pooled_trip(pool, policy=policy)
+            if cell is not None:
+                stats = replace(stats, health=WindowHealth.TRIP, reason=cell, pooled=len(pool))
+        seen = len(events)
         snap, evs = step_breaker(snap, stats, policy=policy)
         all_stats.append(stats)
         events.extend(evs)
         apply_manual(i + 1, label)
         states.append(snap.state)
+        if len(events) > seen:
+            pool = []  # evidence from before a transition does not count after it
     apply_manual(10**12, all_stats[-1].label if all_stats else "")  # actions after the log
     return BreakerRun(
         windows=tuple(all_stats),

@@ -34,6 +34,7 @@ __all__ = [
     "WindowStats",
     "assess_window",
     "estimated_cells",
+    "pooled_trip",
 ]
 
 #: The key of the cell holding every reviewed decision of a window.
@@ -69,6 +70,11 @@ class BreakerPolicy:
         Whether an estimated rate (confidence-based estimation from calibrated scores) may
         trip the breaker in a window without enough reviewed decisions. Otherwise such an
         estimate is an early warning only.
+    pool_windows : int
+        A group's (and the overall) counts are also judged pooled over the last
+        ``pool_windows`` consecutive windows with enough reviewed decisions, since the last
+        transition: a pooled lower bound above ``trip_above`` trips the breaker (1: each
+        window on its own). Recovery is judged window by window.
     trip_on_checks : bool
         Whether a fairness check whose interval lies wholly beyond its threshold trips the
         breaker (and, while half-open, whether a window is healthy only when every check's
@@ -81,6 +87,7 @@ class BreakerPolicy:
     recovery_windows: int = 2
     confidence: float = 0.95
     estimate_may_open: bool = False
+    pool_windows: int = 3
     trip_on_checks: bool = False
 
     def __post_init__(self) -> None:
@@ -103,6 +110,11 @@ class BreakerPolicy:
             raise ValueError(
                 f"The 'recovery_windows' parameter of BreakerPolicy must be at least 1. "
                 f"Got {self.recovery_windows!r} instead."
+            )
+        if self.pool_windows < 1:
+            raise ValueError(
+                f"The 'pool_windows' parameter of BreakerPolicy must be at least 1. "
+                f"Got {self.pool_windows!r} instead."
             )
         if not 0.0 < self.confidence < 1.0:
             raise ValueError(
@@ -181,6 +193,9 @@ class WindowStats:
     checks: tuple[CheckSignal, ...] = ()  # the fairness checks computed on the window
     #: the check that tripped the window or kept it from being healthy (trip_on_checks)
     check_reason: CheckSignal | None = None
+    #: windows the trip's evidence (``reason``) covers: 1, or ``pool_windows`` when the
+    #: counts pooled over the last windows tripped it
+    pooled: int = 1
 
     def cell(self, group: str) -> CellStat | None:
         """The cell of ``group``, or ``None`` when the window has none."""
@@ -278,6 +293,21 @@ def assess_window(
         checks=checks,
         check_reason=check_reason,
     )
+
+
+def pooled_trip(pool: Sequence[WindowStats], *, policy: BreakerPolicy) -> CellStat | None:
+    """The cell whose counts, pooled over the windows of ``pool``, trip the bound, if any.
+
+    Every window of ``pool`` must have enough reviewed decisions overall; a group is judged
+    on its pooled counts (``min_cases`` applies to them).
+    """
+    totals: dict[str, tuple[int, int]] = {}
+    for stats in pool:
+        for c in stats.cells:
+            k, n = totals.get(c.group, (0, 0))
+            totals[c.group] = (k + c.errors, n + c.cases)
+    pooled = assess_window(totals, policy=policy)
+    return pooled.reason if pooled.health is WindowHealth.TRIP else None
 
 
 def estimated_cells(
