@@ -63,7 +63,8 @@ def test_a_step_in_one_group_opens_the_breaker_and_exits_5(fairgate, tmp_path, s
     state = json.loads((tmp_path / "state" / "service-watch.json").read_text())
     assert state["state"] == doc["state"] != "closed" and "group=a" in state["reason"]
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # overall, group=a, group=b
+    # overall, group=a, group=b, and the spec's check (error rate difference) per window
+    assert html.count("data:image/png;base64,") == 4
     assert "group=a" in html and "trip" in html
     transitions = pd.read_csv(out / "transitions.csv")
     assert list(transitions["cause"][:1]) == ["trip"]
