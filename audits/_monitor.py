@@ -6,6 +6,10 @@ windows) or once it is full (count windows). People's actions (``fairgate breake
 beside the state file and replayed at the point where they were taken: after the windows the
 monitor had judged then.
 
+Each judged window also runs the spec's ``group_metric`` checks on its reviewed decisions
+(:mod:`audits._monitor_checks`); they trip the breaker only with ``monitor.trip_on_fairness``
+and only on conclusive evidence.
+
 Files: the state file ``<state dir>/<system>.json`` (what the guard reads), people's actions
 ``<state dir>/<system>.manual.jsonl``, and the monitoring evidence (``monitoring.json``,
 ``report.html``, ``transitions.csv``) staged and published like an audit's.
