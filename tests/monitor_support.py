@@ -91,8 +91,7 @@ def selection_log(
     """A service log whose decisions are right 95 % of the time in both groups, while the
     share of group ``a`` with the favourable outcome (1) is ``base_a[w]`` in window ``w``
     (group ``b``: 50 %): the selection-rate ratio between the groups follows ``base_a``."""
-    rates = list(range(len(base_a)))
-    log = service_log([0.05] * len(rates), per_window=per_window, share_a=share_a, seed=seed)
+    log = service_log([0.05] * len(base_a), per_window=per_window, share_a=share_a, seed=seed)
     rng = np.random.default_rng(seed + 1)
     window = ((log["ts"] - START) // HOUR).clip(upper=len(base_a) - 1).to_numpy()
     base = np.where(log["group"] == "a", np.asarray(base_a)[window], 0.5)
