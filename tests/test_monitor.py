@@ -198,6 +198,26 @@ def test_a_window_without_enough_reviews_gives_insufficient_evidence_for_each_ch
     assert {w["health"] for w in doc["windows"]} == {"uncertain"}
 
 
+def test_the_checks_resample_by_the_spec_s_clusters(fairgate, tmp_path, write_spec):
+    log = selection_log([0.5] * 2, per_window=600)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    spec = _fairness_spec(write_spec, path, data={"cluster_column": "desk"})
+    code, output, _, _ = monitor(fairgate, tmp_path, spec, path)
+    assert code == 2 and "cluster (data.cluster_column) column 'desk'" in output, output
+    # each desk decides alike (all favourable or all not): resampling whole desks widens the
+    # intervals
+    log.assign(desk=log["decision"] * 20 + np.arange(len(log)) % 20).to_csv(path, index=False)
+    code, output, clustered, _ = monitor(fairgate, tmp_path, spec, path)
+    plain = _fairness_spec(write_spec, path)
+    _, _, rows, _ = monitor(fairgate, tmp_path, plain, path)
+    assert code == 0, output
+    for a, b in zip(clustered["windows"], rows["windows"], strict=True):
+        (ca,), (cb,) = a["checks"], b["checks"]
+        assert ca["value"] == cb["value"]
+        assert ca["ci"][1] - ca["ci"][0] > cb["ci"][1] - cb["ci"][0]
+
+
 def test_a_log_without_any_review_cannot_decide(fairgate, tmp_path, setup):
     log = service_log([0.05] * 3, reviewed=0.0)
     path, spec = setup(log)
