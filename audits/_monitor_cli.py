@@ -109,6 +109,10 @@ def monitor(
         for ev in doc["events"]:
             who = f" by {ev['by']}: {ev['reason']}" if ev.get("by") else ""
             group = f" ({ev['group']})" if ev.get("group") and not who else ""
+            if ev.get("check"):
+                group = f" ({ev['check']}, least favoured {ev.get('group')})"
+            elif (ev.get("pooled") or 1) > 1:
+                group = f" ({ev['group']}, over the last {ev['pooled']} windows)"
             click.echo(
                 f"  window {ev['label']}: {ev['before']} -> {ev['after']}, {ev['cause']}"
                 f"{group}{who}",
@@ -175,7 +179,9 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
                     "before",
                     "after",
                     "cause",
+                    "check",
                     "group",
+                    "pooled",
                     "rate",
                     "low",
                     "high",

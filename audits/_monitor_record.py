@@ -14,10 +14,19 @@ from typing import Any
 
 from reports import metric_key
 
-__all__ = ["STATE_CODE", "log_guard", "log_monitor", "tag_breaker"]
+__all__ = ["CHECK_CODE", "STATE_CODE", "log_guard", "log_monitor", "tag_breaker"]
 
 #: The breaker's state as a number, for the per-window ``breaker_state`` metric.
 STATE_CODE = {"closed": 0, "half_open": 1, "open": 2}
+#: A fairness check's status as a number, for the per-window ``check_status/<check>`` metric.
+CHECK_CODE = {
+    "pass": 0,
+    "inconclusive": 1,
+    "insufficient_evidence": 2,
+    "skipped": 2,
+    "fail": 3,
+    "error": 4,
+}
 
 
 def _experiment(client: Any, name: str, tracking_uri: str) -> str:
@@ -38,6 +47,21 @@ def _millis(label: str, fallback: int) -> int:
         return int(datetime.fromisoformat(label).timestamp() * 1000)
     except ValueError:
         return fallback
+
+
+def _check_metrics(checks: list[dict[str, Any]], at: int, step: int) -> list[Any]:
+    """Per fairness check of a window: its status code, and its value and interval."""
+    from mlflow.entities import Metric
+
+    out = []
+    for c in checks:
+        out.append(Metric(metric_key("check_status", c["name"]), CHECK_CODE[c["status"]], at, step))
+        if c["value"] is not None:
+            out.append(Metric(metric_key("check_value", c["name"]), float(c["value"]), at, step))
+        if c["ci"] is not None:
+            for name, x in zip(("check_low", "check_high"), c["ci"], strict=True):
+                out.append(Metric(metric_key(name, c["name"]), float(x), at, step))
+    return out
 
 
 def log_monitor(
@@ -81,6 +105,7 @@ def log_monitor(
                     for name in ("rate", "low", "high"):
                         key = metric_key(f"misjudgment_{name}", c["group"])
                         metrics.append(Metric(key, float(c[name]), at, step))
+            metrics.extend(_check_metrics(w.get("checks", []), at, step))
         metrics.append(Metric("trips", document["trips"], now, 0))
         for i in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[i : i + 1000], params=[] if i else params)

@@ -43,6 +43,9 @@ class MonitorSpec(BaseModel):
     min_cases: Annotated[int, Field(ge=1)] = 50
     #: Windows (or a duration, with time windows) the breaker stays open after a trip.
     cool_down: int | str = 1
+    #: Each group's counts are also judged pooled over the last ``pool_windows`` consecutive
+    #: windows with enough reviews (since the last transition); 1 judges windows alone.
+    pool_windows: Annotated[int, Field(ge=1, le=100)] = 3
     #: Consecutive healthy half-open windows needed to close.
     recovery_windows: Annotated[int, Field(ge=1, le=1000)] = 2
     #: The misjudgment rate watched.
@@ -56,6 +59,11 @@ class MonitorSpec(BaseModel):
     score: Annotated[str, Field(min_length=1)] | None = None
     #: Whether that estimate may open the breaker in a window without enough reviews.
     estimate_may_open: bool = False
+    #: Whether a ``group_metric`` check of the spec, run on each window's reviewed decisions,
+    #: trips the breaker when its interval lies wholly beyond its threshold (and, while
+    #: half-open, keeps a window from being healthy unless its interval lies within them).
+    #: Otherwise the checks are recorded and reported only.
+    trip_on_fairness: bool = False
 
     @field_validator("window")
     @classmethod

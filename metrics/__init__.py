@@ -6,21 +6,24 @@ Main entry point: :func:`group_metrics`.
 """
 
 from ._breaker import (
-    OVERALL,
     BreakerEvent,
-    BreakerPolicy,
     BreakerRun,
     BreakerSnapshot,
     BreakerState,
-    CellStat,
     ManualAction,
     ManualEvent,
+    run_breaker,
+    step_breaker,
+)
+from ._breaker_window import (
+    OVERALL,
+    BreakerPolicy,
+    CellStat,
+    CheckSignal,
     WindowHealth,
     WindowStats,
     assess_window,
     estimated_cells,
-    run_breaker,
-    step_breaker,
 )
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
@@ -55,6 +58,7 @@ __all__ = [
     "BreakerSnapshot",
     "BreakerState",
     "CellStat",
+    "CheckSignal",
     "CountTable",
     "DisparityResult",
     "GroupCounts",

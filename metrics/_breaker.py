@@ -1,15 +1,9 @@
-"""A circuit breaker for decisions in service: window statistics and the state machine.
+"""A circuit breaker for decisions in service: the state machine.
 
 The breaker follows the resilience pattern service engineers know (resilience4j, Hystrix):
 ``closed`` (the model decides), ``open`` (people decide) and ``half_open`` (the model runs in
-shadow, people decide, agreement is measured). It is driven by windows of reviewed decisions:
-
-* a window **trips** the breaker when the lower Wilson bound of the misjudgment rate, overall
-  or of any group with at least ``min_cases`` reviewed decisions, is above ``trip_above``;
-* a window is **healthy** when the overall cell has ``min_cases`` reviewed decisions and the
-  upper Wilson bound of every cell with enough cases is below ``trip_above``;
-* a window with fewer than ``min_cases`` reviewed decisions overall is **insufficient**,
-  never healthy; any other window is **uncertain**.
+shadow, people decide, agreement is measured). It is driven by windows of reviewed decisions,
+judged by :func:`~metrics._breaker_window.assess_window`.
 
 After a trip the breaker stays open for ``cool_down`` windows, then goes half-open; it closes
 after ``recovery_windows`` consecutive healthy windows, and opens again on a trip. A person
@@ -25,30 +19,28 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 
-import numpy as np
-
-from ._intervals import wilson_interval
+from ._breaker_window import (
+    OVERALL,
+    BreakerPolicy,
+    CellStat,
+    CheckSignal,
+    WindowHealth,
+    WindowStats,
+    assess_window,
+    estimated_cells,
+    pooled_trip,
+)
 
 __all__ = [
-    "OVERALL",
     "BreakerEvent",
-    "BreakerPolicy",
     "BreakerRun",
     "BreakerSnapshot",
     "BreakerState",
-    "CellStat",
     "ManualAction",
     "ManualEvent",
-    "WindowHealth",
-    "WindowStats",
-    "assess_window",
-    "estimated_cells",
     "run_breaker",
     "step_breaker",
 ]
-
-#: The key of the cell holding every reviewed decision of a window.
-OVERALL = "overall"
 
 
 class BreakerState(StrEnum):
@@ -59,15 +51,6 @@ class BreakerState(StrEnum):
     HALF_OPEN = "half_open"
 
 
-class WindowHealth(StrEnum):
-    """What one window says about the misjudgment rate."""
-
-    HEALTHY = "healthy"  # every judged upper bound below the bound
-    TRIP = "trip"  # a judged lower bound above the bound
-    UNCERTAIN = "uncertain"  # neither: the intervals straddle the bound
-    INSUFFICIENT = "insufficient"  # too few reviewed decisions overall: never healthy
-
-
 class ManualAction(StrEnum):
     """What a named person can do to the breaker."""
 
@@ -75,92 +58,8 @@ class ManualAction(StrEnum):
     RESET = "reset"
 
 
-@dataclass(frozen=True)
-class BreakerPolicy:
-    """The trip and recovery rules.
-
-    Parameters
-    ----------
-    trip_above : float
-        The bound on the misjudgment rate, in (0, 1).
-    min_cases : int
-        Reviewed decisions a cell needs to be judged (at least 1).
-    cool_down : int
-        Windows the breaker stays open after a trip before it goes half-open (at least 0).
-    recovery_windows : int
-        Consecutive healthy half-open windows needed to close (at least 1).
-    confidence : float
-        Confidence of the two-sided Wilson interval whose bounds are compared, in (0, 1).
-    estimate_may_open : bool
-        Whether an estimated rate (confidence-based estimation from calibrated scores) may
-        trip the breaker in a window without enough reviewed decisions. Otherwise such an
-        estimate is an early warning only.
-    """
-
-    trip_above: float = 0.15
-    min_cases: int = 50
-    cool_down: int = 1
-    recovery_windows: int = 2
-    confidence: float = 0.95
-    estimate_may_open: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.trip_above < 1.0:
-            raise ValueError(
-                f"The 'trip_above' parameter of BreakerPolicy must be in (0, 1). "
-                f"Got {self.trip_above!r} instead."
-            )
-        if self.min_cases < 1:
-            raise ValueError(
-                f"The 'min_cases' parameter of BreakerPolicy must be at least 1. "
-                f"Got {self.min_cases!r} instead."
-            )
-        if self.cool_down < 0:
-            raise ValueError(
-                f"The 'cool_down' parameter of BreakerPolicy must be at least 0. "
-                f"Got {self.cool_down!r} instead."
-            )
-        if self.recovery_windows < 1:
-            raise ValueError(
-                f"The 'recovery_windows' parameter of BreakerPolicy must be at least 1. "
-                f"Got {self.recovery_windows!r} instead."
-            )
-        if not 0.0 < self.confidence < 1.0:
-            raise ValueError(
-                f"The 'confidence' parameter of BreakerPolicy must be in (0, 1). "
-                f"Got {self.confidence!r} instead."
-            )
-
-
-@dataclass(frozen=True)
-class CellStat:
-    """The misjudgment rate of one cell (``overall`` or a group) in one window."""
-
-    group: str
-    errors: int
-    cases: int
-    rate: float
-    low: float
-    high: float
-    judged: bool  # enough reviewed cases to be compared with the bound
-
-
-@dataclass(frozen=True)
-class WindowStats:
-    """One window's cells and what they say."""
-
-    window: int
-    label: str
-    cells: tuple[CellStat, ...]
-    health: WindowHealth
-    reason: CellStat | None  # the cell that decided a trip (the highest lower bound)
-    #: the estimated cell (from scores) whose lower bound passes the bound, if any
-    estimate: CellStat | None = None
-    estimated: bool = False  # the trip rests on the estimate (no reviews yet)
-
-    def cell(self, group: str) -> CellStat | None:
-        """The cell of ``group``, or ``None`` when the window has none."""
-        return next((c for c in self.cells if c.group == group), None)
+#: The causes of a transition to open that the rule (not a person) made.
+_TRIPS = ("trip", "estimated_trip", "fairness_trip")
 
 
 @dataclass(frozen=True)
@@ -171,7 +70,8 @@ class BreakerEvent:
     label: str
     before: BreakerState
     after: BreakerState
-    cause: str  # trip | cool_down | recovered | force_open | reset
+    #: trip | estimated_trip | fairness_trip | cool_down | recovered | force_open | reset
+    cause: str
     bound: float
     group: str | None = None
     errors: int | None = None
@@ -182,6 +82,11 @@ class BreakerEvent:
     by: str | None = None
     reason: str | None = None
     at: str | None = None  # when a person acted (ISO 8601)
+    #: the fairness check that tripped the breaker (``rate``/``low``/``high`` are then its
+    #: value and interval, ``bound`` the threshold they are beyond)
+    check: str | None = None
+    #: windows whose pooled counts are the evidence (1: the window alone)
+    pooled: int = 1
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready mapping (states as their text)."""
@@ -225,7 +130,7 @@ class BreakerRun:
     @property
     def trips(self) -> int:
         """How many times the rule (not a person) opened the breaker."""
-        return sum(e.cause in ("trip", "estimated_trip") for e in self.events)
+        return sum(e.cause in _TRIPS for e in self.events)
 
     @property
     def early_warnings(self) -> tuple[WindowStats, ...]:
@@ -237,116 +142,6 @@ class BreakerRun:
         )
 
 
-def assess_window(
-    counts: Mapping[str, tuple[int, int]],
-    *,
-    policy: BreakerPolicy,
-    window: int = 0,
-    label: str = "",
-) -> WindowStats:
-    """Compute the Wilson interval of every cell of a window and judge the window.
-
-    Parameters
-    ----------
-    counts : mapping of str to (errors, cases)
-        Misjudged and reviewed decisions per cell; :data:`OVERALL` holds the whole window
-        (it is computed as the sum over the other cells when absent, which is right only
-        when the cells partition the window).
-    policy : BreakerPolicy
-        The rules.
-    window : int
-        The window's position.
-    label : str
-        The window's name (its start time, its first row).
-
-    Returns
-    -------
-    WindowStats
-    """
-    counts = dict(counts)
-    if OVERALL not in counts:
-        counts[OVERALL] = (
-            sum(k for k, _ in counts.values()),
-            sum(n for _, n in counts.values()),
-        )
-    groups = [OVERALL, *sorted(g for g in counts if g != OVERALL)]
-    k = np.array([counts[g][0] for g in groups], dtype=float)
-    n = np.array([counts[g][1] for g in groups], dtype=float)
-    if (k < 0).any() or (k > n).any():
-        raise ValueError(
-            "The 'counts' parameter of assess_window must hold 0 <= errors <= cases per "
-            f"cell. Got {counts!r} instead."
-        )
-    low, high = wilson_interval(k, n, confidence=policy.confidence)
-    cells = tuple(
-        CellStat(
-            group=g,
-            errors=int(k[i]),
-            cases=int(n[i]),
-            rate=float(k[i] / n[i]) if n[i] else float("nan"),
-            low=float(low[i]),
-            high=float(high[i]),
-            judged=bool(n[i] >= policy.min_cases),
-        )
-        for i, g in enumerate(groups)
-    )
-    judged = [c for c in cells if c.judged]
-    tripping = [c for c in judged if c.low > policy.trip_above]
-    if tripping:
-        health = WindowHealth.TRIP
-        reason: CellStat | None = max(tripping, key=lambda c: (c.low, c.group != OVERALL))
-    elif not cells[0].judged:
-        health, reason = WindowHealth.INSUFFICIENT, None
-    elif all(c.high < policy.trip_above for c in judged):
-        health, reason = WindowHealth.HEALTHY, None
-    else:
-        health = WindowHealth.UNCERTAIN
-        reason = max(judged, key=lambda c: (c.high, c.group != OVERALL))
-    return WindowStats(window=window, label=label, cells=cells, health=health, reason=reason)
-
-
-def estimated_cells(
-    estimates: Mapping[str, tuple[float, float, int]], *, policy: BreakerPolicy
-) -> tuple[CellStat, ...]:
-    """Estimated misjudgment rates from calibrated scores (confidence-based estimation).
-
-    Parameters
-    ----------
-    estimates : mapping of str to (expected errors, variance, decisions)
-        Per cell, the sum over decisions of the probability that the decision is wrong, the
-        sum of its Bernoulli variances, and the number of decisions (reviewed or not).
-    policy : BreakerPolicy
-        The rules (``confidence`` and ``min_cases``).
-
-    Returns
-    -------
-    tuple of CellStat
-        ``errors`` is the expected count, rounded; the bounds are the normal approximation
-        of the Poisson-binomial count, clipped to [0, 1].
-    """
-    from ._intervals import _z
-
-    z = _z(policy.confidence)
-    out = []
-    for group in sorted(estimates, key=lambda g: (g != OVERALL, g)):
-        expected, variance, n = estimates[group]
-        if n <= 0:
-            continue
-        half = z * float(np.sqrt(max(variance, 0.0)))
-        out.append(
-            CellStat(
-                group=group,
-                errors=round(float(expected)),
-                cases=int(n),
-                rate=expected / n,
-                low=float(np.clip((expected - half) / n, 0.0, 1.0)),
-                high=float(np.clip((expected + half) / n, 0.0, 1.0)),
-                judged=bool(n >= policy.min_cases),
-            )
-        )
-    return tuple(out)
-
-
 def _event(
     stats: WindowStats,
     snap: BreakerSnapshot,
@@ -355,8 +150,25 @@ def _event(
     policy: BreakerPolicy,
     cell: CellStat | None = None,
 ) -> BreakerEvent:
+    if cause == "fairness_trip" and stats.check_reason is not None:
+        check = stats.check_reason
+        return BreakerEvent(
+            window=stats.window,
+            label=stats.label,
+            before=snap.state,
+            after=after,
+            cause=cause,
+            bound=check.bound,
+            group=check.group,
+            rate=check.value,
+            low=check.low,
+            high=check.high,
+            check=check.name,
+        )
+    pooled = stats.pooled if cell is not None and cell is stats.reason else 1
     cell = cell if cell is not None else stats.cell(OVERALL)
     return BreakerEvent(
+        pooled=pooled,
         window=stats.window,
         label=stats.label,
         before=snap.state,
@@ -386,7 +198,13 @@ def step_breaker(
         half-open when ``cool_down`` is 0).
     """
     events: list[BreakerEvent] = []
-    trip = "estimated_trip" if stats.estimated else "trip"
+    trip = (
+        "estimated_trip"
+        if stats.estimated
+        else "fairness_trip"
+        if stats.reason is None and stats.check_reason is not None
+        else "trip"
+    )
     if snap.state is BreakerState.CLOSED:
         if stats.health is WindowHealth.TRIP:
             events.append(_event(stats, snap, BreakerState.OPEN, trip, policy, stats.reason))
@@ -447,6 +265,7 @@ def run_breaker(
     labels: Sequence[str] | None = None,
     manual: Iterable[ManualEvent] = (),
     estimates: Sequence[Mapping[str, tuple[float, float, int]]] | None = None,
+    checks: Sequence[Sequence[CheckSignal]] | None = None,
 ) -> BreakerRun:
     """Replay the breaker over windows of counts, from closed.
 
@@ -465,6 +284,9 @@ def run_breaker(
         whose lower bound passes the bound marks the window (``WindowStats.estimate``); it
         trips the breaker only in a window without enough reviews, and only when
         ``policy.estimate_may_open``.
+    checks : sequence of sequences of CheckSignal, optional
+        Per window, the fairness checks computed on its reviewed decisions (see
+        :func:`assess_window`); they trip the breaker only when ``policy.trip_on_checks``.
 
     Returns
     -------
@@ -483,9 +305,11 @@ def run_breaker(
             events.append(ev)
 
     apply_manual(0, "")
+    pool: list[WindowStats] = []  # consecutive judged windows since the last transition
     for i, counts in enumerate(windows):
         label = labels[i] if labels is not None else str(i)
-        stats = assess_window(counts, policy=policy, window=i, label=label)
+        signals = checks[i] if checks is not None else ()
+        stats = assess_window(counts, policy=policy, window=i, label=label, checks=signals)
         if estimates is not None:
             cells = [c for c in estimated_cells(estimates[i], policy=policy) if c.judged]
             high = [c for c in cells if c.low > policy.trip_above]
@@ -494,11 +318,20 @@ def run_breaker(
                 stats = replace(stats, estimate=early)
                 if stats.health is WindowHealth.INSUFFICIENT and policy.estimate_may_open:
                     stats = replace(stats, health=WindowHealth.TRIP, reason=early, estimated=True)
+        judged = stats.cells[0].judged
+        pool = [*pool, stats][-policy.pool_windows :] if judged else []
+        if stats.health is not WindowHealth.TRIP and len(pool) == policy.pool_windows > 1:
+            cell = pooled_trip(pool, policy=policy)
+            if cell is not None:
+                stats = replace(stats, health=WindowHealth.TRIP, reason=cell, pooled=len(pool))
+        seen = len(events)
         snap, evs = step_breaker(snap, stats, policy=policy)
         all_stats.append(stats)
         events.extend(evs)
         apply_manual(i + 1, label)
         states.append(snap.state)
+        if len(events) > seen:
+            pool = []  # evidence from before a transition does not count after it
     apply_manual(10**12, all_stats[-1].label if all_stats else "")  # actions after the log
     return BreakerRun(
         windows=tuple(all_stats),

@@ -12,6 +12,7 @@ import html
 import io
 from typing import Any
 
+from ._monitor_fairness import fairness_section
 from ._suppress import suppressed
 
 __all__ = ["monitor_chart", "render_monitor_html"]
@@ -78,6 +79,39 @@ def _pct(v: Any) -> str:
     return "—" if v is None else f"{v:.1%}"
 
 
+def _pooled_text(policy: dict[str, Any]) -> str:
+    k = policy.get("pool_windows", 1)
+    if k <= 1:
+        return " in a window"
+    return (
+        f" in a window or over the last {k} consecutive windows with enough reviewed "
+        "decisions (their counts pooled)"
+    )
+
+
+def _event_row(ev: dict[str, Any]) -> str:
+    e = html.escape
+    cases = ev.get("cases")
+    shown = "—" if cases is None else (f"{cases}" if cases >= 11 else "&lt;11")
+    if ev.get("check"):  # a fairness check: its value and interval, not a rate
+        what = f"{ev['check']} (least favoured: {ev.get('group') or '—'})"
+        value = "—" if ev.get("rate") is None else f"{ev['rate']:.3f}"
+        interval = "—" if ev.get("low") is None else f"{ev['low']:.3f}–{ev['high']:.3f}"
+    else:
+        what = str(ev.get("group") or "")
+        if (ev.get("pooled") or 1) > 1:
+            what += f" (last {ev['pooled']} windows)"
+        value = _pct(ev.get("rate"))
+        interval = "—" if ev.get("low") is None else f"{_pct(ev['low'])}–{_pct(ev['high'])}"
+    return (
+        f"<tr><td>{e(str(ev['label']))}</td><td>{e(ev['before'])}</td>"
+        f"<td>{e(ev['after'])}</td><td>{e(ev['cause'])}</td>"
+        f"<td>{e(what)}</td><td>{shown}</td><td>{value}</td><td>{interval}</td>"
+        f"<td>{e(str(ev.get('by') or ''))}</td><td>{e(str(ev.get('reason') or ''))}</td>"
+        "</tr>"
+    )
+
+
 def render_monitor_html(document: dict[str, Any]) -> str:
     """The committee's monitoring report as one self-contained HTML page."""
     e = html.escape
@@ -92,7 +126,7 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         f"<title>Monitoring: {e(document['title'])}</title>",
         "<style>body{font-family:sans-serif;max-width:60rem;margin:auto}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
-        ".open{color:#b00}</style></head><body>",
+        ".open{color:#b00}.s-fail{color:#b00}.s-pass{color:#070}</style></head><body>",
         f"<h1>Monitoring: {e(document['title'])}</h1>",
         f"<p class='{'open' if state != 'closed' else ''}'><strong>Breaker {e(state)}</strong>"
         f": {e(document['reason'])} (exit {document['exit_code']})</p>",
@@ -101,7 +135,8 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         f"{document['policy']['confidence']:.0%} Wilson interval of the "
         f"{e(document['policy']['metric'].replace('_', ' '))}, overall or of any group with at "
         f"least {document['policy']['min_cases']} reviewed decisions, is above "
-        f"{document['policy']['trip_above']:.0%}; it goes half-open after "
+        f"{document['policy']['trip_above']:.0%}{_pooled_text(document['policy'])}; it goes "
+        "half-open after "
         f"{document['policy']['cool_down_windows']} window(s) and closes after "
         f"{document['policy']['recovery_windows']} consecutive healthy window(s). Windows "
         "with too few reviewed decisions are <em>insufficient</em>, never healthy.</p>",
@@ -112,21 +147,10 @@ def render_monitor_html(document: dict[str, Any]) -> str:
     ]
     if document["events"]:
         parts.append(
-            "<table><tr><th>window</th><th>from</th><th>to</th><th>cause</th><th>group</th>"
+            "<table><tr><th>window</th><th>from</th><th>to</th><th>cause</th><th>evidence</th>"
             "<th>reviewed</th><th>rate</th><th>interval</th><th>by</th><th>reason</th></tr>"
         )
-        for ev in document["events"]:
-            cases = ev.get("cases")
-            shown = "—" if cases is None else (f"{cases}" if cases >= 11 else "&lt;11")
-            interval = "—" if ev.get("low") is None else f"{_pct(ev['low'])}–{_pct(ev['high'])}"
-            parts.append(
-                f"<tr><td>{e(str(ev['label']))}</td><td>{e(ev['before'])}</td>"
-                f"<td>{e(ev['after'])}</td><td>{e(ev['cause'])}</td>"
-                f"<td>{e(str(ev.get('group') or ''))}</td><td>{shown}</td>"
-                f"<td>{_pct(ev.get('rate'))}</td><td>{interval}</td>"
-                f"<td>{e(str(ev.get('by') or ''))}</td><td>{e(str(ev.get('reason') or ''))}</td>"
-                "</tr>"
-            )
+        parts += [_event_row(ev) for ev in document["events"]]
         parts.append("</table>")
     else:
         parts.append("<p>No transition: the breaker stayed closed.</p>")
@@ -151,6 +175,7 @@ def render_monitor_html(document: dict[str, Any]) -> str:
             f"<h3>{e(group)}</h3><img alt='misjudgment rate of {e(group)} per window' "
             f"src='data:image/png;base64,{png}'>"
         )
+    parts += fairness_section(document)
     parts.append(
         "<h2>Windows</h2><table><tr><th>window</th><th>health</th><th>state</th>"
         "<th>group</th><th>reviewed</th><th>rate</th></tr>"

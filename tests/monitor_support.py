@@ -83,3 +83,25 @@ def monitor_spec(log: Path | str, **monitor: Any) -> dict[str, Any]:
             **monitor,
         },
     }
+
+
+def selection_log(
+    base_a: Sequence[float], *, per_window: int = 1000, share_a: float = 0.3, seed: int = 0
+) -> pd.DataFrame:
+    """A service log whose decisions are right 95 % of the time in both groups, while the
+    share of group ``a`` with the favourable outcome (1) is ``base_a[w]`` in window ``w``
+    (group ``b``: 50 %): the selection-rate ratio between the groups follows ``base_a``."""
+    log = service_log([0.05] * len(base_a), per_window=per_window, share_a=share_a, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    window = ((log["ts"] - START) // HOUR).clip(upper=len(base_a) - 1).to_numpy()
+    base = np.where(log["group"] == "a", np.asarray(base_a)[window], 0.5)
+    outcome = (rng.random(len(log)) < base).astype(int)
+    wrong = rng.random(len(log)) < 0.05
+    decision = np.where(wrong, 1 - outcome, outcome)
+    reviewed = log["outcome"].notna()
+    return log.assign(
+        decision=decision,
+        x=decision * 20.0,
+        outcome=np.where(reviewed, outcome.astype(float), np.nan),
+        score=np.where(decision == 1, 0.95, 0.05),
+    )

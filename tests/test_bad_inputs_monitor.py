@@ -42,6 +42,8 @@ def _call(fairgate, tmp_path, spec, log):
         ({"confidence": 1.0}, ["monitor.confidence"]),
         ({"estimate_may_open": True}, ["monitor.estimate_may_open", "monitor.score"]),
         ({"score": "score", "metric": "false_positive_rate"}, ["monitor.score", "error_rate"]),
+        ({"pool_windows": 0}, ["monitor.pool_windows"]),
+        ({"trip_on_fairness": "sometimes"}, ["monitor.trip_on_fairness"]),
     ],
     ids=lambda v: str(v)[:40],
 )
@@ -53,6 +55,17 @@ def test_a_bad_monitor_block_is_a_usage_error(fairgate, tmp_path, log, monitor, 
     for word in words:
         assert word in output, output
     assert not (tmp_path / "out").exists() and not (tmp_path / "state").exists()
+
+
+def test_tripping_on_fairness_without_a_group_metric_check_is_a_usage_error(
+    fairgate, tmp_path, log
+):
+    spec = monitor_spec(log, trip_on_fairness=True)
+    spec["checks"] = [{"metric": "roc_auc", "disparity": "difference", "max": 0.1}]
+    code, output = _call(fairgate, tmp_path, write_yaml(tmp_path / "s.yaml", spec), log)
+    assert code == 4, output
+    assert "monitor.trip_on_fairness needs a group_metric check" in output
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_spec_without_a_monitor_block_is_a_usage_error(fairgate, tmp_path, log):

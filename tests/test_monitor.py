@@ -11,7 +11,10 @@ import pandas as pd
 import pytest
 import requests
 
-from .monitor_support import HOUR, START, monitor_spec, service_log
+from audits._monitor_record import CHECK_CODE
+from reports import metric_key
+
+from .monitor_support import HOUR, START, monitor_spec, selection_log, service_log
 from .servers import start_model_server, start_tracking_server, stop
 
 
@@ -60,7 +63,8 @@ def test_a_step_in_one_group_opens_the_breaker_and_exits_5(fairgate, tmp_path, s
     state = json.loads((tmp_path / "state" / "service-watch.json").read_text())
     assert state["state"] == doc["state"] != "closed" and "group=a" in state["reason"]
     html = (out / "report.html").read_text()
-    assert html.count("data:image/png;base64,") == 3  # overall, group=a, group=b
+    # overall, group=a, group=b, and the spec's check (error rate difference) per window
+    assert html.count("data:image/png;base64,") == 4
     assert "group=a" in html and "trip" in html
     transitions = pd.read_csv(out / "transitions.csv")
     assert list(transitions["cause"][:1]) == ["trip"]
@@ -113,6 +117,105 @@ def test_scores_estimate_the_rate_before_the_reviews_come_in(fairgate, tmp_path,
         assert doc["events"][0]["cause"] == "estimated_trip"
     else:
         assert code == 0 and "early warning" in output and not doc["events"]
+
+
+PARITY = {"name": "parity", "metric": "selection_rate", "disparity": "ratio", "min": 0.8}
+
+
+def _fairness_spec(write_spec, log_path, *, checks=(PARITY,), data=None, **monitor):
+    doc = monitor_spec(log_path, **monitor)
+    doc["checks"] = list(checks)
+    doc["data"].update(data or {})
+    return write_spec(doc, name=f"spec-{time.monotonic_ns()}.yaml")
+
+
+def _statuses(doc, field="status"):
+    return [[c[field] for c in w["checks"]] for w in doc["windows"]]
+
+
+@pytest.mark.parametrize("trips", [False, True])
+def test_a_collapsing_selection_rate_ratio_fails_the_fairness_check_in_those_windows(
+    fairgate, tmp_path, write_spec, trips
+):
+    path = tmp_path / "log.csv"
+    selection_log([0.5] * 3 + [0.1] * 3, per_window=600).to_csv(path, index=False)
+    spec = _fairness_spec(write_spec, path, trip_on_fairness=trips)
+    code, output, doc, out = monitor(fairgate, tmp_path, spec, path)
+    statuses = _statuses(doc)
+    assert ["fail"] not in statuses[:3] and statuses[3:] == [["fail"]] * 3, statuses
+    assert _statuses(doc, "evidence")[3:] == [["trip"]] * 3  # intervals wholly under 0.8
+    check = doc["windows"][4]["checks"][0]
+    assert check["name"] == "parity [group]" and check["ci"][1] < 0.8
+    assert check["worst_group"] == "group=a"
+    assert doc["fairness"]["beyond_threshold"]["parity [group]"] == [
+        w["label"] for w in doc["windows"][3:]
+    ]
+    assert {w["health"] for w in doc["windows"][:3]} <= {"healthy", "uncertain"}
+    html = (out / "report.html").read_text()
+    assert "Fairness checks per window" in html and "parity [group]" in html
+    assert html.count("data:image/png;base64,") == 4  # 3 misjudgment charts, 1 check chart
+    if not trips:  # recorded, reported, but the breaker follows the misjudgment rate only
+        assert code == 0, output
+        assert "recorded only (monitor.trip_on_fairness is off)" in output
+        assert not doc["events"]
+        return
+    assert code == 5, output
+    first = doc["events"][0]
+    assert (first["window"], first["cause"], first["check"]) == (
+        3,
+        "fairness_trip",
+        "parity [group]",
+    )
+    assert first["group"] == "group=a" and first["high"] < first["bound"] == 0.8
+    assert "fairness check parity [group]" in doc["reason"]
+    assert "fairness_trip" in (out / "transitions.csv").read_text()
+
+
+def test_a_window_without_enough_reviews_gives_insufficient_evidence_for_each_check(
+    fairgate, tmp_path, write_spec
+):
+    log = selection_log([0.5, 0.5, 0.1, 0.1], per_window=600)
+    late = log["ts"] >= START + 2 * HOUR
+    keep = late & (log.index.to_series() % 20 == 0)  # 1 in 20 reviewed: ~30 per window
+    log.loc[late & ~keep, "outcome"] = np.nan
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    spec = _fairness_spec(write_spec, path, trip_on_fairness=True)
+    code, output, doc, _ = monitor(fairgate, tmp_path, spec, path)
+    assert code == 0, output  # the collapse is not reviewed yet: nothing to trip on
+    statuses = _statuses(doc)
+    assert statuses[2:] == [["insufficient_evidence"]] * 2, statuses
+    assert "under monitor.min_cases" in doc["windows"][2]["checks"][0]["message"]
+    assert [w["health"] for w in doc["windows"]][2:] == ["insufficient"] * 2
+    # a group under data.min_group_size: the check is insufficient though the window is not,
+    # and with trip_on_fairness such a window is never healthy
+    path = tmp_path / "full.csv"
+    selection_log([0.5] * 3, per_window=600).to_csv(path, index=False)
+    spec = _fairness_spec(write_spec, path, trip_on_fairness=True, data={"min_group_size": 250})
+    code, output, doc, _ = monitor(fairgate, tmp_path, spec, path)
+    assert code == 0, output
+    assert _statuses(doc) == [["insufficient_evidence"]] * 3
+    assert {w["health"] for w in doc["windows"]} == {"uncertain"}
+
+
+def test_the_checks_resample_by_the_spec_s_clusters(fairgate, tmp_path, write_spec):
+    log = selection_log([0.5] * 2, per_window=600)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    spec = _fairness_spec(write_spec, path, data={"cluster_column": "desk"})
+    code, output, _, _ = monitor(fairgate, tmp_path, spec, path)
+    assert code == 2 and "cluster (data.cluster_column) column 'desk'" in output, output
+    # each desk decides alike (all favourable or all not): resampling whole desks widens the
+    # intervals
+    log.assign(desk=log["decision"] * 20 + np.arange(len(log)) % 20).to_csv(path, index=False)
+    code, output, clustered, _ = monitor(fairgate, tmp_path, spec, path)
+    plain = _fairness_spec(write_spec, path)
+    _, _, rows, _ = monitor(fairgate, tmp_path, plain, path)
+    assert code == 0, output
+    for a, b in zip(clustered["windows"], rows["windows"], strict=True):
+        (ca,), (cb,) = a["checks"], b["checks"]
+        assert ca["value"] == cb["value"]
+        assert ca["ci"][1] - ca["ci"][0] > cb["ci"][1] - cb["ci"][0]
 
 
 def test_a_log_without_any_review_cannot_decide(fairgate, tmp_path, setup):
@@ -217,6 +320,15 @@ def test_the_monitor_logs_windows_to_mlflow_and_tags_the_model_version(fairgate,
         Path(client.download_artifacts(run.info.run_id, "breaker_transitions.json")).read_text()
     )
     assert "trip" in json.dumps(table)
+    # the spec's fairness check (error rate difference at most 0.1) per window
+    key = metric_key("check_value", "error_rate difference [group]")
+    values = client.get_metric_history(run.info.run_id, key)
+    assert [m.step for m in values] == [0, 1, 2, 3, 4]
+    assert values[0].value < 0.1 < values[3].value  # 5 % vs 5 %, then 25 % vs 5 %
+    status = client.get_metric_history(
+        run.info.run_id, metric_key("check_status", "error_rate difference [group]")
+    )
+    assert [m.value for m in status][3:] == [CHECK_CODE["fail"]] * 2
 
 
 def test_the_served_guard_hands_decisions_to_people_while_the_breaker_is_open(fairgate, tmp_path):

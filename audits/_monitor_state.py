@@ -1,0 +1,131 @@
+"""The breaker's state file (what the guard reads) and people's recorded actions.
+
+Files: the state file ``<state dir>/<system>.json``, replaced in one rename, and people's
+actions ``<state dir>/<system>.manual.jsonl``, appended and replayed by every monitor run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from metrics import ManualAction
+
+from ._provenance import utc_now
+
+__all__ = [
+    "DEFAULT_STATE_DIR",
+    "manual_events",
+    "read_state",
+    "record_manual",
+    "state_of",
+    "state_path",
+    "write_state",
+]
+
+#: Where state files live unless ``--state-dir`` says otherwise.
+DEFAULT_STATE_DIR = Path(".fairgate") / "breaker"
+
+
+def state_path(state_dir: Path, system: str) -> Path:
+    """The state file of ``system``."""
+    return Path(state_dir) / f"{system}.json"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_state(path: Path) -> dict[str, Any] | None:
+    """The state file, or ``None`` when there is none yet."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def write_state(path: Path, state: dict[str, Any]) -> None:
+    """Replace the state file in one rename (a reader never sees half a file)."""
+    _write_atomic(path, json.dumps(state, indent=2, default=str))
+
+
+def manual_events(state_dir: Path, system: str) -> list[dict[str, Any]]:
+    """People's recorded actions on ``system``'s breaker, in the order taken."""
+    path = Path(state_dir) / f"{system}.manual.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def record_manual(
+    state_dir: Path, system: str, *, action: ManualAction, by: str, reason: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Record a person's action and apply it to the state file at once.
+
+    Returns
+    -------
+    event : dict
+        The action as recorded.
+    state : dict
+        The state file as written.
+    """
+    path = state_path(state_dir, system)
+    state = read_state(path) or {"system": system, "events": [], "last_window": None}
+    last = state.get("last_window") or {}
+    event = {
+        "action": action.value,
+        "by": by,
+        "reason": reason,
+        "at": utc_now(),
+        "after_end": last.get("end"),
+        "after_label": last.get("label"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(Path(state_dir) / f"{system}.manual.jsonl", "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(event) + "\n")
+    opened = action is ManualAction.FORCE_OPEN
+    before = state.get("state", "closed")
+    state.update(
+        state="open" if opened else "closed",
+        forced=opened,
+        reason=f"{'forced open' if opened else 'reset'} by {by}: {reason}",
+        updated_at=event["at"],
+    )
+    state.setdefault("events", []).append(
+        {
+            "window": last.get("index"),
+            "label": last.get("label") or "",
+            "before": before,
+            "after": state["state"],
+            "cause": action.value,
+            "by": by,
+            "reason": reason,
+            "at": event["at"],
+        }
+    )
+    write_state(path, state)
+    return event, state
+
+
+def state_of(document: dict[str, Any], *, tracking_uri: str | None) -> dict[str, Any]:
+    """The state file's content for a monitoring document."""
+    last = document["windows"][-1] if document["windows"] else None
+    return {
+        "system": document["system"],
+        "state": document["state"],
+        "forced": document["forced"],
+        "reason": document["reason"],
+        "updated_at": document["started_at"],
+        "monitor_id": document["monitor_id"],
+        "last_window": (
+            {"index": last["window"], "label": last["label"], "end": last["end"]} if last else None
+        ),
+        "model_uri": document["model_uri"],
+        "tracking_uri": tracking_uri,
+        "events": document["events"],
+    }
