@@ -23,6 +23,7 @@ from typing import Any
 __all__ = [
     "ModelSignatureError",
     "VerifiedModel",
+    "file_digests",
     "model_files",
     "sign_model",
     "verify_model_signature",
@@ -157,6 +158,46 @@ def model_files(path: str | Path) -> list[str]:
     if path.is_file():
         return [path.name]
     return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+
+
+def file_digests(path: str | Path, serialization: dict[str, Any]) -> dict[str, str]:
+    """Each file's digest under ``path``, hashed as a signature's ``serialization`` says
+    (the ``serialization`` of a :class:`VerifiedModel`), named as in :attr:`VerifiedModel.files`.
+
+    Raises
+    ------
+    ModelSignatureError
+        When the serialization is not one ``model_signing`` knows, or the files cannot be read.
+    """
+    from model_signing import hashing
+
+    path = Path(path)
+    method, args = serialization.get("method"), serialization
+    ignored = list(args.get("ignore_paths") or ())
+    try:
+        config = hashing.Config().set_ignored_paths(paths=ignored, ignore_git_paths=False)
+        if method == "files":
+            config.use_file_serialization(
+                hashing_algorithm=args["hash_type"], allow_symlinks=args["allow_symlinks"]
+            )
+        elif method == "shards":
+            config.use_shard_serialization(
+                hashing_algorithm=args["hash_type"],
+                shard_size=args["shard_size"],
+                allow_symlinks=args["allow_symlinks"],
+            )
+        else:
+            raise ValueError(f"unknown serialization method {method!r}")
+        manifest = config.hash(path)
+    except Exception as err:
+        raise ModelSignatureError(
+            f"The files of {str(path)!r} cannot be hashed as signed: {type(err).__name__}: "
+            f"{_short(err)}"
+        ) from err
+    return {
+        (path.name if rd.identifier == "." else rd.identifier): rd.digest.digest_hex
+        for rd in manifest.resource_descriptors()
+    }
 
 
 def verify_model_signature(

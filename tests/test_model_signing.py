@@ -1,0 +1,214 @@
+"""Signed models in, unsigned models out (issue 16, item 4): an OpenSSF model_signing signature
+is verified before the model is loaded; a model that does not match is never opened."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from .bad_inputs_support import decision_log
+from .conftest import CREDIT, SPECS
+
+MODEL = CREDIT / "v2" / "model.skops"
+
+
+def key_pair(folder: Path, name: str, kind: str = "p256") -> tuple[Path, Path]:
+    """A fresh private key (PKCS#8 PEM) and its public key (SubjectPublicKeyInfo PEM)."""
+    key = (
+        ed25519.Ed25519PrivateKey.generate()
+        if kind == "ed25519"
+        else ec.generate_private_key(ec.SECP256R1())
+    )
+    private, public = folder / f"{name}.pem", folder / f"{name}.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+def der_sha256(public: Path) -> str:
+    key = serialization.load_pem_public_key(public.read_bytes())
+    der = key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return hashlib.sha256(der).hexdigest()
+
+
+class _Marker:
+    """A pickle whose loading runs ``code`` (here: writes a marker file)."""
+
+    def __init__(self, code: str):
+        self.code = code
+
+    def __reduce__(self):
+        return (exec, (self.code,))
+
+
+@pytest.fixture
+def marker_model(tmp_path):
+    """A trusted pickle that writes ``loaded.txt`` when opened, signed with key ``a``."""
+    from audits import sign_model
+
+    marker = tmp_path / "loaded.txt"
+    model = tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps(_Marker(f"open({str(marker)!r}, 'w').write('loaded-A')")))
+    private, public = key_pair(tmp_path, "a")
+    sign_model(model=model, private_key=private, signature=tmp_path / "model.sig")
+    return model, marker, public
+
+
+def marker_spec(tmp_path: Path, model: Path, *, signature: dict | None) -> Path:
+    """Audit the marker model (pinned and trusted, as any pickle must be) on a decision log."""
+    spec = {
+        "name": "signed-model-case",
+        "model": {
+            "kind": "sklearn",
+            "uri": str(model),
+            "trusted": True,
+            "sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        },
+        "data": {"path": str(decision_log(tmp_path)), "label": "outcome", "sensitive": ["group"]},
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
+    }
+    if signature is not None:
+        spec["model"]["signature"] = signature
+    path = tmp_path / f"spec-{len(list(tmp_path.glob('spec-*')))}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def run(fairgate, spec: Path, out: Path) -> tuple[int, dict, str]:
+    code, _, err = fairgate("run", spec, "--no-mlflow", "-q", "--out", out)
+    return code, json.loads((out / "results.json").read_text()), err
+
+
+def test_signed_credit_model_passes_and_says_what_was_verified(
+    tmp_path, fairgate, in_repo, write_spec
+):
+    private, public = key_pair(tmp_path, "org")
+    signature = tmp_path / "credit.sig"
+    code, stdout, err = fairgate("sign-model", MODEL, "--key", private, "--signature", signature)
+    assert code == 0, err
+    model_sha = hashlib.sha256(MODEL.read_bytes()).hexdigest()
+    assert f"sha256 {model_sha}  model.skops" in stdout
+    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec["checks"] = spec["checks"][:2]
+    spec["model"]["signature"] = {"path": str(signature), "public_key": str(public)}
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_spec(spec), "--no-mlflow", "-q", "--out", out, "--signing-key", private
+    )
+    doc = json.loads((out / "results.json").read_text())
+    assert code == 0, (err, doc["errors"])
+    block = doc["model"]["signature"]
+    assert block["verified"] is True
+    assert block["files"] == [{"name": "model.skops", "digest": model_sha}]
+    assert block["signature"]["sha256"] == hashlib.sha256(signature.read_bytes()).hexdigest()
+    assert block["public_key"]["sha256"] == der_sha256(public)
+    envelope = json.loads((out / "attestation.intoto.jsonl").read_text())
+    statement = json.loads(base64.b64decode(envelope["payload"]))
+    assert statement["predicate"]["model"]["signature"] == block
+    assert statement["subject"] == [{"name": "model.skops", "digest": {"sha256": model_sha}}]
+    code, stdout, _ = fairgate("verify", out, "--key", public, "--model", MODEL)
+    assert code == 0, stdout
+
+
+def test_a_tampered_model_is_never_loaded(marker_model, tmp_path, fairgate):
+    model, marker, public = marker_model
+    signature = {"path": str(tmp_path / "model.sig"), "public_key": str(public)}
+    # The signed, untouched model verifies and is loaded: the marker proves loading runs it.
+    code, doc, _ = run(fairgate, marker_spec(tmp_path, model, signature=signature), tmp_path / "o1")
+    assert marker.read_text() == "loaded-A" and doc["model"]["signature"]["verified"] is True
+    marker.unlink()
+    data = model.read_bytes()
+    assert data.count(b"loaded-A") == 1
+    model.write_bytes(data.replace(b"loaded-A", b"loaded-B"))  # one byte changed
+    # Without a signature the tampered (re-pinned) model would be loaded...
+    code, doc, _ = run(fairgate, marker_spec(tmp_path, model, signature=None), tmp_path / "o2")
+    assert marker.read_text() == "loaded-B"
+    marker.unlink()
+    # ...with it, the audit stops before loading: exit 2, no marker.
+    code, doc, _ = run(fairgate, marker_spec(tmp_path, model, signature=signature), tmp_path / "o3")
+    assert code == 2 and doc["verdict"] == "error"
+    assert not marker.exists()
+    [error] = doc["errors"]
+    assert error["stage"] == "verify_model" and "does not match its signature" in error["message"]
+    assert doc["model"]["signature"]["verified"] is False
+    assert {c["status"] for c in doc["checks"]} == {"error"}
+
+
+@pytest.mark.parametrize("broken", ["missing signature", "wrong key", "missing key", "not a key"])
+def test_no_valid_signature_no_load(marker_model, tmp_path, fairgate, broken):
+    model, marker, public = marker_model
+    signature = {"path": str(tmp_path / "model.sig"), "public_key": str(public)}
+    if broken == "missing signature":
+        signature["path"] = str(tmp_path / "absent.sig")
+    elif broken == "wrong key":
+        signature["public_key"] = str(key_pair(tmp_path, "other")[1])
+    elif broken == "missing key":
+        signature["public_key"] = str(tmp_path / "absent.pub.pem")
+    else:
+        (tmp_path / "junk.pem").write_text("not a key\n")
+        signature["public_key"] = str(tmp_path / "junk.pem")
+    code, doc, _ = run(fairgate, marker_spec(tmp_path, model, signature=signature), tmp_path / "o")
+    assert (code, doc["verdict"], doc["exit_code"]) == (2, "error", 2)
+    assert not marker.exists()
+    [error] = doc["errors"]
+    assert error["stage"] == "verify_model"
+    expected = {
+        "missing signature": "absent.sig' does not exist",
+        "wrong key": "Key mismatch",
+        "missing key": "absent.pub.pem' does not exist",
+        "not a key": "must be a PEM public key",
+    }[broken]
+    assert expected in error["message"]
+
+
+def test_a_folder_signature_covers_every_file(tmp_path):
+    from audits import ModelSignatureError, sign_model, verify_model_signature
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    (folder / "weights.bin").write_bytes(bytes(range(256)))
+    private, public = key_pair(tmp_path, "a")
+    inside = folder / "model.sig"  # a signature kept inside the folder is not signed itself
+    signed = sign_model(model=folder, private_key=private, signature=inside)
+    assert set(signed.files) == {"MLmodel", "weights.bin"}
+    verified = verify_model_signature(model=folder, signature=inside, public_key=public)
+    assert verified.files == signed.files
+    (folder / "extra.py").write_text("import os\n")
+    with pytest.raises(ModelSignatureError, match=r"extra\.py"):
+        verify_model_signature(model=folder, signature=inside, public_key=public)
+    (folder / "extra.py").unlink()
+    (folder / "weights.bin").unlink()
+    with pytest.raises(ModelSignatureError, match=r"weights\.bin"):
+        verify_model_signature(model=folder, signature=inside, public_key=public)
+
+
+def test_sign_model_refuses_a_key_model_signing_cannot_use(tmp_path, fairgate):
+    private, _ = key_pair(tmp_path, "ed", kind="ed25519")
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"weights")
+    code, _, err = fairgate("sign-model", model, "--key", private)
+    assert code == 2 and "must be an ECDSA key" in err
+    assert not (tmp_path / "m.bin.sig").exists()
+    code, _, err = fairgate("sign-model", tmp_path / "absent.bin", "--key", private)
+    assert code == 4
