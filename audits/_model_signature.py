@@ -239,7 +239,7 @@ def verify_model_signature(
         raise ModelSignatureError(
             f"The model {str(model)!r} does not match its signature {str(signature)!r} under "
             f"the public key {str(public_key)!r} (sha256 {key_sha}): "
-            f"{type(err).__name__}: {_short(err)}. The model is not loaded."
+            f"{_why(err, bundle, model)}. The model is not loaded."
         ) from err
     statement = _statement(bundle)
     files, algorithm = _covered(statement, model)
@@ -265,8 +265,29 @@ def verify_model_signature(
     )
 
 
+def _why(err: BaseException, bundle: bytes, model: Path) -> str:
+    """The library's reason, with the files that differ named with hex digests."""
+    if not str(err).startswith("Signature mismatch"):
+        return f"{type(err).__name__}: {_short(err)}"
+    try:  # the statement's signature verified; only the files differ
+        statement = _statement(bundle)
+        signed, _ = _covered(statement, model)
+        now = file_digests(model, statement["predicate"]["serialization"])
+    except Exception:  # the library's own text then
+        return f"{type(err).__name__}: {_short(err)}"
+    parts = []
+    for name in sorted(signed.keys() | now.keys()):
+        if name not in now:
+            parts.append(f"{name} is missing")
+        elif name not in signed:
+            parts.append(f"{name} is not signed")
+        elif now[name] != signed[name]:
+            parts.append(f"{name} has digest {now[name][:16]}…, signed {signed[name][:16]}…")
+    return "the files differ from the signed ones: " + "; ".join(parts[:5])
+
+
 def _short(err: BaseException) -> str:
-    text = str(err) or type(err).__name__
+    text = str(err).strip().rstrip(".").strip() or type(err).__name__
     return text if len(text) <= 600 else text[:600] + "…"
 
 

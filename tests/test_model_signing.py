@@ -150,6 +150,7 @@ def test_a_tampered_model_is_never_loaded(marker_model, tmp_path, fairgate):
     assert not marker.exists()
     [error] = doc["errors"]
     assert error["stage"] == "verify_model" and "does not match its signature" in error["message"]
+    assert "model.pkl has digest" in error["message"]
     assert doc["model"]["signature"]["verified"] is False
     assert {c["status"] for c in doc["checks"]} == {"error"}
 
