@@ -39,11 +39,12 @@ from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
 from ._gx_import import finish_import, start_import
-from ._model_signature import ModelSignatureError, VerifiedModel, verify_model_signature
+from ._model_signature import VerifiedModel
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
+from ._signed_model import check_loaded, signature_block, verify_spec_model
 from ._spec import AuditSpec, load_spec
 from ._status import derive_verdict
 from ._validation import validate_data
@@ -177,28 +178,9 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
 
 @_stage("verify_model")
 def _verify_model(spec: AuditSpec, *, tracking_uri: str | None, show: bool) -> VerifiedModel:
-    """Verify the model's files against ``model.signature`` before anything loads them.
-
-    A ``models:/`` or ``runs:/`` URI is downloaded first (nothing is loaded); the folder
-    verified is the one the load stage then opens.
-    """
-    model, signature = spec.model, spec.model.signature  # type: ignore[union-attr]
-    where = model.uri  # type: ignore[union-attr]
-    if model.kind == "mlflow" and not Path(where).expanduser().exists():
-        from models_under_test import download_mlflow_model
-
-        try:
-            where = download_mlflow_model(where, model.tracking_uri or tracking_uri, progress=show)
-        except Exception as err:
-            raise ModelSignatureError(
-                f"The MLflow model {model.uri!r} could not be downloaded to verify its "
-                f"signature: {type(err).__name__}: {err}"
-            ) from err
-    return verify_model_signature(
-        model=Path(where).expanduser(),
-        signature=Path(signature.path).expanduser(),
-        public_key=Path(signature.public_key).expanduser(),
-    )
+    """Verify the model's files against ``model.signature`` before anything loads them (a
+    ``models:/`` URI is downloaded first; the folder verified is the one then loaded)."""
+    return verify_spec_model(spec.model, tracking_uri=tracking_uri, show=show)
 
 
 @_stage("load")
@@ -225,13 +207,8 @@ def _load(
     if params["kind"] == "python":  # its module: from the spec's folder, then cwd
         params["search_path"] = [str(spec_path.resolve().parent), str(Path.cwd())]
     adapter = load_model(params.pop("kind"), **params)
-    if signed is not None and Path(signed.path).is_file() and signed.algorithm == "sha256":
-        loaded, expected = adapter.content_hash, next(iter(signed.files.values()))
-        if params.get("preprocess") is None and loaded != expected:
-            raise ModelSignatureError(
-                f"The model file {signed.path!r} changed while it was loaded (sha256 {loaded}, "
-                f"signed {expected})."
-            )
+    if signed is not None:
+        check_loaded(adapter, signed, preprocess=params.get("preprocess"))
     return adapter
 
 
@@ -318,21 +295,6 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     _check(audit, evidence)
 
 
-def _signature_block(spec: AuditSpec, signed: VerifiedModel | None) -> dict[str, Any] | None:
-    """What the model's signature proved; ``verified: false`` when it was asked for and not
-    verified (the audit's errors say why); ``None`` when the spec names no signature."""
-    asked = getattr(spec.model, "signature", None)
-    if signed is not None:
-        return signed.record()
-    if asked is None:
-        return None
-    return {
-        "verified": False,
-        "signature": {"path": asked.path},
-        "public_key": {"path": asked.public_key},
-    }
-
-
 def _render(audit: _Audit) -> dict[str, Any]:
     """The results document: what was audited, how, every check, and the derived verdict."""
     spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
@@ -377,7 +339,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "kind": spec.model.kind,
             "uri": adapter.uri if adapter else None,
             "scores": bool(gm is not None and gm.scores is not None),
-            "signature": _signature_block(spec, audit.signed),
+            "signature": signature_block(spec.model, audit.signed),
             "endpoint": dict(getattr(adapter, "stats", {}), url=adapter.uri)
             if adapter is not None and hasattr(adapter, "stats")
             else None,
