@@ -15,17 +15,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "PASSWORD_ENV",
     "ModelSignatureError",
     "VerifiedModel",
     "file_digests",
     "model_files",
-    "sign_model",
     "verify_model_signature",
 ]
 
@@ -40,7 +39,7 @@ class ModelSignatureError(RuntimeError):
 
 @dataclass(frozen=True)
 class VerifiedModel:
-    """What a verified signature proved: these files, signed by the key with this digest.
+    """What a verified signature proved: these files, signed by this key or certificate.
 
     Attributes
     ----------
@@ -48,9 +47,16 @@ class VerifiedModel:
         The model file or folder that was verified (and must be the one loaded).
     signature_path, signature_sha256 : str
         The signature file and the sha256 of its bytes.
-    public_key_path, public_key_sha256 : str
-        The trusted public key and its fingerprint: the sha256 of its DER SubjectPublicKeyInfo
+    method : str
+        ``key`` (a trusted public key) or ``certificate`` (a certificate chaining to trusted
+        roots).
+    public_key_sha256 : str
+        The signer's key fingerprint: the sha256 of its DER SubjectPublicKeyInfo
         (``openssl pkey -pubin -in KEY -outform DER | sha256sum``).
+    trust : dict
+        What was trusted: ``public_key`` (path, sha256), or ``certificate`` (the signer's:
+        sha256 of its DER, subject, key sha256) and ``certificate_chain`` (each root's path and
+        sha256).
     files : dict of str to str
         Each covered file's name (relative to the folder; the file's own name for a single
         file) → its digest, as the signature states them.
@@ -63,8 +69,9 @@ class VerifiedModel:
     path: str
     signature_path: str
     signature_sha256: str
-    public_key_path: str
+    method: str
     public_key_sha256: str
+    trust: dict[str, Any]
     files: dict[str, str]
     algorithm: str
     serialization: dict[str, Any]
@@ -73,9 +80,9 @@ class VerifiedModel:
         """The results document's ``model.signature`` block (no time, so reproducible)."""
         return {
             "verified": True,
-            "method": "model_signing key (ECDSA)",
+            "method": f"model_signing {self.method}",
             "signature": {"path": self.signature_path, "sha256": self.signature_sha256},
-            "public_key": {"path": self.public_key_path, "sha256": self.public_key_sha256},
+            **self.trust,
             "algorithm": self.algorithm,
             "files": [{"name": n, "digest": d} for n, d in sorted(self.files.items())],
             "serialization": self.serialization,
@@ -106,11 +113,7 @@ def _read(path: Path, what: str, *, limit: int) -> bytes:
 
 def _public_key_sha256(pem: bytes, path: Path) -> str:
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        PublicFormat,
-        load_pem_public_key,
-    )
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
     try:
         key = load_pem_public_key(pem)
@@ -124,8 +127,50 @@ def _public_key_sha256(pem: bytes, path: Path) -> str:
             f"The model's public key {str(path)!r} must be an ECDSA key (P-256, P-384 or "
             f"P-521; model_signing's key method). Got a {type(key).__name__.lstrip('_')} instead."
         )
-    der = key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    return hashlib.sha256(der).hexdigest()
+    return _spki_sha256(key)
+
+
+def _spki_sha256(key: Any) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return hashlib.sha256(
+        key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    ).hexdigest()
+
+
+def _roots(paths: list[Path]) -> list[dict[str, Any]]:
+    """Each trusted root certificate file's path and the sha256 of each certificate's DER."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    roots = []
+    for path in paths:
+        try:
+            certs = x509.load_pem_x509_certificates(_read(path, "certificate", limit=1 << 20))
+        except ModelSignatureError:
+            raise
+        except Exception as err:
+            raise ModelSignatureError(
+                f"The model's certificate chain file {str(path)!r} must hold PEM certificates. "
+                "Got a file that does not instead."
+            ) from err
+        digests = [hashlib.sha256(c.public_bytes(Encoding.DER)).hexdigest() for c in certs]
+        roots.append({"path": str(path), "sha256": digests})
+    return roots
+
+
+def _signing_certificate(bundle: bytes) -> dict[str, Any]:
+    """The (verified) signing certificate inside a bundle: its digest, subject and key."""
+    from cryptography import x509
+
+    material = json.loads(bundle)["verificationMaterial"]["x509CertificateChain"]
+    der = base64.b64decode(material["certificates"][0]["rawBytes"])
+    cert = x509.load_der_x509_certificate(der)
+    return {
+        "sha256": hashlib.sha256(der).hexdigest(),
+        "subject": cert.subject.rfc4514_string(),
+        "public_key_sha256": _spki_sha256(cert.public_key()),
+    }
 
 
 def _statement(bundle: bytes) -> dict[str, Any]:
@@ -201,7 +246,11 @@ def file_digests(path: str | Path, serialization: dict[str, Any]) -> dict[str, s
 
 
 def verify_model_signature(
-    *, model: str | Path, signature: str | Path, public_key: str | Path
+    *,
+    model: str | Path,
+    signature: str | Path,
+    public_key: str | Path | None = None,
+    certificate_chain: list[str | Path] | tuple[str | Path, ...] = (),
 ) -> VerifiedModel:
     """Verify ``model`` (a file or folder) against its ``model_signing`` ``signature``.
 
@@ -211,36 +260,59 @@ def verify_model_signature(
         The model file, or the folder of its files.
     signature : str or Path
         The Sigstore bundle written by ``model_signing`` (``fairgate sign-model``).
-    public_key : str or Path
+    public_key : str or Path, optional
         The PEM public key to trust (ECDSA P-256, P-384 or P-521).
+    certificate_chain : list of str or Path, optional
+        Instead of ``public_key``: the PEM root (and intermediate) certificates the signing
+        certificate must chain to (never the system's web roots).
 
     Returns
     -------
     VerifiedModel
-        What was verified: the files, their digests, the signature's and the key's digests.
+        What was verified: the files, their digests, the signature's and the signer's digests.
 
     Raises
     ------
     ModelSignatureError
-        When the signature or key is missing or unreadable, the signature was made by another
-        key, a file differs from the signed one, a file is missing, or a file is present that
-        the signature does not cover. The message names what did not match.
+        When the signature, key or certificates are missing or unreadable, the signature was
+        made by another key or a certificate that does not chain to the roots, a file differs
+        from the signed one, a file is missing, or a file is present that the signature does
+        not cover. The message names what did not match.
     """
     from model_signing import verifying
 
-    model, signature, public_key = Path(model), Path(signature), Path(public_key)
+    model, signature = Path(model), Path(signature)
+    chain = [Path(c) for c in certificate_chain]
+    if (public_key is None) == (not chain):
+        raise ModelSignatureError(
+            "A model signature is verified with either a public key or a certificate chain. "
+            f"Got {'both' if chain else 'neither'} instead."
+        )
     if not model.exists():
         raise ModelSignatureError(f"The model {str(model)!r} to verify does not exist.")
     bundle = _read(signature, "signature file", limit=_MAX_SIGNATURE_BYTES)
-    key_sha = _public_key_sha256(_read(public_key, "public key", limit=64 * 1024), public_key)
+    if public_key is not None:
+        public_key = Path(public_key)
+        key_sha = _public_key_sha256(_read(public_key, "public key", limit=64 * 1024), public_key)
+        config = verifying.Config().use_elliptic_key_verifier(public_key=public_key)
+        trusted = f"the public key {str(public_key)!r} (sha256 {key_sha})"
+        trust: dict[str, Any] = {"public_key": {"path": str(public_key), "sha256": key_sha}}
+    else:
+        roots = _roots(chain)
+        config = verifying.Config().use_certificate_verifier(certificate_chain=chain)
+        trusted = f"the certificate chain {', '.join(repr(str(c)) for c in chain)}"
+        trust = {"certificate_chain": roots}
     try:
-        verifying.Config().use_elliptic_key_verifier(public_key=public_key).verify(model, signature)
+        config.verify(model, signature)
     except Exception as err:  # every failure of the library is a refusal
         raise ModelSignatureError(
             f"The model {str(model)!r} does not match its signature {str(signature)!r} under "
-            f"the public key {str(public_key)!r} (sha256 {key_sha}): "
-            f"{_why(err, bundle, model)}. The model is not loaded."
+            f"{trusted}: {_why(err, bundle, model)}. The model is not loaded."
         ) from err
+    if chain:
+        certificate = _signing_certificate(bundle)
+        trust = {"certificate": certificate, **trust}
+        key_sha = certificate["public_key_sha256"]
     statement = _statement(bundle)
     files, algorithm = _covered(statement, model)
     skip = set(_ignored(model, signature))
@@ -254,8 +326,9 @@ def verify_model_signature(
         path=str(model),
         signature_path=str(signature),
         signature_sha256=hashlib.sha256(bundle).hexdigest(),
-        public_key_path=str(public_key),
+        method="certificate" if chain else "key",
         public_key_sha256=key_sha,
+        trust=trust,
         files=files,
         algorithm=algorithm,
         serialization={
@@ -289,67 +362,3 @@ def _why(err: BaseException, bundle: bytes, model: Path) -> str:
 def _short(err: BaseException) -> str:
     text = str(err).strip().rstrip(".").strip() or type(err).__name__
     return text if len(text) <= 600 else text[:600] + "…"
-
-
-def sign_model(
-    *, model: str | Path, private_key: str | Path, signature: str | Path
-) -> VerifiedModel:
-    """Sign ``model`` (a file or folder) with an ECDSA PEM ``private_key``; write ``signature``.
-
-    The private key is only read (its password, if any, from ``FAIRGATE_SIGNING_KEY_PASSWORD``).
-    A signature file inside the model's folder is left out of what is signed.
-
-    Returns
-    -------
-    VerifiedModel
-        The new signature, verified with the key's own public half.
-
-    Raises
-    ------
-    ModelSignatureError
-        When the key cannot be read or is not an ECDSA key, or signing fails.
-    """
-    import tempfile
-
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        PublicFormat,
-        load_pem_private_key,
-    )
-    from model_signing import hashing, signing
-
-    model, private_key, signature = Path(model), Path(private_key), Path(signature)
-    if not model.exists():
-        raise ModelSignatureError(f"The model {str(model)!r} to sign does not exist.")
-    pem = _read(private_key, "signing key", limit=64 * 1024)
-    password = os.environ.get(PASSWORD_ENV)
-    try:
-        key = load_pem_private_key(pem, password.encode() if password else None)
-    except Exception as err:  # the key's content and the password are never shown
-        raise ModelSignatureError(
-            f"The signing key {str(private_key)!r} must be a PEM private key that "
-            f"{PASSWORD_ENV} opens (if it is encrypted). It could not be loaded."
-        ) from err
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise ModelSignatureError(
-            f"The signing key {str(private_key)!r} must be an ECDSA key (P-256, P-384 or "
-            f"P-521; model_signing's key method). Got a {type(key).__name__.lstrip('_')} instead."
-        )
-    ignored = _ignored(model, signature)
-    config = hashing.Config().set_ignored_paths(paths=ignored, ignore_git_paths=True)
-    try:
-        signing.Config().use_elliptic_key_signer(
-            private_key=private_key, password=password
-        ).set_hashing_config(config).sign(model, signature)
-    except Exception as err:
-        raise ModelSignatureError(
-            f"The model {str(model)!r} could not be signed ({type(err).__name__})."
-        ) from err
-    with tempfile.TemporaryDirectory(prefix="fairgate-key-") as tmp:
-        public = Path(tmp) / "public.pem"
-        public.write_bytes(
-            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
-        )
-        verified = verify_model_signature(model=model, signature=signature, public_key=public)
-    return VerifiedModel(**{**verified.__dict__, "public_key_path": ""})

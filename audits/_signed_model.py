@@ -36,7 +36,8 @@ def verify_spec_model(model: Any, *, tracking_uri: str | None, show: bool) -> Ve
     return verify_model_signature(
         model=Path(where).expanduser(),
         signature=Path(signature.path).expanduser(),
-        public_key=Path(signature.public_key).expanduser(),
+        public_key=Path(signature.public_key).expanduser() if signature.public_key else None,
+        certificate_chain=[Path(c).expanduser() for c in signature.certificate_chain or ()],
     )
 
 
@@ -62,8 +63,9 @@ def signature_block(model: Any, signed: VerifiedModel | None) -> dict[str, Any] 
         return signed.record()
     if asked is None:
         return None
-    return {
-        "verified": False,
-        "signature": {"path": asked.path},
-        "public_key": {"path": asked.public_key},
-    }
+    trusted = (
+        {"public_key": {"path": asked.public_key}}
+        if asked.public_key
+        else {"certificate_chain": [{"path": c} for c in asked.certificate_chain]}
+    )
+    return {"verified": False, "signature": {"path": asked.path}, **trusted}

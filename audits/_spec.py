@@ -70,26 +70,38 @@ def _existing_file(value: str, field: str) -> str:
 
 
 class ModelSignature(_Strict):
-    """An OpenSSF ``model-signing`` signature of the model's files and the public key to trust.
+    """An OpenSSF ``model-signing`` signature of the model's files and what to trust.
 
-    The files are verified against ``path`` with ``public_key`` (ECDSA P-256/384/521 PEM)
-    before the model is loaded; a missing, unreadable or failing signature stops the audit
-    (exit 2). Both paths are checked when the audit runs, not here, so that a missing
-    signature is an audit error, never a pass.
+    The files are verified against ``path`` before the model is loaded, with ``public_key``
+    (an ECDSA P-256/384/521 PEM public key) or ``certificate_chain`` (the PEM root and
+    intermediate certificates the signing certificate must chain to): exactly one of the two.
+    A missing, unreadable or failing signature stops the audit (exit 2). The files are
+    checked when the audit runs, not here, so that a missing signature is an audit error,
+    never a pass.
     """
 
     path: str
-    public_key: str
+    public_key: str | None = None
+    certificate_chain: Annotated[list[str], Field(min_length=1)] | None = None
 
     @field_validator("path", "public_key")
     @classmethod
-    def _a_path(cls, v: str) -> str:
-        if "-----BEGIN" in v or "\n" in v or not v.strip():
+    def _a_path(cls, v: str | None) -> str | None:
+        if v is not None and ("-----BEGIN" in v or "\n" in v or not v.strip()):
             raise ValueError(
                 "model.signature.path and model.signature.public_key must be file paths. "
                 "Got a value that is not a path instead (not shown)."
             )
         return v
+
+    @model_validator(mode="after")
+    def _one_trust(self) -> ModelSignature:
+        if (self.public_key is None) == (self.certificate_chain is None):
+            raise ValueError(
+                "model.signature needs exactly one of public_key or certificate_chain. Got "
+                f"{'both' if self.public_key else 'neither'} instead."
+            )
+        return self
 
 
 class SklearnModel(_Strict):
