@@ -213,3 +213,125 @@ def test_sign_model_refuses_a_key_model_signing_cannot_use(tmp_path, fairgate):
     assert not (tmp_path / "m.bin.sig").exists()
     code, _, err = fairgate("sign-model", tmp_path / "absent.bin", "--key", private)
     assert code == 4
+
+
+def ca_and_leaf(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """A root certificate (PEM), a signing key and its certificate issued by that root."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    root_key, leaf_key = (
+        ec.generate_private_key(ec.SECP256R1()),
+        ec.generate_private_key(ec.SECP256R1()),
+    )
+    root_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} root")])
+    root = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(False, False, False, False, False, True, True, False, False),
+            critical=True,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{name} models")]))
+        .issuer_name(root_name)
+        .public_key(leaf_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(days=7))
+        .add_extension(
+            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+            critical=True,
+        )
+        .sign(root_key, hashes.SHA256())
+    )
+    root_pem, leaf_pem, key_pem = (folder / f"{name}-{p}.pem" for p in ("root", "cert", "key"))
+    root_pem.write_bytes(root.public_bytes(serialization.Encoding.PEM))
+    leaf_pem.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    key_pem.write_bytes(
+        leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return root_pem, leaf_pem, key_pem
+
+
+def test_certificate_method_trusts_the_root_not_a_key(tmp_path, fairgate):
+    from audits import ModelSignatureError, verify_model_signature
+
+    root, cert, key = ca_and_leaf(tmp_path, "org")
+    other_root, _, _ = ca_and_leaf(tmp_path, "other")
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"weights" * 100)
+    code, stdout, err = fairgate(
+        "sign-model", model, "--key", key, "--certificate", cert, "--chain", root
+    )
+    assert code == 0, err
+    assert "certificate CN=org models" in stdout
+    verified = verify_model_signature(
+        model=model, signature=tmp_path / "m.bin.sig", certificate_chain=[root]
+    )
+    assert verified.record()["certificate"]["subject"] == "CN=org models"
+    assert verified.record()["method"] == "model_signing certificate"
+    with pytest.raises(ModelSignatureError, match="does not match its signature"):
+        verify_model_signature(
+            model=model, signature=tmp_path / "m.bin.sig", certificate_chain=[other_root]
+        )
+
+
+def test_an_audit_trusting_roots_loads_only_what_they_signed(tmp_path, fairgate):
+    from audits import sign_model
+
+    root, cert, key = ca_and_leaf(tmp_path, "org")
+    other_root, _, _ = ca_and_leaf(tmp_path, "other")
+    marker, model = tmp_path / "loaded.txt", tmp_path / "model.pkl"
+    model.write_bytes(pickle.dumps(_Marker(f"open({str(marker)!r}, 'w').write('loaded')")))
+    signature = tmp_path / "model.sig"
+    sign_model(
+        model=model,
+        private_key=key,
+        signature=signature,
+        certificate=cert,
+        certificate_chain=[root],
+    )
+    trusted = {"path": str(signature), "certificate_chain": [str(other_root)]}
+    code, doc, _ = run(fairgate, marker_spec(tmp_path, model, signature=trusted), tmp_path / "o1")
+    assert code == 2 and not marker.exists()
+    assert doc["errors"][0]["stage"] == "verify_model"
+    trusted["certificate_chain"] = [str(root)]
+    code, doc, _ = run(fairgate, marker_spec(tmp_path, model, signature=trusted), tmp_path / "o2")
+    assert marker.exists()  # verified, then loaded (it is no classifier: the audit then stops)
+    block = doc["model"]["signature"]
+    assert block["verified"] and block["certificate"]["subject"] == "CN=org models"
+
+
+@pytest.mark.parametrize(
+    ("signature", "said"),
+    [
+        ({"path": "m.sig"}, "exactly one of public_key or certificate_chain. Got neither"),
+        (
+            {"path": "m.sig", "public_key": "k.pem", "certificate_chain": ["r.pem"]},
+            "exactly one of public_key or certificate_chain. Got both",
+        ),
+        ({"path": "m.sig", "public_key": "-----BEGIN PUBLIC KEY-----"}, "must be file paths"),
+    ],
+)
+def test_the_spec_names_one_thing_to_trust(marker_model, tmp_path, fairgate, signature, said):
+    model, _, _ = marker_model
+    code, _, err = fairgate("validate", marker_spec(tmp_path, model, signature=signature))
+    assert code == 4 and said in err
