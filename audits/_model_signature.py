@@ -13,8 +13,10 @@ verdict and the model is never opened.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -302,8 +304,9 @@ def verify_model_signature(
         config = verifying.Config().use_certificate_verifier(certificate_chain=chain)
         trusted = f"the certificate chain {', '.join(repr(str(c)) for c in chain)}"
         trust = {"certificate_chain": roots}
-    try:
-        config.verify(model, signature)
+    try:  # the library prints its warnings: never into fairgate's output on stdout
+        with contextlib.redirect_stdout(sys.stderr):
+            config.verify(model, signature)
     except Exception as err:  # every failure of the library is a refusal
         raise ModelSignatureError(
             f"The model {str(model)!r} does not match its signature {str(signature)!r} under "
