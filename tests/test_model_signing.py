@@ -335,3 +335,40 @@ def test_the_spec_names_one_thing_to_trust(marker_model, tmp_path, fairgate, sig
     model, _, _ = marker_model
     code, _, err = fairgate("validate", marker_spec(tmp_path, model, signature=signature))
     assert code == 4 and said in err
+
+
+def test_a_signed_mlflow_folder_is_audited_from_the_verified_files(
+    tmp_path, fairgate, in_repo, write_spec
+):
+    import mlflow.sklearn
+    import skops.io as sio
+
+    folder = tmp_path / "mlflow-model"
+    mlflow.sklearn.save_model(
+        sio.load(MODEL, trusted=sio.get_untrusted_types(file=MODEL)),
+        str(folder),
+        serialization_format="skops",
+        skops_trusted_types=sio.get_untrusted_types(file=MODEL),
+    )
+    private, public = key_pair(tmp_path, "org")
+    code, _, err = fairgate(
+        "sign-model", folder, "--key", private, "--signature", folder / "model.sig"
+    )
+    assert code == 0, err
+    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec["checks"] = spec["checks"][:1]
+    spec["model"] = {
+        "kind": "mlflow",
+        "uri": str(folder),
+        "trusted_types": spec["model"]["trusted_types"],
+        "signature": {"path": str(folder / "model.sig"), "public_key": str(public)},
+    }
+    path = write_spec(spec)
+    code, doc, err = run(fairgate, path, tmp_path / "o1")
+    assert code == 0, (err, doc["errors"])
+    names = {f["name"] for f in doc["model"]["signature"]["files"]}
+    assert "MLmodel" in names and "model.sig" not in names  # the signature is not signed
+    (folder / "requirements.txt").write_text("scikit-learn\nsomething-else\n")
+    code, doc, _ = run(fairgate, path, tmp_path / "o2")
+    assert code == 2 and doc["errors"][0]["stage"] == "verify_model"
+    assert "requirements.txt has digest" in doc["errors"][0]["message"]
