@@ -124,7 +124,8 @@ def _subjects(doc: dict[str, Any], files: dict[str, Path]) -> list[dict[str, Any
     model, prov = doc.get("model") or {}, doc.get("provenance") or {}
     uri = model.get("uri")
     signed = model.get("signature") or {}
-    if signed.get("verified") and signed.get("algorithm") == "sha256":  # the signed files
+    whole_files = (signed.get("serialization") or {}).get("method") == "files"
+    if signed.get("verified") and whole_files and signed.get("algorithm") == "sha256":
         return [{"name": f["name"], "digest": {"sha256": f["digest"]}} for f in signed["files"]]
     if model.get("kind") in _FILE_MODELS and uri and Path(uri).is_file():
         return [{"name": Path(uri).name, "digest": {"sha256": file_sha256(uri)}}]

@@ -181,9 +181,16 @@ def _statement(bundle: bytes) -> dict[str, Any]:
     return json.loads(base64.b64decode(envelope["payload"]))
 
 
+def _named(identifier: str, model: Path) -> str:
+    """A resource's name: a single file's ``.`` (or ``.:start:end`` shard) gets its name."""
+    if identifier == "." or identifier.startswith(".:"):
+        return model.name + identifier[1:]
+    return identifier
+
+
 def _covered(statement: dict[str, Any], model: Path) -> tuple[dict[str, str], str]:
     resources = statement["predicate"]["resources"]
-    files = {(model.name if r["name"] == "." else r["name"]): r["digest"] for r in resources}
+    files = {_named(r["name"], model): r["digest"] for r in resources}
     algorithms = {r.get("algorithm", "") for r in resources}
     return files, ",".join(sorted(algorithms))
 
@@ -242,8 +249,7 @@ def file_digests(path: str | Path, serialization: dict[str, Any]) -> dict[str, s
             f"{_short(err)}"
         ) from err
     return {
-        (path.name if rd.identifier == "." else rd.identifier): rd.digest.digest_hex
-        for rd in manifest.resource_descriptors()
+        _named(rd.identifier, path): rd.digest.digest_hex for rd in manifest.resource_descriptors()
     }
 
 
@@ -319,7 +325,9 @@ def verify_model_signature(
     statement = _statement(bundle)
     files, algorithm = _covered(statement, model)
     skip = set(_ignored(model, signature))
-    uncovered = sorted(set(model_files(model)) - set(files) - skip)
+    shards = statement["predicate"].get("serialization", {}).get("method") == "shards"
+    names = {n.rsplit(":", 2)[0] for n in files} if shards else set(files)
+    uncovered = sorted(set(model_files(model)) - names - skip)
     if uncovered:  # files the signer chose to ignore would still be loaded: refuse
         raise ModelSignatureError(
             f"The model {str(model)!r} holds files its signature does not cover: "
