@@ -10,7 +10,9 @@ Python API for notebooks::
 from ._attestation import SigningError, attest, load_signer
 from ._checks import CheckResult, decide
 from ._ledger import LedgerError, append_record, verify_ledger
+from ._model_signature import ModelSignatureError, verify_model_signature
 from ._runner import CHECKS, SCHEMA_VERSION, AuditResult, DataError, run_audit
+from ._sign_model import sign_model
 from ._spec import AuditSpec, SpecError, load_spec, parse_spec
 from ._status import ExitCode, Status, Verdict, derive_verdict
 from ._verify import verify_evidence
@@ -24,6 +26,7 @@ __all__ = [
     "DataError",
     "ExitCode",
     "LedgerError",
+    "ModelSignatureError",
     "SigningError",
     "SpecError",
     "Status",
@@ -36,6 +39,8 @@ __all__ = [
     "load_spec",
     "parse_spec",
     "run_audit",
+    "sign_model",
     "verify_evidence",
     "verify_ledger",
+    "verify_model_signature",
 ]

@@ -1,6 +1,7 @@
 """Signed evidence: an in-toto Statement (v1) about one audit, in a DSSE envelope.
 
-The statement's subjects are the audited model's files (or, without a model file, what was
+The statement's subjects are the audited model's files (the files its verified
+``model_signing`` signature covers, when the spec names one; without a model file, what was
 audited instead: the model's digest, or the decision log); its predicate
 (:data:`PREDICATE_TYPE`) holds the spec, data and model digests, the verdict and exit code,
 every check's name, status and value, fairgate's version, and the sha256 of every evidence
@@ -122,6 +123,10 @@ def _subjects(doc: dict[str, Any], files: dict[str, Path]) -> list[dict[str, Any
     """What the audit is about: the model's files, else its digest, else the decision log."""
     model, prov = doc.get("model") or {}, doc.get("provenance") or {}
     uri = model.get("uri")
+    signed = model.get("signature") or {}
+    whole_files = (signed.get("serialization") or {}).get("method") == "files"
+    if signed.get("verified") and whole_files and signed.get("algorithm") == "sha256":
+        return [{"name": f["name"], "digest": {"sha256": f["digest"]}} for f in signed["files"]]
     if model.get("kind") in _FILE_MODELS and uri and Path(uri).is_file():
         return [{"name": Path(uri).name, "digest": {"sha256": file_sha256(uri)}}]
     if prov.get("model_sha256"):
@@ -162,6 +167,7 @@ def statement(doc: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
             "kind": (doc.get("model") or {}).get("kind"),
             "uri": (doc.get("model") or {}).get("uri"),
             "sha256": prov.get("model_sha256"),
+            "signature": (doc.get("model") or {}).get("signature"),
         },
         "seed": prov.get("seed"),
         "checks": [

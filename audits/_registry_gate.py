@@ -19,6 +19,7 @@ __all__ = [
     "PromotionRefused",
     "VersionNotFound",
     "check_promotion",
+    "check_signed_files",
     "move_alias",
     "promote",
     "resolve_version",
@@ -118,12 +119,41 @@ def check_promotion(
             f"{ref.name} version {ref.version} was not promoted to {alias!r}: the audit's "
             f"verdict is {document['verdict']!r}."
         )
+    check_signed_files(ref, alias, document, tracking_uri=tracking_uri)
     audited = document["provenance"]["model_sha256"]
     now = version_sha256(ref, tracking_uri)
     if now != audited:
         raise PromotionRefused(
             f"{ref.name} version {ref.version} was not promoted to {alias!r}: its files changed "
             f"after the audit (audited sha256 {audited}, now {now})."
+        )
+
+
+def check_signed_files(
+    ref: ModelVersionRef, alias: str, document: dict[str, Any], *, tracking_uri: str
+) -> None:
+    """Raise :class:`PromotionRefused` when the audit was of a signed model and the version's
+    files, as the registry serves them now, differ from the signed, audited ones.
+
+    Each file is hashed again the way its signature hashed it and compared with the digests
+    the results document recorded (``model.signature.files``); a changed, missing or added
+    file refuses. An audit whose spec named a signature that did not verify refuses too.
+    """
+    from ._model_signature import file_digests
+
+    signed = (document.get("model") or {}).get("signature")
+    if not signed:
+        return
+    head = f"{ref.name} version {ref.version} was not promoted to {alias!r}"
+    if not signed.get("verified"):
+        raise PromotionRefused(f"{head}: its signature was not verified by the audit.")
+    folder = download_mlflow_model(f"models:/{ref.name}/{ref.version}", tracking_uri)
+    now = file_digests(folder, signed.get("serialization") or {})
+    recorded = {f["name"]: f["digest"] for f in signed.get("files") or []}
+    differ = sorted(n for n in recorded.keys() | now.keys() if recorded.get(n) != now.get(n))
+    if differ:
+        raise PromotionRefused(
+            f"{head}: its files differ from the signed, audited ones ({', '.join(differ[:5])})."
         )
 
 

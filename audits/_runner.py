@@ -39,10 +39,12 @@ from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
 from ._gx_import import finish_import, start_import
+from ._model_signature import VerifiedModel
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
+from ._signed_model import check_loaded, signature_block, verify_spec_model
 from ._spec import AuditSpec, load_spec
 from ._status import derive_verdict
 from ._validation import validate_data
@@ -121,6 +123,8 @@ class _Audit:
     validation: dict[str, Any] | None = None
     features: Any = None
     adapter: ModelAdapter | None = None
+    #: The verified model signature (``None``: the spec names none, or it did not verify).
+    signed: VerifiedModel | None = None
     gm: GroupMetrics | None = None
     results: list[CheckResult] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
@@ -172,18 +176,40 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
     return batch_rows
 
 
+@_stage("verify_model")
+def _verify_model(spec: AuditSpec, *, tracking_uri: str | None, show: bool) -> VerifiedModel:
+    """Verify the model's files against ``model.signature`` before anything loads them (a
+    ``models:/`` URI is downloaded first; the folder verified is the one then loaded)."""
+    return verify_spec_model(spec.model, tracking_uri=tracking_uri, show=show)
+
+
 @_stage("load")
 def _load(
-    spec: AuditSpec, spec_path: Path, *, tracking_uri: str | None, show: bool
+    spec: AuditSpec,
+    spec_path: Path,
+    *,
+    tracking_uri: str | None,
+    show: bool,
+    signed: VerifiedModel | None = None,
 ) -> ModelAdapter:
-    """The model adapter (a decision log's adapter reads its decision column)."""
+    """The model adapter (a decision log's adapter reads its decision column).
+
+    With a verified signature, the files loaded are the verified ones (an MLflow model is
+    not downloaded again), and a single model file must still hash as signed once loaded.
+    """
     params = spec.model.model_dump()
+    params.pop("signature", None)
     if params["kind"] == "mlflow":
         params.update(tracking_uri=params.get("tracking_uri") or tracking_uri)
         params["progress"] = show  # MLflow's download bars: never with --quiet or CI
+        if signed is not None:
+            params["folder"] = signed.path
     if params["kind"] == "python":  # its module: from the spec's folder, then cwd
         params["search_path"] = [str(spec_path.resolve().parent), str(Path.cwd())]
-    return load_model(params.pop("kind"), **params)
+    adapter = load_model(params.pop("kind"), **params)
+    if signed is not None:
+        check_loaded(adapter, signed, preprocess=params.get("preprocess"))
+    return adapter
 
 
 @_stage("decide")
@@ -241,11 +267,16 @@ def _check(audit: _Audit, evidence: Evidence) -> None:
 
 
 def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
-    """read → validate → load → decide → count → check; each stage fills ``audit``."""
+    """read → validate → [verify_model] → load → decide → count → check; each stage fills
+    ``audit``."""
     spec = audit.spec
     audit.frame = frame = _read(spec)
     batch_rows = _validate(audit, frame)
-    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
+    if getattr(spec.model, "signature", None) is not None:  # verified before it is loaded
+        audit.signed = _verify_model(spec, tracking_uri=tracking_uri, show=audit.show)
+    audit.adapter = _load(
+        spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show, signed=audit.signed
+    )
     features = audit.features
     decided, classes = _decide_all(
         spec, audit.adapter, frame, features, show=audit.show, batch_rows=batch_rows
@@ -308,6 +339,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "kind": spec.model.kind,
             "uri": adapter.uri if adapter else None,
             "scores": bool(gm is not None and gm.scores is not None),
+            "signature": signature_block(spec.model, audit.signed),
             "endpoint": dict(getattr(adapter, "stats", {}), url=adapter.uri)
             if adapter is not None and hasattr(adapter, "stats")
             else None,
@@ -342,11 +374,12 @@ def run_audit(
 ) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
-    The audit is a pipeline of named stages (read → validate → load → decide → count →
-    check), then the results document is rendered from what the stages produced. A stage
-    that fails, for whatever reason (model code calling ``sys.exit`` included), stops the
-    pipeline; its error is recorded with the stage's name and every check that was not
-    computed is an ``error``: the verdict is then ``error`` (exit code 2), never a pass.
+    The audit is a pipeline of named stages (read → validate → verify_model (when the spec
+    names a model signature) → load → decide → count → check), then the results document is
+    rendered from what the stages produced. A stage that fails, for whatever reason (model
+    code calling ``sys.exit`` included), stops the pipeline; its error is recorded with the
+    stage's name and every check that was not computed is an ``error``: the verdict is then
+    ``error`` (exit code 2), never a pass.
 
     Parameters
     ----------

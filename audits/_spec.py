@@ -69,6 +69,41 @@ def _existing_file(value: str, field: str) -> str:
     return value
 
 
+class ModelSignature(_Strict):
+    """An OpenSSF ``model-signing`` signature of the model's files and what to trust.
+
+    The files are verified against ``path`` before the model is loaded, with ``public_key``
+    (an ECDSA P-256/384/521 PEM public key) or ``certificate_chain`` (the PEM root and
+    intermediate certificates the signing certificate must chain to): exactly one of the two.
+    A missing, unreadable or failing signature stops the audit (exit 2). The files are
+    checked when the audit runs, not here, so that a missing signature is an audit error,
+    never a pass.
+    """
+
+    path: str
+    public_key: str | None = None
+    certificate_chain: Annotated[list[str], Field(min_length=1)] | None = None
+
+    @field_validator("path", "public_key")
+    @classmethod
+    def _a_path(cls, v: str | None) -> str | None:
+        if v is not None and ("-----BEGIN" in v or "\n" in v or not v.strip()):
+            raise ValueError(
+                "model.signature.path and model.signature.public_key must be file paths. "
+                "Got a value that is not a path instead (not shown)."
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _one_trust(self) -> ModelSignature:
+        if (self.public_key is None) == (self.certificate_chain is None):
+            raise ValueError(
+                "model.signature needs exactly one of public_key or certificate_chain. Got "
+                f"{'both' if self.public_key else 'neither'} instead."
+            )
+        return self
+
+
 class SklearnModel(_Strict):
     """A scikit-learn model file: skops (safe), or pickle/joblib when trusted and pinned."""
 
@@ -77,6 +112,8 @@ class SklearnModel(_Strict):
     trusted: bool = False
     sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
     trusted_types: list[str] = Field(default_factory=list)
+    #: Verify the model file's signature before loading it.
+    signature: ModelSignature | None = None
 
     @field_validator("uri")
     @classmethod
@@ -117,6 +154,8 @@ class MlflowModel(_Strict):
     trusted: bool = False
     sha256: Annotated[str | None, Field(pattern=_SHA256)] = None
     trusted_types: list[str] = Field(default_factory=list)
+    #: Verify the downloaded model folder's signature before loading it.
+    signature: ModelSignature | None = None
 
 
 class PythonModel(_Strict):
@@ -155,6 +194,8 @@ class OnnxModel(_Strict):
     #: ``module:function`` turning a batch of decoded inputs into the model's input.
     preprocess: Annotated[str | None, Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")] = None
     proba_classes: ProbaClasses | None = None
+    #: Verify the ONNX file's signature before loading it.
+    signature: ModelSignature | None = None
 
     @field_validator("uri")
     @classmethod

@@ -169,6 +169,7 @@ def load_mlflow(
     sha256: str | None = None,
     trusted_types: list[str] | None = None,
     progress: bool = False,
+    folder: str | None = None,
     **_: Any,
 ) -> EstimatorAdapter:
     """Load an MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/``, a path).
@@ -178,9 +179,11 @@ def load_mlflow(
     an ONNX model with onnxruntime. Any other flavour may unpickle code when loaded: it is
     refused unless ``trusted`` is true and ``sha256`` equals the hash of the downloaded files.
     ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``) says which server resolves the URI.
+    ``folder`` is a local copy of the URI's files already downloaded (and verified): it is
+    loaded instead of downloading them again.
     """
     try:
-        local = Path(download_mlflow_model(uri, tracking_uri, progress=progress))
+        local = Path(folder or download_mlflow_model(uri, tracking_uri, progress=progress))
     except ModelLoadError:
         raise
     except Exception as err:
