@@ -87,6 +87,12 @@ def cli() -> None:
     envvar="FAIRGATE_LEDGER",
     help="The hash-chained audit ledger to append to [default: .fairgate/ledger.jsonl].",
 )
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A YAML file of waivers ('waivers:' list), applied after the spec's own.",
+)
 def run(
     spec_path: Path,
     out_dir: Path | None,
@@ -98,6 +104,7 @@ def run(
     quiet: bool,
     signing_key: Path | None,
     ledger_path: Path | None,
+    waivers_path: Path | None,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code.
 
@@ -111,6 +118,7 @@ def run(
         one_line,
         set_aside,
         tracking_client,
+        waiver_line,
     )
 
     from ._attestation import SigningError
@@ -121,6 +129,11 @@ def run(
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
+    waivers = None
+    if waivers_path is not None:
+        from ._waiver_spec import load_waiver_file
+
+        waivers = load_waiver_file(waivers_path, spec)  # a bad waiver: exit 4, nothing run
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     try:
@@ -174,6 +187,8 @@ def run(
             spec=spec,
             tracking_uri=tracking_uri or tracking,
             audit_id=audit_id,
+            waivers=waivers,
+            waivers_source=str(waivers_path),
         )
         doc = result.document
         try:
@@ -199,6 +214,8 @@ def run(
             click.echo(one_line(f"{c['status']:>21}  {c['name']}: {message}"), err=True)
     for e in doc["errors"]:
         click.echo(one_line(f"error ({e['stage']}): {e['message']}"), err=True)
+    for w in doc.get("waivers") or []:
+        click.echo(one_line(f"waiver {w['state']}: {waiver_line(w)}"), err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")
     return code
 

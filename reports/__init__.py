@@ -21,6 +21,7 @@ from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metri
 from ._mlflow_store import RetryPolicy, describe_store, scrub, tracking_client
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
 from ._text import one_line
+from ._waiver_text import waiver_line, waiver_rows
 
 __all__ = [
     "ARTIFACTS",
@@ -50,6 +51,8 @@ __all__ = [
     "scrub",
     "set_aside",
     "tracking_client",
+    "waiver_line",
+    "waiver_rows",
     "write_all",
     "write_file",
     "write_pdf",
