@@ -93,6 +93,14 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="A YAML file of waivers ('waivers:' list), applied after the spec's own.",
 )
+@click.option(
+    "--promotion-rules",
+    "rules_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The promotion rules for --promote (a fairgate.toml [promotion] or a pyproject.toml "
+    "[tool.fairgate.promotion]) [default: ./fairgate.toml or ./pyproject.toml; none: every "
+    "spec that audited the version must pass].",
+)
 def run(
     spec_path: Path,
     out_dir: Path | None,
@@ -105,6 +113,7 @@ def run(
     signing_key: Path | None,
     ledger_path: Path | None,
     waivers_path: Path | None,
+    rules_path: Path | None,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code.
 
@@ -136,6 +145,16 @@ def run(
         waivers = load_waiver_file(waivers_path, spec)  # a bad waiver: exit 4, nothing run
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
+    if rules_path and not promote_alias:
+        raise click.UsageError("--promotion-rules applies to --promote: name the alias.")
+    rules = None
+    if promote_alias:
+        from ._promotion import PromotionRulesError, load_promotion_rules
+
+        try:
+            rules = load_promotion_rules(rules_path)
+        except PromotionRulesError as err:
+            raise click.BadParameter(str(err), param_hint="--promotion-rules") from err
     try:
         signer = _signer(signing_key, spec)
     except SigningError as err:
@@ -162,7 +181,12 @@ def run(
         click.echo(f"earlier evidence in {out} moved to {moved}", err=True)
     record = (
         functools.partial(
-            _record, tracking=tracking, ref=ref, promote_alias=promote_alias, quiet=quiet
+            _record,
+            tracking=tracking,
+            ref=ref,
+            promote_alias=promote_alias,
+            quiet=quiet,
+            rules=rules,
         )
         if tracking
         else None
@@ -371,6 +395,7 @@ def _record(
     ref: Any,
     promote_alias: str | None,
     quiet: bool,
+    rules: Any = None,
 ) -> dict[str, str] | None:
     """Log to MLflow, tag the registered version, promote it: evidence before any exit.
 
@@ -394,7 +419,9 @@ def _record(
         ) as run:
             if promote_alias:
                 try:
-                    check_promotion(run.client, ref, promote_alias, doc, tracking_uri=tracking)
+                    check_promotion(
+                        run.client, ref, promote_alias, doc, tracking_uri=tracking, rules=rules
+                    )
                 except PromotionRefused as err:
                     problem = _problem("promote", err, f"not promoted: {err}")
                     promote_alias = None
