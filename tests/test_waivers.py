@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from .conftest import SPECS
+from .test_attestation import write_key_pair
 
 TODAY = dt.datetime.now(dt.UTC).date()
 #: The five failures of the credit v1 model (see the README's reference model section).
@@ -45,9 +46,11 @@ def test_a_waivers_expiry_flips_pass_to_fail(fairgate, in_repo, tmp_path):
     valid = _write(
         tmp_path / "w.yaml", [_waiver(TODAY + dt.timedelta(days=30), **w) for w in V1_FAILURES]
     )
+    private, public = write_key_pair(tmp_path, "ed25519")
     code, out, err = fairgate(
-        "run", spec, "--no-mlflow", "-q", "--out", tmp_path / "ok", "--waivers", valid
-    )
+        "run", spec, "--no-mlflow", "-q", "--out", tmp_path / "ok", "--waivers", valid,
+        "--signing-key", private,
+    )  # fmt: skip
     assert code == 0, err
     assert "verdict: pass_with_waivers (exit 0)" in out
     doc = json.loads((tmp_path / "ok" / "results.json").read_text())
@@ -67,6 +70,10 @@ def test_a_waivers_expiry_flips_pass_to_fail(fairgate, in_repo, tmp_path):
     assert junit.index("waiver.0.applied") < junit.index("<testcase")
     assert junit.count("WAIVED failure") == 5
 
+    # Its evidence verifies, the verdict re-derived with its waivers on its own audit date.
+    code, out, _ = fairgate("verify", tmp_path / "ok", "--key", public)
+    assert code == 0 and "pass_with_waivers (exit 0) is what the checks" in out, out
+    assert "with 5 waived failure(s)" in out
     # The same document renders again; its waivers are re-derived on its own audit date.
     code, out, err = fairgate("render", tmp_path / "ok" / "results.json", "--out", tmp_path / "r")
     assert code == 0 and "verdict pass_with_waivers" in out, err
