@@ -37,7 +37,7 @@ class Verdict(StrEnum):
 class ExitCode(IntEnum):
     """Process exit codes of ``fairgate``."""
 
-    #: Every check passed: the model may be released.
+    #: Every check passed (or failed under a valid waiver): the model may be released.
     OK = 0
     #: At least one check failed: the model is unfair by the spec; release blocked.
     CHECKS_FAILED = 1

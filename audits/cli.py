@@ -1,8 +1,9 @@
 """The ``fairgate`` command line: run an audit and gate a release on its exit code.
 
-Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harness could not
-decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
-spec); 5 (``fairgate monitor``, ``breaker status``) the circuit breaker is open or half-open.
+Exit codes: 0 every check passed (or failed under a valid waiver); 1 a check failed (release
+blocked); 2 the harness could not decide (error, insufficient or inconclusive evidence); 4
+usage error (bad arguments, invalid spec); 5 (``fairgate monitor``, ``breaker status``) the
+circuit breaker is open or half-open.
 ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
 """
 

@@ -3,6 +3,8 @@ newest audit of each required spec taken as current, on the exact files of the v
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import skops.io as sio
 import yaml
@@ -44,7 +46,7 @@ def registry(server):
     return MlflowClient(tracking_uri=server)
 
 
-def _spec(write_spec, name: str, bound: float, version: str = "1", gap: float = 0.10):
+def _spec(write_spec, name: str, bound: float, version: str = "1", gap: float = 0.10, **more):
     """The credit fairness checks (no explanations: fast) with the selection-rate bound and
     the largest false-negative-rate gap."""
     spec = yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text())
@@ -53,6 +55,7 @@ def _spec(write_spec, name: str, bound: float, version: str = "1", gap: float = 
     spec["checks"][0]["min"], spec["checks"][1]["max"] = bound, gap
     spec["model"] = {"kind": "mlflow", "uri": f"models:/{NAME}/{version}"}
     spec["model"]["trusted_types"] = TRUSTED_TYPES
+    spec.update(more)
     return write_spec(spec, f"{name}.yaml")
 
 
@@ -90,17 +93,33 @@ def test_a_lenient_spec_cannot_promote_over_a_strict_fail(
     assert code == 2 and "the promotion rules of" in err and "strict" in err, err
     assert not registry.get_registered_model(NAME).aliases
 
-    # The strict spec audited again (newest audit: a pass) now vouches for the version.
-    _spec(write_spec, "strict", 0.85)
-    code, _, err = _run(fairgate, server, tmp_path, strict)
-    assert code == 0, err
+    # The strict spec audited again, its failure now under a signed-off waiver: its newest
+    # audit (pass_with_waivers) vouches for the version, and MLflow holds the waiver.
+    today = dt.datetime.now(dt.UTC).date()
+    waiver = {
+        "check": 0,
+        "reason": "Ratios of 0.9 accepted by the committee until the 2027 review of the bound.",
+        "approver": "Maria Jensen",
+        "date": (today - dt.timedelta(days=1)).isoformat(),
+        "expiry": (today + dt.timedelta(days=30)).isoformat(),
+        "ticket": "ETH-7",
+    }
+    strict = _spec(write_spec, "strict", 0.99, waivers=[waiver])
+    code, out, err = _run(fairgate, server, tmp_path, strict)
+    assert code == 0 and "pass_with_waivers" in out, err
+    tags = registry.get_model_version(NAME, "1").tags
+    assert tags["fairgate.strict.verdict"] == "pass_with_waivers"
+    run_tags = registry.get_run(tags["fairgate.strict.run_id"]).data.tags
+    assert run_tags["fairgate.waivers"] == "1 applied"
+    assert run_tags["fairgate.waiver.0"].startswith("applied: checks[0] selection_rate ratio")
+    assert "Maria Jensen" in run_tags["fairgate.waiver.0"]
     code, _, err = _run(
         fairgate, server, tmp_path, lenient, "--promote", "production", "--promotion-rules", both
     )
     assert code == 0, err
     assert registry.get_model_version_by_alias(NAME, "production").version == "1"
     tags = registry.get_model_version(NAME, "1").tags
-    assert tags["fairgate.strict.verdict"] == tags["fairgate.lenient.verdict"] == "pass"
+    assert tags["fairgate.lenient.verdict"] == "pass"
     assert tags["fairgate.promoted_to"] == "production"
 
 
