@@ -68,6 +68,10 @@ def clean(value: Any) -> Any:
 def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
     """The verdict and exit code that a results document's checks and errors imply.
 
+    A ``waived`` check counts as waived only when one of the document's own waivers covers it
+    validly on the audit's date (:func:`~audits._waivers.rederived_statuses`); otherwise it
+    counts as the failure it was.
+
     Raises
     ------
     ValueError
@@ -90,7 +94,9 @@ def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
                 f"checks[{i}].status must be one of {[s.value for s in Status]}. "
                 f"Got {raw!r} instead."
             ) from err
-    return derive_verdict(statuses, errors=len(errors))
+    from ._waivers import rederived_statuses
+
+    return derive_verdict(rederived_statuses(document, statuses), errors=len(errors))
 
 
 _TOLERANCE = 1e-9  # exact decisions at the threshold are rational; floats may miss by an ulp
@@ -108,7 +114,8 @@ def _beyond(value: Any, threshold: dict[str, Any]) -> bool:
 def contradictions(document: dict[str, Any]) -> list[str]:
     """What in a results document contradicts a passing status: a check that passed with a
     value (or, deciding on the interval, an interval end) beyond its threshold, no value at
-    all, or groups too small to judge; a passing verdict over failed data validation.
+    all, or groups too small to judge; a waived check whose value is within its threshold
+    (only a failure is waived); a passing verdict over failed data validation.
 
     :func:`verdict_of` derives the verdict from the statuses; this guards the statuses
     themselves, so that editing a status (and the verdict with it) is not enough to turn a
@@ -116,6 +123,11 @@ def contradictions(document: dict[str, Any]) -> list[str]:
     """
     found = []
     for i, check in enumerate(document.get("checks") or []):
+        if isinstance(check, dict) and check.get("status") == Status.WAIVED:
+            # only a failure is waived: its value must be beyond its threshold
+            if not _beyond(check.get("value"), check.get("threshold") or {}):
+                found.append(f"checks[{i}] is waived but did not fail")
+            continue
         if not isinstance(check, dict) or check.get("status") != Status.PASS:
             continue
         value, threshold = check.get("value"), check.get("threshold") or {}
@@ -130,7 +142,8 @@ def contradictions(document: dict[str, Any]) -> list[str]:
         if details.get("insufficient_groups") and check.get("type") != "robustness":
             found.append(f"checks[{i}] passed with groups too small to judge")
     validation = document.get("data_validation") or {}
-    if document.get("verdict") == Verdict.PASS and validation.get("success") is False:
+    passing = (Verdict.PASS, Verdict.PASS_WITH_WAIVERS)
+    if document.get("verdict") in passing and validation.get("success") is False:
         found.append("the verdict is pass but the data validation failed")
     return found
 

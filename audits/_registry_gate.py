@@ -1,8 +1,15 @@
 """The registry gate: tag the audited model version, and move an alias only on a pass.
 
-Promotion happens in the same invocation as the audit, and only when the verdict is ``pass``
-and the version's files still hash to what was audited. Every refusal leaves every alias as it
-was. Who or what promoted, and when, is written as version tags.
+Each audit tags the version under its spec's name (``fairgate.<spec>.verdict``, ``.exit_code``,
+``.run_id``, ``.spec_sha256``, ``.model_sha256``, ``.audit_id``, ``.policies``, ``.report``),
+and only when it is the newest audit of that spec on the version. Promotion happens in the
+same invocation as an audit, and only when that audit passed, the version's files still hash
+to what was audited, and every audit the promotion rules require (:mod:`audits._promotion`;
+without rules, every spec that has audited the version) passed in its newest audit on those
+very files. Every refusal leaves every alias as it was. Who or what promoted, and when, is
+written as version tags. The un-namespaced ``fairgate.verdict`` (and ``.run_id``, ...) tags
+of earlier releases are still written, for the last audit of any spec; they never decide a
+promotion.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from typing import Any
 
 from models_under_test import MODELS_URI, download_mlflow_model, file_sha256
 
+from ._promotion import PASSING, PromotionRules, applies, not_older, policies_of, spec_tag
 from ._provenance import _runner, utc_now
 
 __all__ = [
@@ -100,6 +108,13 @@ def tag_version(
     if logged:
         tags["fairgate.run_id"] = logged["run_id"]
         tags["fairgate.report"] = logged["report_uri"]
+    spec = document["spec"]["name"]
+    current = client.get_model_version(ref.name, ref.version).tags or {}
+    if not_older(tags["fairgate.audit_id"], current.get(spec_tag(spec, "audit_id"))):
+        # only the newest audit of a spec speaks for it on this version
+        legacy = {k.removeprefix("fairgate."): v for k, v in tags.items()}
+        legacy["policies"] = ";".join(policies_of(document))[:5000]
+        tags.update({spec_tag(spec, key): value for key, value in legacy.items()})
     for key, value in tags.items():
         client.set_model_version_tag(ref.name, ref.version, key, value)
 
@@ -110,11 +125,18 @@ def version_sha256(ref: ModelVersionRef, tracking_uri: str) -> str:
 
 
 def check_promotion(
-    client: Any, ref: ModelVersionRef, alias: str, document: dict[str, Any], *, tracking_uri: str
+    client: Any,
+    ref: ModelVersionRef,
+    alias: str,
+    document: dict[str, Any],
+    *,
+    tracking_uri: str,
+    rules: PromotionRules | None = None,
 ) -> None:
-    """Raise :class:`PromotionRefused` unless the audit passed and the version's files still
-    hash to what was audited; change nothing."""
-    if document["verdict"] != "pass":
+    """Raise :class:`PromotionRefused` unless the audit passed, the version's files still
+    hash to what was audited, and every required audit passed on those files; change
+    nothing."""
+    if document["verdict"] not in PASSING:
         raise PromotionRefused(
             f"{ref.name} version {ref.version} was not promoted to {alias!r}: the audit's "
             f"verdict is {document['verdict']!r}."
@@ -127,6 +149,76 @@ def check_promotion(
             f"{ref.name} version {ref.version} was not promoted to {alias!r}: its files changed "
             f"after the audit (audited sha256 {audited}, now {now})."
         )
+    problems = required_audit_problems(client, ref, alias, document, digest=now, rules=rules)
+    if problems:
+        where = f"the promotion rules of {rules.source}" if rules else "every audit of it"
+        raise PromotionRefused(
+            f"{ref.name} version {ref.version} was not promoted to {alias!r}: {where} must "
+            f"pass on this version's files (sha256 {now}): {'; '.join(problems)}."
+        )
+
+
+def required_audit_problems(
+    client: Any,
+    ref: ModelVersionRef,
+    alias: str,
+    document: dict[str, Any],
+    *,
+    digest: str,
+    rules: PromotionRules | None,
+) -> list[str]:
+    """Why the audits ``alias`` needs do not all vouch for the version (empty: they do).
+
+    Each required spec is judged by its newest audit: the version's tags under the spec's
+    name, or this audit (``document``) when it is the newer one. Without ``rules``, every
+    spec with tags on the version is required, and this audit's spec.
+    """
+    tags = client.get_model_version(ref.name, ref.version).tags or {}
+    this = document["spec"]["name"]
+    if rules is not None:
+        required = list(rules.required(alias))
+    else:
+        from ._promotion import RequiredAudit
+
+        head, tail = "fairgate.", ".verdict"  # fairgate.<spec>.verdict (names may hold dots)
+        specs = {
+            k[len(head) : -len(tail)]
+            for k in tags
+            if k.startswith(head) and k.endswith(tail) and len(k) > len(head + tail)
+        } | {this}
+        required = [RequiredAudit(spec=s) for s in sorted(specs)]
+    problems = []
+    for need in required:
+        audit_id = tags.get(spec_tag(need.spec, "audit_id"))
+        if need.spec == this and not_older(document["run"]["audit_id"], audit_id):
+            seen = {
+                "verdict": document["verdict"],
+                "exit_code": str(document["exit_code"]),
+                "model_sha256": str(document["provenance"]["model_sha256"]),
+                "policies": ";".join(policies_of(document)),
+                "audit_id": document["run"]["audit_id"],
+            }
+        else:
+            seen = {
+                k: tags.get(spec_tag(need.spec, k))
+                for k in ("verdict", "exit_code", "model_sha256", "policies", "audit_id")
+            }
+        name = need.describe()
+        if seen["verdict"] is None:
+            problems.append(f"{name} has not audited this version")
+        elif seen["verdict"] not in PASSING or seen["exit_code"] != "0":
+            problems.append(f"{name}'s newest audit ({seen['audit_id']}) is {seen['verdict']!r}")
+        elif seen["model_sha256"] != digest:
+            problems.append(
+                f"{name}'s newest audit ({seen['audit_id']}) audited other files (sha256 "
+                f"{seen['model_sha256']})"
+            )
+        elif need.policy and not applies(need.policy, (seen["policies"] or "").split(";")):
+            problems.append(
+                f"{name}'s newest audit ({seen['audit_id']}) did not apply the policy "
+                f"{need.policy} (it applied: {seen['policies'] or 'none named'})"
+            )
+    return problems
 
 
 def check_signed_files(
@@ -174,9 +266,16 @@ def move_alias(client: Any, ref: ModelVersionRef, alias: str, document: dict[str
 
 
 def promote(
-    client: Any, ref: ModelVersionRef, alias: str, document: dict[str, Any], *, tracking_uri: str
+    client: Any,
+    ref: ModelVersionRef,
+    alias: str,
+    document: dict[str, Any],
+    *,
+    tracking_uri: str,
+    rules: PromotionRules | None = None,
 ) -> str:
-    """Move ``alias`` to the audited version if, and only if, the audit passed and the version
-    is unchanged; return a sentence saying what was done, or raise :class:`PromotionRefused`."""
-    check_promotion(client, ref, alias, document, tracking_uri=tracking_uri)
+    """Move ``alias`` to the audited version if, and only if, the audit passed, the version
+    is unchanged and every required audit passed on it (:func:`check_promotion`); return a
+    sentence saying what was done, or raise :class:`PromotionRefused`."""
+    check_promotion(client, ref, alias, document, tracking_uri=tracking_uri, rules=rules)
     return move_alias(client, ref, alias, document)

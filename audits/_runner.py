@@ -46,8 +46,10 @@ from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
 from ._signed_model import check_loaded, signature_block, verify_spec_model
 from ._spec import AuditSpec, load_spec
-from ._status import derive_verdict
+from ._status import Status, derive_verdict
 from ._validation import validate_data
+from ._waiver_spec import Waiver
+from ._waivers import apply_waivers, audit_date
 
 __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 
@@ -127,6 +129,9 @@ class _Audit:
     signed: VerifiedModel | None = None
     gm: GroupMetrics | None = None
     results: list[CheckResult] = field(default_factory=list)
+    #: For each result, the index of the spec's check it is a result of (waivers use it).
+    owners: list[int | None] = field(default_factory=list)
+    waivers: list[tuple[Waiver, str]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     private: dict[str, bytes] = field(default_factory=dict)
@@ -262,7 +267,7 @@ def _count(
 @_stage("check")
 def _check(audit: _Audit, evidence: Evidence) -> None:
     """Run every check, then draw the explanation charts."""
-    audit.results = _run_checks(audit.spec, audit.gm, evidence, audit.errors)
+    audit.results = _run_checks(audit.spec, audit.gm, evidence, audit.errors, audit.owners)
     audit.files, audit.private = _charts(evidence), evidence.private_files
 
 
@@ -299,11 +304,14 @@ def _render(audit: _Audit) -> dict[str, Any]:
     """The results document: what was audited, how, every check, and the derived verdict."""
     spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
     data_path = Path(spec.data.path)
-    verdict, code = derive_verdict((r.status for r in audit.results), errors=len(audit.errors))
     checks = [
         {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}
         for r in audit.results
     ]
+    owners = audit.owners if len(audit.owners) == len(checks) else [None] * len(checks)
+    on = audit_date({"run": {"started_at": audit.started}})
+    waivers = apply_waivers(checks, owners, audit.waivers, spec=spec, on=on) if on else []
+    verdict, code = derive_verdict((Status(c["status"]) for c in checks), errors=len(audit.errors))
     explain_seconds = [c["details"].pop("seconds", None) for c in checks if c.get("details")]
     document = {
         "schema_version": SCHEMA_VERSION,
@@ -316,6 +324,8 @@ def _render(audit: _Audit) -> dict[str, Any]:
         },
         "verdict": verdict.value,
         "exit_code": int(code),
+        # Right after the verdict: every waiver, applied or not (see audits/_waivers.py).
+        "waivers": waivers,
         "provenance": provenance(
             spec_path=audit.spec_path,
             data_path=data_path,
@@ -371,6 +381,9 @@ def run_audit(
     spec: AuditSpec | None = None,
     tracking_uri: str | None = None,
     audit_id: str | None = None,
+    waivers: list[Waiver] | None = None,
+    waivers_source: str = "waivers file",
+    started_at: str | None = None,
 ) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
@@ -396,6 +409,14 @@ def run_audit(
     audit_id : str, optional
         The audit's id (default: a new time-ordered unique id, see
         :func:`~audits._document.new_audit_id`).
+    waivers : list of Waiver, optional
+        Waivers from a separate file (``--waivers``), checked against the spec by
+        :func:`~audits._waiver_spec.load_waiver_file`; applied after the spec's own.
+    waivers_source : str, default="waivers file"
+        Where those waivers were written (the file's path), as the report says it.
+    started_at : str, optional
+        The audit's start time (ISO 8601 UTC, default now). Waivers are judged on its date;
+        tests set it to see a waiver expire.
 
     Returns
     -------
@@ -412,7 +433,8 @@ def run_audit(
         seed=spec.seed if seed is None else seed,
         show=progress_enabled(quiet),
         audit_id=audit_id or new_audit_id(spec.name),
-        started=utc_now(),
+        started=started_at or utc_now(),
+        waivers=[(w, "spec") for w in spec.waivers] + [(w, waivers_source) for w in waivers or ()],
     )
     try:
         _pipeline(audit, tracking_uri=tracking_uri)
@@ -431,7 +453,11 @@ def run_audit(
 
 
 def _run_checks(
-    spec: AuditSpec, gm: GroupMetrics, evidence: Evidence, errors: list[dict[str, str]]
+    spec: AuditSpec,
+    gm: GroupMetrics,
+    evidence: Evidence,
+    errors: list[dict[str, str]],
+    owners: list[int | None] | None = None,
 ) -> list[CheckResult]:
     """Run every check; one that raises becomes an ``error`` result, the others still run.
 
@@ -439,7 +465,8 @@ def _run_checks(
     that check is an error. An interruption (``KeyboardInterrupt``, a signal) stops them all.
     """
     results: list[CheckResult] = []
-    for check in spec.checks:
+    for index, check in enumerate(spec.checks):
+        done = len(results)
         try:
             results.extend(CHECKS[check.type](check, spec, gm, evidence))
         except (Exception, SystemExit) as err:  # a broken check is never a pass
@@ -447,6 +474,8 @@ def _run_checks(
             errors.append({"stage": f"check ({check.type})", "type": kind, "message": text})
             message = f"the check could not be computed: {kind}: {text}"
             results.extend(error_results(spec, message, [check]))
+        if owners is not None:
+            owners.extend([index] * (len(results) - done))
     return results
 
 

@@ -30,6 +30,7 @@ from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
 from ._monitor_spec import MonitorSpec
 from ._spec_rules import label_problems, threshold_problems
+from ._waiver_spec import Waiver, waiver_problems
 from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
 
 __all__ = [
@@ -547,6 +548,15 @@ class AuditSpec(_Strict):
     attestation: AttestationSettings | None = None
     #: The circuit breaker watching the system in service (``fairgate monitor``).
     monitor: MonitorSpec | None = None
+    #: Signed-off, expiring exceptions for failed checks (see audits/_waiver_spec.py).
+    waivers: list[Waiver] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _waivers_name_checks(self) -> AuditSpec:
+        problems = waiver_problems(self.waivers, self)
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
 
     @model_validator(mode="after")
     def _views_known(self) -> AuditSpec:

@@ -17,6 +17,9 @@ class Status(StrEnum):
     INSUFFICIENT = "insufficient_evidence"
     ERROR = "error"
     SKIPPED = "skipped"
+    #: A failure that a valid waiver (named approver, unexpired on the audit's date) accepts:
+    #: not a pass; the verdict is at best ``PASS_WITH_WAIVERS``.
+    WAIVED = "waived"
 
 
 class Verdict(StrEnum):
@@ -26,12 +29,15 @@ class Verdict(StrEnum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
+    #: Every check passed or was waived (at least one waived): a release (exit 0) that the
+    #: report states with its waivers.
+    PASS_WITH_WAIVERS = "pass_with_waivers"
 
 
 class ExitCode(IntEnum):
     """Process exit codes of ``fairgate``."""
 
-    #: Every check passed: the model may be released.
+    #: Every check passed (or failed under a valid waiver): the model may be released.
     OK = 0
     #: At least one check failed: the model is unfair by the spec; release blocked.
     CHECKS_FAILED = 1
@@ -46,6 +52,7 @@ class ExitCode(IntEnum):
 
 _EXIT = {
     Verdict.PASS: ExitCode.OK,
+    Verdict.PASS_WITH_WAIVERS: ExitCode.OK,
     Verdict.FAIL: ExitCode.CHECKS_FAILED,
     Verdict.INCONCLUSIVE: ExitCode.UNDECIDED,
     Verdict.ERROR: ExitCode.UNDECIDED,
@@ -57,7 +64,9 @@ def derive_verdict(statuses: Iterable[Status], *, errors: int = 0) -> tuple[Verd
 
     A failed check is conclusive evidence against release and dominates. Otherwise any error
     (or no check at all) gives ``ERROR``, and any inconclusive, insufficient or skipped check
-    gives ``INCONCLUSIVE``. ``PASS`` needs at least one check and every check passed.
+    gives ``INCONCLUSIVE``. ``PASS`` needs at least one check and every check passed;
+    ``PASS_WITH_WAIVERS``, every check passed or waived and at least one waived. Only a
+    failure is ever waived (see :mod:`audits._waivers`), so a waiver never hides an error.
     """
     seen = set(statuses)
     if Status.FAIL in seen:
@@ -66,6 +75,8 @@ def derive_verdict(statuses: Iterable[Status], *, errors: int = 0) -> tuple[Verd
         verdict = Verdict.ERROR
     elif seen & {Status.INCONCLUSIVE, Status.INSUFFICIENT, Status.SKIPPED}:
         verdict = Verdict.INCONCLUSIVE
+    elif Status.WAIVED in seen:
+        verdict = Verdict.PASS_WITH_WAIVERS
     else:
         verdict = Verdict.PASS
     return verdict, _EXIT[verdict]

@@ -152,6 +152,38 @@ def _model_findings(statement: dict[str, Any], model: Path) -> list[Finding]:
     return findings
 
 
+def _verdict_finding(path: Path, predicate: dict[str, Any]) -> Finding:
+    """Whether results.json states the verdict its checks, errors and waivers imply (waivers
+    judged on the audit's own date), and the attestation states that verdict too."""
+    from ._document import contradictions, verdict_of
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        verdict, code = verdict_of(doc)
+    except (OSError, ValueError) as err:
+        return Finding("verdict", False, f"results.json cannot be re-derived: {err}")
+    problems = contradictions(doc)
+    stated = (doc.get("verdict"), doc.get("exit_code"))
+    attested = (predicate.get("verdict"), predicate.get("exit_code"))
+    if problems or stated != (verdict.value, int(code)) or attested != stated:
+        why = "; ".join(problems) or (
+            f"results.json states {stated[0]!r} (exit {stated[1]}), the attestation "
+            f"{attested[0]!r}, its checks, errors and waivers imply {verdict.value!r}"
+        )
+        return Finding("verdict", False, why)
+    waived = sum(c.get("status") == "waived" for c in doc.get("checks") or [])
+    return Finding(
+        "verdict",
+        True,
+        f"{verdict.value} (exit {int(code)}) is what the checks and errors imply"
+        + (
+            f", with {waived} waived failure(s) under unexpired, signed-off waivers"
+            if waived
+            else ""
+        ),
+    )
+
+
 def verify_evidence(
     target: Path, *, key_path: Path, model: Path | None = None, data: Path | None = None
 ) -> tuple[dict[str, Any] | None, list[Finding]]:
@@ -182,6 +214,8 @@ def verify_evidence(
     for required in ("results.json", "report.html", "summary.md", "junit.xml"):
         if required not in listed:
             findings.append(Finding(required, False, "is not covered by the attestation"))
+    if "results.json" in listed and (folder / "results.json").is_file():
+        findings.append(_verdict_finding(folder / "results.json", predicate))
     if model is not None:
         findings.extend(_model_findings(statement, model))
     if data is not None:

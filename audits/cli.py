@@ -1,8 +1,9 @@
 """The ``fairgate`` command line: run an audit and gate a release on its exit code.
 
-Exit codes: 0 every check passed; 1 a check failed (release blocked); 2 the harness could not
-decide (error, insufficient or inconclusive evidence); 4 usage error (bad arguments, invalid
-spec); 5 (``fairgate monitor``, ``breaker status``) the circuit breaker is open or half-open.
+Exit codes: 0 every check passed (or failed under a valid waiver); 1 a check failed (release
+blocked); 2 the harness could not decide (error, insufficient or inconclusive evidence); 4
+usage error (bad arguments, invalid spec); 5 (``fairgate monitor``, ``breaker status``) the
+circuit breaker is open or half-open.
 ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
 ``fairgate register`` and ``fairgate diff``: see audits/_register_cli.py.
 """
@@ -88,6 +89,20 @@ def cli() -> None:
     envvar="FAIRGATE_LEDGER",
     help="The hash-chained audit ledger to append to [default: .fairgate/ledger.jsonl].",
 )
+@click.option(
+    "--waivers",
+    "waivers_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A YAML file of waivers ('waivers:' list), applied after the spec's own.",
+)
+@click.option(
+    "--promotion-rules",
+    "rules_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The promotion rules for --promote (a fairgate.toml [promotion] or a pyproject.toml "
+    "[tool.fairgate.promotion]) [default: ./fairgate.toml or ./pyproject.toml; none: every "
+    "spec that audited the version must pass].",
+)
 def run(
     spec_path: Path,
     out_dir: Path | None,
@@ -99,6 +114,8 @@ def run(
     quiet: bool,
     signing_key: Path | None,
     ledger_path: Path | None,
+    waivers_path: Path | None,
+    rules_path: Path | None,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code.
 
@@ -112,6 +129,7 @@ def run(
         one_line,
         set_aside,
         tracking_client,
+        waiver_line,
     )
 
     from ._attestation import SigningError
@@ -122,8 +140,23 @@ def run(
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
+    waivers = None
+    if waivers_path is not None:
+        from ._waiver_spec import load_waiver_file
+
+        waivers = load_waiver_file(waivers_path, spec)  # a bad waiver: exit 4, nothing run
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
+    if rules_path and not promote_alias:
+        raise click.UsageError("--promotion-rules applies to --promote: name the alias.")
+    rules = None
+    if promote_alias:
+        from ._promotion import PromotionRulesError, load_promotion_rules
+
+        try:
+            rules = load_promotion_rules(rules_path)
+        except PromotionRulesError as err:
+            raise click.BadParameter(str(err), param_hint="--promotion-rules") from err
     try:
         signer = _signer(signing_key, spec)
     except SigningError as err:
@@ -150,7 +183,12 @@ def run(
         click.echo(f"earlier evidence in {out} moved to {moved}", err=True)
     record = (
         functools.partial(
-            _record, tracking=tracking, ref=ref, promote_alias=promote_alias, quiet=quiet
+            _record,
+            tracking=tracking,
+            ref=ref,
+            promote_alias=promote_alias,
+            quiet=quiet,
+            rules=rules,
         )
         if tracking
         else None
@@ -175,6 +213,8 @@ def run(
             spec=spec,
             tracking_uri=tracking_uri or tracking,
             audit_id=audit_id,
+            waivers=waivers,
+            waivers_source=str(waivers_path),
         )
         doc = result.document
         try:
@@ -200,6 +240,8 @@ def run(
             click.echo(one_line(f"{c['status']:>21}  {c['name']}: {message}"), err=True)
     for e in doc["errors"]:
         click.echo(one_line(f"error ({e['stage']}): {e['message']}"), err=True)
+    for w in doc.get("waivers") or []:
+        click.echo(one_line(f"waiver {w['state']}: {waiver_line(w)}"), err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")
     return code
 
@@ -355,6 +397,7 @@ def _record(
     ref: Any,
     promote_alias: str | None,
     quiet: bool,
+    rules: Any = None,
 ) -> dict[str, str] | None:
     """Log to MLflow, tag the registered version, promote it: evidence before any exit.
 
@@ -378,7 +421,9 @@ def _record(
         ) as run:
             if promote_alias:
                 try:
-                    check_promotion(run.client, ref, promote_alias, doc, tracking_uri=tracking)
+                    check_promotion(
+                        run.client, ref, promote_alias, doc, tracking_uri=tracking, rules=rules
+                    )
                 except PromotionRefused as err:
                     problem = _problem("promote", err, f"not promoted: {err}")
                     promote_alias = None

@@ -24,6 +24,7 @@ from ._site import site_files, system_key
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
 from ._text import one_line
 from ._transparency import TO_FILL, record_csv, transparency_record
+from ._waiver_text import waiver_line, waiver_rows
 
 __all__ = [
     "ARTIFACTS",
@@ -61,6 +62,8 @@ __all__ = [
     "system_key",
     "tracking_client",
     "transparency_record",
+    "waiver_line",
+    "waiver_rows",
     "write_all",
     "write_file",
     "write_pdf",

@@ -18,6 +18,7 @@ from ._plain import (
 )
 from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
 from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
+from ._waiver_text import waiver_rows
 
 __all__ = ["render_html"]
 
@@ -28,6 +29,8 @@ _CHARTS = {
 }
 _LEADS = {
     "pass": "The model may be released: every check passed.",
+    "pass_with_waivers": "The model may be released only under the waivers below: every check "
+    "passed or failed with a signed-off, unexpired waiver.",
     "fail": "The model must not be released: it fails the policy.",
     "inconclusive": "The model must not be released yet: the audit could not decide.",
     "error": "The model must not be released: the audit could not be completed.",
@@ -397,6 +400,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         title=VERDICT_TITLES[document["verdict"]],
         lead=_LEADS[document["verdict"]],
         reasons=reasons,
+        waivers=waiver_rows(document),
         checks=checks,
         charts=charts,
         limitations=_limitations(document),

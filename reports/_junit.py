@@ -6,11 +6,15 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from ._text import xml_safe
+from ._waiver_text import waiver_line
 
 __all__ = ["render_junit"]
 
 _FAILED = {"fail"}
 _ERRORED = {"error", "insufficient_evidence", "inconclusive"}
+#: A waived failure is neither a pass nor a failure of the release: shown as skipped, with
+#: the waiver in its message.
+_WAIVED = "waived"
 
 
 def render_junit(document: dict[str, Any]) -> str:
@@ -22,12 +26,15 @@ def render_junit(document: dict[str, Any]) -> str:
         tests=str(len(checks)),
         failures=str(sum(c["status"] in _FAILED for c in checks)),
         errors=str(sum(c["status"] in _ERRORED for c in checks) + len(document["errors"])),
-        skipped=str(sum(c["status"] == "skipped" for c in checks)),
+        skipped=str(sum(c["status"] in ("skipped", _WAIVED) for c in checks)),
         timestamp=document["run"]["started_at"],
     )
     props = ET.SubElement(suite, "properties")
     for key in ("verdict", "exit_code"):
         ET.SubElement(props, "property", name=key, value=str(document[key]))
+    waivers = document.get("waivers") or []
+    for n, w in enumerate(waivers):  # right after the verdict
+        ET.SubElement(props, "property", name=f"waiver.{n}.{w['state']}", value=waiver_line(w))
     for key in ("spec_sha256", "data_sha256", "model_sha256", "fairgate_version", "git_commit"):
         ET.SubElement(props, "property", name=key, value=str(document["provenance"].get(key)))
     for check in checks:
@@ -41,6 +48,9 @@ def render_junit(document: dict[str, Any]) -> str:
             ET.SubElement(case, "error", message=check["message"], type=status)
         elif status == "skipped":
             ET.SubElement(case, "skipped", message=check["message"])
+        elif status == _WAIVED:
+            by = "; ".join(waiver_line(waivers[n]) for n in check.get("waived_by") or [])
+            ET.SubElement(case, "skipped", message=f"WAIVED failure: {check['message']} {by}")
     for err in document["errors"]:
         case = ET.SubElement(suite, "testcase", classname="fairgate.audit", name=err["stage"])
         ET.SubElement(case, "error", message=err["message"], type=err["type"])

@@ -1,4 +1,4 @@
-"""summary.md: the verdict first, then one line per check, for a pull-request comment."""
+"""summary.md: the verdict, then the waivers, then one line per check (a PR comment)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from typing import Any
 
 from ._plain import check_sentence
 from ._text import VERDICT_TITLES, fmt, md, status_label
+from ._waiver_text import waiver_rows
 
 __all__ = ["render_markdown"]
 
@@ -19,6 +20,22 @@ def render_markdown(document: dict[str, Any]) -> str:
         f"**Verdict: {document['verdict']}** (exit code {document['exit_code']}). "
         f"{md(spec['system'])}".rstrip(),
         "",
+    ]
+    waivers = waiver_rows(document)
+    if waivers:  # right after the verdict: what the verdict owes to an exception
+        lines += [
+            "## Waivers",
+            "",
+            "| waiver | state | reason | approver | date | expiry | ticket | effect |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {md(w['what'])} | {md(w['state'])} | {md(w['reason'])} | {md(w['approver'])} | "
+            f"{md(w['date'])} | {md(w['expiry'])} | {md(w['ticket'])} | {md(w['effect'])} |"
+            for w in waivers
+        ]
+        lines += ["", "## Checks", ""]
+    lines += [
         "| check | status | value | 95% interval | threshold |",
         "|---|---|---|---|---|",
     ]

@@ -31,6 +31,7 @@ from ._mlflow_store import (
     tracking_client,
 )
 from ._suppress import group_values, suppressed
+from ._waiver_text import waiver_line
 
 __all__ = [
     "DEFAULT_STORE",
@@ -294,9 +295,20 @@ def _experiment_id(calls: _Calls, name: str, tracking_uri: str) -> str:
 
 
 def _tags(document: dict[str, Any]) -> dict[str, str]:
-    """The run's tags at creation: what was audited, never the verdict."""
+    """The run's tags at creation: what was audited and the waivers, never the verdict."""
     prov, validation = document["provenance"], document.get("data_validation")
+    waivers = document.get("waivers") or []
+    states = [w.get("state", "?") for w in waivers]
+    waiver_tags = {  # each waiver, and a count per state ("none" without any)
+        "fairgate.waivers": ", ".join(f"{states.count(s)} {s}" for s in sorted(set(states)))
+        or "none",
+        **{
+            f"fairgate.waiver.{n}": f"{w['state']}: {waiver_line(w)}"[:5000]
+            for n, w in enumerate(waivers)
+        },
+    }
     return {
+        **waiver_tags,
         "fairgate.spec_name": document["spec"]["name"],
         "fairgate.spec_sha256": prov["spec_sha256"],
         "fairgate.data_sha256": str(prov["data_sha256"]),

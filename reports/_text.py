@@ -28,6 +28,7 @@ _MD_SPECIAL = re.compile(r"([\\`*|\[\]])")
 
 VERDICT_TITLES = {
     "pass": "RELEASE",
+    "pass_with_waivers": "RELEASE WITH WAIVERS",
     "fail": "BLOCKED",
     "inconclusive": "CANNOT DECIDE",
     "error": "CANNOT DECIDE",
@@ -39,6 +40,7 @@ STATUS_LABELS = {
     "insufficient_evidence": "insufficient evidence",
     "error": "ERROR",
     "skipped": "skipped",
+    "waived": "WAIVED (failed)",
 }
 
 
