@@ -17,6 +17,8 @@ class Status(StrEnum):
     INSUFFICIENT = "insufficient_evidence"
     ERROR = "error"
     SKIPPED = "skipped"
+    #: The declared use is prohibited by a policy's clause (e.g. EU AI Act Art. 5(1)(f)).
+    PROHIBITED = "prohibited"
 
 
 class Verdict(StrEnum):
@@ -26,6 +28,8 @@ class Verdict(StrEnum):
     FAIL = "fail"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
+    #: A policy prohibits the declared use: refused whatever the metrics say.
+    PROHIBITED = "prohibited"
 
 
 class ExitCode(IntEnum):
@@ -38,6 +42,9 @@ class ExitCode(IntEnum):
     #: The harness could not decide (data or model error, insufficient or inconclusive
     #: evidence, a skipped check); release blocked.
     UNDECIDED = 2
+    #: Prohibited use: a policy forbids the system's declared use (e.g. emotion recognition
+    #: in the workplace, EU AI Act Art. 5(1)(f)); refused whatever the metrics say.
+    PROHIBITED_USE = 3
     #: Bad usage: wrong arguments or an invalid spec.
     USAGE_ERROR = 4
     #: ``fairgate monitor``: the circuit breaker is open or half-open; people decide.
@@ -49,18 +56,22 @@ _EXIT = {
     Verdict.FAIL: ExitCode.CHECKS_FAILED,
     Verdict.INCONCLUSIVE: ExitCode.UNDECIDED,
     Verdict.ERROR: ExitCode.UNDECIDED,
+    Verdict.PROHIBITED: ExitCode.PROHIBITED_USE,
 }
 
 
 def derive_verdict(statuses: Iterable[Status], *, errors: int = 0) -> tuple[Verdict, ExitCode]:
     """Derive the verdict and exit code from check statuses and audit-level errors.
 
-    A failed check is conclusive evidence against release and dominates. Otherwise any error
+    A prohibited use dominates everything (no metric can make it acceptable). Then a failed
+    check is conclusive evidence against release and dominates. Otherwise any error
     (or no check at all) gives ``ERROR``, and any inconclusive, insufficient or skipped check
     gives ``INCONCLUSIVE``. ``PASS`` needs at least one check and every check passed.
     """
     seen = set(statuses)
-    if Status.FAIL in seen:
+    if Status.PROHIBITED in seen:
+        verdict = Verdict.PROHIBITED
+    elif Status.FAIL in seen:
         verdict = Verdict.FAIL
     elif errors or Status.ERROR in seen or not seen:
         verdict = Verdict.ERROR

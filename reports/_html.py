@@ -31,6 +31,8 @@ _LEADS = {
     "fail": "The model must not be released: it fails the policy.",
     "inconclusive": "The model must not be released yet: the audit could not decide.",
     "error": "The model must not be released: the audit could not be completed.",
+    "prohibited": "The model must not be used: a policy prohibits its declared use, whatever "
+    "the metrics say.",
 }
 _HIDDEN = f"<{MIN_CELL}"
 

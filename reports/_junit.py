@@ -9,7 +9,7 @@ from ._text import xml_safe
 
 __all__ = ["render_junit"]
 
-_FAILED = {"fail"}
+_FAILED = {"fail", "prohibited"}
 _ERRORED = {"error", "insufficient_evidence", "inconclusive"}
 
 

@@ -31,6 +31,7 @@ VERDICT_TITLES = {
     "fail": "BLOCKED",
     "inconclusive": "CANNOT DECIDE",
     "error": "CANNOT DECIDE",
+    "prohibited": "REFUSED: PROHIBITED USE",
 }
 STATUS_LABELS = {
     "pass": "pass",
@@ -39,6 +40,7 @@ STATUS_LABELS = {
     "insufficient_evidence": "insufficient evidence",
     "error": "ERROR",
     "skipped": "skipped",
+    "prohibited": "PROHIBITED",
 }
 
 
