@@ -135,11 +135,6 @@ def apply_policies(spec: AuditSpec, data: dict[str, Any]) -> AuditSpec:
     if len(set(names)) < len(names):
         raise SpecError([f"policy must name each policy once. Got {names} instead."])
     own = list(data.get("checks") or [])
-    named = [i for i, c in enumerate(own) if isinstance(c, dict) and "clause" in c]
-    if named:
-        raise SpecError(
-            [f"checks[{i}].clause is set by a policy, never in a spec. Remove it." for i in named]
-        )
     added = _policy_checks(loaded, spec)
     try:
         merged = AuditSpec.model_validate({**data, "checks": added + own})

@@ -84,7 +84,7 @@ def impact_ratio(
     """Each category's rate over the highest category's, per view (6 RCNY 5-301)."""
     frame = evidence.frame
     outcome = _outcome(check, spec, evidence)
-    reasons = {e.group: e.justification for e in check.exclude_groups}
+    reasons = {e.group: e.justification for e in (*spec.exclusions, *check.exclude_groups)}
     for view in spec.views(check):
         cols = view.split("|")
         base = {

@@ -507,6 +507,9 @@ class AuditSpec(_Strict):
     roles: dict[str, str] = Field(default_factory=dict)
     #: Where and how the system is used (read by the EU AI Act policy).
     deployment: Deployment | None = None
+    #: Categories left out of the impact ratios (``impact_ratio`` checks, a policy's too),
+    #: each with its reason; NYC LL144 allows it only under 2% of the data.
+    exclusions: list[GroupExclusion] = Field(default_factory=list)
     model: ModelSpec
     data: DataSpec
     checks: list[Check] = Field(default_factory=list)
@@ -640,6 +643,12 @@ def parse_spec(data: object) -> AuditSpec:
     """Validate a spec already loaded from YAML; raise :class:`SpecError` on any problem."""
     if not isinstance(data, dict):
         raise SpecError([f"spec must be a mapping of keys to values. Got {type(data).__name__}."])
+    checks = data.get("checks") if isinstance(data.get("checks"), list) else []
+    named = [i for i, c in enumerate(checks) if isinstance(c, dict) and "clause" in c]
+    if named:  # a clause is the policy's word, never the spec's
+        raise SpecError(
+            [f"checks[{i}].clause is set by a policy, never in a spec. Remove it." for i in named]
+        )
     try:
         spec = AuditSpec.model_validate(data)
     except ValidationError as err:

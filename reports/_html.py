@@ -17,6 +17,7 @@ from ._plain import (
     units,
 )
 from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
+from ._policy_report import annex_iv, clause_rows, clause_text, ll144_tables
 from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
 
 __all__ = ["render_html"]
@@ -386,6 +387,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 "robust_rows": robust,
                 "drop_chart": _drop_chart(c, robust) if robust else None,
                 "metric_label": metric_label(c["metric"], document).capitalize(),
+                "clause_text": clause_text(c),
             }
         )
     reasons = [
@@ -402,6 +404,9 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         checks=checks,
         charts=charts,
         limitations=_limitations(document),
+        clause_rows=clause_rows(document) if document.get("policies") else [],
+        ll144=ll144_tables(document),
+        annex=annex_iv(document),
         units=units(document),
         rows_text=units(document, document["data"]["rows"])
         if document["data"].get("rows") is not None
