@@ -77,9 +77,8 @@ def _policy_checks(loaded: list[LoadedPolicy], spec: AuditSpec) -> list[dict[str
 
 
 def _key(check: Any) -> tuple[Any, ...]:
-    return tuple(
-        getattr(check, k, None) for k in ("type", "metric", "disparity", "klass", "rate")
-    ) + (getattr(check, "perturbation", None),)
+    keys = ("type", "metric", "disparity", "klass", "rate", "perturbation")
+    return tuple(getattr(check, k, None) for k in keys)
 
 
 def _loosened(own: Any, ruling: Any) -> str | None:
@@ -96,7 +95,11 @@ def _loosened(own: Any, ruling: Any) -> str | None:
 def _loosening(spec: AuditSpec, merged: AuditSpec, k: int) -> list[str]:
     problems = []
     for i, own in enumerate(spec.checks):
-        own_views = set(spec.views(own)) if hasattr(own, "metric") or own.type == "impact_ratio" else {"model"}
+        own_views = (
+            set(spec.views(own))
+            if hasattr(own, "metric") or own.type == "impact_ratio"
+            else {"model"}
+        )
         for ruling in merged.checks[:k]:
             if _key(own) != _key(ruling):
                 continue

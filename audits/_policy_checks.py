@@ -141,7 +141,11 @@ def impact_ratio(
         small = sorted(g for g in compared if by_group[g]["n"] < spec.data.min_group_size)
         message = (
             f"impact ratios of the {check.rate} rate over {view}"
-            + (f": lowest {value:.3f} ({min(ratios, key=ratios.get)} against {best})" if value is not None else ": not computable")
+            + (
+                f": lowest {value:.3f} ({min(ratios, key=ratios.get)} against {best})"
+                if value is not None
+                else ": not computable"
+            )
             + f"; {int(unknown.sum())} with unknown category (not in the ratios)."
         )
         if flagged:
@@ -164,14 +168,16 @@ def impact_ratio(
         else:
             n_top = table.loc[best, "sum"], table.loc[best, "size"]
             worst = min(ratios, key=ratios.get)
-            exact = Fraction(int(table.loc[worst, "sum"]), int(table.loc[worst, "size"])) / Fraction(
-                int(n_top[0]), int(n_top[1])
-            )
+            exact = Fraction(
+                int(table.loc[worst, "sum"]), int(table.loc[worst, "size"])
+            ) / Fraction(int(n_top[0]), int(n_top[1]))
             status = Status.PASS if exact >= exact_threshold(check.min) else Status.FAIL
             message += f" The committee requires at least {check.min:g}{_cited(check)}."
             if status is Status.PASS and small:
                 status = Status.INSUFFICIENT
-                message += f" Too few rows (under {spec.data.min_group_size}) for: {', '.join(small)}."
+                message += (
+                    f" Too few rows (under {spec.data.min_group_size}) for: {', '.join(small)}."
+                )
         yield CheckResult(
             **base,
             status=status,
@@ -261,7 +267,9 @@ def requirement(
     assert d is not None
     need = check.requires
     if need == "bias_examination":
-        fair = [c for c in spec.checks if c.type in ("group_metric", "score_metric", "impact_ratio")]
+        fair = [
+            c for c in spec.checks if c.type in ("group_metric", "score_metric", "impact_ratio")
+        ]
         ok = bool(fair)
         text = (
             f"the audit examines the data for bias with {len(fair)} group check(s)"
@@ -275,7 +283,8 @@ def requirement(
             f"declared accuracy metrics: {', '.join(d.accuracy_metrics)}"
             if ok
             else "deployment.accuracy_metrics must name the rates the audit computes; got "
-            f"{d.accuracy_metrics or 'none'}" + (f" (unknown: {', '.join(unknown)})" if unknown else "")
+            f"{d.accuracy_metrics or 'none'}"
+            + (f" (unknown: {', '.join(unknown)})" if unknown else "")
         )
     else:
         declared = getattr(d, need)

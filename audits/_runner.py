@@ -38,9 +38,9 @@ from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
+from ._gx_import import finish_import, start_import
 from ._policy import DEPLOYMENT_CHECKS, policies_of, policy_block
 from ._policy_checks import POLICY_CHECKS
-from ._gx_import import finish_import, start_import
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns

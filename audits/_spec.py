@@ -533,7 +533,9 @@ class AuditSpec(_Strict):
     @model_validator(mode="after")
     def _something_to_check(self) -> AuditSpec:
         if not self.checks and not self.policy:
-            raise ValueError("checks must hold at least one check, or policy name one. Got neither.")
+            raise ValueError(
+                "checks must hold at least one check, or policy name one. Got neither."
+            )
         return self
 
     @model_validator(mode="after")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 __all__ = [
     "ANNEX_III",
@@ -109,7 +109,7 @@ class Deployment(_Strict):
 
     @field_validator("medical_or_safety_reason", "human_oversight", "logging")
     @classmethod
-    def _in_words(cls, v: str | None, info) -> str | None:  # noqa: ANN001
+    def _in_words(cls, v: str | None, info: ValidationInfo) -> str | None:
         return None if v is None else _words(v, field=f"deployment.{info.field_name}")
 
 

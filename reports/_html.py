@@ -16,8 +16,8 @@ from ._plain import (
     threshold_text,
     units,
 )
-from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
 from ._policy_report import annex_iv, clause_rows, clause_text, ll144_tables
+from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
 from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
 
 __all__ = ["render_html"]

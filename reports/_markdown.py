@@ -46,7 +46,10 @@ def render_markdown(document: dict[str, Any]) -> str:
         ]
     p = document["provenance"]
     for pol in p.get("policies") or []:
-        lines += ["", f"Policy `{md(pol['name'])}` {md(pol['version'])}, sha256 `{pol['sha256'][:12]}`."]
+        lines += [
+            "",
+            f"Policy `{md(pol['name'])}` {md(pol['version'])}, sha256 `{pol['sha256'][:12]}`.",
+        ]
     lines += [
         "",
         f"Audit `{document['run']['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "

@@ -94,7 +94,9 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
                     "number": SUPPRESSED if hide_n else str(v["n"]),
                     "rate": SUPPRESSED if rate is None else f"{rate:.3f}",
                     "impact_ratio": (
-                        "" if v["status"] == "excluded" else SUPPRESSED
+                        ""
+                        if v["status"] == "excluded"
+                        else SUPPRESSED
                         if ratio is None
                         else _ratio_text(ratio)
                     ),
@@ -131,14 +133,24 @@ def render_ll144_csv(document: dict[str, Any]) -> str | None:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["category", "number", "rate", "impact_ratio", "note", "view", "rate_kind",
-         "audit_date", "data_source"]
+        [
+            "category",
+            "number",
+            "rate",
+            "impact_ratio",
+            "note",
+            "view",
+            "rate_kind",
+            "audit_date",
+            "data_source",
+        ]
     )
     for t in tables:
         tail = [t["view"], t["rate"], t["audit_date"], t["data_source"]]
         for r in t["rows"]:
-            writer.writerow([r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"],
-                             *tail])
+            writer.writerow(
+                [r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"], *tail]
+            )
         writer.writerow(
             ["unknown", t["unknown"], "", "", "unknown category: not in the impact ratios", *tail]
         )
@@ -174,9 +186,7 @@ def annex_iv(document: dict[str, Any]) -> dict[str, Any] | None:
         "metrics": ", ".join(deployment.get("accuracy_metrics") or []) or "none declared",
         "oversight": deployment.get("human_oversight") or "not declared",
         "logging": deployment.get("logging") or "not declared",
-        "results": [
-            {"name": c["name"], "status": c["status"], "value": c["value"]} for c in fair
-        ],
+        "results": [{"name": c["name"], "status": c["status"], "value": c["value"]} for c in fair],
         "date": run.get("started_at"),
         "identified": (
             f"audit {run.get('audit_id')}; spec sha256 {p.get('spec_sha256')}; model sha256 "

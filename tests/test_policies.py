@@ -25,8 +25,9 @@ def _log(path: Path, cells: list[tuple[dict, int, int]]) -> Path:
     selected (decision 1)."""
     rows = []
     for attrs, n, selected in cells:
-        rows += [{**attrs, "decision": int(i < selected), "outcome": int(i < selected)}
-                 for i in range(n)]
+        rows += [
+            {**attrs, "decision": int(i < selected), "outcome": int(i < selected)} for i in range(n)
+        ]
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
 
@@ -133,9 +134,7 @@ LL144_CELLS = [
 
 
 def test_ll144_impact_ratios_and_disclosure_csv(tmp_path, write_spec, fairgate):
-    data = _log(
-        tmp_path / "log.csv", [({"sex": s, "race": r}, n, k) for s, r, n, k in LL144_CELLS]
-    )
+    data = _log(tmp_path / "log.csv", [({"sex": s, "race": r}, n, k) for s, r, n, k in LL144_CELLS])
     spec = _spec(
         data,
         "nyc-ll144",
@@ -167,21 +166,45 @@ def test_ll144_impact_ratios_and_disclosure_csv(tmp_path, write_spec, fairgate):
     assert race["by_group"]["race=native"]["status"] == "excluded"
     assert race["by_group"]["race=native"]["n"] == 9
     rows = list(csv.reader(io.StringIO((tmp_path / "out" / "ll144_disclosure.csv").read_text())))
-    assert rows[0] == ["category", "number", "rate", "impact_ratio", "note", "view",
-                       "rate_kind", "audit_date", "data_source"]
+    assert rows[0] == [
+        "category",
+        "number",
+        "rate",
+        "impact_ratio",
+        "note",
+        "view",
+        "rate_kind",
+        "audit_date",
+        "data_source",
+    ]
     table = {(r[5], r[0]): r for r in rows[1:]}
     date = doc["run"]["started_at"][:10]
     tail = ["selection", date, "Historical applications, 2025"]
     assert table[("sex", "sex=female")] == [
-        "sex=female", "200", "0.300", f"{(60 / 200) / (111 / 280):.3f}", "", "sex", *tail
+        "sex=female",
+        "200",
+        "0.300",
+        f"{(60 / 200) / (111 / 280):.3f}",
+        "",
+        "sex",
+        *tail,
     ]
     assert table[("sex", "sex=male")] == [
-        "sex=male", "280", f"{111 / 280:.3f}", "1.000", "highest rate", "sex", *tail
+        "sex=male",
+        "280",
+        f"{111 / 280:.3f}",
+        "1.000",
+        "highest rate",
+        "sex",
+        *tail,
     ]
     assert table[("sex", "unknown")][:2] == ["unknown", "20"]
     assert table[("race", "race=white")][:4] == ["race=white", "253", f"{99 / 253:.3f}", "1.000"]
     assert table[("race", "race=black")][:4] == [
-        "race=black", "228", f"{72 / 228:.3f}", f"{(72 / 228) / (99 / 253):.3f}"
+        "race=black",
+        "228",
+        f"{72 / 228:.3f}",
+        f"{(72 / 228) / (99 / 253):.3f}",
     ]
     # 9 people and 10 unknowns: under 11, suppressed (the excluded row has no ratio).
     assert table[("race", "race=native")][1:4] == ["suppressed", "suppressed", ""]
@@ -252,11 +275,17 @@ def test_eu_ai_act_needs_a_deployment_and_high_risk_declarations(tmp_path, write
     base = _spec(data, "eu-ai-act", ["sex"])
     with pytest.raises(SpecError, match="deployment block"):
         parse_spec(base)
-    deployment = {"purpose": "Decides eligibility for housing benefit", "context":
-                  "public_services", "annex_iii": "5(a)"}
+    deployment = {
+        "purpose": "Decides eligibility for housing benefit",
+        "context": "public_services",
+        "annex_iii": "5(a)",
+    }
     spec = parse_spec({**base, "deployment": deployment})
     assert sorted(c.requires for c in spec.checks if c.type == "requirement") == [
-        "accuracy_metrics", "bias_examination", "human_oversight", "logging"
+        "accuracy_metrics",
+        "bias_examination",
+        "human_oversight",
+        "logging",
     ]
     low_risk = parse_spec({**base, "deployment": {**deployment, "annex_iii": None}})
     assert [c.type for c in low_risk.checks] == ["prohibited_use"]
