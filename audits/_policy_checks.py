@@ -208,10 +208,16 @@ def impact_ratio(
         )
 
 
+def _deployment_name(check: Any) -> str:
+    if check.type == "requirement":
+        return f"requirement: {check.requires.replace('_', ' ')}"
+    return "prohibited use: " + " or ".join(p.replace("_", " ") for p in check.practices)
+
+
 def _deployment_result(check: Any, status: Status, value: float, message: str) -> CheckResult:
     bound = {"max": 0.0} if check.type == "prohibited_use" else {"min": 1.0}
     return CheckResult(
-        name=check.name or check.type.replace("_", " "),
+        name=check.name or _deployment_name(check),
         type=check.type,
         metric=check.type,
         disparity="",
