@@ -136,29 +136,41 @@ def impact_ratio(
                 "status": "excluded" if g in reasons else "highest" if g == best else "compared",
             }
         ratios = {g: by_group[g]["impact_ratio"] for g in compared if top > 0}
-        value = min(ratios.values()) if len(ratios) >= 2 else None
-        flagged = sorted(g for g, r in ratios.items() if r is not None and r < check.flag_below)
-        small = sorted(g for g in compared if by_group[g]["n"] < spec.data.min_group_size)
+        size = spec.data.min_group_size
+        small = sorted(g for g in compared if by_group[g]["n"] < size)
+        # The headline value: the lowest ratio of a category large enough to judge.
+        judged = {g: r for g, r in ratios.items() if g not in small}
+        lowest = min(judged, key=judged.get) if len(judged) >= 2 and best not in small else None
+        value = judged[lowest] if lowest else None
+        flagged = sorted(g for g, r in ratios.items() if r < check.flag_below)
         message = (
             f"impact ratios of the {check.rate} rate over {view}"
-            + (
-                f": lowest {value:.3f} ({min(ratios, key=ratios.get)} against {best})"
-                if value is not None
-                else ": not computable"
-            )
-            + f"; {int(unknown.sum())} with unknown category (not in the ratios)."
+            + (f": lowest {value:.3f} ({lowest} against {best})" if lowest else "")
+            + "; individuals of unknown category are counted in the disclosure table, not in "
+            "the ratios."
         )
         if flagged:
             message += f" Flagged under {check.flag_below:g}: {', '.join(flagged)}."
+        if small:
+            message += f" Under {size} rows, reported but not judged: {', '.join(small)}."
         if problems:
             status = Status.ERROR
             message += (
                 f" Only categories under {check.small_share:.0%} of the data may be excluded; "
                 f"excluded but larger: {', '.join(problems)}."
             )
-        elif value is None:
+        elif len(ratios) < 2:
             status = Status.INSUFFICIENT
-            message += " Fewer than two categories with a positive rate to compare."
+            message += " Not computable: fewer than two categories with a positive rate."
+        elif best in small:
+            status = Status.INSUFFICIENT
+            message += (
+                f" The most selected category ({best}) has under {size} rows: its rate is too "
+                "uncertain to divide by (a category under 2% may be excluded with a reason)."
+            )
+        elif lowest is None:
+            status = Status.INSUFFICIENT
+            message += f" Fewer than two categories with at least {size} rows to compare."
         elif check.min is None:
             status = Status.PASS
             message += (
@@ -166,18 +178,13 @@ def impact_ratio(
                 "committee sets (min)" + _cited(check) + "."
             )
         else:
-            n_top = table.loc[best, "sum"], table.loc[best, "size"]
-            worst = min(ratios, key=ratios.get)
-            exact = Fraction(
-                int(table.loc[worst, "sum"]), int(table.loc[worst, "size"])
-            ) / Fraction(int(n_top[0]), int(n_top[1]))
+            exact = Fraction(int(table.loc[lowest, "sum"]), int(table.loc[lowest, "size"])) / (
+                Fraction(int(table.loc[best, "sum"]), int(table.loc[best, "size"]))
+            )
             status = Status.PASS if exact >= exact_threshold(check.min) else Status.FAIL
             message += f" The committee requires at least {check.min:g}{_cited(check)}."
             if status is Status.PASS and small:
                 status = Status.INSUFFICIENT
-                message += (
-                    f" Too few rows (under {spec.data.min_group_size}) for: {', '.join(small)}."
-                )
         yield CheckResult(
             **base,
             status=status,
@@ -192,6 +199,8 @@ def impact_ratio(
                 "unknown_count": int(unknown.sum()),
                 "rows": total,
                 "highest_group": best,
+                "lowest_group": lowest,
+                "unjudged_groups": small,
                 "insufficient_groups": small if check.min is not None else [],
                 "excluded_groups": [
                     {"group": g, "justification": reasons[g], "share": by_group[g]["share"]}

@@ -42,6 +42,13 @@ def clause_rows(document: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+def _shown(group: dict[str, Any], *, hidden_n: bool) -> float | None:
+    """A category's rate as a reader may see it (``None``: suppressed)."""
+    if hidden_n:
+        return None
+    return disclose(numerator=group["numerator"], denominator=group["n"], rate=group["value"]).rate
+
+
 def _ratio_text(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
@@ -66,22 +73,16 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
             counts[f"{check['view']}=unknown"] = details.get("unknown_count")
         hidden = suppressed(counts)
         top = details.get("highest_group")
-        # Every ratio is a rate over the highest rate: hidden with it (it would give it back).
-        top_shown = (
-            top in groups
-            and top not in hidden
-            and disclose(
-                numerator=groups[top]["numerator"],
-                denominator=groups[top]["n"],
-                rate=groups[top]["value"],
-            ).rate
-            is not None
-        )
+        shown = {g: _shown(v, hidden_n=g in hidden) for g, v in groups.items()}
+        # Every ratio is a rate over the highest rate: hidden with it (it would give it back),
+        # and the highest rate is hidden with the check's value's group (the value, shown
+        # everywhere, is that group's rate over the highest).
+        lowest = details.get("lowest_group")
+        top_shown = shown.get(top) is not None and (lowest is None or shown.get(lowest) is not None)
         rows = []
         for g, v in groups.items():
-            shown = disclose(numerator=v["numerator"], denominator=v["n"], rate=v["value"])
-            hide_n = g in hidden or shown.denominator is None
-            rate = None if hide_n or shown.rate is None else shown.rate
+            hide_n = g in hidden
+            rate = shown[g] if g != top or top_shown else None
             ratio = v.get("impact_ratio") if rate is not None and top_shown else None
             note = {
                 "excluded": "excluded from the impact ratios (under 2% of the data; reason "

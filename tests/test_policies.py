@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from audits import ExitCode, SpecError, Status, Verdict, derive_verdict, parse_spec
 from audits._document import contradictions, verdict_of
@@ -163,6 +165,10 @@ def test_ll144_impact_ratios_and_disclosure_csv(tmp_path, write_spec, fairgate):
     assert sex["value"] == pytest.approx((60 / 200) / (111 / 280))
     assert sex["details"]["flagged_groups"] == ["sex=female"]
     assert race["value"] == pytest.approx((72 / 228) / (99 / 253))
+    inter = by_view["sex|race"]
+    assert inter["details"]["unjudged_groups"] == ["sex=female|race=native", "sex=male|race=native"]
+    assert inter["value"] == pytest.approx((22 / 90) / (60 / 141))  # judged categories only
+    assert inter["details"]["lowest_group"] == "sex=female|race=black"
     assert race["by_group"]["race=native"]["status"] == "excluded"
     assert race["by_group"]["race=native"]["n"] == 9
     rows = list(csv.reader(io.StringIO((tmp_path / "out" / "ll144_disclosure.csv").read_text())))
@@ -242,7 +248,25 @@ def test_emotion_recognition_in_the_workplace_is_prohibited(
     spec["deployment"]["purpose"] = "Flags employees who look distressed at their desks"
     spec["checks"] = spec["checks"][:1]  # the metrics do not matter; keep the audit short
     out = tmp_path / "out"
-    code, doc, text = _run(fairgate, write_spec(spec), out)
+    key = ed25519.Ed25519PrivateKey.generate()
+    private, public = tmp_path / "key.pem", tmp_path / "key.pub.pem"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    spec_path = write_spec(spec)
+    code, stdout, stderr = fairgate(
+        "run", spec_path, "--out", out, "--no-mlflow", "-q", "--signing-key", private
+    )
+    doc, text = json.loads((out / "results.json").read_text()), stdout + stderr
     assert code == ExitCode.PROHIBITED_USE == 3
     assert doc["verdict"] == "prohibited" and doc["exit_code"] == 3
     (refusal,) = [c for c in doc["checks"] if c["type"] == "prohibited_use"]
@@ -253,6 +277,8 @@ def test_emotion_recognition_in_the_workplace_is_prohibited(
     assert contradictions(doc) == []
     report = (out / "report.html").read_text()
     assert "REFUSED: PROHIBITED USE" in report and "Annex IV" in report
+    code, _, _ = fairgate("verify", out, "--key", public)
+    assert code == ExitCode.OK  # the signed evidence of a refusal verifies
     code, _, _ = fairgate("render", out / "results.json", "--out", tmp_path / "again")
     assert code == ExitCode.OK
     assert "REFUSED" in (tmp_path / "again" / "report.html").read_text()
