@@ -340,3 +340,46 @@ def test_reference_specs_use_the_shipped_policies(in_repo):
     mc = [c for c in credit.checks if c.clause and c.clause.policy == "municipal-microcredit"]
     assert [c.clause.id for c in mc] == ["MC-1", "MC-2", "MC-3", "MC-4", "MC-5", "MC-6"]
     assert mc[0].min == 0.8 and mc[1].max == 0.10
+
+
+def test_a_users_own_policy_by_path(tmp_path, fairgate):
+    """A committee's own policy file: found by path, roles mapped to the spec's columns, its
+    hash in the provenance; an invalid check in it is refused (exit 4)."""
+    policy = {
+        "name": "committee-hiring",
+        "version": "3",
+        "title": "Hiring committee policy",
+        "issuer": "The hiring committee",
+        "sources": [{"citation": "Committee minutes, 2026-03-01"}],
+        "clauses": [
+            {
+                "id": "H-1",
+                "citation": "Committee policy H-1",
+                "title": "Equal selection by gender",
+                "text": "Selection rates by gender within 10 points.",
+                "checks": [
+                    {
+                        "metric": "selection_rate",
+                        "disparity": "difference",
+                        "max": 0.1,
+                        "roles": ["gender"],
+                    }
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "hiring.yaml"
+    path.write_text(yaml.safe_dump(policy))
+    data = _log(tmp_path / "log.csv", [({"sex": "men"}, 40, 20), ({"sex": "women"}, 40, 19)])
+    spec = parse_spec({**_spec(data, str(path), ["sex"]), "roles": {"gender": "sex"}})
+    (check,) = spec.checks
+    assert check.views == ["sex"] and check.clause.policy == "committee-hiring"
+    with pytest.raises(SpecError, match="needs the attribute role 'gender'"):
+        parse_spec(_spec(data, str(path), ["sex"]))
+    code, out, _ = fairgate("explain-policy", path)
+    assert code == 0 and "Clause H-1" in out
+    assert "selection rate difference for each of gender must be at most 0.1." in out
+    policy["clauses"][0]["checks"][0]["disparity"] = "ratoi"
+    path.write_text(yaml.safe_dump(policy))
+    with pytest.raises(SpecError, match=r"clause H-1 checks\[0\]: disparity must be one of"):
+        parse_spec({**_spec(data, str(path), ["sex"]), "roles": {"gender": "sex"}})
