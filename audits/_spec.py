@@ -426,6 +426,15 @@ class GroupMetricCheck(_Threshold):
     #: above ``min`` with a significant difference passes, flagged.
     significance: Annotated[float, Field(gt=0, lt=0.5)] | None = None
 
+    @model_validator(mode="after")
+    def _significance_on_a_ratio(self) -> GroupMetricCheck:
+        if self.significance is not None and (self.disparity != "ratio" or self.min is None):
+            raise ValueError(
+                "significance applies to a ratio with a 'min' (the four-fifths rule). Got "
+                f"disparity {self.disparity!r}, min {self.min} instead."
+            )
+        return self
+
 
 class ScoreMetricCheck(_Threshold):
     """A disparity of a score metric (needs scores: a model with predict_proba)."""
