@@ -93,7 +93,8 @@ def _policy_lines(document: dict[str, Any]) -> list[str]:
             f"context {md(annex['context'])}; provider {md(annex['provider'])})",
             f"- Data: {md(annex['data'])}",
             f"- Declared accuracy metrics: {md(annex['metrics'])}",
-            f"- Human oversight: {md(annex['oversight'])}; logging: {md(annex['logging'])}",
+            f"- Human oversight: {md(annex['oversight'])}",
+            f"- Logging: {md(annex['logging'])}",
             f"- Test results: verdict {md(annex['verdict'])}; "
             + "; ".join(f"{md(r['name'])} {status_label(r['status'])}" for r in annex["results"]),
             f"- Dated {md(annex['date'])}; identified by {md(annex['identified'])}",
