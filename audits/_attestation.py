@@ -158,6 +158,8 @@ def statement(doc: dict[str, Any], files: dict[str, Path]) -> dict[str, Any]:
             "policy": spec.get("policy"),
             "sha256": prov.get("spec_sha256"),
         },
+        # The policies applied: name, version and content hash (what exactly was enforced).
+        "policies": prov.get("policies") or [],
         "data": {
             "path": (doc.get("data") or {}).get("path"),
             "sha256": prov.get("data_sha256"),

@@ -47,6 +47,8 @@ class CheckResult:
     message: str
     by_group: dict[str, dict[str, Any]] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    #: The policy clause the check implements (policy, version, id, citation), if any.
+    clause: dict[str, str] | None = None
 
 
 def _finite(x: float | None) -> bool:
@@ -98,7 +100,8 @@ def _num(x: Any) -> float | None:
 
 
 def _threshold(check: GroupMetricCheck | ScoreMetricCheck) -> dict[str, float]:
-    return {k: v for k, v in (("min", check.min), ("max", check.max)) if v is not None}
+    bounds = (("min", getattr(check, "min", None)), ("max", getattr(check, "max", None)))
+    return {k: v for k, v in bounds if v is not None}
 
 
 def _bound_text(check: GroupMetricCheck | ScoreMetricCheck) -> str:
@@ -216,6 +219,13 @@ def group_metric(
                 " Not computable: every compared group's rate is 0, and a ratio of 0 to 0 is "
                 "undefined (nobody in any group received it)."
             )
+        significance = None
+        if check.significance is not None and d.kind == "ratio" and _finite(d.value):
+            from ._policy_checks import four_fifths
+
+            worst = list(d.per_group.group).index(d.worst_group)
+            status, text, significance = four_fifths(check, status, _num(adjusted[worst]))
+            message += text
         by_group = {
             row.group: {
                 "value": _num(row.value),
@@ -251,6 +261,7 @@ def group_metric(
                 "excluded_groups": [{"group": g, "justification": excluded[g]} for g in d.excluded],
                 "class": None if d.klass is None else str(d.klass),
                 "holm_family": check.family,
+                "significance": significance,
                 "threshold_source": check.source,
                 "meaning": _meaning(d.metric, d.kind),
             },
@@ -396,6 +407,7 @@ def error_results(
                     threshold=_threshold(c),
                     decide_on=c.decide_on,
                     message=message,
+                    clause=c.clause.model_dump() if getattr(c, "clause", None) else None,
                 )
             )
     return out

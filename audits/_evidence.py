@@ -55,6 +55,8 @@ class Evidence:
     seed: int
     #: Draw progress bars (on a terminal, not in CI or when quiet).
     show: bool = False
+    #: Each row's score (the favourable class's probability), when the model gives one.
+    scores: np.ndarray | None = None
     #: Files for the output folder (plots), by name.
     files: dict[str, bytes] = field(default_factory=dict)
     #: Files holding personal data (per-person reason codes): never logged or reported.

@@ -20,7 +20,7 @@ from ._spec import AuditSpec
 
 __all__ = ["needed_columns", "read_parquet_columns"]
 
-_ROW_CHECKS = ("group_metric", "score_metric")
+_ROW_CHECKS = ("group_metric", "score_metric", "impact_ratio", "prohibited_use", "requirement")
 
 
 def needed_columns(spec: AuditSpec) -> list[str] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -40,6 +40,8 @@ from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
 from ._gx_import import finish_import, start_import
 from ._model_signature import VerifiedModel
+from ._policy import DEPLOYMENT_CHECKS, policies_of, policy_block
+from ._policy_checks import POLICY_CHECKS
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
@@ -56,7 +58,7 @@ __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 _T = TypeVar("_T")
 
 #: The explicit check registry: spec ``type`` → check function.
-CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness}
+CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness, **POLICY_CHECKS}
 
 
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
@@ -296,6 +298,7 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
         gm=audit.gm,
         seed=audit.seed,
         show=audit.show,
+        scores=decided.scores,
     )
     _check(audit, evidence)
 
@@ -318,7 +321,8 @@ def _render(audit: _Audit) -> dict[str, Any]:
         "spec": {
             "name": spec.name,
             "system": spec.system,
-            "policy": spec.policy,
+            "policy": list(spec.policy),
+            "policy_note": spec.policy_note,
             "path": str(audit.spec_path),
             "content": spec.model_dump(mode="json", by_alias=True),
         },
@@ -326,13 +330,18 @@ def _render(audit: _Audit) -> dict[str, Any]:
         "exit_code": int(code),
         # Right after the verdict: every waiver, applied or not (see audits/_waivers.py).
         "waivers": waivers,
-        "provenance": provenance(
-            spec_path=audit.spec_path,
-            data_path=data_path,
-            model_hash=adapter.content_hash if adapter else None,
-            seed=audit.seed,
-            media_files=getattr(audit.features, "paths", None),
-        ),
+        "provenance": {
+            **provenance(
+                spec_path=audit.spec_path,
+                data_path=data_path,
+                model_hash=adapter.content_hash if adapter else None,
+                seed=audit.seed,
+                media_files=getattr(audit.features, "paths", None),
+            ),
+            "policies": [lp.provenance() for lp in policies_of(spec)],
+        },
+        "policies": policy_block(spec),
+        "deployment": spec.deployment.model_dump(mode="json") if spec.deployment else None,
         "data": {
             "clusters": _clusters(spec, frame)
             if frame is not None and spec.data.cluster_column
@@ -436,6 +445,10 @@ def run_audit(
         started=started_at or utc_now(),
         waivers=[(w, "spec") for w in spec.waivers] + [(w, waivers_source) for w in waivers or ()],
     )
+    # What the deployment alone decides (a prohibited use) holds whatever the data say.
+    upfront = [c for c in spec.checks if c.type in DEPLOYMENT_CHECKS]
+    declared_owners: list[int | None] = []
+    declared = _run_checks(spec, None, None, audit.errors, declared_owners, checks=upfront)
     try:
         _pipeline(audit, tracking_uri=tracking_uri)
     except _StageError as stop:
@@ -444,7 +457,10 @@ def run_audit(
             spec,
             f"not computed: the audit stopped at the {stop.stage} stage "
             f"({stop.record['type']}: {stop.record['message']})",
+            [c for c in spec.checks if c.type not in DEPLOYMENT_CHECKS],
         )
+    audit.results = declared + audit.results
+    audit.owners = declared_owners + audit.owners
     finish_import()  # no import thread outlives the audit (it ended before validating)
     document = _render(audit)
     return AuditResult(
@@ -454,10 +470,12 @@ def run_audit(
 
 def _run_checks(
     spec: AuditSpec,
-    gm: GroupMetrics,
-    evidence: Evidence,
+    gm: GroupMetrics | None,
+    evidence: Evidence | None,
     errors: list[dict[str, str]],
     owners: list[int | None] | None = None,
+    *,
+    checks: list[Any] | None = None,
 ) -> list[CheckResult]:
     """Run every check; one that raises becomes an ``error`` result, the others still run.
 
@@ -465,10 +483,15 @@ def _run_checks(
     that check is an error. An interruption (``KeyboardInterrupt``, a signal) stops them all.
     """
     results: list[CheckResult] = []
-    for index, check in enumerate(spec.checks):
-        done = len(results)
+    if checks is None:
+        checks = [c for c in spec.checks if c.type not in DEPLOYMENT_CHECKS]
+    position = {id(c): i for i, c in enumerate(spec.checks)}  # which spec check gave a result
+    for check in checks:
+        index, done = position.get(id(check)), len(results)
+        clause = check.clause.model_dump() if getattr(check, "clause", None) else None
         try:
-            results.extend(CHECKS[check.type](check, spec, gm, evidence))
+            found = list(CHECKS[check.type](check, spec, gm, evidence))
+            results.extend(replace(r, clause=clause) for r in found)
         except (Exception, SystemExit) as err:  # a broken check is never a pass
             kind, text = type(err).__name__, _text(err)
             errors.append({"stage": f"check ({check.type})", "type": kind, "message": text})

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    PrivateAttr,
     Tag,
     ValidationError,
     field_validator,
@@ -29,6 +30,14 @@ from metrics._rates import _ALIASES
 from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
 from ._monitor_spec import MonitorSpec
+from ._spec_policy import (
+    ClauseRef,
+    Deployment,
+    GroupExclusion,
+    ImpactRatioCheck,
+    ProhibitedUseCheck,
+    RequirementCheck,
+)
 from ._spec_rules import label_problems, threshold_problems
 from ._waiver_spec import Waiver, waiver_problems
 from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
@@ -349,30 +358,14 @@ class DataSpec(_Strict):
         return _existing_file(v, "data.path")
 
 
-class GroupExclusion(_Strict):
-    """A group left out of a disparity on purpose, with the reason the results carry."""
-
-    group: str
-    justification: Annotated[str, Field(min_length=20)]
-
-    @field_validator("justification")
-    @classmethod
-    def _says_something(cls, v: str) -> str:
-        words = [w for w in v.split() if any(c.isalpha() for c in w)]
-        if len(" ".join(words)) < 20 or len(words) < 3:
-            raise ValueError(
-                "justification must give a reason in words (at least 20 characters and 3 "
-                f"words, not counting blanks or punctuation). Got {v!r} instead."
-            )
-        return v.strip()
-
-
 class _Bounds(_Strict):
     min: float | None = None
     max: float | None = None
     source: str = ""
     name: str | None = None
     decide_on: Literal["estimate", "interval"] = "estimate"
+    #: The policy clause the check implements (set by the policy, refused in a spec).
+    clause: ClauseRef | None = None
 
     @model_validator(mode="after")
     def _one_bound(self) -> _Bounds:
@@ -469,6 +462,20 @@ class GroupMetricCheck(_Threshold):
     #: Holm's correction of the per-group p-values: within each view (``view``), or over the
     #: comparisons of every view of this check at once (``check``).
     family: Literal["view", "check"] = "view"
+    #: A significance test beside a ratio (EEOC four-fifths rule, 29 CFR 1607.4(D)): the
+    #: level of the two-proportion test of the least against the most favoured group. A
+    #: ratio under ``min`` fails only when significant (else inconclusive); a ratio at or
+    #: above ``min`` with a significant difference passes, flagged.
+    significance: Annotated[float, Field(gt=0, lt=0.5)] | None = None
+
+    @model_validator(mode="after")
+    def _significance_on_a_ratio(self) -> GroupMetricCheck:
+        if self.significance is not None and (self.disparity != "ratio" or self.min is None):
+            raise ValueError(
+                "significance applies to a ratio with a 'min' (the four-fifths rule). Got "
+                f"disparity {self.disparity!r}, min {self.min} instead."
+            )
+        return self
 
 
 class ScoreMetricCheck(_Threshold):
@@ -495,7 +502,10 @@ Check = Annotated[
     | Annotated[ProxyAttributionCheck, Tag("proxy_attribution")]
     | Annotated[ReasonCodesCheck, Tag("reason_codes")]
     | Annotated[ExplanationStabilityCheck, Tag("explanation_stability")]
-    | Annotated[RobustnessCheck, Tag("robustness")],
+    | Annotated[RobustnessCheck, Tag("robustness")]
+    | Annotated[ImpactRatioCheck, Tag("impact_ratio")]
+    | Annotated[ProhibitedUseCheck, Tag("prohibited_use")]
+    | Annotated[RequirementCheck, Tag("requirement")],
     Discriminator(_check_tag),
 ]
 CHECK_TYPES = (
@@ -506,6 +516,9 @@ CHECK_TYPES = (
     "reason_codes",
     "explanation_stability",
     "robustness",
+    "impact_ratio",
+    "prohibited_use",
+    "requirement",
 )
 MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest", "onnx")
 
@@ -535,10 +548,22 @@ class AuditSpec(_Strict):
     system: str = ""
     #: The audited system's MLflow experiment (``fairgate/<experiment>``); default: ``name``.
     experiment: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$")] | None = None
-    policy: str = ""
+    #: Policies applied (shipped names or policy file paths, see :mod:`audits._policy`):
+    #: their checks are added to the spec's own.
+    policy: list[str] = Field(default_factory=list)
+    #: Free text on the policy (shown in the report).
+    policy_note: str = ""
+    #: Attribute roles that policies name → the data's sensitive columns (default: a role is
+    #: the column of the same name).
+    roles: dict[str, str] = Field(default_factory=dict)
+    #: Where and how the system is used (read by the EU AI Act policy).
+    deployment: Deployment | None = None
+    #: Categories left out of the impact ratios (``impact_ratio`` checks, a policy's too),
+    #: each with its reason; NYC LL144 allows it only under 2% of the data.
+    exclusions: list[GroupExclusion] = Field(default_factory=list)
     model: ModelSpec
     data: DataSpec
-    checks: Annotated[list[Check], Field(min_length=1)]
+    checks: list[Check] = Field(default_factory=list)
     explain: ExplainSettings = Field(default_factory=ExplainSettings)
     seed: Annotated[int, Field(ge=0)] = 0
     n_boot: Annotated[int, Field(ge=100, le=100_000)] = 1000
@@ -548,14 +573,23 @@ class AuditSpec(_Strict):
     attestation: AttestationSettings | None = None
     #: The circuit breaker watching the system in service (``fairgate monitor``).
     monitor: MonitorSpec | None = None
-    #: Signed-off, expiring exceptions for failed checks (see audits/_waiver_spec.py).
+    #: Signed-off, expiring exceptions for failed checks (see audits/_waiver_spec.py),
+    #: checked against the checks once the policies' checks are merged (:func:`parse_spec`).
     waivers: list[Waiver] = Field(default_factory=list)
+    #: The policies applied (:func:`audits._policy.policies_of`), set when they are merged.
+    _policies: tuple[Any, ...] = PrivateAttr(default=())
+
+    @field_validator("policy", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
-    def _waivers_name_checks(self) -> AuditSpec:
-        problems = waiver_problems(self.waivers, self)
-        if problems:
-            raise ValueError("\n".join(problems))
+    def _something_to_check(self) -> AuditSpec:
+        if not self.checks and not self.policy:
+            raise ValueError(
+                "checks must hold at least one check, or policy name one. Got neither."
+            )
         return self
 
     @model_validator(mode="after")
@@ -665,11 +699,25 @@ def parse_spec(data: object) -> AuditSpec:
     """Validate a spec already loaded from YAML; raise :class:`SpecError` on any problem."""
     if not isinstance(data, dict):
         raise SpecError([f"spec must be a mapping of keys to values. Got {type(data).__name__}."])
+    checks = data.get("checks") if isinstance(data.get("checks"), list) else []
+    named = [i for i, c in enumerate(checks) if isinstance(c, dict) and "clause" in c]
+    if named:  # a clause is the policy's word, never the spec's
+        raise SpecError(
+            [f"checks[{i}].clause is set by a policy, never in a spec. Remove it." for i in named]
+        )
     try:
-        return AuditSpec.model_validate(data)
+        spec = AuditSpec.model_validate(data)
     except ValidationError as err:
         problems = [line for e in err.errors() for line in _message(e).splitlines()]
         raise SpecError(problems) from err
+    if spec.policy:
+        from ._policy import apply_policies  # the policies' checks, merged with the spec's own
+
+        spec = apply_policies(spec, data)
+    problems = waiver_problems(spec.waivers, spec)  # a waiver names a check of the whole list
+    if problems:
+        raise SpecError(problems)
+    return spec
 
 
 def load_spec(path: str | Path) -> AuditSpec:

@@ -1,7 +1,8 @@
 """Waivers: a named person's signed-off, dated and expiring exception for one failed check.
 
 A waiver is written in the spec (``waivers:``) or in a separate file (``fairgate run
---waivers PATH``). It names a check (its index in ``checks`` or its name), optionally a view
+--waivers PATH``). It names a check (its index in the audit's checks, the policies' checks
+first; its name; or, for a policy's check, its clause such as ``MC-1``), optionally a view
 (``sex|age_band``) and a group (``age_band=<25``), and says why, who approved it, when, until
 when, and the ticket that records the decision. A waiver that cannot be honoured as written
 (a short reason, no named approver, an expiry before its date, a check, view or group the spec
@@ -113,6 +114,16 @@ def check_label(check: Any) -> str:
     return str(check.type)
 
 
+def _names(check: Any) -> set[str]:
+    """Every name a waiver may use for a check: its label and, for a policy's check, its
+    clause (``MC-1`` or ``municipal-microcredit/MC-1``)."""
+    names = {check_label(check)}
+    clause = getattr(check, "clause", None)
+    if clause is not None:
+        names |= {clause.id, f"{clause.policy}/{clause.id}"}
+    return names
+
+
 def check_views(check: Any, spec: Any) -> list[str]:
     """The views a check yields results for (``model`` for model-level checks)."""
     return spec.views(check) if hasattr(check, "metric") else ["model"]
@@ -127,10 +138,10 @@ def resolve_check(waiver: Waiver, checks: list[Any]) -> tuple[int | None, str | 
             f"check must be the index of a check (0 to {len(checks) - 1}) or its name. "
             f"Got {waiver.check} instead."
         )
-    found = [i for i, c in enumerate(checks) if check_label(c) == waiver.check]
+    found = [i for i, c in enumerate(checks) if waiver.check in _names(c)]
     if len(found) == 1:
         return found[0], None
-    names = sorted({check_label(c) for c in checks})
+    names = sorted(set().union(*(_names(c) for c in checks))) if checks else []
     if found:
         return None, (
             f"check {waiver.check!r} names {len(found)} checks ({found}): use the index of the "

@@ -1,9 +1,10 @@
 """The ``fairgate`` command line: run an audit and gate a release on its exit code.
 
 Exit codes: 0 every check passed (or failed under a valid waiver); 1 a check failed (release
-blocked); 2 the harness could not decide (error, insufficient or inconclusive evidence); 4
-usage error (bad arguments, invalid spec); 5 (``fairgate monitor``, ``breaker status``) the
-circuit breaker is open or half-open.
+blocked); 2 the harness could not decide (error, insufficient or inconclusive evidence); 3
+prohibited use (a policy forbids the declared use, whatever the metrics say); 4 usage error
+(bad arguments, invalid spec); 5 (``fairgate monitor``, ``breaker status``) the circuit
+breaker is open or half-open.
 ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
 ``fairgate register`` and ``fairgate diff``: see audits/_register_cli.py.
 """
@@ -461,6 +462,33 @@ def validate(spec_path: Path) -> ExitCode:
     """Validate SPEC_PATH without running it."""
     spec = load_spec(spec_path)
     click.echo(f"valid: {spec.name} ({len(spec.checks)} checks)")
+    return ExitCode.OK
+
+
+@cli.command()
+def policies() -> ExitCode:
+    """List the shipped policies (name, version, title)."""
+    from ._policy_files import load_policy, shipped_policies
+
+    for name in shipped_policies():
+        p = load_policy(name).policy
+        click.echo(f"{p.name:<26} {p.version:<12} {p.title}")
+    return ExitCode.OK
+
+
+@cli.command("explain-policy")
+@click.argument("policy")
+def explain_policy(policy: str) -> ExitCode:
+    """Print the clauses and checks of POLICY (a shipped name or a policy file) in plain
+    language."""
+    from ._policy import explain_policy as explain
+    from ._policy_files import PolicyError
+
+    try:
+        click.echo(explain(policy), nl=False)
+    except PolicyError as err:
+        click.echo(f"error: {err}", err=True)
+        return ExitCode.USAGE_ERROR
     return ExitCode.OK
 
 

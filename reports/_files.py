@@ -12,6 +12,7 @@ from ._folder import write_file
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
+from ._policy_report import LL144_CSV, render_ll144_csv
 
 __all__ = ["ARTIFACTS", "load_artifacts", "load_results", "write_all", "write_pdf"]
 
@@ -93,6 +94,9 @@ def write_all(
         "summary.md": render_markdown(document),
         "report.html": render_html(document, images=extra),
     }
+    disclosure = render_ll144_csv(document)  # NYC LL144 summary of results, when computed
+    if disclosure is not None:
+        contents[LL144_CSV] = disclosure
     paths = {name: write_file(out, name, text.encode("utf-8")) for name, text in contents.items()}
     paths.update({name: write_file(out, name, data) for name, data in extra.items()})
     return paths

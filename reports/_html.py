@@ -16,6 +16,7 @@ from ._plain import (
     threshold_text,
     units,
 )
+from ._policy_report import annex_iv, clause_rows, clause_text, ll144_tables
 from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
 from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
 from ._waiver_text import waiver_rows
@@ -34,6 +35,8 @@ _LEADS = {
     "fail": "The model must not be released: it fails the policy.",
     "inconclusive": "The model must not be released yet: the audit could not decide.",
     "error": "The model must not be released: the audit could not be completed.",
+    "prohibited": "The model must not be used: a policy prohibits its declared use, whatever "
+    "the metrics say.",
 }
 _HIDDEN = f"<{MIN_CELL}"
 
@@ -387,6 +390,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 "robust_rows": robust,
                 "drop_chart": _drop_chart(c, robust) if robust else None,
                 "metric_label": metric_label(c["metric"], document).capitalize(),
+                "clause_text": clause_text(c),
             }
         )
     reasons = [
@@ -404,6 +408,9 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         checks=checks,
         charts=charts,
         limitations=_limitations(document),
+        clause_rows=clause_rows(document) if document.get("policies") else [],
+        ll144=ll144_tables(document),
+        annex=annex_iv(document),
         units=units(document),
         rows_text=units(document, document["data"]["rows"])
         if document["data"].get("rows") is not None

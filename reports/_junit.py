@@ -10,7 +10,7 @@ from ._waiver_text import waiver_line
 
 __all__ = ["render_junit"]
 
-_FAILED = {"fail"}
+_FAILED = {"fail", "prohibited"}
 _ERRORED = {"error", "insufficient_evidence", "inconclusive"}
 #: A waived failure is neither a pass nor a failure of the release: shown as skipped, with
 #: the waiver in its message.
@@ -37,10 +37,19 @@ def render_junit(document: dict[str, Any]) -> str:
         ET.SubElement(props, "property", name=f"waiver.{n}.{w['state']}", value=waiver_line(w))
     for key in ("spec_sha256", "data_sha256", "model_sha256", "fairgate_version", "git_commit"):
         ET.SubElement(props, "property", name=key, value=str(document["provenance"].get(key)))
+    for p in document["provenance"].get("policies") or []:
+        ET.SubElement(
+            props, "property", name=f"policy.{p['name']}", value=f"{p['version']} {p['sha256']}"
+        )
     for check in checks:
         case = ET.SubElement(
             suite, "testcase", classname=f"fairgate.{check['type']}", name=check["name"]
         )
+        if check.get("clause"):
+            c = check["clause"]
+            props = ET.SubElement(case, "properties")
+            for key in ("policy", "version", "id", "citation"):
+                ET.SubElement(props, "property", name=f"clause_{key}", value=str(c[key]))
         status = check["status"]
         if status in _FAILED:
             ET.SubElement(case, "failure", message=check["message"], type=status)

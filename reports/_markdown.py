@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._plain import check_sentence
+from ._policy_report import annex_iv, clause_text, ll144_tables
 from ._text import VERDICT_TITLES, fmt, md, status_label
 from ._waiver_text import waiver_rows
 
@@ -54,12 +55,18 @@ def render_markdown(document: dict[str, Any]) -> str:
             f"{md(check_sentence(c, document))}"
             for c in not_passed
         ]
+    lines += _policy_lines(document)
     if document["errors"]:
         lines += ["", "## Errors", ""]
         lines += [
             f"- {md(e['stage'])}: {md(e['type'])}: {md(e['message'])}" for e in document["errors"]
         ]
     p = document["provenance"]
+    for pol in p.get("policies") or []:
+        lines += [
+            "",
+            f"Policy `{md(pol['name'])}` {md(pol['version'])}, sha256 `{pol['sha256'][:12]}`.",
+        ]
     lines += [
         "",
         f"Audit `{document['run']['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "
@@ -68,3 +75,45 @@ def render_markdown(document: dict[str, Any]) -> str:
         f" ({(p['git_commit'] or 'no git')[:10]}).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _policy_lines(document: dict[str, Any]) -> list[str]:
+    """Each check's clause, the LL144 disclosure tables and the Annex IV section."""
+    lines: list[str] = []
+    if document.get("policies"):
+        lines += ["", "## Checks and the clauses they implement", ""]
+        lines += [f"- {md(c['name'])}: {md(clause_text(c))}" for c in document["checks"]]
+    for t in ll144_tables(document):
+        lines += [
+            "",
+            f"## NYC Local Law 144 disclosure: {md(t['view'])} ({t['rate']} rate)",
+            "",
+            f"Audit date {md(t['audit_date'])}; data source: {md(t['data_source'])}. "
+            f"Individuals of unknown category (not in the ratios): {md(t['unknown'])}.",
+            "",
+            "| category | number | rate | impact ratio | note |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {md(r['category'])} | {r['number']} | {r['rate']} | {r['impact_ratio']} | "
+            f"{md(r['note'])} |"
+            for r in t["rows"]
+        ]
+        lines += [f"- Excluded {md(e['group'])}: {md(e['justification'])}" for e in t["excluded"]]
+    annex = annex_iv(document)
+    if annex:
+        lines += [
+            "",
+            "## EU AI Act Annex IV: technical documentation",
+            "",
+            f"- Intended purpose: {md(annex['purpose'])} (Annex III {md(annex['annex_iii'])}, "
+            f"context {md(annex['context'])}; provider {md(annex['provider'])})",
+            f"- Data: {md(annex['data'])}",
+            f"- Declared accuracy metrics: {md(annex['metrics'])}",
+            f"- Human oversight: {md(annex['oversight'])}",
+            f"- Logging: {md(annex['logging'])}",
+            f"- Test results: verdict {md(annex['verdict'])}; "
+            + "; ".join(f"{md(r['name'])} {status_label(r['status'])}" for r in annex["results"]),
+            f"- Dated {md(annex['date'])}; identified by {md(annex['identified'])}",
+        ]
+    return lines

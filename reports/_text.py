@@ -32,6 +32,7 @@ VERDICT_TITLES = {
     "fail": "BLOCKED",
     "inconclusive": "CANNOT DECIDE",
     "error": "CANNOT DECIDE",
+    "prohibited": "REFUSED: PROHIBITED USE",
 }
 STATUS_LABELS = {
     "pass": "pass",
@@ -41,6 +42,7 @@ STATUS_LABELS = {
     "error": "ERROR",
     "skipped": "skipped",
     "waived": "WAIVED (failed)",
+    "prohibited": "PROHIBITED",
 }
 
 

@@ -46,3 +46,21 @@ def fairgate(capsys: pytest.CaptureFixture[str]):
         return code, out.out, out.err
 
     return call
+
+
+def policy_inlined(spec: dict, *, keep_others: bool = False) -> dict:
+    """A reference spec with the municipal-microcredit policy's checks written out in its
+    ``checks`` (as the credit specs read before policies), so that a test can pick or change
+    them; its other policies are dropped unless ``keep_others``."""
+    from audits._policy_files import load_policy
+
+    policies = spec.get("policy") or []
+    policies = [policies] if isinstance(policies, str) else list(policies)
+    inlined = []
+    if "municipal-microcredit" in policies:
+        policy = load_policy("municipal-microcredit").policy
+        inlined = [dict(check) for clause in policy.clauses for check in clause.checks]
+    spec["checks"] = inlined + list(spec.get("checks") or [])
+    others = [p for p in policies if p != "municipal-microcredit"]
+    spec["policy"] = others if keep_others else []
+    return spec

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from audits._ledger import append_record, verify_ledger
 
 from .bad_inputs_support import ROOT, decision_log, log_spec, run_cli, write_yaml
+from .conftest import policy_inlined
 
 EVIDENCE = ("results.json", "report.html", "summary.md", "junit.xml", "attestation.intoto.jsonl")
 CREDIT = ROOT / "models_under_test" / "credit_scoring"
@@ -150,7 +151,8 @@ def test_the_model_files_are_the_subjects(fairgate, write_spec, tmp_path):
     """A model-file audit attests the model's file; verify --model tells it from another."""
     private, public = write_key_pair(tmp_path, "ed25519")
     model = CREDIT / "v1" / "model.skops"
-    spec = yaml.safe_load((ROOT / "audits/specs/credit_scoring_v1.yaml").read_text())
+    text = (ROOT / "audits/specs/credit_scoring_v1.yaml").read_text()
+    spec = policy_inlined(yaml.safe_load(text))
     spec["model"]["uri"] = str(model)
     spec["data"]["path"] = str(CREDIT / "data" / "audit.csv")
     spec["checks"] = spec["checks"][:1]

@@ -22,6 +22,7 @@ from .bad_inputs_support import (
     run_cli,
     write_yaml,
 )
+from .conftest import policy_inlined
 from .servers import free_port
 
 SECRET = "S3cret-tracking-Pw"
@@ -204,7 +205,7 @@ def registered(tmp_path_factory) -> tuple[str, dict]:
     finally:
         mlflow.set_tracking_uri(None)
     MlflowClient(tracking_uri=uri).set_registered_model_alias("credit-scoring", "candidate", "1")
-    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text()))
     spec["checks"] = [c for c in spec["checks"] if "type" not in c]
     spec["model"] = {
         "kind": "mlflow",

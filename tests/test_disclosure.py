@@ -19,6 +19,7 @@ import pytest
 from reports import disclose, render_html, render_junit, render_markdown
 
 from .bad_inputs_support import ROOT, decision_log, log_spec, write_yaml
+from .conftest import policy_inlined
 
 SPECS = sorted((ROOT / "audits" / "specs").glob("*.yaml"))
 MIN = 11
@@ -193,7 +194,7 @@ def reference_docs(tmp_path_factory) -> dict[str, dict[str, Any]]:
     os.chdir(ROOT)
     try:
         for spec_path in SPECS:
-            spec = yaml.safe_load(spec_path.read_text())
+            spec = policy_inlined(yaml.safe_load(spec_path.read_text()), keep_others=True)
             spec["n_boot"] = 200
             spec["explain"] = {**spec.get("explain", {}), "rows": 200, "background": 20}
             for check in spec["checks"]:

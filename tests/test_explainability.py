@@ -12,7 +12,7 @@ import skops.io as sio
 
 from metrics import explain, proxy_strength
 
-from .conftest import CREDIT, SPECS
+from .conftest import CREDIT, SPECS, policy_inlined
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +213,7 @@ def test_model_without_probabilities_is_skipped_never_passed(
 def test_per_person_reason_codes_only_when_asked(tmp_path, write_spec, fairgate, in_repo):
     import yaml
 
-    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text()))
     spec["checks"] = [{"type": "reason_codes", "min": 0.9, "per_person": True}]
     spec["explain"] = {"rows": 120, "background": 30}
     out = tmp_path / "out"
@@ -230,7 +230,7 @@ def test_score_metric_disparity_with_interval(tmp_path, write_spec, fairgate, in
     import yaml
     from sklearn.metrics import roc_auc_score
 
-    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text()))
     spec["checks"] = [
         {
             "metric": "roc_auc",

@@ -14,7 +14,7 @@ import pytest
 import skops.io as sio
 import yaml
 
-from .conftest import CREDIT, ROOT, SPECS
+from .conftest import CREDIT, ROOT, SPECS, policy_inlined
 from .servers import start_model_server, start_tracking_server, stop
 
 NAME = "credit-scoring"
@@ -63,7 +63,7 @@ def registry(server):
 
 
 def _spec(write_spec, uri: str, checks=FAIRNESS_ONLY, **model):
-    spec = yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text())
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text()))
     spec["name"] = "credit-scoring-registry"
     spec["experiment"] = "credit-scoring"
     spec["checks"] = [c for c in spec["checks"] if c.get("type", "group_metric") in checks]
@@ -140,7 +140,7 @@ def test_a_version_changed_after_its_audit_is_refused(registry, server, in_repo)
     registry.set_registered_model_alias(NAME, "candidate", "3")
     ref = resolve_version(f"models:/{NAME}@candidate", registry)
     spec_path = SPECS / "credit_scoring_v2.yaml"
-    spec = yaml.safe_load(spec_path.read_text())
+    spec = policy_inlined(yaml.safe_load(spec_path.read_text()))
     spec["checks"] = spec["checks"][:2]
     spec["model"] = {"kind": "mlflow", "uri": f"models:/{NAME}/3", "trusted_types": TRUSTED_TYPES}
     from audits import parse_spec

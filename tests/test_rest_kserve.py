@@ -12,7 +12,7 @@ import yaml
 
 from models_under_test import PredictionError, load_model
 
-from .conftest import CREDIT, SPECS
+from .conftest import CREDIT, SPECS, policy_inlined
 from .servers import KServeV2Server
 
 
@@ -91,7 +91,7 @@ def test_a_missing_auth_variable_is_an_error_not_an_anonymous_call(model, featur
 
 
 def test_unreachable_endpoint_audit_exits_2(write_spec, fairgate, in_repo, tmp_path):
-    spec = yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text())
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text()))
     spec["checks"] = spec["checks"][:1]
     spec["model"] = {
         "kind": "rest",

@@ -13,12 +13,12 @@ import yaml
 from audits import ExitCode, SpecError, load_spec
 from models_under_test import UntrustedModelError, file_sha256, load_model
 
-from .conftest import SPECS
+from .conftest import SPECS, policy_inlined
 
 
 @pytest.fixture
 def credit_spec(in_repo) -> dict:
-    return yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text())
+    return policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text()))
 
 
 @pytest.mark.parametrize(
