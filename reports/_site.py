@@ -59,7 +59,9 @@ def _waivers(document: dict[str, Any]) -> list[dict[str, Any]] | None:
     return [
         w
         for w in found
-        if isinstance(w, dict) and str(w.get("status", "open")).lower() not in {"closed", "expired"}
+        if isinstance(w, dict)
+        and str(w.get("state", w.get("status", "open"))).lower()
+        not in {"closed", "expired", "unused", "not_yet_valid"}
     ]
 
 
@@ -68,7 +70,10 @@ def _waiver_text(waivers: list[dict[str, Any]] | None) -> str:
         return "none recorded"
     if not waivers:
         return "none open"
-    names = [str(w.get("check") or w.get("name") or w.get("id") or "unnamed") for w in waivers]
+    names = [
+        str(w.get("check_name") or w.get("check") or w.get("name") or w.get("id") or "unnamed")
+        for w in waivers
+    ]
     return f"{len(waivers)} open: " + ", ".join(names)
 
 

@@ -44,15 +44,26 @@ _PEOPLE = (
 
 
 def policy_text(document: dict[str, Any]) -> str:
-    """The policy as the document states it: its text, or a structured policy's name and
-    version."""
+    """The policies as the document states them: each applied policy's name and version
+    (``provenance.policies``), else the spec's policy names, else its free-text note."""
+    applied = (document.get("provenance") or {}).get("policies")
+    if isinstance(applied, list) and applied:
+        return ", ".join(
+            f"{p.get('name')} (version {p.get('version')})"
+            if p.get("version")
+            else str(p.get("name"))
+            for p in applied
+            if isinstance(p, dict)
+        )
     spec = document.get("spec") or {}
     policy = spec.get("policy") or (spec.get("content") or {}).get("policy")
+    if isinstance(policy, list):
+        return ", ".join(str(p) for p in policy) or str(spec.get("policy_note") or "not stated")
     if isinstance(policy, dict):
         name = policy.get("name") or policy.get("id") or "structured policy"
         version = policy.get("version")
         return f"{name} (version {version})" if version else str(name)
-    return str(policy or "not stated")
+    return str(policy or spec.get("policy_note") or "not stated")
 
 
 def _clean(value: Any) -> str:
