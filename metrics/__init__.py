@@ -2,7 +2,8 @@
 
 This package knows no audit spec, model or report: it takes arrays and returns typed results.
 
-Main entry point: :func:`group_metrics`.
+Main entry point: :func:`group_metrics` (rows); :func:`metrics_from_counts` takes a count
+table (and score histograms) already summed elsewhere, e.g. batch by batch or by Spark.
 """
 
 from ._breaker import (
@@ -25,7 +26,14 @@ from ._breaker import (
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
 from ._exact import exact_disparity, exact_threshold
+from ._from_counts import metrics_from_counts
 from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
+from ._histogram_scores import (
+    DEFAULT_SCORE_BINS,
+    ScoreHistograms,
+    histogram_score_metrics,
+    score_histograms,
+)
 from ._intervals import (
     bootstrap_counts,
     holm,
@@ -43,6 +51,7 @@ from ._shap import Attributions, explain
 from ._simultaneous import range_interval, reference_interval
 
 __all__ = [
+    "DEFAULT_SCORE_BINS",
     "DISPARITY_KINDS",
     "EQUALIZED_ODDS",
     "OVERALL",
@@ -65,6 +74,7 @@ __all__ = [
     "Rate",
     "RobustnessResult",
     "ScoreDisparity",
+    "ScoreHistograms",
     "WindowHealth",
     "WindowStats",
     "against_reference",
@@ -81,7 +91,9 @@ __all__ = [
     "get_rate",
     "group_key",
     "group_metrics",
+    "histogram_score_metrics",
     "holm",
+    "metrics_from_counts",
     "minimum_detectable_difference",
     "one_vs_rest",
     "paired_change",
@@ -93,6 +105,7 @@ __all__ = [
     "reference_interval",
     "run_breaker",
     "score_disparity",
+    "score_histograms",
     "score_metrics",
     "score_range_interval",
     "step_breaker",

@@ -1,0 +1,308 @@
+"""Score metrics from per-cell score histograms: one pass, memory bounded by the groups.
+
+A decision log too large to hold in memory is summarised batch by batch (see
+:class:`ScoreHistograms`): for every intersection cell of the sensitive attributes and each
+label (negative, positive), a histogram of the score in ``bins`` equal-width bins of [0, 1], and
+per calibration bin the count and the sums of ``d = score - outcome``, ``d²`` and ``d⁴``. Those
+sums are exact, so these metrics equal the row-level ones of :mod:`._scores` up to floating
+point rounding:
+
+* mean score and Brier score (``d²``), and their Student t intervals;
+* the expected calibration error, its bias bound and its bootstrap. The bootstrap is the
+  multinomial-and-normal draw of bin sums that :func:`._scores._ece_replicates` makes above
+  ``_EXACT_ROWS`` rows × replicates, drawn from the same seed in the same order, so the two
+  paths give the same interval whenever every group is that large.
+
+Two metrics are approximated, each with a stated bound that widens its interval and is reported
+in the ``error`` column (the disparity interval widens by it too, see
+:func:`._score_disparity.score_range_interval`):
+
+* ROC AUC: pairs of a positive and a negative in the same bin count one half, as ties. The
+  exact AUC differs by at most ``Σ_b P_b N_b / (2 n₁ n₀)`` (each such pair counts 0, ½ or 1
+  exactly). At 2^16 bins that is under 1e-5 for smooth score distributions; scores piled in
+  one bin (adversarial) show a large bound rather than a silently wrong value. The DeLong
+  variance treats each bin as one tied score.
+* scoring rate (share of a group above the overall median): the median is known to its bin;
+  rows of that bin are split by the overall share above the median, and the error is at most
+  the group's share of rows in that bin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from ._counts import CountTable
+from ._intervals import wilson_interval
+from ._scores import _bins
+
+__all__ = ["DEFAULT_SCORE_BINS", "ScoreHistograms", "histogram_score_metrics", "score_histograms"]
+
+#: Score bins per cell and label unless the memory budget asks for fewer (never under 2^12).
+DEFAULT_SCORE_BINS = 1 << 16
+_MIN_BINS = 1 << 12
+_BUDGET = 1 << 24  # histogram entries (cells × 2 labels × bins): 128 MiB of int64
+
+
+def choose_bins(n_cells: int, bins: int = DEFAULT_SCORE_BINS) -> int:
+    """``bins`` halved until ``n_cells × 2 × bins`` fits the budget, but never under 2^12."""
+    while bins > _MIN_BINS and n_cells * 2 * bins > _BUDGET:
+        bins //= 2
+    return bins
+
+
+@dataclass(frozen=True)
+class ScoreHistograms:
+    """Score summaries per intersection cell and label, laid out like a count table.
+
+    Attributes
+    ----------
+    hist : ndarray of int64, shape (*levels, 2, bins)
+        ``hist[..., y, b]``: rows of the cell with outcome ``y`` (1: the favourable label)
+        whose score is in ``[b / bins, (b + 1) / bins)`` (the last bin also holds 1).
+    calib : ndarray of float64, shape (*levels, 2, calibration_bins, 4)
+        Per calibration bin (the bins of :func:`._scores.expected_calibration_error`): the
+        count, and the sums of ``d``, ``d²`` and ``d⁴`` with ``d = score - outcome``.
+    """
+
+    hist: np.ndarray
+    calib: np.ndarray
+
+    @property
+    def bins(self) -> int:
+        """Score bins of :attr:`hist`."""
+        return int(self.hist.shape[-1])
+
+    @property
+    def calibration_bins(self) -> int:
+        """Bins of the calibration error."""
+        return int(self.calib.shape[-2])
+
+    def __add__(self, other: ScoreHistograms) -> ScoreHistograms:
+        return ScoreHistograms(self.hist + other.hist, self.calib + other.calib)
+
+
+def score_histograms(
+    cells: np.ndarray,
+    positive: np.ndarray,
+    scores: np.ndarray,
+    *,
+    shape: tuple[int, ...],
+    bins: int = DEFAULT_SCORE_BINS,
+    calibration_bins: int = 10,
+) -> ScoreHistograms:
+    """Summarise one batch of rows (sum the batches' results with ``+``).
+
+    Parameters
+    ----------
+    cells : ndarray of int
+        Each row's flat intersection cell (C order over ``shape``).
+    positive : ndarray of bool
+        Whether each row's outcome is the favourable label.
+    scores : ndarray of float in [0, 1]
+        The probability of the favourable label.
+    shape : tuple of int
+        Levels per sensitive attribute.
+    bins, calibration_bins : int
+        Score bins of the histogram; bins of the calibration error.
+    """
+    n_cells = int(np.prod(shape))
+    y = np.asarray(positive, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    key = np.asarray(cells, dtype=np.int64) * 2 + y
+    fine = np.minimum((s * bins).astype(np.int64), bins - 1)
+    fine += key * bins
+    hist = np.bincount(fine, minlength=n_cells * 2 * bins)
+    del fine
+    ck = key * calibration_bins + _bins(s, calibration_bins)
+    d = s - y
+    d2 = d * d
+    size = n_cells * 2 * calibration_bins
+    calib = np.stack(
+        [
+            np.bincount(ck, minlength=size).astype(float),
+            np.bincount(ck, weights=d, minlength=size),
+            np.bincount(ck, weights=d2, minlength=size),
+            np.bincount(ck, weights=d2 * d2, minlength=size),
+        ],
+        axis=-1,
+    )
+    return ScoreHistograms(
+        hist.reshape(*shape, 2, bins), calib.reshape(*shape, 2, calibration_bins, 4)
+    )
+
+
+def _t(total: float, square: float, n: float, confidence: float):
+    """Mean, t interval and standard error from a sum and a sum of squares."""
+    from scipy import stats
+
+    m = total / n if n else float("nan")
+    if n < 2:
+        return m, float("nan"), float("nan"), float("nan")
+    var = max(square - total * total / n, 0.0) / (n - 1)
+    se = float(np.sqrt(var / n))
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * se
+    return m, m - half, m + half, se
+
+
+def _auc(pos: np.ndarray, neg: np.ndarray, z: float, confidence: float):
+    """(value, low, high, se, error bound) of the binned ROC AUC (bins as ties, DeLong)."""
+    n1, n0 = float(pos.sum()), float(neg.sum())
+    nan = float("nan")
+    if n1 == 0 or n0 == 0:
+        return nan, nan, nan, nan, nan
+    below_neg = np.cumsum(neg) - neg
+    below_pos = np.cumsum(pos) - pos
+    v10 = (below_neg + 0.5 * neg) / n0  # per positive in each bin
+    v01 = 1.0 - (below_pos + 0.5 * pos) / n1  # per negative in each bin
+    auc = float(np.dot(pos, v10) / n1)
+    error = float(np.dot(pos, neg.astype(float)) / (2 * n1 * n0))
+    if n1 < 2 or n0 < 2:
+        return auc, nan, nan, nan, error
+    var10 = max(float(np.dot(pos, v10 * v10)) - n1 * auc * auc, 0.0) / (n1 - 1)
+    m01 = float(np.dot(neg, v01) / n0)
+    var01 = max(float(np.dot(neg, v01 * v01)) - n0 * m01 * m01, 0.0) / (n0 - 1)
+    var = var10 / n1 + var01 / n0
+    if var > 0:
+        se = float(np.sqrt(var))
+        low, high = auc - z * se, auc + z * se
+    else:
+        k = min(n1, n0)
+        lo, hi = wilson_interval(np.asarray(auc * k), np.asarray(k), confidence=confidence)
+        low, high = float(lo), float(hi)
+        se = (high - low) / (2 * z)
+    return auc, max(0.0, low - error), min(1.0, high + error), se, error
+
+
+def _ece(cal: np.ndarray, n: float, z: float, n_boot: int, rng: np.random.Generator):
+    """(value, low, high, se, bias) of the calibration error from per-bin sums (labels summed).
+
+    The bootstrap draws what :func:`._scores._ece_replicates` draws for a large group.
+    """
+    count, sd1, sd2 = cal[:, 0], cal[:, 1], cal[:, 2]
+    nan = float("nan")
+    if n == 0:
+        return nan, nan, nan, nan, nan
+    ece = float(np.abs(sd1).sum() / n)
+    if n < 2 or n_boot < 2:
+        return ece, nan, nan, nan, nan
+    mean = sd1 / np.maximum(count, 1)
+    sq = sd2 / np.maximum(count, 1)
+    var = np.maximum(sq - mean**2, 0)
+    bias = float(np.sum(np.sqrt(var * count)) * np.sqrt(2 / np.pi) / max(n, 1))
+    sd = np.sqrt(np.maximum(sq - mean**2, 0.0))
+    draws = rng.multinomial(int(n), count / n, size=n_boot).astype(float)
+    total = draws * mean + np.sqrt(draws) * sd * rng.standard_normal((n_boot, len(count)))
+    se = float(np.std(np.abs(total).sum(axis=1) / n, ddof=1))
+    return ece, max(0.0, ece - bias - z * se), ece + z * se, se, bias
+
+
+def _median_split(total: np.ndarray) -> tuple[int, float]:
+    """The bin holding the overall median, and the share of that bin's rows above it."""
+    n = int(total.sum())
+    cum = np.cumsum(total)
+    half = n / 2.0
+    m = int(np.searchsorted(cum, half, side="left"))  # first bin where cum >= n/2
+    in_bin = float(total[m])
+    below = float(cum[m] - total[m])
+    return m, (max(in_bin - max(half - below, 0.0), 0.0) / in_bin) if in_bin else 0.0
+
+
+def histogram_score_metrics(
+    table: CountTable,
+    histograms: ScoreHistograms,
+    *,
+    confidence: float = 0.95,
+    min_group_size: int = 30,
+    min_denominator: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Score metrics per group of each view of ``table`` (binary decisions), as a long table.
+
+    The same table as :func:`._scores.score_metrics` (one row per view, group and metric),
+    with an ``error`` column: the bound on the approximation error of the binned value (0
+    where the value is exact up to rounding), already included in ``ci_low``/``ci_high``.
+    """
+    if not table.binary:
+        raise ValueError("The 'table' parameter must be a binary count table for score histograms.")
+    shape = table.counts.shape[:-2]
+    if histograms.hist.shape[:-2] != shape or histograms.calib.shape[:-3] != shape:
+        raise ValueError(
+            f"The 'histograms' parameter must have one cell per cell of the table {shape}. "
+            f"Got {histograms.hist.shape[:-2]} instead."
+        )
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    rng = np.random.default_rng(seed)
+    overall = histograms.hist.reshape(-1, histograms.bins).sum(axis=0)
+    median_bin, share_above = _median_split(overall)
+    rows = []
+    for attrs in table.views():
+        groups = table.view(attrs)
+        keep = np.flatnonzero(_to_view(table, table.counts, attrs).sum(axis=(-2, -1)) > 0)
+        hist = _to_view(table, histograms.hist, attrs)[keep]
+        calib = _to_view(table, histograms.calib, attrs)[keep]
+        for key, h, c in zip(groups.keys, hist, calib, strict=True):
+            neg, pos = h[0], h[1]
+            n1, n0 = int(pos.sum()), int(neg.sum())
+            n = n1 + n0
+            moments = c.sum(axis=1)  # (label, 4): count, Σd, Σd², Σd⁴
+            sum_s = moments[0, 1] + moments[1, 1] + moments[1, 0]  # s = d + y
+            sum_s2 = moments[0, 2] + moments[1, 2] + 2 * moments[1, 1] + moments[1, 0]
+            brier = (moments[:, 2].sum(), moments[:, 3].sum())
+            split = float(h[:, median_bin].sum())
+            above = float(h[:, median_bin + 1 :].sum()) + split * share_above
+            lo, hi = wilson_interval(np.asarray(above), np.asarray(n), confidence=confidence)
+            err = split / n if n else float("nan")
+            lo, hi = max(0.0, float(lo) - err), min(1.0, float(hi) + err)
+            auc = _auc(pos, neg, z, confidence)
+            values = {
+                "mean_score": (*_t(sum_s, sum_s2, n, confidence), 0.0, 0.0),
+                "roc_auc": (*auc[:4], 0.0, auc[4]),
+                "brier_score": (*_t(*brier, n, confidence), 0.0, 0.0),
+                "calibration_error": (*_ece(c.sum(axis=0), n, z, n_boot, rng), 0.0),
+                "scoring_rate": (
+                    above / n if n else float("nan"),
+                    lo,
+                    hi,
+                    (float(hi) - float(lo)) / (2 * z),
+                    0.0,
+                    err,
+                ),
+            }
+            for metric, (v, low, high, se, bias, error) in values.items():
+                enough = n >= min_group_size and np.isfinite(v) and np.isfinite(se)
+                if metric == "roc_auc":
+                    enough = enough and min(n1, n0) >= max(min_denominator, 1)
+                rows.append(
+                    {
+                        "view": "|".join(attrs),
+                        "group": key,
+                        "metric": metric,
+                        "value": v,
+                        "n": n,
+                        "positives": n1,
+                        "negatives": n0,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "se": se,
+                        "bias": bias,
+                        "error": error,
+                        "sufficient": bool(enough),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _to_view(table: CountTable, cells: np.ndarray, attrs: tuple[str, ...]) -> np.ndarray:
+    """``cells`` (one axis per attribute, then any) summed to the view's attributes, in their
+    order, and flattened to one group axis (C order, as :meth:`CountTable.view` numbers)."""
+    k = len(table.attributes)
+    drop = tuple(i for i, a in enumerate(table.attributes) if a not in attrs)
+    summed = cells.sum(axis=drop) if drop else cells
+    kept = [a for a in table.attributes if a in attrs]
+    summed = np.moveaxis(summed, [kept.index(a) for a in attrs], list(range(len(attrs))))
+    return summed.reshape(-1, *cells.shape[k:])
