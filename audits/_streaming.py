@@ -1,0 +1,366 @@
+"""Streaming count tables: a decision log read batch by batch, memory bounded by the batch.
+
+A decision log (``model.kind: predictions``) audited by group-metric and score-metric checks
+needs only sums over its rows: the count table (intersection cell × label × decision), the
+score histograms of :mod:`metrics._histogram_scores`, and what validation asks of every row
+(missing values, label and decision values, declared ranges, unique ids). ``data.path`` may be
+one Parquet file, a folder of Parquet files, or a hive-partitioned dataset
+(``region=north/part-0.parquet``; the partition columns are columns). pyarrow reads only the
+columns the audit uses, in batches; each sensitive column's group codes come from its
+dictionary encoding, and each batch's dictionary is mapped to one growing list of levels, so a
+level keeps its code across batches and files. At the end the levels are sorted (the order of
+the in-memory path) and levels no row holds are dropped.
+
+Great Expectations validates a bounded sample (the first :data:`SAMPLE_ROWS` rows); the checks
+it runs that concern every row (label and decision values, missing sensitive values, ranges,
+unique integer ids, group shares) are recomputed here over every row, and their results in the
+document say so (see :mod:`audits._stream_checks`).
+
+Logs that need rows (a cluster column, decision codes to map, more than two classes, string
+ids) raise :class:`NotStreamableError` and are read in memory instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metrics import CountTable, ScoreHistograms, score_histograms
+from metrics._histogram_scores import choose_bins
+
+from ._progress import progress
+from ._reading import needed_columns
+from ._spec import AuditSpec
+
+__all__ = ["SAMPLE_ROWS", "NotStreamableError", "Streamed", "stream_log", "streamable"]
+
+#: Rows Great Expectations validates on the streaming path (the first rows read).
+SAMPLE_ROWS = 100_000
+BATCH_ROWS = 1 << 20
+_MAX_CELLS = 1 << 20  # intersection cells before the log is refused as unauditable
+_MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
+
+
+class NotStreamableError(Exception):
+    """This audit needs its rows in memory (the reason is the message)."""
+
+
+def streamable(spec: AuditSpec) -> bool:
+    """Whether the audit can run on streamed counts (a Parquet decision log whose checks
+    need only sums; the reader may still find a reason it cannot: NotStreamableError)."""
+    path = Path(spec.data.path)
+    parquet = path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
+    return bool(
+        parquet
+        and needed_columns(spec) is not None
+        and not spec.data.cluster_column
+        and not getattr(spec.model, "decision_values", None)
+    )
+
+
+@dataclass
+class _Values:
+    """Counts of each value of a column, and its missing values."""
+
+    counts: dict[Any, int] = field(default_factory=dict)
+    missing: int = 0
+
+    def add(self, array: Any) -> None:
+        import pyarrow.compute as pc
+
+        self.missing += array.null_count
+        for item in pc.value_counts(array.drop_null()).to_pylist():
+            value = item["values"]
+            self.counts[value] = self.counts.get(value, 0) + int(item["counts"])
+
+
+class _UniqueIds:
+    """Whether integer ids repeat, with one byte per id in their span (bounded)."""
+
+    def __init__(self) -> None:
+        self.low = 0
+        self.seen: np.ndarray | None = None
+        self.repeats = 0
+        self.checked = True
+        self.reason = ""
+
+    def add(self, ids: np.ndarray) -> None:
+        if not self.checked or len(ids) == 0:
+            return
+        lo, hi = int(ids.min()), int(ids.max())
+        if self.seen is None:
+            self.low, self.seen = lo, np.zeros(hi - lo + 1, dtype=bool)
+        if lo < self.low or hi >= self.low + len(self.seen):
+            new_low = min(lo, self.low)
+            span = max(hi + 1, self.low + len(self.seen)) - new_low
+            if span > _MAX_ID_SPAN:
+                self.checked, self.seen = False, None
+                self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
+                return
+            grown = np.zeros(span + span // 2, dtype=bool)
+            grown[self.low - new_low : self.low - new_low + len(self.seen)] = self.seen
+            self.low, self.seen = new_low, grown
+        idx = ids - self.low
+        ordered = idx if bool(np.all(idx[1:] > idx[:-1])) else np.sort(idx)
+        self.repeats += int(np.count_nonzero(ordered[1:] == ordered[:-1]))
+        self.repeats += int(np.count_nonzero(self.seen[idx]))
+        self.seen[idx] = True
+
+
+@dataclass
+class Streamed:
+    """What one pass over a decision log gathered (see the module docstring)."""
+
+    table: CountTable
+    histograms: ScoreHistograms | None
+    rows: int
+    files: int
+    batches: int
+    columns: list[str]
+    sample: pd.DataFrame
+    values: dict[str, _Values]
+    missing: dict[str, int]
+    ranges: dict[str, tuple[float | None, float | None, int]]
+    ids: _UniqueIds | None
+    bad_scores: tuple[int, list[float]]
+    seconds: float
+
+
+def _dataset(path: Path) -> Any:
+    import pyarrow.dataset as ds
+
+    if path.is_dir():
+        return ds.dataset(path, format="parquet", partitioning="hive")
+    return ds.dataset(path, format="parquet")
+
+
+class _Levels:
+    """One attribute's levels in first-seen order; maps each batch's dictionary to them."""
+
+    def __init__(self, fill: Any) -> None:
+        self.values: list[Any] = []
+        self.index: dict[Any, int] = {}
+        self.fill = fill  # what a missing value becomes (``None``: stays missing, code -1)
+
+    def codes(self, array: Any) -> np.ndarray:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if not pa.types.is_dictionary(array.type):
+            array = pc.dictionary_encode(array)
+        lookup = np.array([self._code(v) for v in array.dictionary.to_pylist()] + [-1])
+        indices = array.indices
+        if array.null_count:
+            raw = pc.fill_null(indices, len(lookup) - 1).to_numpy(zero_copy_only=False)
+            if self.fill is not None:
+                lookup[-1] = self._code(self.fill)
+        else:
+            raw = indices.to_numpy(zero_copy_only=False)
+        return lookup[raw]
+
+    def _code(self, value: Any) -> int:
+        if value is None:
+            return -1 if self.fill is None else self._code(self.fill)
+        if value not in self.index:
+            self.index[value] = len(self.values)
+            self.values.append(value)
+        return self.index[value]
+
+
+def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    lead = len(shape)
+    pad = [(0, s - c) for s, c in zip(shape, array.shape[:lead], strict=True)]
+    return np.pad(array, pad + [(0, 0)] * (array.ndim - lead))
+
+
+def _positive(array: Any, positive: Any) -> np.ndarray:
+    values = array.to_numpy(zero_copy_only=False)
+    return np.asarray(values == positive, dtype=bool)
+
+
+def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
+    """One pass over the decision log at ``spec.data.path`` (see the module docstring)."""
+    started = time.perf_counter()
+    data, model = spec.data, spec.model
+    dataset = _dataset(Path(data.path))
+    names = list(dataset.schema.names)
+    wanted = needed_columns(spec) or []
+    columns = [c for c in names if c in set(wanted)]
+    decision, score = getattr(model, "column", None), getattr(model, "score_column", None)
+    sensitive = [c for c in data.sensitive if c in columns]
+    core = [data.label, decision, *data.sensitive] + ([score] if score else [])
+    if any(c not in columns for c in core):  # validation says which, on the sample
+        return _sample_only(spec, dataset, columns, started)
+    fill = "unknown" if data.missing_sensitive == "unknown" else None
+    levels = [_Levels(fill) for _ in sensitive]
+    caps = [4] * len(sensitive)
+    counts = np.zeros((*caps, 2, 2), dtype=np.int64)
+    hist: ScoreHistograms | None = None
+    bins = 0
+    values = {c: _Values() for c in dict.fromkeys([data.label, decision])}
+    missing = dict.fromkeys(sensitive, 0)
+    ranges = {c: (None, None, 0) for c in data.ranges if c in columns}
+    ids = _UniqueIds() if data.id_column and data.id_column in columns else None
+    bad_scores, bad_examples = 0, []
+    sample: list[pd.DataFrame] = []
+    sampled = rows = batches = 0
+    total = dataset.count_rows()
+    scanner = dataset.scanner(columns=columns, batch_size=BATCH_ROWS)
+    with progress("Counting", total, enabled=show) as advance:
+        for batch in scanner.to_batches():
+            if batch.num_rows == 0:
+                continue
+            batches += 1
+            rows += batch.num_rows
+            if sampled < SAMPLE_ROWS:
+                part = batch.slice(0, SAMPLE_ROWS - sampled)
+                sample.append(part.to_pandas())
+                sampled += part.num_rows
+            for name, tracker in values.items():
+                tracker.add(batch.column(name))
+            for name in sensitive:
+                missing[name] += batch.column(name).null_count
+            if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
+                raise NotStreamableError("more than two classes (multiclass decisions)")
+            codes = [lv.codes(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
+            grown = [
+                max(cap, 1 << len(lv.values).bit_length())
+                for cap, lv in zip(caps, levels, strict=True)
+            ]
+            if grown != caps:
+                caps = grown
+                if int(np.prod(caps)) > _MAX_CELLS:
+                    raise NotStreamableError("too many intersection cells to count in a stream")
+                counts = _grow(counts, tuple(caps))
+                hist = (
+                    None
+                    if hist is None
+                    else ScoreHistograms(
+                        _grow(hist.hist, tuple(caps)), _grow(hist.calib, tuple(caps))
+                    )
+                )
+            cells = np.zeros(batch.num_rows, dtype=np.int64)
+            for code, cap in zip(codes, caps, strict=True):
+                cells *= cap
+                cells += np.where(code < 0, 0, code)  # a missing level stops the audit later
+            y = _positive(batch.column(data.label), data.positive_label)
+            d = _positive(batch.column(decision), data.positive_label)
+            flat = (cells * 2 + y) * 2 + d
+            counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+            del flat
+            if score:
+                s = batch.column(score).to_numpy(zero_copy_only=False).astype(float, copy=False)
+                bad = ~np.isfinite(s) | (s < 0) | (s > 1)
+                if bad.any():
+                    bad_scores += int(bad.sum())
+                    bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
+                    s = np.where(bad, 0.0, s)
+                bins = bins or choose_bins(int(np.prod(caps)))
+                part_hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins)
+                hist = part_hist if hist is None else hist + part_hist
+            for c, (lo, hi, outside) in ranges.items():
+                ranges[c] = _range(batch.column(c), data.ranges[c], lo, hi, outside)
+            if ids is not None:
+                ids.add(_ids(batch.column(data.id_column), ids))
+            advance(batch.num_rows)
+    table, hist = _sorted(spec, sensitive, levels, counts, hist)
+    return Streamed(
+        table=table,
+        histograms=hist,
+        rows=rows,
+        files=len(dataset.files),
+        batches=batches,
+        columns=columns,
+        sample=pd.concat(sample, ignore_index=True) if sample else pd.DataFrame(columns=columns),
+        values=values,
+        missing=missing,
+        ranges=ranges,
+        ids=ids,
+        bad_scores=(bad_scores, bad_examples),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _ids(array: Any, ids: _UniqueIds) -> np.ndarray:
+    import pyarrow as pa
+
+    if not pa.types.is_integer(array.type):
+        ids.checked, ids.reason = False, f"the ids are of type {array.type}, not integers"
+        return np.array([], dtype=np.int64)
+    if array.null_count:
+        array = array.drop_null()
+    return array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+
+
+def _range(array: Any, bounds, lo, hi, outside) -> tuple[Any, Any, int]:
+    """Running min, max and count of values outside ``bounds`` (missing values ignored)."""
+    values = array.drop_null().to_numpy(zero_copy_only=False).astype(float, copy=False)
+    if len(values) == 0:
+        return lo, hi, outside
+    low, high = bounds
+    out = np.zeros(len(values), dtype=bool)
+    if low is not None:
+        out |= values < low
+    if high is not None:
+        out |= values > high
+    vmin, vmax = float(values.min()), float(values.max())
+    return (
+        vmin if lo is None else min(lo, vmin),
+        vmax if hi is None else max(hi, vmax),
+        outside + int(out.sum()),
+    )
+
+
+def _sorted(spec, sensitive, levels, counts, hist):
+    """The table with each attribute's observed levels sorted (unseen levels dropped)."""
+    orders = []
+    for i, lv in enumerate(levels):
+        used = np.flatnonzero(counts.sum(axis=tuple(j for j in range(counts.ndim) if j != i)))
+        used = used[used < len(lv.values)]
+        try:
+            order = sorted(used.tolist(), key=lambda k: lv.values[k])
+        except TypeError:  # levels of mixed types
+            order = sorted(used.tolist(), key=lambda k: str(lv.values[k]))
+        orders.append(order)
+    for axis, order in enumerate(orders):
+        counts = np.take(counts, order, axis=axis)
+        if hist is not None:
+            hist = ScoreHistograms(
+                np.take(hist.hist, order, axis=axis), np.take(hist.calib, order, axis=axis)
+            )
+    pos = spec.data.positive_label
+    table = CountTable(
+        attributes=tuple(sensitive),
+        levels=tuple(
+            tuple(lv.values[k] for k in order) for lv, order in zip(levels, orders, strict=True)
+        ),
+        classes=("not " + str(pos), pos),
+        counts=counts,
+    )
+    return table, hist
+
+
+def _sample_only(spec: AuditSpec, dataset: Any, columns: list[str], started: float) -> Streamed:
+    """A log missing a column the audit needs: only the sample, for validation to refuse."""
+    head = dataset.head(SAMPLE_ROWS, columns=columns).to_pandas()
+    empty = CountTable(attributes=(), levels=(), classes=(), counts=np.zeros((0,)))
+    return Streamed(
+        table=empty,
+        histograms=None,
+        rows=dataset.count_rows(),
+        files=len(dataset.files),
+        batches=0,
+        columns=columns,
+        sample=head,
+        values={},
+        missing={},
+        ranges={},
+        ids=None,
+        bad_scores=(0, []),
+        seconds=time.perf_counter() - started,
+    )
