@@ -46,7 +46,7 @@ from ._reading import needed_columns, read_parquet_columns
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
 from ._status import derive_verdict
-from ._stream_checks import check_stream_decisions, validate_stream
+from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
 from ._streaming import NotStreamableError, Streamed, stream_log, streamable
 from ._validation import validate_data
 
@@ -261,6 +261,7 @@ def _stream_read(audit: _Audit) -> Streamed | None:
 @_stage("validate")
 def _stream_validate(audit: _Audit, streamed: Streamed) -> None:
     audit.validation = validate_stream(audit.spec, streamed, show=audit.show)
+    refuse_stream(audit.spec, streamed, audit.validation)
 
 
 @_stage("decide")

@@ -30,7 +30,7 @@ from ._spec import AuditSpec
 from ._streaming import Streamed
 from ._validation import validate_data
 
-__all__ = ["check_stream_decisions", "validate_stream"]
+__all__ = ["check_stream_decisions", "refuse_stream", "validate_stream"]
 
 
 def _unexpected(values: dict[Any, int], allowed: list[Any]) -> int:
@@ -81,13 +81,10 @@ def _group_shares(spec: AuditSpec, streamed: Streamed) -> list[dict[str, Any]]:
 
 
 def validate_stream(spec: AuditSpec, streamed: Streamed, *, show: bool) -> dict[str, Any]:
-    """Great Expectations on the sample, the every-row checks, then the in-memory path's
-    refusals (columns, missing values, '|' in group values, positive label, bootstrap memory,
-    identifier-like sensitive columns). Returns the validation record; raises
-    :class:`~audits.DataError` (or ``UnusableDataError``) as the validate stage does."""
+    """Great Expectations on the sample, then the every-row checks: the validation record
+    (refusals: :func:`refuse_stream`)."""
     data = spec.data
     validation = validate_data(spec, streamed.sample, show=show)
-    decision = getattr(spec.model, "column", None)
     results = []
     for r in validation["results"]:
         kind, column = r["kind"], r.get("column")
@@ -128,6 +125,16 @@ def validate_stream(spec: AuditSpec, streamed: Streamed, *, show: bool) -> dict[
             "over every row (rows_checked says which rows each result covers)."
         ),
     }
+    return validation
+
+
+def refuse_stream(spec: AuditSpec, streamed: Streamed, validation: dict[str, Any]) -> None:
+    """The in-memory path's refusals (failed expectations, columns, missing values, '|' in
+    group values, positive label, bootstrap memory, identifier-like sensitive columns); raises
+    :class:`~audits.DataError` (or ``UnusableDataError``) as the validate stage does."""
+    data = spec.data
+    decision = getattr(spec.model, "column", None)
+    failed = [r for r in validation["results"] if not r["success"] and r["severity"] == "error"]
     if failed:
         names = [f"{r['expectation']}({r['column'] or ''})" for r in failed]
         raise DataError(f"{len(names)} data expectation(s) failed: {', '.join(names)}.")
@@ -157,7 +164,6 @@ def validate_stream(spec: AuditSpec, streamed: Streamed, *, show: bool) -> dict[
     table = streamed.table
     refuse_bootstrap_memory(spec, [len(lv) for lv in table.levels], len(labels))
     refuse_identifiers(spec, streamed.rows, [len(lv) for lv in table.levels])
-    return validation
 
 
 def check_stream_decisions(spec: AuditSpec, streamed: Streamed) -> None:

@@ -19,7 +19,7 @@ in the ``error`` column (the disparity interval widens by it too, see
 
 * ROC AUC: pairs of a positive and a negative in the same bin count one half, as ties. The
   exact AUC differs by at most ``Σ_b P_b N_b / (2 n₁ n₀)`` (each such pair counts 0, ½ or 1
-  exactly). At 2^16 bins that is under 1e-5 for smooth score distributions; scores piled in
+  exactly; bins holding only scores of exactly 0 or 1 are exact ties). At 2^16 bins that is under 1e-5 for smooth score distributions; scores piled in
   one bin (adversarial) show a large bound rather than a silently wrong value. The DeLong
   variance treats each bin as one tied score.
 * scoring rate (share of a group above the overall median): the median is known to its bin;
@@ -62,7 +62,8 @@ class ScoreHistograms:
     ----------
     hist : ndarray of int64, shape (*levels, 2, bins)
         ``hist[..., y, b]``: rows of the cell with outcome ``y`` (1: the favourable label)
-        whose score is in ``[b / bins, (b + 1) / bins)`` (the last bin also holds 1).
+        whose score is in bin ``b`` of :func:`fine_bins` (scores of exactly 0 and exactly 1
+        have a bin of their own).
     calib : ndarray of float64, shape (*levels, 2, calibration_bins, 4)
         Per calibration bin (the bins of :func:`._scores.expected_calibration_error`): the
         count, and the sums of ``d``, ``d²`` and ``d⁴`` with ``d = score - outcome``.
@@ -83,6 +84,15 @@ class ScoreHistograms:
 
     def __add__(self, other: ScoreHistograms) -> ScoreHistograms:
         return ScoreHistograms(self.hist + other.hist, self.calib + other.calib)
+
+
+def fine_bins(scores: np.ndarray, bins: int) -> np.ndarray:
+    """Each score's histogram bin: 0 holds exactly 0, ``bins - 1`` exactly 1, and bin
+    ``k`` in between holds ``((k - 1) / (bins - 2), k / (bins - 2)]``. Scores clipped to 0 or 1
+    are then exact ties, never mixed with scores near them."""
+    out = np.ceil(scores * (bins - 2)).astype(np.int64)
+    out[scores >= 1] = bins - 1
+    return out
 
 
 def score_histograms(
@@ -113,7 +123,7 @@ def score_histograms(
     y = np.asarray(positive, dtype=bool)
     s = np.asarray(scores, dtype=float)
     key = np.asarray(cells, dtype=np.int64) * 2 + y
-    fine = np.minimum((s * bins).astype(np.int64), bins - 1)
+    fine = fine_bins(s, bins)
     fine += key * bins
     hist = np.bincount(fine, minlength=n_cells * 2 * bins)
     del fine
@@ -159,7 +169,8 @@ def _auc(pos: np.ndarray, neg: np.ndarray, z: float, confidence: float):
     v10 = (below_neg + 0.5 * neg) / n0  # per positive in each bin
     v01 = 1.0 - (below_pos + 0.5 * pos) / n1  # per negative in each bin
     auc = float(np.dot(pos, v10) / n1)
-    error = float(np.dot(pos, neg.astype(float)) / (2 * n1 * n0))
+    # Ties in bins 0 and the last (scores exactly 0 or 1) count one half exactly.
+    error = float(np.dot(pos[1:-1], neg[1:-1].astype(float)) / (2 * n1 * n0))
     if n1 < 2 or n0 < 2:
         return auc, nan, nan, nan, error
     var10 = max(float(np.dot(pos, v10 * v10)) - n1 * auc * auc, 0.0) / (n1 - 1)
@@ -206,6 +217,8 @@ def _median_split(total: np.ndarray) -> tuple[int, float]:
     cum = np.cumsum(total)
     half = n / 2.0
     m = int(np.searchsorted(cum, half, side="left"))  # first bin where cum >= n/2
+    if m in (0, len(total) - 1):  # the median is exactly 0 or 1: no row of its bin is above
+        return m, 0.0
     in_bin = float(total[m])
     below = float(cum[m] - total[m])
     return m, (max(in_bin - max(half - below, 0.0), 0.0) / in_bin) if in_bin else 0.0
@@ -256,7 +269,8 @@ def histogram_score_metrics(
             split = float(h[:, median_bin].sum())
             above = float(h[:, median_bin + 1 :].sum()) + split * share_above
             lo, hi = wilson_interval(np.asarray(above), np.asarray(n), confidence=confidence)
-            err = split / n if n else float("nan")
+            exact = median_bin in (0, histograms.bins - 1)
+            err = 0.0 if exact else split / n if n else float("nan")
             lo, hi = max(0.0, float(lo) - err), min(1.0, float(hi) + err)
             auc = _auc(pos, neg, z, confidence)
             values = {

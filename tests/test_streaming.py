@@ -1,0 +1,189 @@
+"""Streaming count tables: a decision log as several Parquet files or a hive-partitioned dataset
+gives the same audit as the same rows in one file read in memory (CSV)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from audits import run_audit
+
+ROWS = 48_000  # every intersection group > 5,000 rows: the calibration bootstrap is the same
+EXACT = 1e-12
+SPEC = """spec_version: 1
+name: streaming-{name}
+n_boot: 1000
+model: {{kind: predictions, column: decision, score_column: score}}
+data:
+  path: {path}
+  label: outcome
+  positive_label: 1
+  sensitive: [sex, region]
+  label_values: [0, 1]
+  id_column: id
+  ranges: {{score: [0, 1]}}
+checks:
+  - {{metric: selection_rate, disparity: ratio, min: 0.8}}
+  - {{metric: false_negative_rate, disparity: difference, max: 0.1}}
+  - {{metric: equalized_odds, disparity: difference, max: 0.1, decide_on: estimate}}
+  - {{metric: roc_auc, disparity: difference, max: 0.05}}
+  - {{metric: brier_score, disparity: difference, max: 0.02}}
+  - {{metric: mean_score, disparity: difference, max: 0.05}}
+  - {{metric: calibration_error, disparity: difference, max: 0.05}}
+  - {{metric: scoring_rate, disparity: ratio, min: 0.8}}
+"""
+
+
+def _log(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame(
+        {
+            "id": rng.permutation(ROWS),
+            "sex": rng.choice(["female", "male"], ROWS),
+            "region": rng.choice(["east", "north", "south"], ROWS),
+        }
+    )
+    frame["outcome"] = (rng.random(ROWS) < 0.4).astype(int)
+    shift = 0.06 * (frame.region == "east")
+    frame["score"] = np.clip(rng.normal(0.4 + 0.2 * frame.outcome - shift, 0.2), 0, 1)
+    frame["decision"] = (frame.score > 0.5).astype(int)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def logs(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("streaming")
+    frame = _log()
+    frame.to_csv(folder / "one.csv", index=False)
+    frame.to_parquet(folder / "one.parquet", index=False)
+    parts = folder / "files"
+    parts.mkdir()
+    for i, chunk in enumerate(np.array_split(np.arange(ROWS), 5)):  # uneven files
+        frame.iloc[chunk].to_parquet(parts / f"part-{i}.parquet", index=False)
+    hive = folder / "hive"
+    pq.write_to_dataset(pa.Table.from_pandas(frame), hive, partition_cols=["region"])
+    return {"one": folder / "one.csv", "file": folder / "one.parquet", "files": parts, "hive": hive}
+
+
+def _audit(path: Path, name: str, tmp: Path):
+    spec = tmp / f"{name}.yaml"
+    spec.write_text(SPEC.format(name=name, path=path))
+    return run_audit(spec)
+
+
+def _close(a, b, tol) -> bool:
+    if a is None or b is None:
+        return a is b
+    return math.isclose(a, b, rel_tol=0, abs_tol=tol)
+
+
+@pytest.fixture(scope="module")
+def audits(logs, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("specs")
+    return {name: _audit(path, name, tmp) for name, path in logs.items()}
+
+
+@pytest.mark.parametrize("layout", ["file", "files", "hive"])
+def test_streamed_audit_equals_in_memory(audits, layout):
+    memory, streamed = audits["one"], audits[layout]
+    assert memory.document["data"].get("streaming") is None  # CSV: read in memory
+    info = streamed.document["data"]["streaming"]
+    assert info["rows"] == ROWS and info["score_bins"] == 2**16
+    assert info["files"] == {"file": 1, "files": 5, "hive": 3}[layout]
+    assert streamed.document["data"]["rows"] == ROWS
+    # Every count of every group, and every group rate with its interval.
+    assert streamed.document["groups"] == memory.document["groups"]
+    a, b = memory.metrics.by_group, streamed.metrics.by_group
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=0, atol=EXACT)
+    assert streamed.document["verdict"] == memory.document["verdict"]
+    for ca, cb in zip(memory.document["checks"], streamed.document["checks"], strict=True):
+        assert (ca["name"], ca["status"]) == (cb["name"], cb["status"])
+        score = ca["type"] == "score_metric"
+        approximate = score and ca["metric"] in ("roc_auc", "scoring_rate")
+        tol = 2e-4 if approximate else EXACT
+        assert _close(ca["value"], cb["value"], tol), (ca["name"], ca["value"], cb["value"])
+        for x, y in zip(ca["ci"], cb["ci"], strict=True):
+            assert _close(x, y, 5e-4 if approximate else EXACT), (ca["name"], ca["ci"], cb["ci"])
+        for group, ga in ca["by_group"].items():
+            gb = cb["by_group"][group]
+            exact_keys = {"n", "numerator", "denominator", "positives", "negatives", "status"}
+            assert {k: ga[k] for k in exact_keys & set(ga)} == {
+                k: gb[k] for k in exact_keys & set(gb)
+            }
+            assert _close(ga["value"], gb["value"], tol)
+
+
+def test_streamed_score_table_within_stated_error(audits):
+    """Exact score metrics to 1e-12; the binned ones within their stated error bound."""
+    key = ["view", "group", "metric"]
+    a = audits["one"].metrics.scores.set_index(key).sort_index()
+    b = audits["hive"].metrics.scores.set_index(key).sort_index()
+    assert list(a.index) == list(b.index)
+    exact = ~b.index.get_level_values("metric").isin(["roc_auc", "scoring_rate"])
+    for column in ("value", "ci_low", "ci_high", "se", "bias"):
+        assert np.allclose(a[column][exact], b[column][exact], rtol=0, atol=EXACT), column
+    assert (b.error[exact] == 0).all()
+    binned = b[~exact]
+    gap = (a.value[~exact] - binned.value).abs()
+    assert (gap <= binned.error + EXACT).all()
+    auc = binned.xs("roc_auc", level="metric")
+    assert (auc.error <= 1e-4).all() and (auc.error > 0).all()
+    # The stated error widens the interval: it still holds the exact value's interval centre.
+    assert (binned.ci_low <= a.value[~exact]).all() and (binned.ci_high >= a.value[~exact]).all()
+
+
+def test_streaming_keeps_validation_honest(audits):
+    validation = audits["files"].document["data_validation"]
+    assert validation["rows"] == ROWS and validation["great_expectations_rows"] <= 100_000
+    checked = {r["kind"]: r["rows_checked"] for r in validation["results"]}
+    for kind in ("label_values", "decision_values", "sensitive_missing", "ranges", "unique_id"):
+        assert checked[kind] == "every row"
+    assert checked["columns"].startswith("the first")
+
+
+def test_streaming_refuses_what_memory_refuses(logs, tmp_path):
+    """A duplicated id, a score outside [0, 1] and a missing group value in a later file stop
+    the streamed audit (a sample of the first rows would have passed them)."""
+    frame = _log(seed=1)
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    frame.iloc[:30_000].to_parquet(folder / "a.parquet", index=False)
+    late = frame.iloc[30_000:].copy()
+    late.loc[late.index[-1], "id"] = int(frame.id.iloc[0])
+    late.to_parquet(folder / "b.parquet", index=False)
+    result = _audit(folder, "dup", tmp_path)
+    assert result.document["verdict"] == "error"
+    assert "expect_column_values_to_be_unique(id)" in result.document["errors"][0]["message"]
+    unique = next(
+        r for r in result.document["data_validation"]["results"] if r["kind"] == "unique_id"
+    )
+    assert unique["unexpected_count"] == 1 and unique["rows_checked"] == "every row"
+
+    late = frame.iloc[30_000:].copy()
+    late["score"] = late.score.astype(float)
+    late.loc[late.index[-1], "score"] = 1.5
+    late.to_parquet(folder / "b.parquet", index=False)
+    result = _audit(folder, "range", tmp_path)
+    assert result.document["verdict"] == "error"
+    assert "expect_column_values_to_be_between(score)" in result.document["errors"][0]["message"]
+
+    late = frame.iloc[30_000:].copy()
+    late["sex"] = late.sex.astype(object)
+    late.loc[late.index[-1], "sex"] = None
+    late.to_parquet(folder / "b.parquet", index=False)
+    result = _audit(folder, "missing", tmp_path)
+    assert result.document["verdict"] == "error"
+    assert "expect_column_values_to_not_be_null(sex)" in result.document["errors"][0]["message"]
+
+
+def test_provenance_hashes_the_folder(audits, logs, tmp_path):
+    prov = audits["files"].document["provenance"]
+    assert "5 files" in json.dumps(prov)
+    assert len(prov["data_sha256"]) == 64
