@@ -19,9 +19,11 @@ in the ``error`` column (the disparity interval widens by it too, see
 
 * ROC AUC: pairs of a positive and a negative in the same bin count one half, as ties. The
   exact AUC differs by at most ``Σ_b P_b N_b / (2 n₁ n₀)`` (each such pair counts 0, ½ or 1
-  exactly; bins holding only scores of exactly 0 or 1 are exact ties). At 2^16 bins that is under 1e-5 for smooth score distributions; scores piled in
-  one bin (adversarial) show a large bound rather than a silently wrong value. The DeLong
-  variance treats each bin as one tied score.
+  exactly; the bins of scores of exactly 0 and exactly 1 hold exact ties and are left out).
+  At 2^16 bins the bound is under 1e-4 for score distributions with a density (it is about
+  ``∫ f₁ f₀ / (2 · 2^16)``); scores piled in one bin (adversarial) show a large bound, which
+  widens the interval, rather than a silently wrong value. The DeLong variance treats each
+  bin as one tied score.
 * scoring rate (share of a group above the overall median): the median is known to its bin;
   rows of that bin are split by the overall share above the median, and the error is at most
   the group's share of rows in that bin.
