@@ -237,13 +237,13 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
                 if int(np.prod(caps)) > _MAX_CELLS:
                     raise NotStreamableError("too many intersection cells to count in a stream")
                 counts = _grow(counts, tuple(caps))
-                hist = (
-                    None
-                    if hist is None
-                    else ScoreHistograms(
-                        _grow(hist.hist, tuple(caps)), _grow(hist.calib, tuple(caps))
+                if hist is not None:
+                    hist = ScoreHistograms(
+                        _grow(hist.hist, tuple(caps)),
+                        _grow(hist.calib, tuple(caps)),
+                        hist.first,
+                        hist.mixed,
                     )
-                )
             cells = np.zeros(batch.num_rows, dtype=np.int64)
             for code, cap in zip(codes, caps, strict=True):
                 cells *= cap
@@ -330,9 +330,7 @@ def _sorted(spec, sensitive, levels, counts, hist):
     for axis, order in enumerate(orders):
         counts = np.take(counts, order, axis=axis)
         if hist is not None:
-            hist = ScoreHistograms(
-                np.take(hist.hist, order, axis=axis), np.take(hist.calib, order, axis=axis)
-            )
+            hist = hist.reorder(order, axis)
     pos = spec.data.positive_label
     table = CountTable(
         attributes=tuple(sensitive),

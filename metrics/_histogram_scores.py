@@ -19,7 +19,8 @@ in the ``error`` column (the disparity interval widens by it too, see
 
 * ROC AUC: pairs of a positive and a negative in the same bin count one half, as ties. The
   exact AUC differs by at most ``Σ_b P_b N_b / (2 n₁ n₀)`` (each such pair counts 0, ½ or 1
-  exactly; the bins of scores of exactly 0 and exactly 1 hold exact ties and are left out).
+  exactly; a bin holding one score only, e.g. scores clipped to exactly 0 or 1 or a tree's
+  leaf probabilities, holds exact ties and is left out).
   At 2^16 bins the bound is under 1e-4 for score distributions with a density (it is about
   ``∫ f₁ f₀ / (2 · 2^16)``); scores piled in one bin (adversarial) show a large bound, which
   widens the interval, rather than a silently wrong value. The DeLong variance treats each
@@ -69,10 +70,24 @@ class ScoreHistograms:
     calib : ndarray of float64, shape (*levels, 2, calibration_bins, 4)
         Per calibration bin (the bins of :func:`._scores.expected_calibration_error`): the
         count, and the sums of ``d``, ``d²`` and ``d⁴`` with ``d = score - outcome``.
+    first : ndarray of float64, shape (bins,), optional
+        One score seen in each bin (``NaN`` for an empty bin), over every cell.
+    mixed : ndarray of bool, shape (bins,), optional
+        Whether a bin holds two different scores (in any cells). A bin that does not holds
+        exact ties, which the binned AUC counts exactly. Without ``first`` and ``mixed``
+        every bin is taken to mix scores (the error bound is then the widest).
     """
 
     hist: np.ndarray
     calib: np.ndarray
+    first: np.ndarray | None = None
+    mixed: np.ndarray | None = None
+
+    def mixing(self) -> np.ndarray:
+        """Which bins may hold different scores."""
+        if self.mixed is None:
+            return np.ones(self.bins, dtype=bool)
+        return self.mixed
 
     @property
     def bins(self) -> int:
@@ -85,7 +100,22 @@ class ScoreHistograms:
         return int(self.calib.shape[-2])
 
     def __add__(self, other: ScoreHistograms) -> ScoreHistograms:
-        return ScoreHistograms(self.hist + other.hist, self.calib + other.calib)
+        first, mixed = None, None
+        if self.first is not None and other.first is not None:
+            a, b = self.first, other.first
+            differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
+            first = np.where(np.isnan(a), b, a)
+            mixed = self.mixing() | other.mixing() | differ
+        return ScoreHistograms(self.hist + other.hist, self.calib + other.calib, first, mixed)
+
+    def reorder(self, order: list[int], axis: int) -> ScoreHistograms:
+        """The cells of one attribute axis taken in ``order`` (the bins' ties are unchanged)."""
+        return ScoreHistograms(
+            np.take(self.hist, order, axis=axis),
+            np.take(self.calib, order, axis=axis),
+            self.first,
+            self.mixed,
+        )
 
 
 def fine_bins(scores: np.ndarray, bins: int) -> np.ndarray:
@@ -126,6 +156,7 @@ def score_histograms(
     s = np.asarray(scores, dtype=float)
     key = np.asarray(cells, dtype=np.int64) * 2 + y
     fine = fine_bins(s, bins)
+    first, mixed = _ties(fine, s, bins)
     fine += key * bins
     hist = np.bincount(fine, minlength=n_cells * 2 * bins)
     del fine
@@ -143,8 +174,19 @@ def score_histograms(
         axis=-1,
     )
     return ScoreHistograms(
-        hist.reshape(*shape, 2, bins), calib.reshape(*shape, 2, calibration_bins, 4)
+        hist.reshape(*shape, 2, bins),
+        calib.reshape(*shape, 2, calibration_bins, 4),
+        first,
+        mixed,
     )
+
+
+def _ties(fine: np.ndarray, s: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """One score of each bin, and whether a bin holds another (exactly compared)."""
+    first = np.full(bins, np.nan)
+    first[fine] = s  # one of each bin's scores (the last written)
+    mixed = np.bincount(fine[s != first[fine]], minlength=bins) > 0
+    return first, mixed
 
 
 def _t(total: float, square: float, n: float, confidence: float):
@@ -160,7 +202,7 @@ def _t(total: float, square: float, n: float, confidence: float):
     return m, m - half, m + half, se
 
 
-def _auc(pos: np.ndarray, neg: np.ndarray, z: float, confidence: float):
+def _auc(pos: np.ndarray, neg: np.ndarray, z: float, confidence: float, mixed: np.ndarray):
     """(value, low, high, se, error bound) of the binned ROC AUC (bins as ties, DeLong)."""
     n1, n0 = float(pos.sum()), float(neg.sum())
     nan = float("nan")
@@ -171,8 +213,8 @@ def _auc(pos: np.ndarray, neg: np.ndarray, z: float, confidence: float):
     v10 = (below_neg + 0.5 * neg) / n0  # per positive in each bin
     v01 = 1.0 - (below_pos + 0.5 * pos) / n1  # per negative in each bin
     auc = float(np.dot(pos, v10) / n1)
-    # Ties in bins 0 and the last (scores exactly 0 or 1) count one half exactly.
-    error = float(np.dot(pos[1:-1], neg[1:-1].astype(float)) / (2 * n1 * n0))
+    # Pairs in a bin of one score are ties and count one half exactly.
+    error = float(np.dot(pos[mixed], neg[mixed].astype(float)) / (2 * n1 * n0))
     if n1 < 2 or n0 < 2:
         return auc, nan, nan, nan, error
     var10 = max(float(np.dot(pos, v10 * v10)) - n1 * auc * auc, 0.0) / (n1 - 1)
@@ -213,13 +255,14 @@ def _ece(cal: np.ndarray, n: float, z: float, n_boot: int, rng: np.random.Genera
     return ece, max(0.0, ece - bias - z * se), ece + z * se, se, bias
 
 
-def _median_split(total: np.ndarray) -> tuple[int, float]:
-    """The bin holding the overall median, and the share of that bin's rows above it."""
+def _median_split(total: np.ndarray, mixed: np.ndarray) -> tuple[int, float]:
+    """The bin holding the overall median, and the share of that bin's rows above it (0
+    when the bin holds one score: the median itself, or when the median falls between bins)."""
     n = int(total.sum())
     cum = np.cumsum(total)
     half = n / 2.0
     m = int(np.searchsorted(cum, half, side="left"))  # first bin where cum >= n/2
-    if m in (0, len(total) - 1):  # the median is exactly 0 or 1: no row of its bin is above
+    if not mixed[m]:  # every row of the bin is the median, or below it
         return m, 0.0
     in_bin = float(total[m])
     below = float(cum[m] - total[m])
@@ -253,7 +296,8 @@ def histogram_score_metrics(
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     rng = np.random.default_rng(seed)
     overall = histograms.hist.reshape(-1, histograms.bins).sum(axis=0)
-    median_bin, share_above = _median_split(overall)
+    mixed = histograms.mixing()
+    median_bin, share_above = _median_split(overall, mixed)
     rows = []
     for attrs in table.views():
         groups = table.view(attrs)
@@ -271,10 +315,9 @@ def histogram_score_metrics(
             split = float(h[:, median_bin].sum())
             above = float(h[:, median_bin + 1 :].sum()) + split * share_above
             lo, hi = wilson_interval(np.asarray(above), np.asarray(n), confidence=confidence)
-            exact = median_bin in (0, histograms.bins - 1)
-            err = 0.0 if exact else split / n if n else float("nan")
+            err = 0.0 if not mixed[median_bin] else split / n if n else float("nan")
             lo, hi = max(0.0, float(lo) - err), min(1.0, float(hi) + err)
-            auc = _auc(pos, neg, z, confidence)
+            auc = _auc(pos, neg, z, confidence, mixed)
             values = {
                 "mean_score": (*_t(sum_s, sum_s2, n, confidence), 0.0, 0.0),
                 "roc_auc": (*auc[:4], 0.0, auc[4]),
