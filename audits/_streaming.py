@@ -40,7 +40,7 @@ from ._spec import AuditSpec
 __all__ = ["SAMPLE_ROWS", "NotStreamableError", "Streamed", "stream_log", "streamable"]
 
 #: Rows Great Expectations validates on the streaming path (the first rows read).
-SAMPLE_ROWS = 100_000
+SAMPLE_ROWS = 20_000
 BATCH_ROWS = 1 << 20
 _MAX_CELLS = 1 << 20  # intersection cells before the log is refused as unauditable
 _MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
@@ -198,7 +198,7 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
         return _sample_only(spec, dataset, columns, started)
     fill = "unknown" if data.missing_sensitive == "unknown" else None
     levels = [_Levels(fill) for _ in sensitive]
-    caps = [4] * len(sensitive)
+    caps = [1] * len(sensitive)  # levels per attribute so far: the table grows with them
     counts = np.zeros((*caps, 2, 2), dtype=np.int64)
     hist: ScoreHistograms | None = None
     bins = 0
@@ -228,10 +228,7 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
             if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
                 raise NotStreamableError("more than two classes (multiclass decisions)")
             codes = [lv.codes(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
-            grown = [
-                max(cap, 1 << len(lv.values).bit_length())
-                for cap, lv in zip(caps, levels, strict=True)
-            ]
+            grown = [max(cap, len(lv.values)) for cap, lv in zip(caps, levels, strict=True)]
             if grown != caps:
                 caps = grown
                 if int(np.prod(caps)) > _MAX_CELLS:
