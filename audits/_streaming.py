@@ -210,7 +210,9 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
     total = dataset.count_rows()
-    scanner = dataset.scanner(columns=columns, batch_size=BATCH_ROWS)
+    scanner = dataset.scanner(  # little read-ahead: memory bounded by a few batches
+        columns=columns, batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1
+    )
     with progress("Counting", total, enabled=show) as advance:
         for batch in scanner.to_batches():
             if batch.num_rows == 0:
@@ -259,7 +261,7 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
                     s = np.where(bad, 0.0, s)
                 bins = bins or choose_bins(int(np.prod(caps)))
                 part_hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins)
-                hist = part_hist if hist is None else hist + part_hist
+                hist = part_hist if hist is None else hist.add_into(part_hist)
             for c, (lo, hi, outside) in ranges.items():
                 ranges[c] = _range(batch.column(c), data.ranges[c], lo, hi, outside)
             if ids is not None:

@@ -100,13 +100,25 @@ class ScoreHistograms:
         return int(self.calib.shape[-2])
 
     def __add__(self, other: ScoreHistograms) -> ScoreHistograms:
-        first, mixed = None, None
-        if self.first is not None and other.first is not None:
-            a, b = self.first, other.first
-            differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
-            first = np.where(np.isnan(a), b, a)
-            mixed = self.mixing() | other.mixing() | differ
-        return ScoreHistograms(self.hist + other.hist, self.calib + other.calib, first, mixed)
+        return ScoreHistograms(
+            self.hist + other.hist, self.calib + other.calib, *self._ties_with(other)
+        )
+
+    def add_into(self, part: ScoreHistograms) -> ScoreHistograms:
+        """``self + part``, reusing this summary's count arrays for the sum: for a running
+        total that nothing else holds (no new array per batch)."""
+        ties = self._ties_with(part)
+        np.add(self.hist, part.hist, out=self.hist)
+        np.add(self.calib, part.calib, out=self.calib)
+        return ScoreHistograms(self.hist, self.calib, *ties)
+
+    def _ties_with(self, other: ScoreHistograms) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``first`` and ``mixed`` of the union of both summaries' rows."""
+        if self.first is None or other.first is None:
+            return None, None
+        a, b = self.first, other.first
+        differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
+        return np.where(np.isnan(a), b, a), self.mixing() | other.mixing() | differ
 
     def reorder(self, order: list[int], axis: int) -> ScoreHistograms:
         """The cells of one attribute axis taken in ``order`` (the bins' ties are unchanged)."""
