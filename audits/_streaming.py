@@ -41,7 +41,7 @@ __all__ = ["SAMPLE_ROWS", "NotStreamableError", "Streamed", "stream_log", "strea
 
 #: Rows Great Expectations validates on the streaming path (the first rows read).
 SAMPLE_ROWS = 20_000
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
 _MAX_CELLS = 1 << 20  # intersection cells before the log is refused as unauditable
 _MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
 
@@ -185,6 +185,8 @@ def _positive(array: Any, positive: Any) -> np.ndarray:
 
 def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
     """One pass over the decision log at ``spec.data.path`` (see the module docstring)."""
+    import pyarrow.dataset as ds
+
     started = time.perf_counter()
     data, model = spec.data, spec.model
     dataset = _dataset(Path(data.path))
@@ -210,8 +212,13 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
     total = dataset.count_rows()
-    scanner = dataset.scanner(  # little read-ahead: memory bounded by a few batches
-        columns=columns, batch_size=BATCH_ROWS, batch_readahead=2, fragment_readahead=1
+    scanner = dataset.scanner(  # one batch at a time: memory bounded by the batch
+        columns=columns,
+        batch_size=BATCH_ROWS,
+        batch_readahead=0,
+        fragment_readahead=0,
+        use_threads=False,
+        fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
     )
     with progress("Counting", total, enabled=show) as advance:
         for batch in scanner.to_batches():
@@ -260,8 +267,7 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
                     bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
                     s = np.where(bad, 0.0, s)
                 bins = bins or choose_bins(int(np.prod(caps)))
-                part_hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins)
-                hist = part_hist if hist is None else hist.add_into(part_hist)
+                hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins, into=hist)
             for c, (lo, hi, outside) in ranges.items():
                 ranges[c] = _range(batch.column(c), data.ranges[c], lo, hi, outside)
             if ids is not None:

@@ -104,14 +104,6 @@ class ScoreHistograms:
             self.hist + other.hist, self.calib + other.calib, *self._ties_with(other)
         )
 
-    def add_into(self, part: ScoreHistograms) -> ScoreHistograms:
-        """``self + part``, reusing this summary's count arrays for the sum: for a running
-        total that nothing else holds (no new array per batch)."""
-        ties = self._ties_with(part)
-        np.add(self.hist, part.hist, out=self.hist)
-        np.add(self.calib, part.calib, out=self.calib)
-        return ScoreHistograms(self.hist, self.calib, *ties)
-
     def _ties_with(self, other: ScoreHistograms) -> tuple[np.ndarray | None, np.ndarray | None]:
         """``first`` and ``mixed`` of the union of both summaries' rows."""
         if self.first is None or other.first is None:
@@ -147,8 +139,9 @@ def score_histograms(
     shape: tuple[int, ...],
     bins: int = DEFAULT_SCORE_BINS,
     calibration_bins: int = 10,
+    into: ScoreHistograms | None = None,
 ) -> ScoreHistograms:
-    """Summarise one batch of rows (sum the batches' results with ``+``).
+    """Summarise one batch of rows (sum the batches' results with ``+``, or pass ``into``).
 
     Parameters
     ----------
@@ -162,6 +155,10 @@ def score_histograms(
         Levels per sensitive attribute.
     bins, calibration_bins : int
         Score bins of the histogram; bins of the calibration error.
+    into : ScoreHistograms, optional
+        A running total of earlier batches (of the same shape and bins), which nothing else
+        holds: this batch is added to its arrays in place (no histogram-sized array per
+        batch) and the total is returned.
     """
     n_cells = int(np.prod(shape))
     y = np.asarray(positive, dtype=bool)
@@ -170,7 +167,13 @@ def score_histograms(
     fine = fine_bins(s, bins)
     first, mixed = _ties(fine, s, bins)
     fine += key * bins
-    hist = np.bincount(fine, minlength=n_cells * 2 * bins)
+    if into is None:
+        hist = np.bincount(fine, minlength=n_cells * 2 * bins)
+    else:
+        hist = into.hist.reshape(-1)
+        if not np.may_share_memory(hist, into.hist):
+            raise ValueError("The 'into' parameter must hold C-contiguous histograms.")
+        np.add.at(hist, fine, 1)
     del fine
     ck = key * calibration_bins + _bins(s, calibration_bins)
     d = s - y
@@ -185,12 +188,16 @@ def score_histograms(
         ],
         axis=-1,
     )
-    return ScoreHistograms(
+    part = ScoreHistograms(
         hist.reshape(*shape, 2, bins),
         calib.reshape(*shape, 2, calibration_bins, 4),
         first,
         mixed,
     )
+    if into is None:
+        return part
+    np.add(into.calib, part.calib, out=into.calib)
+    return ScoreHistograms(into.hist, into.calib, *into._ties_with(part))
 
 
 def _ties(fine: np.ndarray, s: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +221,15 @@ def _t(total: float, square: float, n: float, confidence: float):
     return m, m - half, m + half, se
 
 
-def _auc_parts(hist: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+def _auc_parts(hist: np.ndarray, mixed: np.ndarray, chunk: int = 8) -> np.ndarray:
+    """:func:`_auc_group_parts` over ``chunk`` groups at a time (bounded temporaries)."""
+    return np.concatenate(
+        [_auc_group_parts(hist[i : i + chunk], mixed) for i in range(0, len(hist), chunk)]
+        or [np.zeros((0, 5))]
+    )
+
+
+def _auc_group_parts(hist: np.ndarray, mixed: np.ndarray) -> np.ndarray:
     """Per group of ``hist`` (groups, 2, bins): the binned AUC (bins as ties), the mean of
     the negatives' placements, the sums of squared placements of positives and negatives
     (for DeLong's variance) and the error bound; shape (groups, 5). One vectorised pass."""
