@@ -37,8 +37,17 @@ from ._progress import progress
 from ._reading import needed_columns
 from ._spec import AuditSpec
 
-__all__ = ["SAMPLE_ROWS", "NotStreamableError", "Streamed", "stream_log", "streamable"]
+__all__ = [
+    "SAMPLE_ROWS",
+    "STREAM_ROWS",
+    "NotStreamableError",
+    "Streamed",
+    "stream_log",
+    "streamable",
+]
 
+#: A Parquet file with more rows than this is streamed (a folder always is).
+STREAM_ROWS = 250_000
 #: Rows Great Expectations validates on the streaming path (the first rows read).
 SAMPLE_ROWS = 20_000
 BATCH_ROWS = 1 << 18
@@ -50,17 +59,30 @@ class NotStreamableError(Exception):
     """This audit needs its rows in memory (the reason is the message)."""
 
 
-def streamable(spec: AuditSpec) -> bool:
-    """Whether the audit can run on streamed counts (a Parquet decision log whose checks
-    need only sums; the reader may still find a reason it cannot: NotStreamableError)."""
+def streamable(spec: AuditSpec, *, above: int | None = None) -> bool:
+    """Whether the audit runs on streamed counts: a folder of Parquet files, or a Parquet file
+    of more than ``above`` rows (default :data:`STREAM_ROWS`), of a decision log whose checks
+    need only sums. The reader may still find a reason it cannot (:class:`NotStreamableError`).
+    Smaller files are read in memory: their score metrics are then exact (one sort) and the
+    calibration bootstrap redraws rows."""
     path = Path(spec.data.path)
-    parquet = path.is_dir() or path.suffix.lower() in (".parquet", ".pq")
-    return bool(
-        parquet
-        and needed_columns(spec) is not None
+    if not (
+        needed_columns(spec) is not None
         and not spec.data.cluster_column
         and not getattr(spec.model, "decision_values", None)
-    )
+    ):
+        return False
+    if path.is_dir():
+        return True
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_metadata(path).num_rows
+    except Exception:  # unreadable: the in-memory reader says why
+        return False
+    return rows > (STREAM_ROWS if above is None else above)
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from audits import _streaming as streaming
 from audits import run_audit
 
 ROWS = 48_000  # every intersection group > 5,000 rows: the calibration bootstrap is the same
@@ -86,8 +87,25 @@ def _close(a, b, tol) -> bool:
 
 @pytest.fixture(scope="module")
 def audits(logs, tmp_path_factory):
+    """One audit per layout; the one file is streamed too (its 48,000 rows are under the
+    threshold above which a single file streams, lowered here to 0)."""
     tmp = tmp_path_factory.mktemp("specs")
-    return {name: _audit(path, name, tmp) for name, path in logs.items()}
+    out = {name: _audit(path, name, tmp) for name, path in logs.items() if name != "file"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(streaming, "STREAM_ROWS", 0)
+        out["file"] = _audit(logs["file"], "file", tmp)
+    return out
+
+
+def test_small_file_read_in_memory_folder_streamed(logs, tmp_path):
+    from audits import load_spec
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.format(name="s", path=logs["file"]))
+    assert not streaming.streamable(load_spec(spec))  # 48,000 rows: exact, in memory
+    assert streaming.streamable(load_spec(spec), above=ROWS - 1)
+    spec.write_text(SPEC.format(name="s", path=logs["files"]))
+    assert streaming.streamable(load_spec(spec))
 
 
 @pytest.mark.parametrize("layout", ["file", "files", "hive"])
