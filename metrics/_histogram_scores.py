@@ -33,6 +33,7 @@ in the ``error`` column (the disparity interval widens by it too, see
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -166,6 +167,7 @@ def score_histograms(
     key = np.asarray(cells, dtype=np.int64) * 2 + y
     fine = fine_bins(s, bins)
     first, mixed = _ties(fine, s, bins)
+    calibration = _calibration_bins(fine, s, bins, calibration_bins)
     fine += key * bins
     if into is None:
         hist = np.bincount(fine, minlength=n_cells * 2 * bins)
@@ -175,7 +177,7 @@ def score_histograms(
             raise ValueError("The 'into' parameter must hold C-contiguous histograms.")
         np.add.at(hist, fine, 1)
     del fine
-    ck = key * calibration_bins + _bins(s, calibration_bins)
+    ck = key * calibration_bins + calibration
     d = s - y
     d2 = d * d
     size = n_cells * 2 * calibration_bins
@@ -198,6 +200,32 @@ def score_histograms(
         return part
     np.add(into.calib, part.calib, out=into.calib)
     return ScoreHistograms(into.hist, into.calib, *into._ties_with(part))
+
+
+@lru_cache(maxsize=8)
+def _calibration_lookup(bins: int, calibration_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per histogram bin: its calibration bin, and whether it may straddle a calibration
+    edge (then each of its scores is binned on its own)."""
+    width = 1.0 / (bins - 2)
+    upper = np.arange(bins) * width
+    lower = upper - width
+    margin = 1e-9  # beyond any rounding of ``ceil(s * (bins - 2))``
+    low = _bins(np.clip(lower - margin, 0, 1), calibration_bins)
+    high = _bins(np.clip(upper + margin, 0, 1), calibration_bins)
+    low[0], high[0] = 0, 0  # exactly 0
+    low[-1] = high[-1] = _bins(np.array([1.0]), calibration_bins)[0]  # exactly 1
+    return high, low != high
+
+
+def _calibration_bins(fine: np.ndarray, s: np.ndarray, bins: int, calibration_bins: int):
+    """:func:`._scores._bins` of the scores, looked up from their histogram bins (bins that
+    may straddle a calibration edge are binned score by score)."""
+    lookup, straddle = _calibration_lookup(bins, calibration_bins)
+    out = lookup[fine]
+    odd = np.flatnonzero(straddle[fine])
+    if len(odd):
+        out[odd] = _bins(s[odd], calibration_bins)
+    return out
 
 
 def _ties(fine: np.ndarray, s: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -141,3 +141,28 @@ def test_scoring_rate_within_stated_error():
         row = table.loc[(f"g={g}", "scoring_rate")]
         assert abs(row.value - above[groups == g].mean()) <= row.error + 1e-12
         assert row.error <= 1e-3
+
+
+@pytest.mark.parametrize("bins", [4096, DEFAULT_SCORE_BINS])
+@pytest.mark.parametrize("calibration_bins", [7, 10, 20])
+def test_calibration_bins_equal_digitize_on_every_edge(bins, calibration_bins):
+    """The calibration bin of each score, computed arithmetically (rows) or looked up from its
+    histogram bin (streams), is np.digitize's, also for scores on or beside a float edge."""
+    from metrics._histogram_scores import _calibration_bins, fine_bins
+    from metrics._scores import _bins
+
+    rng = np.random.default_rng(0)
+    edges = np.linspace(0.0, 1.0, calibration_bins + 1)
+    s = np.concatenate(
+        [
+            rng.random(200_000),
+            edges,
+            np.nextafter(edges, 2),
+            np.nextafter(edges, -1),
+            np.round(rng.random(50_000), 3),
+        ]
+    ).clip(0, 1)
+    expected = np.clip(np.digitize(s, edges[1:-1], right=True), 0, calibration_bins - 1)
+    assert (_bins(s, calibration_bins) == expected).all()
+    looked_up = _calibration_bins(fine_bins(s, bins), s, bins, calibration_bins)
+    assert (looked_up == expected).all()

@@ -2,14 +2,15 @@
 
 Run ``python tests/benchmarks/bench_score_part.py`` (``--rows 1e7`` by default). On a
 decision log held in arrays (40 intersection cells, a binary label, a score in [0, 1]) it
-times, each the best of ``--repeats``:
+times (CPU), each the best of ``--repeats``:
 
 * the floor: one ``np.bincount`` of (cell × label × 2^12 score bins), the score codes given;
 * the histogram path (streaming): :func:`metrics.score_histograms` over 2^20-row batches, then
   :func:`metrics.histogram_score_metrics` (every score metric, every view, with intervals);
 * with ``--rows-exact``, the row-level :func:`metrics.score_metrics` (one sort per view).
 
-It prints ``score part/bincount at N rows: R`` and the parts' seconds.
+It prints ``score part/bincount at N rows: R`` and the parts' CPU seconds (user + system: on
+a shared machine the wall time moves with the load, the CPU time much less).
 """
 
 from __future__ import annotations
@@ -48,11 +49,13 @@ def make(n: int, seed: int = 0):
 
 
 def best(fn, repeats: int) -> float:
+    """The least CPU time (user + system of this process) of ``repeats`` runs: on a shared
+    machine, wall time moves with the load."""
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(time.process_time() - start)
     return min(times)
 
 
