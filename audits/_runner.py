@@ -250,12 +250,14 @@ def _stream_read(audit: _Audit) -> Streamed | None:
     """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
     needs its rows in memory after all."""
     try:
-        return stream_log(audit.spec, show=audit.show)
+        streamed = stream_log(audit.spec, show=audit.show)
     except NotStreamableError:
         return None
     except (OSError, ValueError, TypeError) as err:  # pyarrow's reading errors
         path = audit.spec.data.path
         raise DataError(f"The data {str(path)!r} cannot be read: {err}") from err
+    _not_empty(streamed.sample, Path(audit.spec.data.path))
+    return streamed
 
 
 @_stage("validate")

@@ -93,9 +93,18 @@ class _Values:
     missing: int = 0
 
     def add(self, array: Any) -> None:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         self.missing += array.null_count
+        if pa.types.is_integer(array.type) and not array.null_count and len(array):
+            values = array.to_numpy()  # small non-negative codes: one bincount
+            low, high = int(values.min()), int(values.max())
+            if low >= 0 and high < 1024:
+                for value, n in enumerate(np.bincount(values, minlength=high + 1).tolist()):
+                    if n:
+                        self.counts[value] = self.counts.get(value, 0) + n
+                return
         for item in pc.value_counts(array.drop_null()).to_pylist():
             value = item["values"]
             self.counts[value] = self.counts.get(value, 0) + int(item["counts"])
@@ -354,10 +363,11 @@ def _sorted(spec, sensitive, levels, counts, hist):
         except TypeError:  # levels of mixed types
             order = sorted(used.tolist(), key=lambda k: str(lv.values[k]))
         orders.append(order)
-    for axis, order in enumerate(orders):
-        counts = np.take(counts, order, axis=axis)
+    identity = [list(range(n)) for n in counts.shape[: len(orders)]]
+    if orders != identity:
+        counts = counts[np.ix_(*orders)]  # one copy for every axis
         if hist is not None:
-            hist = hist.reorder(order, axis)
+            hist = hist.reorder(orders)
     pos = spec.data.positive_label
     table = CountTable(
         attributes=tuple(sensitive),

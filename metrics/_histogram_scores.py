@@ -113,14 +113,11 @@ class ScoreHistograms:
         differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
         return np.where(np.isnan(a), b, a), self.mixing() | other.mixing() | differ
 
-    def reorder(self, order: list[int], axis: int) -> ScoreHistograms:
-        """The cells of one attribute axis taken in ``order`` (the bins' ties are unchanged)."""
-        return ScoreHistograms(
-            np.take(self.hist, order, axis=axis),
-            np.take(self.calib, order, axis=axis),
-            self.first,
-            self.mixed,
-        )
+    def reorder(self, orders: list[list[int]]) -> ScoreHistograms:
+        """The cells with each attribute's levels taken in its order (one copy; the bins'
+        ties are unchanged)."""
+        grid = np.ix_(*orders)
+        return ScoreHistograms(self.hist[grid], self.calib[grid], self.first, self.mixed)
 
 
 def fine_bins(scores: np.ndarray, bins: int) -> np.ndarray:

@@ -205,3 +205,48 @@ def test_provenance_hashes_the_folder(audits, logs, tmp_path):
     prov = audits["files"].document["provenance"]
     assert "5 files" in json.dumps(prov)
     assert len(prov["data_sha256"]) == 64
+
+
+def test_levels_first_seen_in_later_files_keep_their_groups(tmp_path):
+    """A level missing from the first file, and one only the last file has: the streamed
+    groups, counts and verdict equal the in-memory ones of the same rows."""
+    frame = _log(seed=2).iloc[:30_000].reset_index(drop=True)
+    frame.loc[20_000:, "region"] = np.where(frame.index[20_000:] % 2, "west", "east")
+    frame.loc[:9_999, "region"] = frame.region[:10_000].replace("east", "north")
+    folder = tmp_path / "levels"
+    folder.mkdir()
+    for i in range(3):
+        frame.iloc[i * 10_000 : (i + 1) * 10_000].to_parquet(folder / f"{i}.parquet", index=False)
+    frame.to_csv(tmp_path / "levels.csv", index=False)
+    streamed = _audit(folder, "levels-stream", tmp_path)
+    memory = _audit(tmp_path / "levels.csv", "levels-memory", tmp_path)
+    assert streamed.document["data"]["streaming"]["files"] == 3
+    assert streamed.document["groups"] == memory.document["groups"]
+    assert "region=west" in streamed.document["groups"]
+    assert streamed.document["verdict"] == memory.document["verdict"]
+    statuses = [c["status"] for c in streamed.document["checks"]]
+    assert statuses == [c["status"] for c in memory.document["checks"]]
+
+
+def test_empty_and_multiclass_folders(tmp_path):
+    """A folder without rows is refused (exit 2); a multiclass log is read in memory."""
+    frame = _log(seed=3).iloc[:2_000]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    frame.iloc[:0].to_parquet(empty / "0.parquet", index=False)
+    result = _audit(empty, "empty", tmp_path)
+    assert result.document["verdict"] == "error"
+    assert "no rows" in result.document["errors"][0]["message"]
+    multi = tmp_path / "multi"
+    multi.mkdir()
+    frame = frame.assign(outcome=frame.outcome + (frame.score > 0.8), decision=frame.decision)
+    frame.to_parquet(multi / "0.parquet", index=False)
+    spec = tmp_path / "multi.yaml"
+    text = SPEC.format(name="multi", path=multi).replace("label_values: [0, 1]", "")
+    spec.write_text(
+        text.split("checks:")[0]
+        + "checks:\n  - {metric: accuracy, disparity: difference, max: 0.5}\n"
+    )
+    result = run_audit(spec)
+    assert result.document["data"].get("streaming") is None  # read in memory
+    assert result.document["verdict"] in ("pass", "fail", "inconclusive", "insufficient_evidence")
