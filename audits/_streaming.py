@@ -171,7 +171,8 @@ def _dataset(path: Path) -> Any:
 
 
 class _Levels:
-    """One attribute's levels in first-seen order; maps each batch's dictionary to them."""
+    """One attribute's levels (the first batch's sorted, then others as they are first seen);
+    maps each batch's dictionary to them."""
 
     def __init__(self, fill: Any) -> None:
         self.values: list[Any] = []
@@ -184,7 +185,15 @@ class _Levels:
 
         if not pa.types.is_dictionary(array.type):
             array = pc.dictionary_encode(array)
-        lookup = np.array([self._code(v) for v in array.dictionary.to_pylist()] + [-1])
+        dictionary = array.dictionary.to_pylist()
+        if not self.values:  # the first batch's levels in sorted order: usually no reorder
+            try:
+                first = sorted(v for v in dictionary if v is not None)
+            except TypeError:
+                first = [v for v in dictionary if v is not None]
+            for value in first:
+                self._code(value)
+        lookup = np.array([self._code(v) for v in dictionary] + [-1])
         indices = array.indices
         if array.null_count:
             raw = pc.fill_null(indices, len(lookup) - 1).to_numpy(zero_copy_only=False)
