@@ -31,6 +31,7 @@ from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group
 from ._histogram_scores import (
     DEFAULT_SCORE_BINS,
     ScoreHistograms,
+    fine_bins,
     histogram_score_metrics,
     score_histograms,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "exact_threshold",
     "expected_calibration_error",
     "explain",
+    "fine_bins",
     "get_rate",
     "group_key",
     "group_metrics",

@@ -43,7 +43,13 @@ from ._counts import CountTable
 from ._intervals import wilson_interval
 from ._scores import _bins
 
-__all__ = ["DEFAULT_SCORE_BINS", "ScoreHistograms", "histogram_score_metrics", "score_histograms"]
+__all__ = [
+    "DEFAULT_SCORE_BINS",
+    "ScoreHistograms",
+    "fine_bins",
+    "histogram_score_metrics",
+    "score_histograms",
+]
 
 #: Score bins per cell and label unless the memory budget asks for fewer (never under 2^12).
 DEFAULT_SCORE_BINS = 1 << 16
@@ -69,8 +75,13 @@ class ScoreHistograms:
         whose score is in bin ``b`` of :func:`fine_bins` (scores of exactly 0 and exactly 1
         have a bin of their own).
     calib : ndarray of float64, shape (*levels, 2, calibration_bins, 4)
-        Per calibration bin (the bins of :func:`._scores.expected_calibration_error`): the
+        Per calibration bin (the bins of :func:`._scores.expected_calibration_error`:
+        ``np.digitize(s, np.linspace(0, 1, calibration_bins + 1)[1:-1], right=True)``): the
         count, and the sums of ``d``, ``d²`` and ``d⁴`` with ``d = score - outcome``.
+
+    Another engine (e.g. Spark) builds the same sums per cell (levels sorted as in the count
+    table), label, :func:`fine_bins` bin and calibration bin, and hands them with the count
+    table to :func:`~metrics.metrics_from_counts`.
     first : ndarray of float64, shape (bins,), optional
         One score seen in each bin (``NaN`` for an empty bin), over every cell.
     mixed : ndarray of bool, shape (bins,), optional

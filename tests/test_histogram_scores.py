@@ -166,3 +166,19 @@ def test_calibration_bins_equal_digitize_on_every_edge(bins, calibration_bins):
     assert (_bins(s, calibration_bins) == expected).all()
     looked_up = _calibration_bins(fine_bins(s, bins), s, bins, calibration_bins)
     assert (looked_up == expected).all()
+
+
+def test_metrics_from_counts_equals_group_metrics_on_rows():
+    """The entry point for counts summed elsewhere (a stream, Spark): every rate, interval and
+    disparity of a count table equals group_metrics' on the rows it counts."""
+    y, s, groups = _real_scores()
+    d = (s > 0.5).astype(int)
+    sensitive = pd.DataFrame({"g": groups, "h": np.where(s > 0.3, "x", "y")})
+    rows = group_metrics(y, d, sensitive, n_boot=200, seed=4)
+    counted = metrics_from_counts(count_table(y, d, sensitive), n_boot=200, seed=4)
+    pd.testing.assert_frame_equal(rows.by_group, counted.by_group)
+    for view in rows.views:
+        a = rows.disparity("false_negative_rate", view=view, kind="difference")
+        b = counted.disparity("false_negative_rate", view=view, kind="difference")
+        assert (a.value, a.ci, a.exact) == (b.value, b.ci, b.exact)
+    assert counted.scores is None
