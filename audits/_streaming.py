@@ -23,19 +23,19 @@ ids) raise :class:`NotStreamableError` and are read in memory instead.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from metrics import CountTable, ScoreHistograms, score_histograms
-from metrics._histogram_scores import choose_bins
+from metrics import CountTable, ScoreHistograms, choose_bins, score_histograms
 
 from ._progress import progress
 from ._reading import needed_columns
 from ._spec import AuditSpec
+from ._stream_values import Levels, UniqueIds, Values, integer_ids, running_range
 
 __all__ = [
     "SAMPLE_ROWS",
@@ -52,7 +52,6 @@ STREAM_ROWS = 250_000
 SAMPLE_ROWS = 20_000
 BATCH_ROWS = 1 << 18
 _MAX_CELLS = 1 << 20  # intersection cells before the log is refused as unauditable
-_MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
 
 
 class NotStreamableError(Exception):
@@ -86,64 +85,6 @@ def streamable(spec: AuditSpec, *, above: int | None = None) -> bool:
 
 
 @dataclass
-class _Values:
-    """Counts of each value of a column, and its missing values."""
-
-    counts: dict[Any, int] = field(default_factory=dict)
-    missing: int = 0
-
-    def add(self, array: Any) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        self.missing += array.null_count
-        if pa.types.is_integer(array.type) and not array.null_count and len(array):
-            values = array.to_numpy()  # small non-negative codes: one bincount
-            low, high = int(values.min()), int(values.max())
-            if low >= 0 and high < 1024:
-                for value, n in enumerate(np.bincount(values, minlength=high + 1).tolist()):
-                    if n:
-                        self.counts[value] = self.counts.get(value, 0) + n
-                return
-        for item in pc.value_counts(array.drop_null()).to_pylist():
-            value = item["values"]
-            self.counts[value] = self.counts.get(value, 0) + int(item["counts"])
-
-
-class _UniqueIds:
-    """Whether integer ids repeat, with one byte per id in their span (bounded)."""
-
-    def __init__(self) -> None:
-        self.low = 0
-        self.seen: np.ndarray | None = None
-        self.repeats = 0
-        self.checked = True
-        self.reason = ""
-
-    def add(self, ids: np.ndarray) -> None:
-        if not self.checked or len(ids) == 0:
-            return
-        lo, hi = int(ids.min()), int(ids.max())
-        if self.seen is None:
-            self.low, self.seen = lo, np.zeros(hi - lo + 1, dtype=bool)
-        if lo < self.low or hi >= self.low + len(self.seen):
-            new_low = min(lo, self.low)
-            span = max(hi + 1, self.low + len(self.seen)) - new_low
-            if span > _MAX_ID_SPAN:
-                self.checked, self.seen = False, None
-                self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
-                return
-            grown = np.zeros(span + span // 2, dtype=bool)
-            grown[self.low - new_low : self.low - new_low + len(self.seen)] = self.seen
-            self.low, self.seen = new_low, grown
-        idx = ids - self.low
-        ordered = idx if bool(np.all(idx[1:] > idx[:-1])) else np.sort(idx)
-        self.repeats += int(np.count_nonzero(ordered[1:] == ordered[:-1]))
-        self.repeats += int(np.count_nonzero(self.seen[idx]))
-        self.seen[idx] = True
-
-
-@dataclass
 class Streamed:
     """What one pass over a decision log gathered (see the module docstring)."""
 
@@ -154,10 +95,10 @@ class Streamed:
     batches: int
     columns: list[str]
     sample: pd.DataFrame
-    values: dict[str, _Values]
+    values: dict[str, Values]
     missing: dict[str, int]
     ranges: dict[str, tuple[float | None, float | None, int]]
-    ids: _UniqueIds | None
+    ids: UniqueIds | None
     bad_scores: tuple[int, list[float]]
     seconds: float
 
@@ -168,48 +109,6 @@ def _dataset(path: Path) -> Any:
     if path.is_dir():
         return ds.dataset(path, format="parquet", partitioning="hive")
     return ds.dataset(path, format="parquet")
-
-
-class _Levels:
-    """One attribute's levels (the first batch's sorted, then others as they are first seen);
-    maps each batch's dictionary to them."""
-
-    def __init__(self, fill: Any) -> None:
-        self.values: list[Any] = []
-        self.index: dict[Any, int] = {}
-        self.fill = fill  # what a missing value becomes (``None``: stays missing, code -1)
-
-    def codes(self, array: Any) -> np.ndarray:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        if not pa.types.is_dictionary(array.type):
-            array = pc.dictionary_encode(array)
-        dictionary = array.dictionary.to_pylist()
-        if not self.values:  # the first batch's levels in sorted order: usually no reorder
-            try:
-                first = sorted(v for v in dictionary if v is not None)
-            except TypeError:
-                first = [v for v in dictionary if v is not None]
-            for value in first:
-                self._code(value)
-        lookup = np.array([self._code(v) for v in dictionary] + [-1])
-        indices = array.indices
-        if array.null_count:
-            raw = pc.fill_null(indices, len(lookup) - 1).to_numpy(zero_copy_only=False)
-            if self.fill is not None:
-                lookup[-1] = self._code(self.fill)
-        else:
-            raw = indices.to_numpy(zero_copy_only=False)
-        return lookup[raw]
-
-    def _code(self, value: Any) -> int:
-        if value is None:
-            return -1 if self.fill is None else self._code(self.fill)
-        if value not in self.index:
-            self.index[value] = len(self.values)
-            self.values.append(value)
-        return self.index[value]
 
 
 def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -239,15 +138,15 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
     if any(c not in columns for c in core):  # validation says which, on the sample
         return _sample_only(spec, dataset, columns, started)
     fill = "unknown" if data.missing_sensitive == "unknown" else None
-    levels = [_Levels(fill) for _ in sensitive]
+    levels = [Levels(fill) for _ in sensitive]
     caps = [1] * len(sensitive)  # levels per attribute so far: the table grows with them
     counts = np.zeros((*caps, 2, 2), dtype=np.int64)
     hist: ScoreHistograms | None = None
     bins = 0
-    values = {c: _Values() for c in dict.fromkeys([data.label, decision])}
+    values = {c: Values() for c in dict.fromkeys([data.label, decision])}
     missing = dict.fromkeys(sensitive, 0)
     ranges = {c: (None, None, 0) for c in data.ranges if c in columns}
-    ids = _UniqueIds() if data.id_column and data.id_column in columns else None
+    ids = UniqueIds() if data.id_column and data.id_column in columns else None
     bad_scores, bad_examples = 0, []
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
@@ -309,9 +208,9 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
                 bins = bins or choose_bins(int(np.prod(caps)))
                 hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins, into=hist)
             for c, (lo, hi, outside) in ranges.items():
-                ranges[c] = _range(batch.column(c), data.ranges[c], lo, hi, outside)
+                ranges[c] = running_range(batch.column(c), data.ranges[c], lo, hi, outside)
             if ids is not None:
-                ids.add(_ids(batch.column(data.id_column), ids))
+                ids.add(integer_ids(batch.column(data.id_column), ids))
             advance(batch.num_rows)
     table, hist = _sorted(spec, sensitive, levels, counts, hist)
     return Streamed(
@@ -328,36 +227,6 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
         ids=ids,
         bad_scores=(bad_scores, bad_examples),
         seconds=time.perf_counter() - started,
-    )
-
-
-def _ids(array: Any, ids: _UniqueIds) -> np.ndarray:
-    import pyarrow as pa
-
-    if not pa.types.is_integer(array.type):
-        ids.checked, ids.reason = False, f"the ids are of type {array.type}, not integers"
-        return np.array([], dtype=np.int64)
-    if array.null_count:
-        array = array.drop_null()
-    return array.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-
-
-def _range(array: Any, bounds, lo, hi, outside) -> tuple[Any, Any, int]:
-    """Running min, max and count of values outside ``bounds`` (missing values ignored)."""
-    values = array.drop_null().to_numpy(zero_copy_only=False).astype(float, copy=False)
-    if len(values) == 0:
-        return lo, hi, outside
-    low, high = bounds
-    out = np.zeros(len(values), dtype=bool)
-    if low is not None:
-        out |= values < low
-    if high is not None:
-        out |= values > high
-    vmin, vmax = float(values.min()), float(values.max())
-    return (
-        vmin if lo is None else min(lo, vmin),
-        vmax if hi is None else max(hi, vmax),
-        outside + int(out.sum()),
     )
 
 

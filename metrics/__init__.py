@@ -28,11 +28,12 @@ from ._disparity import DISPARITY_KINDS, against_reference, between_groups
 from ._exact import exact_disparity, exact_threshold
 from ._from_counts import metrics_from_counts
 from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
+from ._histogram_metrics import histogram_score_metrics
 from ._histogram_scores import (
     DEFAULT_SCORE_BINS,
     ScoreHistograms,
+    choose_bins,
     fine_bins,
-    histogram_score_metrics,
     score_histograms,
 )
 from ._intervals import (
@@ -83,6 +84,7 @@ __all__ = [
     "auc_delong",
     "between_groups",
     "bootstrap_counts",
+    "choose_bins",
     "count_table",
     "estimated_cells",
     "exact_disparity",

@@ -10,7 +10,7 @@ over the rows, and hands them here:
   cells (summed batch by batch with :func:`~metrics.score_histograms`).
 
 Every rate, interval and disparity is then the same computation as for rows; the score
-metrics come from the histograms (see :mod:`metrics._histogram_scores` for which are exact and
+metrics come from the histograms (see :mod:`metrics._histogram_metrics` for which are exact and
 the stated error bound of the others). Cluster-level resampling needs rows: it is not
 available here.
 """
@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from ._counts import CountTable
 from ._group_metrics import GroupMetrics, _by_group
-from ._histogram_scores import ScoreHistograms, histogram_score_metrics
+from ._histogram_metrics import histogram_score_metrics
+from ._histogram_scores import ScoreHistograms
 
 __all__ = ["metrics_from_counts"]
 
