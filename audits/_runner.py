@@ -131,6 +131,7 @@ class _Audit:
     private: dict[str, bytes] = field(default_factory=dict)
     rows: int | None = None  # rows counted without holding them (streaming)
     streaming: dict[str, Any] | None = None
+    stream_seconds: float | None = None  # the streamed read (in the run block: it varies)
 
 
 @_stage("read")
@@ -288,18 +289,21 @@ def _streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str |
     """The pipeline on streamed counts: the same stages, without holding the rows."""
     spec = audit.spec
     audit.frame, audit.rows = streamed.sample, streamed.rows
+    audit.stream_seconds = round(streamed.seconds, 3)
     hist = streamed.histograms
     audit.streaming = {
         "rows": streamed.rows,
         "files": streamed.files,
         "batches": streamed.batches,
-        "seconds": round(streamed.seconds, 3),
         "score_bins": None if hist is None else hist.bins,
     }
     _stream_validate(audit, streamed)
     audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
     _stream_decide(spec, streamed)
     audit.gm = _stream_count(spec, streamed, seed=audit.seed)
+    if audit.gm.scores is not None:  # the binned metrics' stated error, largest over groups
+        bound = audit.gm.scores[audit.gm.scores.error > 0].groupby("metric").error.max()
+        audit.streaming["score_error_bounds"] = {k: float(v) for k, v in bound.items()}
     evidence = Evidence(
         spec=spec,
         frame=streamed.sample,
@@ -403,6 +407,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "seconds": {
                 "audit": round(time.perf_counter() - audit.clock, 3),
                 "explain": max((s for s in explain_seconds if s is not None), default=None),
+                **({"stream": audit.stream_seconds} if audit.stream_seconds is not None else {}),
             },
         },
     }

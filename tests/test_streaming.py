@@ -116,6 +116,9 @@ def test_streamed_audit_equals_in_memory(audits, layout):
     assert info["rows"] == ROWS and info["score_bins"] == 2**16
     assert info["files"] == {"file": 1, "files": 5, "hive": 3}[layout]
     assert streamed.document["data"]["rows"] == ROWS
+    assert 0 < info["score_error_bounds"]["roc_auc"] <= 1e-4  # the binned AUC's stated error
+    assert streamed.document["run"]["seconds"]["stream"] > 0  # varies: in the run block
+    assert "stream" not in memory.document["run"]["seconds"]
     # Every count of every group, and every group rate with its interval.
     assert streamed.document["groups"] == memory.document["groups"]
     a, b = memory.metrics.by_group, streamed.metrics.by_group
