@@ -253,3 +253,11 @@ def test_empty_and_multiclass_folders(tmp_path):
     result = run_audit(spec)
     assert result.document["data"].get("streaming") is None  # read in memory
     assert result.document["verdict"] in ("pass", "fail", "inconclusive", "insufficient_evidence")
+
+
+def test_streamed_results_reproducible(audits, logs, tmp_path):
+    """The same streamed audit twice: the same document up to its run block."""
+    again = _audit(logs["hive"], "hive", tmp_path)
+    first = {k: v for k, v in audits["hive"].document.items() if k not in ("run", "spec")}
+    second = {k: v for k, v in again.document.items() if k not in ("run", "spec")}
+    assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
