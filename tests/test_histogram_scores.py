@@ -182,3 +182,17 @@ def test_metrics_from_counts_equals_group_metrics_on_rows():
         b = counted.disparity("false_negative_rate", view=view, kind="difference")
         assert (a.value, a.ci, a.exact) == (b.value, b.ci, b.exact)
     assert counted.scores is None
+
+
+def test_bench_score_part_runs_and_prints_its_ratio(capsys):
+    """The score-part benchmark at a tiny size, so it cannot rot (timings are not asserted)."""
+    import importlib.util
+
+    path = Path(__file__).parent / "benchmarks" / "bench_score_part.py"
+    spec = importlib.util.spec_from_file_location("fairgate_bench_score_part", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    ratio = bench.main(["--rows", "20000", "--repeats", "1", "--rows-exact"])
+    out = capsys.readouterr().out
+    assert "score part/bincount at 20,000 rows:" in out and "row-level score_metrics" in out
+    assert ratio > 0

@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> float:
             hist = h if hist is None else hist + h
         histogram_score_metrics(table, hist, n_boot=1000, seed=0)
 
-    t_floor = best(floor, args.repeats)
+    t_floor = max(best(floor, args.repeats), 1e-9)
     t_hist = best(histogram_path, args.repeats)
     print(
         f"score part/bincount at {n:,} rows: {t_hist / t_floor:.2f} (histogram path "
