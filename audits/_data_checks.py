@@ -18,7 +18,14 @@ import pandas as pd
 from ._spec import AuditSpec
 from ._spec_rules import describe_values, same_value, type_hint
 
-__all__ = ["BOOTSTRAP_MEMORY_LIMIT", "UnusableDataError", "bootstrap_bytes", "check_data"]
+__all__ = [
+    "BOOTSTRAP_MEMORY_LIMIT",
+    "UnusableDataError",
+    "bootstrap_bytes",
+    "check_data",
+    "refuse_bootstrap_memory",
+    "refuse_identifiers",
+]
 
 #: The most memory the bootstrap of the count table may take (bytes).
 BOOTSTRAP_MEMORY_LIMIT = 2 << 30
@@ -55,8 +62,15 @@ def check_bootstrap_memory(
 ) -> None:
     """Refuse, before drawing them, bootstrap replicates that would not fit in ``limit``."""
     levels = [int(frame[c].nunique(dropna=False)) for c in spec.data.sensitive]
+    refuse_bootstrap_memory(spec, levels, int(frame[spec.data.label].nunique()), limit=limit)
+
+
+def refuse_bootstrap_memory(
+    spec: AuditSpec, levels: list[int], classes: int, *, limit: int = BOOTSTRAP_MEMORY_LIMIT
+) -> None:
+    """:func:`check_bootstrap_memory` from the level count of each sensitive column and the
+    number of label values (as a streamed log knows them)."""
     groups = math.prod(levels)
-    classes = int(frame[spec.data.label].nunique())
     need = bootstrap_bytes(spec.n_boot, groups, classes)
     if need > limit:
         per = ", ".join(f"{c}: {n}" for c, n in zip(spec.data.sensitive, levels, strict=True))
@@ -72,13 +86,18 @@ def check_not_identifiers(spec: AuditSpec, frame: pd.DataFrame) -> None:
     """A sensitive attribute whose average group is below ``min_group_size`` (an id, a date,
     a free-text column) is refused: most of its groups could not be judged, and listing them
     would name single people."""
-    limit = max(2, len(frame) // spec.data.min_group_size)
-    for column in spec.data.sensitive:
-        levels = int(frame[column].nunique(dropna=True))
-        if levels > limit:
+    levels = [int(frame[c].nunique(dropna=True)) for c in spec.data.sensitive]
+    refuse_identifiers(spec, len(frame), levels)
+
+
+def refuse_identifiers(spec: AuditSpec, rows: int, levels: list[int]) -> None:
+    """:func:`check_not_identifiers` from the row count and each sensitive column's levels."""
+    limit = max(2, rows // spec.data.min_group_size)
+    for column, n_levels in zip(spec.data.sensitive, levels, strict=True):
+        if n_levels > limit:
             raise UnusableDataError(
-                f"The sensitive column {column!r} has {levels} distinct values in "
-                f"{len(frame)} rows: more than the {limit} groups of at least "
+                f"The sensitive column {column!r} has {n_levels} distinct values in "
+                f"{rows} rows: more than the {limit} groups of at least "
                 f"data.min_group_size ({spec.data.min_group_size}) rows the data can hold. It "
                 "looks like an identifier or a raw value (bin it, e.g. into age bands): "
                 "refused, since its groups could not be judged and would name single people."

@@ -72,6 +72,15 @@ def data_digest(
     over the manifest's own sha256 and, sorted by path, each file's path relative to the
     manifest's folder and its sha256: replacing, adding or removing any file changes it.
     """
+    if data_path and data_path.is_dir():  # a folder of Parquet files or a hive dataset
+        files = sorted(p for p in data_path.rglob("*") if p.is_file())
+        digest = hashlib.sha256(b"folder\n")
+        for f in files:
+            digest.update(f"{f.relative_to(data_path).as_posix()}\t{file_sha256(f)}\n".encode())
+        return digest.hexdigest(), (
+            f"the folder's {len(files):,} files (sha256 over each file's relative path and "
+            "sha256, sorted by path)"
+        )
     if not data_path or not data_path.is_file():
         return None, "nothing: the data file was not found"
     manifest = file_sha256(data_path)

@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import pandas as pd
 
-from metrics import GroupMetrics, group_metrics
+from metrics import GroupMetrics, group_metrics, metrics_from_counts
 from models_under_test import (
     ModelAdapter,
     load_model,
@@ -49,6 +50,8 @@ from ._robustness_check import robustness
 from ._signed_model import check_loaded, signature_block, verify_spec_model
 from ._spec import AuditSpec, load_spec
 from ._status import Status, derive_verdict
+from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
+from ._streaming import NotStreamableError, Streamed, stream_log, streamable
 from ._validation import validate_data
 from ._waiver_spec import Waiver
 from ._waivers import apply_waivers, audit_date
@@ -137,6 +140,9 @@ class _Audit:
     errors: list[dict[str, str]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     private: dict[str, bytes] = field(default_factory=dict)
+    rows: int | None = None  # rows counted without holding them (streaming)
+    streaming: dict[str, Any] | None = None
+    stream_seconds: float | None = None  # the streamed read (in the run block: it varies)
 
 
 @_stage("read")
@@ -273,10 +279,85 @@ def _check(audit: _Audit, evidence: Evidence) -> None:
     audit.files, audit.private = _charts(evidence), evidence.private_files
 
 
+@_stage("read")
+def _stream_read(audit: _Audit) -> Streamed | None:
+    """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
+    needs its rows in memory after all."""
+    try:
+        streamed = stream_log(audit.spec, show=audit.show)
+    except NotStreamableError:
+        return None
+    except (OSError, ValueError, TypeError) as err:  # pyarrow's reading errors
+        path = audit.spec.data.path
+        raise DataError(f"The data {str(path)!r} cannot be read: {err}") from err
+    _not_empty(streamed.sample, Path(audit.spec.data.path))
+    return streamed
+
+
+@_stage("validate")
+def _stream_validate(audit: _Audit, streamed: Streamed) -> None:
+    audit.validation = validate_stream(audit.spec, streamed, show=audit.show)
+    refuse_stream(audit.spec, streamed, audit.validation)
+
+
+@_stage("decide")
+def _stream_decide(spec: AuditSpec, streamed: Streamed) -> None:
+    check_stream_decisions(spec, streamed)
+
+
+@_stage("count")
+def _stream_count(spec: AuditSpec, streamed: Streamed, *, seed: int) -> GroupMetrics:
+    return metrics_from_counts(
+        streamed.table,
+        score_histograms=streamed.histograms,
+        n_boot=spec.n_boot,
+        seed=seed,
+        confidence=spec.confidence,
+        min_group_size=spec.data.min_group_size,
+        min_denominator=spec.data.min_denominator,
+    )
+
+
+def _streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | None) -> None:
+    """The pipeline on streamed counts: the same stages, without holding the rows."""
+    spec = audit.spec
+    audit.frame, audit.rows = streamed.sample, streamed.rows
+    audit.stream_seconds = round(streamed.seconds, 3)
+    hist = streamed.histograms
+    audit.streaming = {
+        "rows": streamed.rows,
+        "files": streamed.files,
+        "batches": streamed.batches,
+        "score_bins": None if hist is None else hist.bins,
+    }
+    _stream_validate(audit, streamed)
+    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
+    _stream_decide(spec, streamed)
+    audit.gm = _stream_count(spec, streamed, seed=audit.seed)
+    if audit.gm.scores is not None:  # the binned metrics' stated error, largest over groups
+        bound = audit.gm.scores[audit.gm.scores.error > 0].groupby("metric").error.max()
+        audit.streaming["score_error_bounds"] = {k: float(v) for k, v in bound.items()}
+    evidence = Evidence(
+        spec=spec,
+        frame=streamed.sample,
+        features=streamed.sample,
+        decisions=np.array([]),
+        adapter=audit.adapter,
+        gm=audit.gm,
+        seed=audit.seed,
+        show=audit.show,
+    )
+    _check(audit, evidence)
+
+
 def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     """read → validate → [verify_model] → load → decide → count → check; each stage fills
     ``audit``."""
     spec = audit.spec
+    if streamable(spec):
+        streamed = _stream_read(audit)
+        if streamed is not None:
+            return _streamed_pipeline(audit, streamed, tracking_uri=tracking_uri)
     audit.frame = frame = _read(spec)
     batch_rows = _validate(audit, frame)
     if getattr(spec.model, "signature", None) is not None:  # verified before it is loaded
@@ -347,7 +428,8 @@ def _render(audit: _Audit) -> dict[str, Any]:
             if frame is not None and spec.data.cluster_column
             else None,
             "path": str(data_path),
-            "rows": None if frame is None else len(frame),
+            "rows": audit.rows if audit.rows is not None else None if frame is None else len(frame),
+            "streaming": audit.streaming,
             "label": spec.data.label,
             "positive_label": spec.data.positive_label,
             "sensitive": list(spec.data.sensitive),
@@ -376,6 +458,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "seconds": {
                 "audit": round(time.perf_counter() - audit.clock, 3),
                 "explain": max((s for s in explain_seconds if s is not None), default=None),
+                **({"stream": audit.stream_seconds} if audit.stream_seconds is not None else {}),
             },
         },
     }

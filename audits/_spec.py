@@ -353,8 +353,13 @@ class DataSpec(_Strict):
     @field_validator("path")
     @classmethod
     def _path_exists(cls, v: str) -> str:
-        if not v.lower().endswith((".csv", ".parquet", ".pq")):
-            raise ValueError(f"data.path must be a .csv or .parquet file. Got {v!r} instead.")
+        if not v.lower().endswith((".csv", ".parquet", ".pq")) and not Path(v).is_dir():
+            raise ValueError(
+                "data.path must be a .csv or .parquet file, or a folder of Parquet files. "
+                f"Got {v!r} instead."
+            )
+        if Path(v).expanduser().is_dir():  # a folder of Parquet files, or a hive dataset
+            return v
         return _existing_file(v, "data.path")
 
 

@@ -2,7 +2,8 @@
 
 This package knows no audit spec, model or report: it takes arrays and returns typed results.
 
-Main entry point: :func:`group_metrics`.
+Main entry point: :func:`group_metrics` (rows); :func:`metrics_from_counts` takes a count
+table (and score histograms) already summed elsewhere, e.g. batch by batch or by Spark.
 """
 
 from ._breaker import (
@@ -28,7 +29,16 @@ from ._breaker_window import (
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
 from ._exact import exact_disparity, exact_threshold
+from ._from_counts import metrics_from_counts
 from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
+from ._histogram_metrics import histogram_score_metrics
+from ._histogram_scores import (
+    DEFAULT_SCORE_BINS,
+    ScoreHistograms,
+    choose_bins,
+    fine_bins,
+    score_histograms,
+)
 from ._intervals import (
     bootstrap_counts,
     holm,
@@ -46,6 +56,7 @@ from ._shap import Attributions, explain
 from ._simultaneous import range_interval, reference_interval
 
 __all__ = [
+    "DEFAULT_SCORE_BINS",
     "DISPARITY_KINDS",
     "EQUALIZED_ODDS",
     "OVERALL",
@@ -69,6 +80,7 @@ __all__ = [
     "Rate",
     "RobustnessResult",
     "ScoreDisparity",
+    "ScoreHistograms",
     "WindowHealth",
     "WindowStats",
     "against_reference",
@@ -76,16 +88,20 @@ __all__ = [
     "auc_delong",
     "between_groups",
     "bootstrap_counts",
+    "choose_bins",
     "count_table",
     "estimated_cells",
     "exact_disparity",
     "exact_threshold",
     "expected_calibration_error",
     "explain",
+    "fine_bins",
     "get_rate",
     "group_key",
     "group_metrics",
+    "histogram_score_metrics",
     "holm",
+    "metrics_from_counts",
     "minimum_detectable_difference",
     "one_vs_rest",
     "paired_change",
@@ -97,6 +113,7 @@ __all__ = [
     "reference_interval",
     "run_breaker",
     "score_disparity",
+    "score_histograms",
     "score_metrics",
     "score_range_interval",
     "step_breaker",

@@ -61,6 +61,7 @@ def score_range_interval(
     kind: str,
     confidence: float = 0.95,
     bias: np.ndarray | None = None,
+    error: np.ndarray | None = None,
 ) -> tuple[float, float]:
     """Simultaneous interval of ``max − min`` (or ``min / max``) of k group values.
 
@@ -75,6 +76,10 @@ def score_range_interval(
         calibration error). The pairwise bounds then widen to ``[θ̂_i − θ̂_j − c s_ij − B_i,
         θ̂_i − θ̂_j + c s_ij + B_j]``; for the ratio, by ``log θ̂_i − log(θ̂_i − B_i)``, and
         the ratio's lower bound is 0 when a group's ``θ̂_i − B_i − c s_i`` reaches 0.
+    error : ndarray of shape (k,), optional
+        A bound ``E_i ≥ 0`` on each estimate's approximation error either way (binned scores,
+        see :mod:`._histogram_scores`): the estimate is then ``θ̂_i ± E_i``, and every
+        pairwise bound widens by ``E_i + E_j`` (for the ratio, on the log scale).
 
     Returns
     -------
@@ -88,16 +93,18 @@ def score_range_interval(
     if k < 2 or not (np.isfinite(v).all() and np.isfinite(e).all()):
         return float("nan"), float("nan")
     b = np.zeros(k) if bias is None else np.asarray(bias, dtype=float)
+    a = np.zeros(k) if error is None else np.nan_to_num(np.asarray(error, dtype=float))
     c = _tukey_c(k, float(confidence))
-    touches_zero = bool((v - b - c * e <= 0).any())
+    touches_zero = bool((v - b - a - c * e <= 0).any())
     if kind == "ratio":
         if (v <= 0).any():
             return float("nan"), float("nan")
         with np.errstate(divide="ignore"):
             b = np.log(v) - np.log(np.maximum(v - b, 0.0))  # inf: no lower bound above 0
+            a = np.log(v) - np.log(np.maximum(v - a, 0.0))
         v, e = np.log(v), e / v
     diff = v[:, None] - v[None, :]
-    half = c * np.sqrt(e[:, None] ** 2 + e[None, :] ** 2)
+    half = c * np.sqrt(e[:, None] ** 2 + e[None, :] ** 2) + a[:, None] + a[None, :]
     low = max(0.0, float(np.max(diff - half - b[:, None])))
     high = float(np.max(diff + half + b[None, :]))
     if kind == "ratio":  # a group that may be 0 makes min / max possibly 0
@@ -151,6 +158,7 @@ def _one(rows: pd.DataFrame, view, metric, kind, klass, confidence) -> ScoreDisp
             kind=kind,
             confidence=confidence,
             bias=ok.bias.to_numpy(dtype=float) if "bias" in ok.columns else None,
+            error=ok.error.to_numpy(dtype=float) if "error" in ok.columns else None,
         )
         low_g, high_g = str(ok.group.iloc[int(np.argmin(v))]), str(ok.group.iloc[int(np.argmax(v))])
     return ScoreDisparity(

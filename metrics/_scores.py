@@ -46,8 +46,18 @@ _EXACT_ROWS = 5_000_000  # above: the calibration bootstrap draws bin sums, not 
 
 
 def _bins(s: np.ndarray, bins: int) -> np.ndarray:
+    """Each score's calibration bin: ``b`` with ``edges[b] < s <= edges[b + 1]`` for the
+    edges ``np.linspace(0, 1, bins + 1)`` (bin 0 also holds 0 and below, the last bin 1 and
+    above), as ``np.digitize(s, edges[1:-1], right=True)`` gives it: computed arithmetically,
+    then moved by one where rounding put a score on the wrong side of its float edge."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    return np.clip(np.digitize(s, edges[1:-1], right=True), 0, bins - 1)
+    b = np.ceil(np.asarray(s, dtype=float) * bins)
+    b -= 1
+    np.clip(b, 0, bins - 1, out=b)
+    b = b.astype(np.int64)
+    b -= (s <= edges[b]) & (b > 0)  # at or below its lower edge: the bin before
+    b += (s > edges[b + 1]) & (b < bins - 1)  # above its upper edge: the bin after
+    return b
 
 
 def expected_calibration_error(

@@ -1,0 +1,279 @@
+"""Streaming count tables: a decision log read batch by batch, memory bounded by the batch.
+
+A decision log (``model.kind: predictions``) audited by group-metric and score-metric checks
+needs only sums over its rows: the count table (intersection cell × label × decision), the
+score histograms of :mod:`metrics._histogram_scores`, and what validation asks of every row
+(missing values, label and decision values, declared ranges, unique ids). ``data.path`` may be
+one Parquet file, a folder of Parquet files, or a hive-partitioned dataset
+(``region=north/part-0.parquet``; the partition columns are columns). pyarrow reads only the
+columns the audit uses, in batches; each sensitive column's group codes come from its
+dictionary encoding, and each batch's dictionary is mapped to one growing list of levels, so a
+level keeps its code across batches and files. At the end the levels are sorted (the order of
+the in-memory path) and levels no row holds are dropped.
+
+Great Expectations validates a bounded sample (the first :data:`SAMPLE_ROWS` rows); the checks
+it runs that concern every row (label and decision values, missing sensitive values, ranges,
+unique integer ids, group shares) are recomputed here over every row, and their results in the
+document say so (see :mod:`audits._stream_checks`).
+
+Logs that need rows (a cluster column, decision codes to map, more than two classes, string
+ids) raise :class:`NotStreamableError` and are read in memory instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from metrics import CountTable, ScoreHistograms, choose_bins, score_histograms
+
+from ._progress import progress
+from ._reading import needed_columns
+from ._spec import AuditSpec
+from ._stream_values import Levels, UniqueIds, Values, integer_ids, running_range
+
+__all__ = [
+    "SAMPLE_ROWS",
+    "STREAM_ROWS",
+    "NotStreamableError",
+    "Streamed",
+    "stream_log",
+    "streamable",
+]
+
+#: A Parquet file with more rows than this is streamed (a folder always is).
+STREAM_ROWS = 250_000
+#: Rows Great Expectations validates on the streaming path (the first rows read).
+SAMPLE_ROWS = 20_000
+BATCH_ROWS = 1 << 18
+_MAX_CELLS = 1 << 20  # intersection cells before the log is refused as unauditable
+
+
+class NotStreamableError(Exception):
+    """This audit needs its rows in memory (the reason is the message)."""
+
+
+def streamable(spec: AuditSpec, *, above: int | None = None) -> bool:
+    """Whether the audit runs on streamed counts: a folder of Parquet files, or a Parquet file
+    of more than ``above`` rows (default :data:`STREAM_ROWS`), of a decision log whose checks
+    need only sums. The reader may still find a reason it cannot (:class:`NotStreamableError`).
+    Smaller files are read in memory: their score metrics are then exact (one sort) and the
+    calibration bootstrap redraws rows."""
+    path = Path(spec.data.path)
+    if not (
+        needed_columns(spec) is not None
+        and not spec.data.cluster_column
+        and not getattr(spec.model, "decision_values", None)
+    ):
+        return False
+    if path.is_dir():
+        return True
+    if path.suffix.lower() not in (".parquet", ".pq") or not path.is_file():
+        return False
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.read_metadata(path).num_rows
+    except Exception:  # unreadable: the in-memory reader says why
+        return False
+    return rows > (STREAM_ROWS if above is None else above)
+
+
+@dataclass
+class Streamed:
+    """What one pass over a decision log gathered (see the module docstring)."""
+
+    table: CountTable
+    histograms: ScoreHistograms | None
+    rows: int
+    files: int
+    batches: int
+    columns: list[str]
+    sample: pd.DataFrame
+    values: dict[str, Values]
+    missing: dict[str, int]
+    ranges: dict[str, tuple[float | None, float | None, int]]
+    ids: UniqueIds | None
+    bad_scores: tuple[int, list[float]]
+    seconds: float
+
+
+def _dataset(path: Path) -> Any:
+    import pyarrow.dataset as ds
+
+    if path.is_dir():
+        return ds.dataset(path, format="parquet", partitioning="hive")
+    return ds.dataset(path, format="parquet")
+
+
+def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    lead = len(shape)
+    pad = [(0, s - c) for s, c in zip(shape, array.shape[:lead], strict=True)]
+    return np.pad(array, pad + [(0, 0)] * (array.ndim - lead))
+
+
+def _positive(array: Any, positive: Any) -> np.ndarray:
+    values = array.to_numpy(zero_copy_only=False)
+    return np.asarray(values == positive, dtype=bool)
+
+
+def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
+    """One pass over the decision log at ``spec.data.path`` (see the module docstring)."""
+    import pyarrow.dataset as ds
+
+    started = time.perf_counter()
+    data, model = spec.data, spec.model
+    dataset = _dataset(Path(data.path))
+    names = list(dataset.schema.names)
+    wanted = needed_columns(spec) or []
+    columns = [c for c in names if c in set(wanted)]
+    decision, score = getattr(model, "column", None), getattr(model, "score_column", None)
+    sensitive = [c for c in data.sensitive if c in columns]
+    core = [data.label, decision, *data.sensitive] + ([score] if score else [])
+    if any(c not in columns for c in core):  # validation says which, on the sample
+        return _sample_only(spec, dataset, columns, started)
+    fill = "unknown" if data.missing_sensitive == "unknown" else None
+    levels = [Levels(fill) for _ in sensitive]
+    caps = [1] * len(sensitive)  # levels per attribute so far: the table grows with them
+    counts = np.zeros((*caps, 2, 2), dtype=np.int64)
+    hist: ScoreHistograms | None = None
+    bins = 0
+    values = {c: Values() for c in dict.fromkeys([data.label, decision])}
+    missing = dict.fromkeys(sensitive, 0)
+    ranges = {c: (None, None, 0) for c in data.ranges if c in columns}
+    ids = UniqueIds() if data.id_column and data.id_column in columns else None
+    bad_scores, bad_examples = 0, []
+    sample: list[pd.DataFrame] = []
+    sampled = rows = batches = 0
+    total = dataset.count_rows()
+    scanner = dataset.scanner(  # one batch at a time: memory bounded by the batch
+        columns=columns,
+        batch_size=BATCH_ROWS,
+        batch_readahead=0,
+        fragment_readahead=0,
+        use_threads=False,
+        fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
+    )
+    with progress("Counting", total, enabled=show) as advance:
+        for batch in scanner.to_batches():
+            if batch.num_rows == 0:
+                continue
+            batches += 1
+            rows += batch.num_rows
+            if sampled < SAMPLE_ROWS:
+                part = batch.slice(0, SAMPLE_ROWS - sampled)
+                sample.append(part.to_pandas())
+                sampled += part.num_rows
+            for name, tracker in values.items():
+                tracker.add(batch.column(name))
+            for name in sensitive:
+                missing[name] += batch.column(name).null_count
+            if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
+                raise NotStreamableError("more than two classes (multiclass decisions)")
+            codes = [lv.codes(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
+            grown = [max(cap, len(lv.values)) for cap, lv in zip(caps, levels, strict=True)]
+            if grown != caps:
+                caps = grown
+                if int(np.prod(caps)) > _MAX_CELLS:
+                    raise NotStreamableError("too many intersection cells to count in a stream")
+                counts = _grow(counts, tuple(caps))
+                if hist is not None:
+                    hist = ScoreHistograms(
+                        _grow(hist.hist, tuple(caps)),
+                        _grow(hist.calib, tuple(caps)),
+                        hist.first,
+                        hist.mixed,
+                    )
+            cells = np.zeros(batch.num_rows, dtype=np.int64)
+            for code, cap in zip(codes, caps, strict=True):
+                cells *= cap
+                cells += np.where(code < 0, 0, code)  # a missing level stops the audit later
+            y = _positive(batch.column(data.label), data.positive_label)
+            d = _positive(batch.column(decision), data.positive_label)
+            flat = (cells * 2 + y) * 2 + d
+            counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
+            del flat
+            if score:
+                s = batch.column(score).to_numpy(zero_copy_only=False).astype(float, copy=False)
+                bad = ~np.isfinite(s) | (s < 0) | (s > 1)
+                if bad.any():
+                    bad_scores += int(bad.sum())
+                    bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
+                    s = np.where(bad, 0.0, s)
+                bins = bins or choose_bins(int(np.prod(caps)))
+                hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins, into=hist)
+            for c, (lo, hi, outside) in ranges.items():
+                ranges[c] = running_range(batch.column(c), data.ranges[c], lo, hi, outside)
+            if ids is not None:
+                ids.add(integer_ids(batch.column(data.id_column), ids))
+            advance(batch.num_rows)
+    table, hist = _sorted(spec, sensitive, levels, counts, hist)
+    return Streamed(
+        table=table,
+        histograms=hist,
+        rows=rows,
+        files=len(dataset.files),
+        batches=batches,
+        columns=columns,
+        sample=pd.concat(sample, ignore_index=True) if sample else pd.DataFrame(columns=columns),
+        values=values,
+        missing=missing,
+        ranges=ranges,
+        ids=ids,
+        bad_scores=(bad_scores, bad_examples),
+        seconds=time.perf_counter() - started,
+    )
+
+
+def _sorted(spec, sensitive, levels, counts, hist):
+    """The table with each attribute's observed levels sorted (unseen levels dropped)."""
+    orders = []
+    for i, lv in enumerate(levels):
+        used = np.flatnonzero(counts.sum(axis=tuple(j for j in range(counts.ndim) if j != i)))
+        used = used[used < len(lv.values)]
+        try:
+            order = sorted(used.tolist(), key=lambda k: lv.values[k])
+        except TypeError:  # levels of mixed types
+            order = sorted(used.tolist(), key=lambda k: str(lv.values[k]))
+        orders.append(order)
+    identity = [list(range(n)) for n in counts.shape[: len(orders)]]
+    if orders != identity:
+        counts = counts[np.ix_(*orders)]  # one copy for every axis
+        if hist is not None:
+            hist = hist.reorder(orders)
+    pos = spec.data.positive_label
+    table = CountTable(
+        attributes=tuple(sensitive),
+        levels=tuple(
+            tuple(lv.values[k] for k in order) for lv, order in zip(levels, orders, strict=True)
+        ),
+        classes=("not " + str(pos), pos),
+        counts=counts,
+    )
+    return table, hist
+
+
+def _sample_only(spec: AuditSpec, dataset: Any, columns: list[str], started: float) -> Streamed:
+    """A log missing a column the audit needs: only the sample, for validation to refuse."""
+    head = dataset.head(SAMPLE_ROWS, columns=columns).to_pandas()
+    empty = CountTable(attributes=(), levels=(), classes=(), counts=np.zeros((0,)))
+    return Streamed(
+        table=empty,
+        histograms=None,
+        rows=dataset.count_rows(),
+        files=len(dataset.files),
+        batches=0,
+        columns=columns,
+        sample=head,
+        values={},
+        missing={},
+        ranges={},
+        ids=None,
+        bad_scores=(0, []),
+        seconds=time.perf_counter() - started,
+    )

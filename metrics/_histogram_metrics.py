@@ -1,0 +1,241 @@
+"""Score metrics from per-cell score histograms (:mod:`._histogram_scores`).
+
+A :class:`~._histogram_scores.ScoreHistograms` holds, per intersection cell and label, a
+histogram of the score and per calibration bin the count and the sums of ``d = score -
+outcome``, ``d²`` and ``d⁴``. Those sums are exact, so these metrics equal the row-level ones
+of :mod:`._scores` up to floating point rounding:
+
+* mean score and Brier score (``d²``), and their Student t intervals;
+* the expected calibration error, its bias bound and its bootstrap. The bootstrap is the
+  multinomial-and-normal draw of bin sums that :func:`._scores._ece_replicates` makes above
+  ``_EXACT_ROWS`` rows × replicates, drawn from the same seed in the same order, so the two
+  paths give the same interval whenever every group is that large.
+
+Two metrics are approximated, each with a stated bound that widens its interval and is reported
+in the ``error`` column (the disparity interval widens by it too, see
+:func:`._score_disparity.score_range_interval`):
+
+* ROC AUC: pairs of a positive and a negative in the same bin count one half, as ties. The
+  exact AUC differs by at most ``Σ_b P_b N_b / (2 n₁ n₀)`` (each such pair counts 0, ½ or 1
+  exactly; a bin holding one score only, e.g. scores clipped to exactly 0 or 1 or a tree's
+  leaf probabilities, holds exact ties and is left out).
+  At 2^16 bins the bound is under 1e-4 for score distributions with a density (it is about
+  ``∫ f₁ f₀ / (2 · 2^16)``); scores piled in one bin (adversarial) show a large bound, which
+  widens the interval, rather than a silently wrong value. The DeLong variance treats each
+  bin as one tied score.
+* scoring rate (share of a group above the overall median): the median is known to its bin;
+  rows of that bin are split by the overall share above the median, and the error is at most
+  the group's share of rows in that bin.
+"""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+from ._counts import CountTable
+from ._histogram_scores import ScoreHistograms
+from ._intervals import wilson_interval
+
+__all__ = ["histogram_score_metrics"]
+
+
+def _t(total: float, square: float, n: float, confidence: float):
+    """Mean, t interval and standard error from a sum and a sum of squares."""
+    from scipy import stats
+
+    m = total / n if n else float("nan")
+    if n < 2:
+        return m, float("nan"), float("nan"), float("nan")
+    var = max(square - total * total / n, 0.0) / (n - 1)
+    se = float(np.sqrt(var / n))
+    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * se
+    return m, m - half, m + half, se
+
+
+def _auc_parts(hist: np.ndarray, mixed: np.ndarray, chunk: int = 8) -> np.ndarray:
+    """:func:`_auc_group_parts` over ``chunk`` groups at a time (bounded temporaries)."""
+    return np.concatenate(
+        [_auc_group_parts(hist[i : i + chunk], mixed) for i in range(0, len(hist), chunk)]
+        or [np.zeros((0, 5))]
+    )
+
+
+def _auc_group_parts(hist: np.ndarray, mixed: np.ndarray) -> np.ndarray:
+    """Per group of ``hist`` (groups, 2, bins): the binned AUC (bins as ties), the mean of
+    the negatives' placements, the sums of squared placements of positives and negatives
+    (for DeLong's variance) and the error bound; shape (groups, 5). One vectorised pass."""
+    neg, pos = hist[:, 0].astype(float), hist[:, 1].astype(float)
+    n0, n1 = neg.sum(axis=1), pos.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v10 = (np.cumsum(neg, axis=1) - 0.5 * neg) / n0[:, None]  # per positive in each bin
+        v01 = 1.0 - (np.cumsum(pos, axis=1) - 0.5 * pos) / n1[:, None]  # per negative
+        auc = np.einsum("gb,gb->g", pos, v10) / n1
+        m01 = np.einsum("gb,gb->g", neg, v01) / n0
+        sq10 = np.einsum("gb,gb->g", pos, v10 * v10)
+        sq01 = np.einsum("gb,gb->g", neg, v01 * v01)
+        # Pairs in a bin of one score are ties and count one half exactly.
+        error = np.einsum("gb,gb->g", pos[:, mixed], neg[:, mixed]) / (2 * n1 * n0)
+    return np.stack([auc, m01, sq10, sq01, error], axis=1)
+
+
+def _auc(parts: np.ndarray, n1: int, n0: int, z: float, confidence: float):
+    """(value, low, high, se, error bound) of the binned ROC AUC with DeLong's interval."""
+    auc, m01, sq10, sq01, error = (float(x) for x in parts)
+    nan = float("nan")
+    if n1 == 0 or n0 == 0:
+        return nan, nan, nan, nan, nan
+    if n1 < 2 or n0 < 2:
+        return auc, nan, nan, nan, error
+    var10 = max(sq10 - n1 * auc * auc, 0.0) / (n1 - 1)
+    var01 = max(sq01 - n0 * m01 * m01, 0.0) / (n0 - 1)
+    var = var10 / n1 + var01 / n0
+    if var > 0:
+        se = float(np.sqrt(var))
+        low, high = auc - z * se, auc + z * se
+    else:
+        k = min(n1, n0)
+        lo, hi = wilson_interval(np.asarray(auc * k), np.asarray(k), confidence=confidence)
+        low, high = float(lo), float(hi)
+        se = (high - low) / (2 * z)
+    return auc, max(0.0, low - error), min(1.0, high + error), se, error
+
+
+def _ece(cal: np.ndarray, n: float, z: float, n_boot: int, rng: np.random.Generator):
+    """(value, low, high, se, bias) of the calibration error from per-bin sums (labels summed).
+
+    The bootstrap draws what :func:`._scores._ece_replicates` draws for a large group.
+    """
+    count, sd1, sd2 = cal[:, 0], cal[:, 1], cal[:, 2]
+    nan = float("nan")
+    if n == 0:
+        return nan, nan, nan, nan, nan
+    ece = float(np.abs(sd1).sum() / n)
+    if n < 2 or n_boot < 2:
+        return ece, nan, nan, nan, nan
+    mean = sd1 / np.maximum(count, 1)
+    sq = sd2 / np.maximum(count, 1)
+    var = np.maximum(sq - mean**2, 0)
+    bias = float(np.sum(np.sqrt(var * count)) * np.sqrt(2 / np.pi) / max(n, 1))
+    sd = np.sqrt(np.maximum(sq - mean**2, 0.0))
+    draws = rng.multinomial(int(n), count / n, size=n_boot).astype(float)
+    total = draws * mean + np.sqrt(draws) * sd * rng.standard_normal((n_boot, len(count)))
+    se = float(np.std(np.abs(total).sum(axis=1) / n, ddof=1))
+    return ece, max(0.0, ece - bias - z * se), ece + z * se, se, bias
+
+
+def _median_split(total: np.ndarray, mixed: np.ndarray) -> tuple[int, float]:
+    """The bin holding the overall median, and the share of that bin's rows above it (0
+    when the bin holds one score: the median itself, or when the median falls between bins)."""
+    n = int(total.sum())
+    cum = np.cumsum(total)
+    half = n / 2.0
+    m = int(np.searchsorted(cum, half, side="left"))  # first bin where cum >= n/2
+    if not mixed[m]:  # every row of the bin is the median, or below it
+        return m, 0.0
+    in_bin = float(total[m])
+    below = float(cum[m] - total[m])
+    return m, (max(in_bin - max(half - below, 0.0), 0.0) / in_bin) if in_bin else 0.0
+
+
+def histogram_score_metrics(
+    table: CountTable,
+    histograms: ScoreHistograms,
+    *,
+    confidence: float = 0.95,
+    min_group_size: int = 30,
+    min_denominator: int = 5,
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Score metrics per group of each view of ``table`` (binary decisions), as a long table.
+
+    The same table as :func:`._scores.score_metrics` (one row per view, group and metric),
+    with an ``error`` column: the bound on the approximation error of the binned value (0
+    where the value is exact up to rounding), already included in ``ci_low``/``ci_high``.
+    """
+    if not table.binary:
+        raise ValueError("The 'table' parameter must be a binary count table for score histograms.")
+    shape = table.counts.shape[:-2]
+    if histograms.hist.shape[:-2] != shape or histograms.calib.shape[:-3] != shape:
+        raise ValueError(
+            f"The 'histograms' parameter must have one cell per cell of the table {shape}. "
+            f"Got {histograms.hist.shape[:-2]} instead."
+        )
+    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    rng = np.random.default_rng(seed)
+    overall = histograms.hist.reshape(-1, histograms.bins).sum(axis=0)
+    mixed = histograms.mixing()
+    median_bin, share_above = _median_split(overall, mixed)
+    rows = []
+    for attrs in table.views():
+        groups = table.view(attrs)
+        keep = np.flatnonzero(_to_view(table, table.counts, attrs).sum(axis=(-2, -1)) > 0)
+        hist = _to_view(table, histograms.hist, attrs)[keep]
+        calib = _to_view(table, histograms.calib, attrs)[keep]
+        aucs = _auc_parts(hist, mixed)
+        labels = hist.sum(axis=2)  # (groups, 2): negatives, positives
+        above_bins = hist[:, :, median_bin + 1 :].sum(axis=(1, 2))
+        for key, h, c, parts, (n0, n1), beyond in zip(
+            groups.keys, hist, calib, aucs, labels.tolist(), above_bins.tolist(), strict=True
+        ):
+            n = n1 + n0
+            moments = c.sum(axis=1)  # (label, 4): count, Σd, Σd², Σd⁴
+            sum_s = moments[0, 1] + moments[1, 1] + moments[1, 0]  # s = d + y
+            sum_s2 = moments[0, 2] + moments[1, 2] + 2 * moments[1, 1] + moments[1, 0]
+            brier = (moments[:, 2].sum(), moments[:, 3].sum())
+            split = float(h[:, median_bin].sum())
+            above = float(beyond) + split * share_above
+            lo, hi = wilson_interval(np.asarray(above), np.asarray(n), confidence=confidence)
+            err = 0.0 if not mixed[median_bin] else split / n if n else float("nan")
+            lo, hi = max(0.0, float(lo) - err), min(1.0, float(hi) + err)
+            auc = _auc(parts, n1, n0, z, confidence)
+            values = {
+                "mean_score": (*_t(sum_s, sum_s2, n, confidence), 0.0, 0.0),
+                "roc_auc": (*auc[:4], 0.0, auc[4]),
+                "brier_score": (*_t(*brier, n, confidence), 0.0, 0.0),
+                "calibration_error": (*_ece(c.sum(axis=0), n, z, n_boot, rng), 0.0),
+                "scoring_rate": (
+                    above / n if n else float("nan"),
+                    lo,
+                    hi,
+                    (float(hi) - float(lo)) / (2 * z),
+                    0.0,
+                    err,
+                ),
+            }
+            for metric, (v, low, high, se, bias, error) in values.items():
+                enough = n >= min_group_size and np.isfinite(v) and np.isfinite(se)
+                if metric == "roc_auc":
+                    enough = enough and min(n1, n0) >= max(min_denominator, 1)
+                rows.append(
+                    {
+                        "view": "|".join(attrs),
+                        "group": key,
+                        "metric": metric,
+                        "value": v,
+                        "n": n,
+                        "positives": n1,
+                        "negatives": n0,
+                        "ci_low": low,
+                        "ci_high": high,
+                        "se": se,
+                        "bias": bias,
+                        "error": error,
+                        "sufficient": bool(enough),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _to_view(table: CountTable, cells: np.ndarray, attrs: tuple[str, ...]) -> np.ndarray:
+    """``cells`` (one axis per attribute, then any) summed to the view's attributes, in their
+    order, and flattened to one group axis (C order, as :meth:`CountTable.view` numbers)."""
+    k = len(table.attributes)
+    drop = tuple(i for i, a in enumerate(table.attributes) if a not in attrs)
+    summed = cells.sum(axis=drop) if drop else cells
+    kept = [a for a in table.attributes if a in attrs]
+    summed = np.moveaxis(summed, [kept.index(a) for a in attrs], list(range(len(attrs))))
+    return summed.reshape(-1, *cells.shape[k:])

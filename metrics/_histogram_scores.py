@@ -1,0 +1,213 @@
+"""Score histograms: what a stream of rows keeps per cell for the score metrics.
+
+A decision log too large to hold in memory is summarised batch by batch: for every
+intersection cell of the sensitive attributes and each label (negative, positive), a
+histogram of the score in ``bins`` bins of [0, 1] (:func:`fine_bins`: scores of exactly 0 and
+exactly 1 have a bin of their own), which bins hold more than one distinct score, and per
+calibration bin the count and the sums of ``d = score - outcome``, ``d²`` and ``d⁴``. Memory
+is bounded by the cells and bins, never by the rows. The metrics computed from these
+summaries, and their stated errors, are in :mod:`._histogram_metrics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ._scores import _bins
+
+__all__ = ["DEFAULT_SCORE_BINS", "ScoreHistograms", "choose_bins", "fine_bins", "score_histograms"]
+
+#: Score bins per cell and label unless the memory budget asks for fewer (never under 2^12).
+DEFAULT_SCORE_BINS = 1 << 16
+_MIN_BINS = 1 << 12
+_BUDGET = 1 << 24  # histogram entries (cells × 2 labels × bins): 128 MiB of int64
+
+
+def choose_bins(n_cells: int, bins: int = DEFAULT_SCORE_BINS) -> int:
+    """``bins`` halved until ``n_cells × 2 × bins`` fits the budget, but never under 2^12."""
+    while bins > _MIN_BINS and n_cells * 2 * bins > _BUDGET:
+        bins //= 2
+    return bins
+
+
+@dataclass(frozen=True)
+class ScoreHistograms:
+    """Score summaries per intersection cell and label, laid out like a count table.
+
+    Attributes
+    ----------
+    hist : ndarray of int64, shape (*levels, 2, bins)
+        ``hist[..., y, b]``: rows of the cell with outcome ``y`` (1: the favourable label)
+        whose score is in bin ``b`` of :func:`fine_bins` (scores of exactly 0 and exactly 1
+        have a bin of their own).
+    calib : ndarray of float64, shape (*levels, 2, calibration_bins, 4)
+        Per calibration bin (the bins of :func:`._scores.expected_calibration_error`:
+        ``np.digitize(s, np.linspace(0, 1, calibration_bins + 1)[1:-1], right=True)``): the
+        count, and the sums of ``d``, ``d²`` and ``d⁴`` with ``d = score - outcome``.
+
+    Another engine (e.g. Spark) builds the same sums per cell (levels sorted as in the count
+    table), label, :func:`fine_bins` bin and calibration bin, and hands them with the count
+    table to :func:`~metrics.metrics_from_counts`.
+    first : ndarray of float64, shape (bins,), optional
+        One score seen in each bin (``NaN`` for an empty bin), over every cell.
+    mixed : ndarray of bool, shape (bins,), optional
+        Whether a bin holds two different scores (in any cells). A bin that does not holds
+        exact ties, which the binned AUC counts exactly. Without ``first`` and ``mixed``
+        every bin is taken to mix scores (the error bound is then the widest).
+    """
+
+    hist: np.ndarray
+    calib: np.ndarray
+    first: np.ndarray | None = None
+    mixed: np.ndarray | None = None
+
+    def mixing(self) -> np.ndarray:
+        """Which bins may hold different scores."""
+        if self.mixed is None:
+            return np.ones(self.bins, dtype=bool)
+        return self.mixed
+
+    @property
+    def bins(self) -> int:
+        """Score bins of :attr:`hist`."""
+        return int(self.hist.shape[-1])
+
+    @property
+    def calibration_bins(self) -> int:
+        """Bins of the calibration error."""
+        return int(self.calib.shape[-2])
+
+    def __add__(self, other: ScoreHistograms) -> ScoreHistograms:
+        return ScoreHistograms(
+            self.hist + other.hist, self.calib + other.calib, *self._ties_with(other)
+        )
+
+    def _ties_with(self, other: ScoreHistograms) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """``first`` and ``mixed`` of the union of both summaries' rows."""
+        if self.first is None or other.first is None:
+            return None, None
+        a, b = self.first, other.first
+        differ = ~np.isnan(a) & ~np.isnan(b) & (a != b)
+        return np.where(np.isnan(a), b, a), self.mixing() | other.mixing() | differ
+
+    def reorder(self, orders: list[list[int]]) -> ScoreHistograms:
+        """The cells with each attribute's levels taken in its order (one copy; the bins'
+        ties are unchanged)."""
+        grid = np.ix_(*orders)
+        return ScoreHistograms(self.hist[grid], self.calib[grid], self.first, self.mixed)
+
+
+def fine_bins(scores: np.ndarray, bins: int) -> np.ndarray:
+    """Each score's histogram bin: 0 holds exactly 0, ``bins - 1`` exactly 1, and bin
+    ``k`` in between holds ``((k - 1) / (bins - 2), k / (bins - 2)]``. Scores clipped to 0 or 1
+    are then exact ties, never mixed with scores near them."""
+    out = np.ceil(scores * (bins - 2)).astype(np.int64)
+    out[scores >= 1] = bins - 1
+    return out
+
+
+def score_histograms(
+    cells: np.ndarray,
+    positive: np.ndarray,
+    scores: np.ndarray,
+    *,
+    shape: tuple[int, ...],
+    bins: int = DEFAULT_SCORE_BINS,
+    calibration_bins: int = 10,
+    into: ScoreHistograms | None = None,
+) -> ScoreHistograms:
+    """Summarise one batch of rows (sum the batches' results with ``+``, or pass ``into``).
+
+    Parameters
+    ----------
+    cells : ndarray of int
+        Each row's flat intersection cell (C order over ``shape``).
+    positive : ndarray of bool
+        Whether each row's outcome is the favourable label.
+    scores : ndarray of float in [0, 1]
+        The probability of the favourable label.
+    shape : tuple of int
+        Levels per sensitive attribute.
+    bins, calibration_bins : int
+        Score bins of the histogram; bins of the calibration error.
+    into : ScoreHistograms, optional
+        A running total of earlier batches (of the same shape and bins), which nothing else
+        holds: this batch is added to its arrays in place (no histogram-sized array per
+        batch) and the total is returned.
+    """
+    n_cells = int(np.prod(shape))
+    y = np.asarray(positive, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    key = np.asarray(cells, dtype=np.int64) * 2 + y
+    fine = fine_bins(s, bins)
+    first, mixed = _ties(fine, s, bins)
+    calibration = _calibration_bins(fine, s, bins, calibration_bins)
+    fine += key * bins
+    if into is None:
+        hist = np.bincount(fine, minlength=n_cells * 2 * bins)
+    else:
+        hist = into.hist.reshape(-1)
+        if not np.may_share_memory(hist, into.hist):
+            raise ValueError("The 'into' parameter must hold C-contiguous histograms.")
+        np.add.at(hist, fine, 1)
+    del fine
+    ck = key * calibration_bins + calibration
+    d = s - y
+    d2 = d * d
+    size = n_cells * 2 * calibration_bins
+    calib = np.stack(
+        [
+            np.bincount(ck, minlength=size).astype(float),
+            np.bincount(ck, weights=d, minlength=size),
+            np.bincount(ck, weights=d2, minlength=size),
+            np.bincount(ck, weights=d2 * d2, minlength=size),
+        ],
+        axis=-1,
+    )
+    part = ScoreHistograms(
+        hist.reshape(*shape, 2, bins),
+        calib.reshape(*shape, 2, calibration_bins, 4),
+        first,
+        mixed,
+    )
+    if into is None:
+        return part
+    np.add(into.calib, part.calib, out=into.calib)
+    return ScoreHistograms(into.hist, into.calib, *into._ties_with(part))
+
+
+@lru_cache(maxsize=8)
+def _calibration_lookup(bins: int, calibration_bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per histogram bin: its calibration bin, and whether it may straddle a calibration
+    edge (then each of its scores is binned on its own)."""
+    width = 1.0 / (bins - 2)
+    upper = np.arange(bins) * width
+    lower = upper - width
+    margin = 1e-9  # beyond any rounding of ``ceil(s * (bins - 2))``
+    low = _bins(np.clip(lower - margin, 0, 1), calibration_bins)
+    high = _bins(np.clip(upper + margin, 0, 1), calibration_bins)
+    low[0], high[0] = 0, 0  # exactly 0
+    low[-1] = high[-1] = _bins(np.array([1.0]), calibration_bins)[0]  # exactly 1
+    return high, low != high
+
+
+def _calibration_bins(fine: np.ndarray, s: np.ndarray, bins: int, calibration_bins: int):
+    """:func:`._scores._bins` of the scores, looked up from their histogram bins (bins that
+    may straddle a calibration edge are binned score by score)."""
+    lookup, straddle = _calibration_lookup(bins, calibration_bins)
+    out = lookup[fine]
+    odd = np.flatnonzero(straddle[fine])
+    if len(odd):
+        out[odd] = _bins(s[odd], calibration_bins)
+    return out
+
+
+def _ties(fine: np.ndarray, s: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """One score of each bin, and whether a bin holds another (exactly compared)."""
+    first = np.full(bins, np.nan)
+    first[fine] = s  # one of each bin's scores (the last written)
+    mixed = np.bincount(fine[s != first[fine]], minlength=bins) > 0
+    return first, mixed
