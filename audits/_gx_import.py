@@ -17,6 +17,13 @@ never reads (its provenance holds the data file's own sha256), so the import set
 
 The optional checker is left out only when neither ``jsonschema`` nor ``rfc3987_syntax`` is
 imported yet (otherwise the process already paid for it and nothing changes).
+
+GE also imports PySpark at its own import when PySpark is installed (``fairgate[spark]``), for
+its Spark datasource, which fairgate's local engine never uses. That import costs about a
+second, prints a pandas-version ``FutureWarning`` on stderr, and, in a ``python -c`` process,
+PySpark's Spark Connect module prints "Skipping doctests" and ends the process (it takes an
+uninitialised ``__main__`` for a doctest run). So GE is imported with PySpark hidden, unless
+PySpark is already imported (a Spark audit imports it first); GE then treats PySpark as absent.
 """
 
 from __future__ import annotations
@@ -42,6 +49,9 @@ def _import() -> None:
             import jsonschema  # noqa: F401  # its format checkers, without the IRI grammar
         finally:
             del sys.modules["rfc3987_syntax"]
+    hidden = [name for name in ("pyspark",) if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]  # ImportError on import
     try:
         importlib.import_module("great_expectations")
         importlib.import_module("great_expectations.data_context.types.base")
@@ -51,6 +61,10 @@ def _import() -> None:
         engine.HASH_THRESHOLD = 0  # no md5 fingerprint of the frame (see the module docstring)
     except BaseException as err:  # re-raised in the caller's thread
         _failure.append(err)
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
 
 
 def start_import() -> None:
