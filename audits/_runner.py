@@ -38,10 +38,12 @@ from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
+from ._gaming_checks import GAMING_CHECKS
 from ._gx_import import finish_import, start_import
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
+from ._recourse_check import recourse
 from ._robustness_check import robustness
 from ._spec import AuditSpec, load_spec
 from ._status import derive_verdict
@@ -52,7 +54,13 @@ __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 _T = TypeVar("_T")
 
 #: The explicit check registry: spec ``type`` → check function.
-CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness}
+CHECKS = {
+    **FAIRNESS_CHECKS,
+    **EXPLAIN_CHECKS,
+    "robustness": robustness,
+    **GAMING_CHECKS,
+    "recourse": recourse,
+}
 
 
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:

@@ -28,6 +28,13 @@ from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
 from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
+from ._gaming_spec import (
+    GAMING_TYPES,
+    CounterfactualFlipCheck,
+    ManipulabilityCheck,
+    RecourseCheck,
+    gaming_problems,
+)
 from ._monitor_spec import MonitorSpec
 from ._spec_rules import label_problems, threshold_problems
 from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
@@ -453,7 +460,10 @@ Check = Annotated[
     | Annotated[ProxyAttributionCheck, Tag("proxy_attribution")]
     | Annotated[ReasonCodesCheck, Tag("reason_codes")]
     | Annotated[ExplanationStabilityCheck, Tag("explanation_stability")]
-    | Annotated[RobustnessCheck, Tag("robustness")],
+    | Annotated[RobustnessCheck, Tag("robustness")]
+    | Annotated[ManipulabilityCheck, Tag("manipulability")]
+    | Annotated[CounterfactualFlipCheck, Tag("counterfactual_flip")]
+    | Annotated[RecourseCheck, Tag("recourse")],
     Discriminator(_check_tag),
 ]
 CHECK_TYPES = (
@@ -464,6 +474,7 @@ CHECK_TYPES = (
     "reason_codes",
     "explanation_stability",
     "robustness",
+    *GAMING_TYPES,
 )
 MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest", "onnx")
 
@@ -521,7 +532,11 @@ class AuditSpec(_Strict):
 
     @model_validator(mode="after")
     def _rules(self) -> AuditSpec:
-        problems = threshold_problems(self.checks) + label_problems(self.data, self.model)
+        problems = (
+            threshold_problems(self.checks)
+            + label_problems(self.data, self.model)
+            + gaming_problems(self)
+        )
         if problems:
             raise ValueError("\n".join(problems))
         return self
