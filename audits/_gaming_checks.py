@@ -26,6 +26,7 @@ from metrics import (
     value_grid,
     wilson_interval,
 )
+from reports import MIN_CELL, disclose
 
 from ._checks import CheckResult, _num, decide
 from ._evidence import Evidence
@@ -160,12 +161,20 @@ def share_result(
         status = decide(share, ci, low=low, high=high, decide_on=check.decide_on)  # type: ignore[arg-type]
     if n < spec.data.min_group_size and status is not Status.FAIL:
         status = Status.INSUFFICIENT
-    text = (
-        f"{100 * share:.1f}% of the {people} ({k} of {n}; {spec.confidence:.0%} interval "
-        f"{100 * ci[0]:.1f}% to {100 * ci[1]:.1f}%) {what}."  # type: ignore[index]
-        if n
-        else f"No {people} to examine."
-    )
+    shown = disclose(numerator=k, denominator=n)
+    if not n:
+        text = f"No {people} to examine."
+    elif shown.numerator is None:  # a count under 11 (or its complement) is never shown
+        few = f"fewer than {MIN_CELL}" if 0 < k < MIN_CELL else "all but a few"
+        text = (
+            f"Of the {people}, {few} {what} (the share is not shown: a count under "
+            f"{MIN_CELL} could be recovered from it)."
+        )
+    else:
+        text = (
+            f"{100 * share:.1f}% of the {people} ({k} of {n}; {spec.confidence:.0%} interval "
+            f"{100 * ci[0]:.1f}% to {100 * ci[1]:.1f}%) {what}."  # type: ignore[index]
+        )
     if low is not None or high is not None:
         bound = " and ".join(
             ([f"at least {100 * low:.0f}%"] if low is not None else [])
@@ -332,7 +341,7 @@ def manipulability(
             "threshold_source": check.source,
         },
     )
-    if top and top[0]["count"]:
+    if top and disclose(numerator=top[0]["count"], denominator=n).numerator:
         best = top[0]
         overall = CheckResult(
             **{

@@ -27,8 +27,10 @@ from ._candidates import Template, candidate_rows, scored_candidates, templates
 
 __all__ = ["Action", "RecourseResult", "linear_recourse", "recourse_search"]
 
-#: How far above the boundary a linear score must be to count as favourable (``> 0``).
-_MARGIN = 1e-9
+#: How far above the boundary the integer program puts a linear score (favourable is
+#: ``> 0``): above HiGHS's feasibility tolerance (1e-7), so that a solution it accepts is
+#: favourable in floating point too. A recourse landing within 1e-6 of the boundary is missed.
+_MARGIN = 1e-6
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ import base64
 from html import escape
 from typing import Any
 
+from ._gaming import GAMING_TYPES, gaming_rows, named_changes, value_hidden
 from ._plain import (
     check_sentence,
     group_label,
@@ -365,9 +366,15 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
             else []
         )
         robust = _robustness_rows(c, hidden_n) if c["type"] == "robustness" else []
+        gaming = c["type"] in GAMING_TYPES
+        named, held = named_changes(c) if gaming else ([], 0)
         checks.append(
             {
                 **c,
+                "hidden": value_hidden(c),
+                "gaming_rows": gaming_rows(c) if gaming else [],
+                "named": named,
+                "held": held,
                 "status_label": status_label(c["status"]),
                 "sentence": check_sentence(c, document),
                 "meaning": meaning_text(c, document),
