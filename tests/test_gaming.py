@@ -267,7 +267,9 @@ def test_an_immutable_attribute_is_never_changed():
 def test_a_spec_declaring_an_immutable_column_changeable_is_refused(case, check, key):
     with pytest.raises(SpecError) as err:
         parse_spec(_spec(case, [check]))
-    assert any(f"checks[0].{key} must not name an immutable column" in p for p in err.value.problems)
+    assert any(
+        f"checks[0].{key} must not name an immutable column" in p for p in err.value.problems
+    )
 
 
 def test_a_model_that_cannot_score_candidates_is_an_error_not_a_pass(case):
