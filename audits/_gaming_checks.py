@@ -201,7 +201,14 @@ def share_result(
 
 
 def gap_result(
-    check: Any, spec: AuditSpec, view: str, res: GroupShares, *, metric: str, people: str
+    check: Any,
+    spec: AuditSpec,
+    view: str,
+    res: GroupShares,
+    *,
+    metric: str,
+    people: str,
+    share_of: str,
 ) -> CheckResult:
     """One view's gap between the groups' shares, against ``max_disparity``."""
     ok = np.isfinite(res.gap)
@@ -211,9 +218,14 @@ def gap_result(
     if short and status is not Status.FAIL:
         status = Status.INSUFFICIENT
     if ok:
+        between = (
+            f"between {res.highest_group} (highest) and {res.lowest_group} (lowest)"
+            if res.gap > 0
+            else "between the groups (the same in every compared group)"
+        )
         text = (
-            f"Over {view}, the share of {people} differs by {100 * res.gap:.1f} points between "
-            f"{res.highest_group} (highest) and {res.lowest_group} (lowest) "
+            f"Over {view}, the share of {share_of} differs by {100 * res.gap:.1f} points "
+            f"{between} "
             f"({spec.confidence:.0%} simultaneous interval {100 * ci[0]:.1f} to "  # type: ignore[index]
             f"{100 * ci[1]:.1f} points); the policy allows at most "  # type: ignore[index]
             f"{100 * check.max_disparity:.0f} points."
@@ -270,6 +282,7 @@ def finish(
     *,
     metric: str,
     people: str,
+    share_of: str,
 ) -> Iterator[CheckResult]:
     """The overall result with every view's groups, then the gap of each view when bounded."""
     merged: dict[str, dict[str, Any]] = {}
@@ -278,7 +291,9 @@ def finish(
     yield CheckResult(**{**overall.__dict__, "by_group": merged})
     if check.max_disparity is not None:
         for view, res in views.items():
-            yield gap_result(check, spec, view, res, metric=metric, people=people)
+            yield gap_result(
+                check, spec, view, res, metric=metric, people=people, share_of=share_of
+            )
 
 
 def manipulability(
@@ -351,7 +366,13 @@ def manipulability(
             }
         )
     yield from finish(
-        check, spec, overall, views, metric="manipulable_share", people="adverse decisions"
+        check,
+        spec,
+        overall,
+        views,
+        metric="manipulable_share",
+        people="adverse decisions",
+        share_of="adverse decisions that gaming turns favourable",
     )
 
 
@@ -416,7 +437,13 @@ def counterfactual_flip(
         },
     )
     yield from finish(
-        check, spec, overall, views, metric="counterfactual_changes", people="decisions"
+        check,
+        spec,
+        overall,
+        views,
+        metric="counterfactual_changes",
+        people="decisions",
+        share_of="decisions that change",
     )
 
 

@@ -116,10 +116,14 @@ def _cost_gap(
     if short and status is not Status.FAIL:
         status = Status.INSUFFICIENT
     judged = [(g, m) for g, m, good in zip(names, medians, ok, strict=True) if good]
+    who = (
+        f"{max(judged, key=lambda t: t[1])[0]} highest, {min(judged, key=lambda t: t[1])[0]} lowest"
+        if finite and gap > 0
+        else "the same in every compared group"
+    )
     text = (
         f"Over {view}, among refused people with recourse, the median cost differs by "
-        f"{gap:g} between the groups ({max(judged, key=lambda t: t[1])[0]} highest, "
-        f"{min(judged, key=lambda t: t[1])[0]} lowest; {spec.confidence:.0%} interval "
+        f"{gap:g} between the groups ({who}; {spec.confidence:.0%} interval "
         f"{ci[0]:g} to {ci[1]:g}); the policy allows at most {check.max_cost_gap:g}."
         if finite
         else f"Over {view}, fewer than two groups have enough people with recourse to compare."
@@ -211,7 +215,15 @@ def recourse(check: RecourseCheck, spec: AuditSpec, gm: Any, ev: Evidence) -> It
             "threshold_source": check.source,
         },
     )
-    yield from finish(check, spec, overall, views, metric="recourse_share", people="refused people")
+    yield from finish(
+        check,
+        spec,
+        overall,
+        views,
+        metric="recourse_share",
+        people="refused people",
+        share_of="refused people with recourse",
+    )
     if check.max_cost_gap is not None:
         for view in spec.views(check):
             yield _cost_gap(check, spec, view, groups, res.cost, ev.seed)
