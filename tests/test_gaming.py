@@ -347,3 +347,22 @@ def test_the_credit_v1_spec_runs_the_checks_end_to_end(in_repo, tmp_path):
     assert rec["details"]["n"] == refused > 50
     assert math.isfinite(rec["details"]["median_cost"])
     assert doc["verdict"] == "fail"
+
+
+def test_the_v3_scorecard_is_blocked_for_its_points_for_stability(in_repo, fairgate, tmp_path):
+    spec = yaml.safe_load((in_repo / "audits/specs/credit_scoring_v3.yaml").read_text())
+    spec["checks"] = [c for c in spec["checks"] if c.get("type") == "manipulability"]
+    path = tmp_path / "v3.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    out = tmp_path / "out"
+    code, _, err = fairgate("run", path, "--no-mlflow", "-q", "--out", out)
+    assert code == 1, err
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    manip = _check(doc, "manipulability [all]")
+    assert manip["status"] == "fail" and manip["ci"][0] > 0.5
+    named = [t["change"] for t in manip["details"]["top_manipulations"]]
+    assert named[0] == "telephone no -> yes" and any("residence_since" in t for t in named)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "Most effective manipulations" in html and "telephone no -&gt; yes flips" in html
+    suite = ET.parse(out / "junit.xml").getroot()
+    assert suite.find("testcase[@name='manipulability [all]']/failure") is not None
