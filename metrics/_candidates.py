@@ -67,11 +67,38 @@ def templates(options: Mapping[str, Sequence[Any]], max_changes: int) -> list[Te
     return out
 
 
-def _same(column: pd.Series, value: Any) -> np.ndarray:
-    values = column.to_numpy()
+def _same(values: np.ndarray, text: np.ndarray, value: Any) -> np.ndarray:
+    """Where a column (its values, and the same as text) holds ``value``."""
     if isinstance(value, str) or values.dtype == object:
-        return np.asarray(values.astype(str) == str(value))
+        return np.asarray(text == str(value))
     return np.asarray(values == value)
+
+
+def _column(original: pd.Series, parts: list[tuple[Template, int]]) -> pd.Series:
+    """One candidate column: the rows' own values, set where a template changes it.
+
+    A numeric column set to numbers keeps a numeric dtype (no detour through objects); any
+    other column keeps its dtype when the values fit it (a text column stays text).
+    """
+    f = original.name
+    values = [t.values[t.features.index(f)] for t, _ in parts if f in t.features]
+    numeric = pd.api.types.is_numeric_dtype(original) and not pd.api.types.is_bool_dtype(original)
+    if numeric and all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        dtype = np.result_type(original.dtype, *(np.asarray(v).dtype for v in values))
+        column = original.to_numpy(dtype=dtype, copy=True)
+    else:
+        column = original.to_numpy(dtype=object, copy=True)
+    start = 0
+    for t, size in parts:
+        if f in t.features:
+            column[start : start + size] = t.values[t.features.index(f)]
+        start += size
+    if column.dtype != object:
+        return pd.Series(column, name=f)
+    try:
+        return pd.Series(column, name=f, dtype=original.dtype)
+    except (TypeError, ValueError):
+        return pd.Series(column, name=f).infer_objects()
 
 
 def _chunks(sizes: np.ndarray, batch_rows: int) -> Iterator[np.ndarray]:
@@ -98,11 +125,14 @@ def candidate_rows(
     row's own, and that ``allowed(template, rows)`` (bool per row: a direction, a budget)
     lets through.
     """
+    named = {f for t in plan for f in t.features}
+    values = {f: rows[f].to_numpy() for f in named}
+    text = {f: values[f].astype(str) for f in named}
     masks = []
     for t in plan:
         ok = np.ones(len(rows), dtype=bool)
         for f, v in zip(t.features, t.values, strict=True):
-            ok &= ~_same(rows[f], v)
+            ok &= ~_same(values[f], text[f], v)
         if allowed is not None:
             ok &= np.asarray(allowed(t, rows), dtype=bool)
         masks.append(np.flatnonzero(ok))
@@ -149,14 +179,7 @@ def scored_candidates(
         tmpl_idx = np.concatenate([np.full(sizes[i], i) for i in which])
         batch = rows.iloc[row_idx].reset_index(drop=True)
         for f in sorted({f for i in which for f in plan[i].features}):
-            column = batch[f].to_numpy(copy=True).astype(object)
-            start = 0
-            for i in which:
-                t = plan[i]
-                if f in t.features:
-                    column[start : start + sizes[i]] = t.values[t.features.index(f)]
-                start += sizes[i]
-            batch[f] = pd.Series(column, name=f).infer_objects()
+            batch[f] = _column(batch[f], [(plan[i], int(sizes[i])) for i in which])
         out = np.asarray(decide(batch)).reshape(-1)
         if len(out) != len(batch):
             raise ValueError(

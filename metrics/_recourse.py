@@ -141,18 +141,26 @@ def recourse_search(
     costs = [_costs(by_name, t, pos) for t in plan]
 
     masks = [m[costs[i][m] <= max_cost + 1e-12] for i, m in enumerate(candidate_rows(rows, plan))]
-    best = np.full(len(rows), np.inf)
-    which = np.full(len(rows), -1, dtype=np.int64)
+    cost_table = np.vstack(costs) if costs else np.zeros((0, len(rows)))  # (templates, rows)
+    found_r, found_t = [], []
     scored = 0
     for row_idx, tmpl_idx, out in scored_candidates(
         decide, rows, plan, masks, batch_rows=batch_rows, advance=advance
     ):
         scored += len(out)
         good = np.asarray(out, dtype=bool)
-        for r, i in zip(row_idx[good], tmpl_idx[good], strict=True):
-            c = costs[i][r]
-            if c < best[r] or (c == best[r] and i < which[r]):
-                best[r], which[r] = c, i
+        found_r.append(row_idx[good])
+        found_t.append(tmpl_idx[good])
+    r_all = np.concatenate(found_r) if found_r else np.array([], dtype=np.int64)
+    t_all = np.concatenate(found_t) if found_t else np.array([], dtype=np.int64)
+    c_all = cost_table[t_all, r_all]
+    # Per row, the cheapest favourable candidate (ties: the first template of the plan).
+    order = np.lexsort((t_all, c_all, r_all))
+    first = order[np.r_[True, r_all[order][1:] != r_all[order][:-1]]] if len(order) else order
+    best = np.full(len(rows), np.inf)
+    which = np.full(len(rows), -1, dtype=np.int64)
+    best[r_all[first]] = c_all[first]
+    which[r_all[first]] = t_all[first]
     changes = tuple(
         ""
         if i < 0

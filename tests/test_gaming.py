@@ -366,3 +366,15 @@ def test_the_v3_scorecard_is_blocked_for_its_points_for_stability(in_repo, fairg
     assert "Most effective manipulations" in html and "telephone no -&gt; yes flips" in html
     suite = ET.parse(out / "junit.xml").getroot()
     assert suite.find("testcase[@name='manipulability [all]']/failure") is not None
+
+
+def test_the_gaming_benchmark_runs_at_a_tiny_size(capsys):
+    import importlib.util
+
+    path = Path(__file__).parent / "benchmarks" / "bench_gaming.py"
+    spec = importlib.util.spec_from_file_location("fairgate_bench_gaming", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    bench.main(["--refused", "20", "--models", "v3"])
+    out = capsys.readouterr().out
+    assert "v3: manipulability" in out and "recourse / predict ratio" in out
