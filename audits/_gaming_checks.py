@@ -338,7 +338,7 @@ def manipulability(
     groups = ev.frame.loc[adverse, spec.data.sensitive].reset_index(drop=True)
     views = by_view(res.flipped, groups, spec, check)
     what = "can be turned into approvals" if len(names) else ""
-    what += f" by changing at most {check.max_changes} of {', '.join(names)}"
+    what += f" by changing up to {check.max_changes} features among {', '.join(names)}"
     overall = share_result(
         check,
         spec,

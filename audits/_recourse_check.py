@@ -199,7 +199,7 @@ def recourse(check: RecourseCheck, spec: AuditSpec, gm: Any, ev: Evidence) -> It
         hits=has,
         people="refused people",
         what=f"have recourse costing at most {check.max_cost:g} (changing at most "
-        f"{check.max_changes} of {', '.join(names)})",
+        f"{check.max_changes} features among {', '.join(names)})",
         by_group={},
         details={
             "actionable_features": {
@@ -210,7 +210,9 @@ def recourse(check: RecourseCheck, spec: AuditSpec, gm: Any, ev: Evidence) -> It
             "median_cost": _num(float(np.median(res.cost[has]))) if has.any() else None,
             "candidates": res.candidates,
             "per_person": res.per_row,
-            "cheapest_changes": [{"change": c, "count": k} for c, k in common],
+            "cheapest_changes": [
+                {"change": c, "count": k, "share": k / len(rows)} for c, k in common
+            ],
             "exact_linear": _exact_linear(check, ev.adapter, rows, res.cost),
             "threshold_source": check.source,
         },
