@@ -378,3 +378,30 @@ def test_the_gaming_benchmark_runs_at_a_tiny_size(capsys):
     bench.main(["--refused", "20", "--models", "v3"])
     out = capsys.readouterr().out
     assert "v3: manipulability" in out and "recourse / predict ratio" in out
+
+
+def test_mlflow_logs_the_checks_in_a_gaming_run_without_small_counts(case, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from reports import log_audit, metric_key
+
+    checks = [
+        {"type": "manipulability", "name": "phone", "manipulable_features": PHONE,
+         "max_share": 0.05},
+        {"type": "counterfactual_flip", "name": "few", "attribute": "sex", "proxies": ["title"],
+         "max_share": 0.05},
+    ]  # fmt: skip
+    doc = json.loads(json.dumps(_run(case, _spec(case, checks))))
+    few = _check(doc, "few [all]")
+    few["details"].update(count=7)  # as if 7 of 600 decisions changed: never logged
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    logged = log_audit(doc, {}, tracking_uri=uri)
+    client = MlflowClient(tracking_uri=uri)
+    metrics = client.get_run(logged["run_id"]).data.metrics
+    assert metrics[metric_key("check", "phone [all]")] == 1.0
+    assert metric_key("check", "few [all]") not in metrics
+    run = client.get_run(logged["run_id"])
+    children = client.search_runs(
+        [run.info.experiment_id], f"tags.mlflow.parentRunId = '{logged['run_id']}'"
+    )
+    assert {c.data.tags["fairgate.family"] for c in children} == {"gaming"}
