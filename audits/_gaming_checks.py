@@ -10,6 +10,7 @@ checks are then skipped, which blocks a release like any other check that did no
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from itertools import combinations
 from typing import Any
@@ -104,13 +105,15 @@ def _bounds(check: Any) -> dict[str, float]:
     return {k: v for k, v in (("min", check.min), ("max", check.max)) if v is not None}
 
 
-def option_values(settings: Any, column: pd.Series, seed: list[int]) -> list[Any]:
-    """The values a feature may be set to: its declared values, or a seeded grid."""
+def option_values(settings: Any, column: pd.Series, seed: int) -> list[Any]:
+    """The values a feature may be set to: its declared values, or a grid seeded by the
+    audit's seed and the feature's name (not its place in the spec)."""
     if settings.values is not None:
         return list(settings.values)
+    grid_seed = [seed, zlib.crc32(str(column.name).encode())]
     low, high = settings.range
     integer = pd.api.types.is_integer_dtype(column)
-    return list(value_grid(low, high, points=settings.grid, seed=seed, integer=integer))  # type: ignore[arg-type]
+    return list(value_grid(low, high, points=settings.grid, seed=grid_seed, integer=integer))
 
 
 def require_columns(features: pd.DataFrame, names: list[str], where: str) -> None:
@@ -310,8 +313,7 @@ def manipulability(
     adverse = ~decide_rows(ev.features) if len(ev.features) else np.zeros(0, bool)
     rows = ev.features.loc[adverse].reset_index(drop=True)
     options = {
-        f: option_values(s, ev.features[f], [ev.seed, i])
-        for i, (f, s) in enumerate(check.manipulable_features.items())
+        f: option_values(s, ev.features[f], ev.seed) for f, s in check.manipulable_features.items()
     }
     total = len(rows) * sum(
         np.prod([len(options[f]) for f in combo])

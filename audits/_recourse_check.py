@@ -50,10 +50,10 @@ def _actions(check: RecourseCheck, features: pd.DataFrame, seed: int) -> list[Ac
             feature=f,
             direction=s.direction,
             cost=s.cost,
-            values=tuple(option_values(s, features[f], [seed, 100 + i])),
+            values=tuple(option_values(s, features[f], seed)),
             ordered=s.values is not None,
         )
-        for i, (f, s) in enumerate(check.actionable_features.items())
+        for f, s in check.actionable_features.items()
     ]
 
 

@@ -31,7 +31,7 @@ class Template:
 
 
 def value_grid(
-    low: float, high: float, *, points: int, seed: int, integer: bool
+    low: float, high: float, *, points: int, seed: int | Sequence[int], integer: bool
 ) -> tuple[float, ...]:
     """A seeded grid over ``[low, high]``: both ends and ``points - 2`` uniform draws.
 
