@@ -263,6 +263,12 @@ def _limitations(document: dict[str, Any]) -> list[str]:
             + ", ".join(tested)
             + "), each simulated on the audit data; real conditions may differ."
         )
+    if families & set(GAMING_TYPES):
+        out.append(
+            "The gaming and recourse searches try only the features, values and costs the "
+            "spec declares (a seeded grid for a range): a change outside them is not tested, "
+            "and a cost is the policy's estimate of the effort, not the applicant's."
+        )
     out.append(
         "The audit judges the decisions on the audit data only; it says nothing about "
         "people unlike those in the data."
