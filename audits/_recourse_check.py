@@ -24,7 +24,7 @@ from metrics import Action, group_codes, linear_recourse, median_gap, recourse_s
 
 from ._checks import CheckResult, _num, decide
 from ._evidence import Evidence
-from ._gaming_checks import (
+from ._gaming_common import (
     _MEANINGS,
     BATCH_ROWS,
     by_view,
