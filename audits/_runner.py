@@ -39,6 +39,7 @@ from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
+from ._gaming_checks import GAMING_CHECKS
 from ._gx_import import finish_import, start_import
 from ._model_signature import VerifiedModel
 from ._policy import DEPLOYMENT_CHECKS, policies_of, policy_block
@@ -46,6 +47,7 @@ from ._policy_checks import POLICY_CHECKS
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
+from ._recourse_check import recourse
 from ._robustness_check import robustness
 from ._signed_model import check_loaded, signature_block, verify_spec_model
 from ._spec import AuditSpec, load_spec
@@ -61,7 +63,14 @@ __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 _T = TypeVar("_T")
 
 #: The explicit check registry: spec ``type`` → check function.
-CHECKS = {**FAIRNESS_CHECKS, **EXPLAIN_CHECKS, "robustness": robustness, **POLICY_CHECKS}
+CHECKS = {
+    **FAIRNESS_CHECKS,
+    **EXPLAIN_CHECKS,
+    "robustness": robustness,
+    **GAMING_CHECKS,
+    "recourse": recourse,
+    **POLICY_CHECKS,
+}
 
 
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:

@@ -29,6 +29,13 @@ from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
 from models_under_test import PERTURBATION_KINDS, PERTURBATION_PARAMS
 
+from ._gaming_spec import (
+    GAMING_TYPES,
+    CounterfactualFlipCheck,
+    ManipulabilityCheck,
+    RecourseCheck,
+    gaming_problems,
+)
 from ._monitor_spec import MonitorSpec
 from ._spec_policy import (
     ClauseRef,
@@ -510,7 +517,10 @@ Check = Annotated[
     | Annotated[RobustnessCheck, Tag("robustness")]
     | Annotated[ImpactRatioCheck, Tag("impact_ratio")]
     | Annotated[ProhibitedUseCheck, Tag("prohibited_use")]
-    | Annotated[RequirementCheck, Tag("requirement")],
+    | Annotated[RequirementCheck, Tag("requirement")]
+    | Annotated[ManipulabilityCheck, Tag("manipulability")]
+    | Annotated[CounterfactualFlipCheck, Tag("counterfactual_flip")]
+    | Annotated[RecourseCheck, Tag("recourse")],
     Discriminator(_check_tag),
 ]
 CHECK_TYPES = (
@@ -524,6 +534,7 @@ CHECK_TYPES = (
     "impact_ratio",
     "prohibited_use",
     "requirement",
+    *GAMING_TYPES,
 )
 MODEL_KINDS = ("sklearn", "mlflow", "python", "predictions", "rest", "onnx")
 
@@ -611,7 +622,11 @@ class AuditSpec(_Strict):
 
     @model_validator(mode="after")
     def _rules(self) -> AuditSpec:
-        problems = threshold_problems(self.checks) + label_problems(self.data, self.model)
+        problems = (
+            threshold_problems(self.checks)
+            + label_problems(self.data, self.model)
+            + gaming_problems(self)
+        )
         if problems:
             raise ValueError("\n".join(problems))
         return self

@@ -26,6 +26,7 @@ from ._breaker_window import (
     assess_window,
     estimated_cells,
 )
+from ._candidates import Template, candidate_rows, scored_candidates, templates, value_grid
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
 from ._exact import exact_disparity, exact_threshold
@@ -47,12 +48,21 @@ from ._intervals import (
     two_proportion_pvalue,
     wilson_interval,
 )
+from ._manipulation import (
+    CounterfactualResult,
+    ManipulationResult,
+    counterfactual_flips,
+    manipulation_search,
+    typical_values,
+)
 from ._proxies import ProxyStrength, proxy_strength
 from ._rates import RATES, Rate, get_rate, one_vs_rest, rate_parts, rate_values
+from ._recourse import Action, RecourseResult, linear_recourse, recourse_search
 from ._robustness import RobustnessResult, paired_change
 from ._score_disparity import ScoreDisparity, score_disparity, score_range_interval
 from ._scores import SCORE_METRICS, auc_delong, expected_calibration_error, score_metrics
 from ._shap import Attributions, explain
+from ._shares import GroupShares, group_codes, group_shares, median_gap
 from ._simultaneous import range_interval, reference_interval
 
 __all__ = [
@@ -62,6 +72,7 @@ __all__ = [
     "OVERALL",
     "RATES",
     "SCORE_METRICS",
+    "Action",
     "Attributions",
     "BreakerEvent",
     "BreakerPolicy",
@@ -71,16 +82,21 @@ __all__ = [
     "CellStat",
     "CheckSignal",
     "CountTable",
+    "CounterfactualResult",
     "DisparityResult",
     "GroupCounts",
     "GroupMetrics",
+    "GroupShares",
+    "ManipulationResult",
     "ManualAction",
     "ManualEvent",
     "ProxyStrength",
     "Rate",
+    "RecourseResult",
     "RobustnessResult",
     "ScoreDisparity",
     "ScoreHistograms",
+    "Template",
     "WindowHealth",
     "WindowStats",
     "against_reference",
@@ -88,8 +104,10 @@ __all__ = [
     "auc_delong",
     "between_groups",
     "bootstrap_counts",
+    "candidate_rows",
     "choose_bins",
     "count_table",
+    "counterfactual_flips",
     "estimated_cells",
     "exact_disparity",
     "exact_threshold",
@@ -97,10 +115,15 @@ __all__ = [
     "explain",
     "fine_bins",
     "get_rate",
+    "group_codes",
     "group_key",
     "group_metrics",
+    "group_shares",
     "histogram_score_metrics",
     "holm",
+    "linear_recourse",
+    "manipulation_search",
+    "median_gap",
     "metrics_from_counts",
     "minimum_detectable_difference",
     "one_vs_rest",
@@ -110,13 +133,18 @@ __all__ = [
     "range_interval",
     "rate_parts",
     "rate_values",
+    "recourse_search",
     "reference_interval",
     "run_breaker",
     "score_disparity",
     "score_histograms",
     "score_metrics",
     "score_range_interval",
+    "scored_candidates",
     "step_breaker",
+    "templates",
     "two_proportion_pvalue",
+    "typical_values",
+    "value_grid",
     "wilson_interval",
 ]

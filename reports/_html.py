@@ -8,6 +8,7 @@ import base64
 from html import escape
 from typing import Any
 
+from ._gaming import GAMING_TYPES, gaming_rows, named_changes, value_hidden
 from ._plain import (
     check_sentence,
     group_label,
@@ -268,6 +269,12 @@ def _limitations(document: dict[str, Any]) -> list[str]:
             + ", ".join(tested)
             + "), each simulated on the audit data; real conditions may differ."
         )
+    if families & set(GAMING_TYPES):
+        out.append(
+            "The gaming and recourse searches try only the features, values and costs the "
+            "spec declares (a seeded grid for a range): a change outside them is not tested, "
+            "and a cost is the policy's estimate of the effort, not the applicant's."
+        )
     out.append(
         "The audit judges the decisions on the audit data only; it says nothing about "
         "people unlike those in the data."
@@ -371,9 +378,15 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
             else []
         )
         robust = _robustness_rows(c, hidden_n) if c["type"] == "robustness" else []
+        gaming = c["type"] in GAMING_TYPES
+        named, held = named_changes(c) if gaming else ([], 0)
         checks.append(
             {
                 **c,
+                "hidden": value_hidden(c),
+                "gaming_rows": gaming_rows(c) if gaming else [],
+                "named": named,
+                "held": held,
                 "status_label": status_label(c["status"]),
                 "sentence": check_sentence(c, document),
                 "meaning": meaning_text(c, document),

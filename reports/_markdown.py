@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._gaming import gaming_lines, value_hidden
 from ._plain import check_sentence
 from ._policy_report import annex_iv, clause_text, ll144_tables
 from ._text import VERDICT_TITLES, fmt, md, status_label
@@ -43,9 +44,12 @@ def render_markdown(document: dict[str, Any]) -> str:
     for c in document["checks"]:
         ci = c["ci"] or [None, None]
         threshold = ", ".join(f"{k} {v:g}" for k, v in c["threshold"].items())
+        value, low, high = (
+            ("suppressed",) * 3 if value_hidden(c) else (fmt(c["value"]), fmt(ci[0]), fmt(ci[1]))
+        )
         lines.append(
-            f"| {md(c['name'])} | {status_label(c['status'])} | {fmt(c['value'])} | "
-            f"{fmt(ci[0])} to {fmt(ci[1])} | {threshold} |"
+            f"| {md(c['name'])} | {status_label(c['status'])} | {value} | "
+            f"{low} to {high} | {threshold} |"
         )
     not_passed = [c for c in document["checks"] if c["status"] != "pass"]
     if not_passed:
@@ -56,6 +60,13 @@ def render_markdown(document: dict[str, Any]) -> str:
             for c in not_passed
         ]
     lines += _policy_lines(document)
+    gaming = gaming_lines(document)
+    if gaming:
+        lines += ["", "## Gaming, counterfactuals and recourse", ""]
+        lines += [
+            f"  - {md(line.strip())}" if line.startswith("  ") else f"- {md(line)}"
+            for line in gaming
+        ]
     if document["errors"]:
         lines += ["", "## Errors", ""]
         lines += [

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from ._gaming import GAMING_TYPES, value_hidden
 from ._mlflow_store import (
     DEFAULT_RETRY,
     RetryPolicy,
@@ -116,7 +117,7 @@ def _metrics(document: dict[str, Any]) -> dict[str, float]:
     an artifact, keeps the exact aggregates)."""
     metrics: dict[str, float] = {}
     for check in document["checks"]:
-        if check["value"] is not None:
+        if check["value"] is not None and not value_hidden(check):
             metrics[metric_key("check", check["name"])] = check["value"]
         disclosed = group_values(check)
         for group, g in check["by_group"].items():
@@ -136,7 +137,11 @@ def _metrics(document: dict[str, Any]) -> dict[str, float]:
     return metrics
 
 
-_FAMILIES = {"group_metric": "fairness", "score_metric": "fairness"}
+_FAMILIES = {
+    "group_metric": "fairness",
+    "score_metric": "fairness",
+    **dict.fromkeys(GAMING_TYPES, "gaming"),
+}
 
 
 def _family(check_type: str) -> str:
@@ -456,7 +461,7 @@ def _log_families(run: AuditRun, document: dict[str, Any]) -> None:
         metrics = [
             Metric(metric_key("check", c["name"]), float(c["value"]), 0, 0)
             for c in checks
-            if c["value"] is not None
+            if c["value"] is not None and not value_hidden(c)
         ]
         if metrics:
             run.call("log_batch", child, metrics=metrics)

@@ -20,7 +20,7 @@ def test_build_reproduces_committed_files(tmp_path):
     assert written["audit"].read_bytes() == (CREDIT / "data" / "audit.csv").read_bytes()
     audit = pd.read_csv(CREDIT / "data" / "audit.csv")
     features = audit.drop(columns=build.LABEL)
-    for version in ("v1", "v2"):
+    for version in ("v1", "v2", "v3"):
         rebuilt, committed = _load(written[version]), _load(CREDIT / version / "model.skops")
         np.testing.assert_array_equal(rebuilt.predict(features), committed.predict(features))
         np.testing.assert_allclose(

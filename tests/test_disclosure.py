@@ -117,8 +117,9 @@ class _Text(HTMLParser):
 
 
 _NUMBER = re.compile(r"(?<![\w.])(\d+(?:\.(\d+))?)(\s?%)?")
-_COUNT_WORDS = re.compile(  # "groups under 30 people" is a threshold, not a count
-    r"(?<!under )(?<![\w.])(\d+) (?:of|people|adverse|decisions|missing|rows|cases|files)\b"
+_COUNT_WORDS = re.compile(  # "groups under 30 people" is a threshold, "class index 1" a class
+    r"(?<!under )(?<!index )(?<![\w.])(\d+) "
+    r"(?:of|people|adverse|decisions|missing|rows|cases|files)\b"
 )
 #: Table columns that hold counts of people.
 COUNT_COLUMNS = ("People", "Cases counted", "Adverse decisions", "Unexpected rows")
