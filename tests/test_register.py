@@ -39,7 +39,9 @@ def store(tmp_path_factory):
     cwd = os.getcwd()
     os.chdir(ROOT)
     try:
-        for spec in sorted(SPECS.glob("*.yaml")):
+        # Two versions of each of the three systems (v3 of credit scoring is left out: the
+        # register's pages are the same for a third version, and its audit takes minutes).
+        for spec in sorted(p for p in SPECS.glob("*.yaml") if p.stem != "credit_scoring_v3"):
             out = root / "evidence" / spec.stem
             args = ["run", str(spec), "--out", str(out), "--tracking-uri", uri, "-q"]
             codes[spec.stem] = main([*args, "--ledger", str(root / "ledger.jsonl")])
