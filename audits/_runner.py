@@ -126,6 +126,8 @@ class _Audit:
     errors: list[dict[str, str]] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)
     private: dict[str, bytes] = field(default_factory=dict)
+    #: With ``data.engine: spark``: what ran where (see :mod:`audits._spark`).
+    engine: dict[str, Any] | None = None
 
 
 @_stage("read")
@@ -267,7 +269,7 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
 def _render(audit: _Audit) -> dict[str, Any]:
     """The results document: what was audited, how, every check, and the derived verdict."""
     spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
-    data_path = Path(spec.data.path)
+    data_path = Path(spec.data.path) if spec.data.path else None
     verdict, code = derive_verdict((r.status for r in audit.results), errors=len(audit.errors))
     checks = [
         {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}
@@ -296,8 +298,11 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "clusters": _clusters(spec, frame)
             if frame is not None and spec.data.cluster_column
             else None,
-            "path": str(data_path),
-            "rows": None if frame is None else len(frame),
+            "path": str(data_path) if data_path else f"table:{spec.data.table}",
+            "rows": audit.engine.get("rows")
+            if audit.engine
+            else (None if frame is None else len(frame)),
+            **({"engine": audit.engine} if spec.data.engine == "spark" else {}),
             "label": spec.data.label,
             "positive_label": spec.data.positive_label,
             "sensitive": list(spec.data.sensitive),
@@ -339,6 +344,7 @@ def run_audit(
     spec: AuditSpec | None = None,
     tracking_uri: str | None = None,
     audit_id: str | None = None,
+    spark_master: str | None = None,
 ) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
@@ -363,6 +369,9 @@ def run_audit(
     audit_id : str, optional
         The audit's id (default: a new time-ordered unique id, see
         :func:`~audits._document.new_audit_id`).
+    spark_master : str, optional
+        With ``data.engine: spark``: the master URL of a session fairgate starts (default:
+        the active session, e.g. under ``spark-submit``, else Spark's default).
 
     Returns
     -------
@@ -382,7 +391,12 @@ def run_audit(
         started=utc_now(),
     )
     try:
-        _pipeline(audit, tracking_uri=tracking_uri)
+        if spec.data.engine == "spark":
+            from ._spark import spark_pipeline
+
+            spark_pipeline(audit, tracking_uri=tracking_uri, master=spark_master)
+        else:
+            _pipeline(audit, tracking_uri=tracking_uri)
     except _StageError as stop:
         audit.errors.append(stop.record)
         audit.results = error_results(

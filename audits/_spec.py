@@ -253,7 +253,8 @@ class MediaSpec(_Strict):
 class DataSpec(_Strict):
     """The audit data and its roles."""
 
-    path: str
+    #: A .csv or .parquet file (with ``engine: spark`` also a folder of them).
+    path: str | None = None
     label: str
     #: Must be among the label's values (exit 2 at the data stage, 4 against label_values).
     positive_label: LabelValue = 1
@@ -287,6 +288,29 @@ class DataSpec(_Strict):
     expectations: list[NamedExpectation] = Field(default_factory=list)
     #: Built-in validations whose failure only warns (see the README for their names).
     warn_only: list[Literal[VALIDATION_KINDS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    #: Where the audit runs: on this machine (``local``) or on Apache Spark (``spark``).
+    engine: Literal["local", "spark"] = "local"
+    #: A catalog table (``db.decisions``) instead of ``path`` (``engine: spark`` only).
+    table: Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.table is None):
+            got = "both" if self.path else "neither"
+            raise ValueError(f"data needs exactly one of path and table. Got {got}.")
+        if self.table is not None and self.engine != "spark":
+            raise ValueError(
+                "data.table names a catalog table, which only Spark reads: it needs "
+                f"data.engine: spark. Got engine {self.engine!r} instead."
+            )
+        if self.path is not None and self.engine == "local" and Path(self.path).is_dir():
+            raise ValueError(f"data.path must be an existing file. Got the folder {self.path!r}.")
+        if self.media is not None and self.engine == "spark":
+            raise ValueError(
+                "data.media (image or audio files) is audited on one machine: it needs "
+                "data.engine: local. Got engine 'spark' instead."
+            )
+        return self
 
     @field_validator("sensitive")
     @classmethod
@@ -301,9 +325,13 @@ class DataSpec(_Strict):
 
     @field_validator("path")
     @classmethod
-    def _path_exists(cls, v: str) -> str:
-        if not v.lower().endswith((".csv", ".parquet", ".pq")):
+    def _path_exists(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if not v.rstrip("/").lower().endswith((".csv", ".parquet", ".pq")):
             raise ValueError(f"data.path must be a .csv or .parquet file. Got {v!r} instead.")
+        if Path(v).expanduser().is_dir():  # a folder of part files: Spark only (checked below)
+            return v
         return _existing_file(v, "data.path")
 
 
@@ -517,6 +545,22 @@ class AuditSpec(_Strict):
                         f"checks[{i}].views must name sensitive columns {self.data.sensitive} "
                         f"joined by '|'. Got {view!r} instead."
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _spark_models(self) -> AuditSpec:
+        if self.data.engine == "spark" and self.model.kind in ("rest", "python"):
+            where = (
+                "a deployed endpoint is called from this machine, which Spark's executors would "
+                "flood"
+                if self.model.kind == "rest"
+                else "its module is imported from this machine's files"
+            )
+            raise ValueError(
+                f"model.kind {self.model.kind!r} stays single-machine ({where}): audit it with "
+                "data.engine: local, or on Spark as a decision log (model.kind: predictions) "
+                f"or an mlflow, sklearn or onnx model. Got engine 'spark' instead."
+            )
         return self
 
     @model_validator(mode="after")
