@@ -17,7 +17,14 @@ from typing import Any
 from ._data import DataError
 from ._spec import AuditSpec
 
-__all__ = ["ROW_ID", "SparkUnavailableError", "read_spark", "spark_session"]
+__all__ = [
+    "ROW_ID",
+    "SparkUnavailableError",
+    "read_spark",
+    "require_pyspark",
+    "spark_session",
+    "with_engine",
+]
 
 #: The column holding each row's number (in read order); never a column of the data.
 ROW_ID = "__fairgate_row"
@@ -103,3 +110,23 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
     if ROW_ID in frame.columns:
         raise DataError(f"The {source} has a column named {ROW_ID!r}, which fairgate reserves.")
     return frame.withColumn(ROW_ID, sf.monotonically_increasing_id())
+
+
+def require_pyspark() -> None:
+    """Raise :class:`SparkUnavailableError` unless pyspark can be imported (nothing starts)."""
+    import importlib.util
+
+    if importlib.util.find_spec("pyspark") is None:
+        raise SparkUnavailableError(
+            "data.engine: spark needs pyspark, which is not installed: pip install "
+            "'fairgate[spark]' (and a Java runtime, 17 or newer). Nothing was audited."
+        )
+
+
+def with_engine(spec: AuditSpec, engine: str) -> AuditSpec:
+    """The spec with ``data.engine`` set to ``engine``, validated again (``--engine``)."""
+    from ._spec import parse_spec
+
+    content = spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    content["data"] = {**content["data"], "engine": engine}
+    return parse_spec(content)

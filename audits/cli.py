@@ -87,6 +87,18 @@ def cli() -> None:
     envvar="FAIRGATE_LEDGER",
     help="The hash-chained audit ledger to append to [default: .fairgate/ledger.jsonl].",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    help="Where the audit runs [default: the spec's data.engine, else local]; spark needs "
+    "pyspark (pip install 'fairgate[spark]'), else exit 4.",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="Spark master of the session fairgate starts (e.g. local[4], spark://host:7077) "
+    "[default: the active session, e.g. under spark-submit].",
+)
 def run(
     spec_path: Path,
     out_dir: Path | None,
@@ -98,6 +110,8 @@ def run(
     quiet: bool,
     signing_key: Path | None,
     ledger_path: Path | None,
+    engine: str | None,
+    spark_master: str | None,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code.
 
@@ -121,6 +135,18 @@ def run(
     from ._runner import run_audit
 
     spec = load_spec(spec_path)
+    if engine or spark_master or spec.data.engine == "spark":
+        from ._spark_reading import SparkUnavailableError, require_pyspark, with_engine
+
+        spec = with_engine(spec, engine) if engine else spec
+        try:
+            if spec.data.engine == "spark":
+                require_pyspark()
+            elif spark_master:
+                raise click.UsageError("--spark-master needs the spark engine (--engine spark).")
+        except SparkUnavailableError as err:
+            click.echo(f"error: {err}", err=True)
+            return ExitCode.USAGE_ERROR
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     try:
@@ -174,6 +200,7 @@ def run(
             spec=spec,
             tracking_uri=tracking_uri or tracking,
             audit_id=audit_id,
+            spark_master=spark_master,
         )
         doc = result.document
         try:
