@@ -114,13 +114,13 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
 
 def require_pyspark() -> None:
     """Raise :class:`SparkUnavailableError` unless pyspark can be imported (nothing starts)."""
-    import importlib.util
-
-    if importlib.util.find_spec("pyspark") is None:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as err:
         raise SparkUnavailableError(
             "data.engine: spark needs pyspark, which is not installed: pip install "
             "'fairgate[spark]' (and a Java runtime, 17 or newer). Nothing was audited."
-        )
+        ) from err
 
 
 def with_engine(spec: AuditSpec, engine: str) -> AuditSpec:
