@@ -4,8 +4,8 @@
   and score column; nothing is scored.
 * ``mlflow``: the model's files, downloaded and verified on the driver by the local loader
   (skops, ONNX, or a pinned pickle), are scored by ``mlflow.pyfunc.spark_udf`` (the
-  driver's Python environment, ``env_manager='local'``); probabilities with the scikit-learn
-  flavour's ``predict_method='predict_proba'``.
+  driver's Python environment, ``env_manager='local'``); the probabilities (which pyfunc's
+  ``predict`` does not give) by the pandas UDF below, from an archive of the same files.
 * ``sklearn`` and ``onnx``: the model file's bytes go to the executors, which load them with
   the same loader as the local engine (the same skops trusted types and sha256 pins) and
   score each partition's batches in a pandas UDF.
@@ -113,13 +113,23 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _scorer(spec: AuditSpec, adapter: ModelAdapter) -> tuple[bytes, dict[str, Any]]:
-    """The model file's bytes and the loader's parameters, for the executors."""
+def _scorer(spec: AuditSpec, folder: str | None) -> tuple[bytes, dict[str, Any]]:
+    """The model's bytes (a file, or an mlflow model folder as a tar archive) and the
+    loader's parameters, for the executors."""
     params = spec.model.model_dump()
     kind = params.pop("kind")
     path = Path(params.pop("uri"))
-    params.pop("proba_classes", None)
-    return path.read_bytes(), {"kind": kind, "suffix": path.suffix, **params}
+    for key in ("proba_classes", "tracking_uri"):
+        params.pop(key, None)
+    if folder is None:
+        return path.read_bytes(), {"kind": kind, "suffix": path.suffix, **params}
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.add(folder, arcname="model")
+    return buffer.getvalue(), {"kind": kind, "suffix": ".tar", **params}
 
 
 def _udf(blob: bytes, params: dict[str, Any], decision_type: str, with_proba: bool) -> Any:
@@ -139,6 +149,12 @@ def _udf(blob: bytes, params: dict[str, Any], decision_type: str, with_proba: bo
         with tempfile.TemporaryDirectory(prefix="fairgate-") as folder:
             path = Path(folder) / f"model{suffix}"
             path.write_bytes(blob)
+            if suffix == ".tar":  # an mlflow model folder (our own archive of it)
+                import tarfile
+
+                with tarfile.open(path) as archive:
+                    archive.extractall(folder, filter="data")
+                path = Path(folder) / "model"
             model = load_model(kind, uri=str(path), **settings)
             for batch in batches:
                 out = pd.DataFrame({"d": np.asarray(model.predict(batch)).reshape(-1)})
@@ -149,28 +165,11 @@ def _udf(blob: bytes, params: dict[str, Any], decision_type: str, with_proba: bo
     return score
 
 
-def _mlflow_udfs(session: Any, folder: str, decision_type: str, with_proba: bool) -> Any:
-    """``mlflow.pyfunc.spark_udf`` for the decisions (and the probabilities)."""
+def _mlflow_udf(session: Any, folder: str, decision_type: str) -> Any:
+    """``mlflow.pyfunc.spark_udf`` for the decisions (the model's pyfunc ``predict``)."""
     import mlflow.pyfunc
-    from pyspark.sql import functions as sf
 
-    def scored(features: Any) -> Any:
-        predict = mlflow.pyfunc.spark_udf(
-            session, folder, result_type=decision_type, env_manager="local"
-        )
-        parts = [predict(features).alias("d")]
-        if with_proba:
-            proba = mlflow.pyfunc.spark_udf(
-                session,
-                folder,
-                result_type="array<double>",
-                env_manager="local",
-                params={"predict_method": "predict_proba"},
-            )
-            parts.append(proba(features).alias("p"))
-        return sf.struct(*parts)
-
-    return scored
+    return mlflow.pyfunc.spark_udf(session, folder, result_type=decision_type, env_manager="local")
 
 
 def decide_spark(
@@ -200,16 +199,22 @@ def decide_spark(
         classes = proba_columns(
             adapter, adapter.predict_proba(pilot), spec.data.positive_label, declared
         )
-    if spec.model.kind == "mlflow":
-        scorer = _mlflow_udfs(session, str(model_folder), decision_type, adapter.has_proba)
-    else:
-        blob, params = _scorer(spec, adapter)
+    mlflow = spec.model.kind == "mlflow"
+    blob, params = _scorer(spec, model_folder if mlflow else None)
+    inputs = sf.struct(*features)
+    out = frame
+    if mlflow:  # decisions by MLflow's own Spark UDF
+        out = out.withColumn(
+            DECISION, _mlflow_udf(session, str(model_folder), decision_type)(inputs)
+        )
+    if adapter.has_proba or not mlflow:
         scorer = _udf(blob, params, decision_type, adapter.has_proba)
-    scored = frame.withColumn("__fairgate_scored", scorer(sf.struct(*features)))
-    out = scored.withColumn(DECISION, sf.col("__fairgate_scored.d"))
-    if adapter.has_proba:
-        out = out.withColumn(PROBA, sf.col("__fairgate_scored.p"))
-    out = out.drop("__fairgate_scored")
+        out = out.withColumn("__fairgate_scored", scorer(inputs))
+        if not mlflow:
+            out = out.withColumn(DECISION, sf.col("__fairgate_scored.d"))
+        if adapter.has_proba:
+            out = out.withColumn(PROBA, sf.col("__fairgate_scored.p"))
+        out = out.drop("__fairgate_scored")
     what = f"The {adapter.kind} model {adapter.uri!r}'s predict_proba"
     if adapter.has_proba:
         _check_proba(out, PROBA, what, matrix=True)

@@ -33,7 +33,8 @@ __all__ = ["validate_spark"]
 def _level_counts(frame: Any, column: str) -> pd.Series:
     """Rows per value of ``column`` (missing values as ``None``), largest first."""
     rows = frame.groupBy(column).count().collect()
-    counts = pd.Series({r[0]: r[1] for r in rows}, dtype="int64")
+    index = pd.Index([r[0] for r in rows], dtype=object)  # None stays None (missing)
+    counts = pd.Series([r[1] for r in rows], index=index, dtype="int64")
     return counts.sort_values(ascending=False, kind="stable")
 
 
@@ -44,7 +45,7 @@ def _group_shares(spec: AuditSpec, levels: dict[str, pd.Series]) -> list[dict[st
         return []
     out = []
     for column, counts in levels.items():
-        named = counts.rename(index=lambda v: "unknown" if v is None else v)
+        named = counts.rename(index=lambda v: "unknown" if pd.isna(v) else v)
         named = named.groupby(level=0, sort=False).sum().sort_values(ascending=False)
         shares = named / named.sum()
         smallest = shares.idxmin()
