@@ -30,15 +30,18 @@ from ._validation import validate_data
 __all__ = ["validate_spark"]
 
 
-def _level_counts(frame: Any, column: str) -> pd.Series:
-    """Rows per value of ``column`` (missing values as ``None``), largest first."""
-    rows = frame.groupBy(column).count().collect()
+def _level_counts(frame: Any, column: str) -> pd.DataFrame:
+    """Rows (``n``) and first row (``first``) per value of ``column`` (missing as ``None``),
+    in pandas' ``value_counts`` order: largest first, ties in order of first appearance."""
+    from pyspark.sql import functions as sf
+
+    rows = frame.groupBy(column).agg(sf.count("*"), sf.min(ROW_ID)).collect()
     index = pd.Index([r[0] for r in rows], dtype=object)  # None stays None (missing)
-    counts = pd.Series([r[1] for r in rows], index=index, dtype="int64")
-    return counts.sort_values(ascending=False, kind="stable")
+    counts = pd.DataFrame({"n": [r[1] for r in rows], "first": [r[2] for r in rows]}, index=index)
+    return counts.sort_values(["n", "first"], ascending=[False, True], kind="stable")
 
 
-def _group_shares(spec: AuditSpec, levels: dict[str, pd.Series]) -> list[dict[str, Any]]:
+def _group_shares(spec: AuditSpec, levels: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
     """The group-share entries of :mod:`audits._validation`, from the level counts."""
     bound = spec.data.min_group_share
     if bound <= 0:
@@ -46,8 +49,9 @@ def _group_shares(spec: AuditSpec, levels: dict[str, pd.Series]) -> list[dict[st
     out = []
     for column, counts in levels.items():
         named = counts.rename(index=lambda v: "unknown" if pd.isna(v) else v)
-        named = named.groupby(level=0, sort=False).sum().sort_values(ascending=False)
-        shares = named / named.sum()
+        named = named.groupby(level=0, sort=False).agg({"n": "sum", "first": "min"})
+        named = named.sort_values(["n", "first"], ascending=[False, True], kind="stable")
+        shares = named["n"] / named["n"].sum()
         smallest = shares.idxmin()
         out.append(
             {
@@ -79,7 +83,7 @@ def _roles(spec: AuditSpec) -> dict[str, str]:
     return roles
 
 
-def _require_columns(frame: Any, spec: AuditSpec, levels: dict[str, pd.Series]) -> None:
+def _require_columns(frame: Any, spec: AuditSpec, levels: dict[str, pd.DataFrame]) -> None:
     """Every role's column present and complete; no '|' in a sensitive value (one job)."""
     from pyspark.sql import functions as sf
 
@@ -109,7 +113,7 @@ def _require_columns(frame: Any, spec: AuditSpec, levels: dict[str, pd.Series]) 
                 )
 
 
-def _check_data(spec: AuditSpec, frame: Any, levels: dict[str, pd.Series], rows: int) -> None:
+def _check_data(spec: AuditSpec, frame: Any, levels: dict[str, pd.DataFrame], rows: int) -> None:
     """:func:`audits._data_checks.check_data`, from counts Spark made."""
     labels = [r[0] for r in frame.select(spec.data.label).distinct().collect()]
     check_positive_label(spec, pd.Series(labels, dtype=object))

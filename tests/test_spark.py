@@ -224,9 +224,10 @@ def test_validation_on_spark_gives_the_same_entries_and_stops_alike(spark, tmp_p
     assert doc["verdict"] == local["verdict"] == "error"
     assert [e["stage"] for e in doc["errors"]] == [e["stage"] for e in local["errors"]]
     assert doc["errors"][0]["message"] == local["errors"][0]["message"]
-    assert doc["data_validation"] == local["data_validation"]
+    differences = _same(local["data_validation"], doc["data_validation"])
+    assert not differences, differences
     failed = {r["kind"] for r in doc["data_validation"]["results"] if not r["success"]}
-    assert failed == {"label_values", "sensitive_missing", "ranges"}
+    assert failed == {"label_values", "sensitive_missing", "ranges", "group_share"}
 
 
 def test_mlflow_model_scored_by_spark_udf_equals_the_local_engine(spark, tmp_path, in_repo):
