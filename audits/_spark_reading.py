@@ -77,6 +77,7 @@ def spark_session(master: str | None = None, *, app_name: str = "fairgate") -> A
             f"runtime is installed and that the master {master or '(default)'!r} is reachable. "
             "Nothing was audited."
         ) from err
+    session.sparkContext.setLogLevel("ERROR")  # a session fairgate started: quiet logs
     return session
 
 
