@@ -551,8 +551,7 @@ class AuditSpec(_Strict):
     def _spark_models(self) -> AuditSpec:
         if self.data.engine == "spark" and self.model.kind in ("rest", "python"):
             where = (
-                "a deployed endpoint is called from this machine, which Spark's executors would "
-                "flood"
+                "a deployed endpoint is called from one machine, within its rate limit"
                 if self.model.kind == "rest"
                 else "its module is imported from this machine's files"
             )
