@@ -17,6 +17,7 @@ What ran where is stated in the results document (``data.engine``).
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Any
 
@@ -49,14 +50,14 @@ def _load_mlflow(spec: Any, *, tracking_uri: str | None, show: bool) -> tuple[An
 
 def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) -> None:
     """Run the audit's stages on Spark, filling ``audit`` as the local pipeline does."""
-    from ._runner import _check, _count, _load, _stage
+    from ._runner import _load, _stage
 
     spec = audit.spec
     session, frame = _stage("read")(_read)(spec, master)
     frame, rows = _stage("validate")(validate_spark)(
         spec, frame, show=audit.show, keep=lambda v: setattr(audit, "validation", v)
     )
-    audit.engine = engine = {
+    audit.engine = {
         "name": "spark",
         "spark_version": session.version,
         "master": session.sparkContext.master,
@@ -75,6 +76,18 @@ def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) 
     decided = _stage("decide")(decide_spark)(
         spec, audit.adapter, frame, session=session, model_folder=folder
     )
+    try:
+        _count_and_check(audit, decided, frame, rows)
+    finally:
+        with contextlib.suppress(Exception):  # a no-op for a decision log (never persisted)
+            decided.frame.unpersist()
+
+
+def _count_and_check(audit: Any, decided: Any, frame: Any, rows: int) -> None:
+    """The count stage (one aggregation) and the check stage (explanations on a sample)."""
+    from ._runner import _check, _count, _stage
+
+    spec, engine = audit.spec, audit.engine
     score_checks = any(c.type == "score_metric" for c in spec.checks)
     local, outcome, classes, collected = _stage("count")(table_rows)(
         spec, decided, rows, score_checks=score_checks

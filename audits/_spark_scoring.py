@@ -186,6 +186,7 @@ def decide_spark(
     decisions' type and the probability columns' classes, and stops a model that cannot
     predict before any executor runs it.
     """
+    from pyspark import StorageLevel
     from pyspark.sql import functions as sf
 
     if adapter.decision_column is not None:
@@ -215,6 +216,9 @@ def decide_spark(
         if adapter.has_proba:
             out = out.withColumn(PROBA, sf.col("__fairgate_scored.p"))
         out = out.drop("__fairgate_scored")
+    # scored once: the checks, the count and the sample read the same decisions (the
+    # pipeline unpersists it when the audit ends)
+    out = out.persist(StorageLevel.MEMORY_AND_DISK)
     what = f"The {adapter.kind} model {adapter.uri!r}'s predict_proba"
     if adapter.has_proba:
         _check_proba(out, PROBA, what, matrix=True)
