@@ -25,6 +25,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 from types import ModuleType
 
 __all__ = ["finish_import", "great_expectations", "start_import"]
@@ -42,6 +43,12 @@ def _import() -> None:
             import jsonschema  # noqa: F401  # its format checkers, without the IRI grammar
         finally:
             del sys.modules["rfc3987_syntax"]
+    # Great Expectations imports pyspark when it is installed (fairgate[spark]); pyspark then
+    # warns on every import that it does not "fully support" pandas 3. The Spark engine's tests
+    # check its results against the local engine's: the warning is noise in every audit's output.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     try:
         importlib.import_module("great_expectations")
         importlib.import_module("great_expectations.data_context.types.base")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,9 @@ def spark_session(master: str | None = None, *, app_name: str = "fairgate") -> A
     to the cluster. Raises :class:`SparkUnavailableError` when pyspark is not installed or the
     JVM does not start.
     """
+    warnings.filterwarnings(  # tested against pandas 3 (see audits._gx_import)
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
     try:
         from pyspark.sql import SparkSession
     except ImportError as err:
