@@ -19,11 +19,11 @@ The optional checker is left out only when neither ``jsonschema`` nor ``rfc3987_
 imported yet (otherwise the process already paid for it and nothing changes).
 
 GE also imports PySpark at its own import when PySpark is installed (``fairgate[spark]``), for
-its Spark datasource, which fairgate's local engine never uses. That import costs about a
-second, prints a pandas-version ``FutureWarning`` on stderr, and, in a ``python -c`` process,
-PySpark's Spark Connect module prints "Skipping doctests" and ends the process (it takes an
-uninitialised ``__main__`` for a doctest run). So GE is imported with PySpark hidden, unless
-PySpark is already imported (a Spark audit imports it first); GE then treats PySpark as absent.
+its Spark datasource. That costs about a second that a local audit does not need, so the CLI
+starts the import with PySpark hidden when its audit runs on the local engine
+(``start_import(without_spark=True)``): GE then treats PySpark as absent for the rest of the
+process, which runs that one audit. A Python session (tests, notebooks) keeps GE's Spark
+datasource: :func:`start_import` hides nothing by default.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import importlib
 import os
 import sys
 import threading
+import warnings
 from types import ModuleType
 
 __all__ = ["finish_import", "great_expectations", "start_import"]
@@ -41,7 +42,7 @@ _thread: threading.Thread | None = None
 _failure: list[BaseException] = []
 
 
-def _import() -> None:
+def _import(hide: tuple[str, ...] = ()) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from the audit
     if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # ImportError on import
@@ -49,7 +50,12 @@ def _import() -> None:
             import jsonschema  # noqa: F401  # its format checkers, without the IRI grammar
         finally:
             del sys.modules["rfc3987_syntax"]
-    hidden = [name for name in ("pyspark",) if name not in sys.modules]
+    # GE imports pyspark when it is installed (fairgate[spark]); pyspark then warns on every
+    # import that it does not "fully support" pandas 3: noise in every audit's output.
+    warnings.filterwarnings(
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
+    hidden = [name for name in hide if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # ImportError on import
     try:
@@ -67,12 +73,22 @@ def _import() -> None:
                 del sys.modules[name]
 
 
-def start_import() -> None:
-    """Start importing Great Expectations in a background (daemon) thread, once."""
+def start_import(*, without_spark: bool = False) -> None:
+    """Start importing Great Expectations in a background (daemon) thread, once.
+
+    Parameters
+    ----------
+    without_spark : bool, default False
+        Hide PySpark from GE's import (a process that audits on the local engine only); GE's
+        Spark datasource is then unavailable in this process.
+    """
     global _thread
+    hide = ("pyspark",) if without_spark else ()
     with _lock:
         if _thread is None and "great_expectations" not in sys.modules:
-            _thread = threading.Thread(target=_import, name="fairgate-gx-import", daemon=True)
+            _thread = threading.Thread(
+                target=_import, args=(hide,), name="fairgate-gx-import", daemon=True
+            )
             _thread.start()
 
 

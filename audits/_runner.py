@@ -152,6 +152,8 @@ class _Audit:
     rows: int | None = None  # rows counted without holding them (streaming)
     streaming: dict[str, Any] | None = None
     stream_seconds: float | None = None  # the streamed read (in the run block: it varies)
+    #: With ``data.engine: spark``: what ran where (see :mod:`audits._spark`).
+    engine: dict[str, Any] | None = None
 
 
 @_stage("read")
@@ -396,7 +398,7 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
 def _render(audit: _Audit) -> dict[str, Any]:
     """The results document: what was audited, how, every check, and the derived verdict."""
     spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
-    data_path = Path(spec.data.path)
+    data_path = Path(spec.data.path) if spec.data.path else None
     checks = [
         {**asdict(r), "status": r.status.value, "ci": list(r.ci) if r.ci else None}
         for r in audit.results
@@ -436,9 +438,14 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "clusters": _clusters(spec, frame)
             if frame is not None and spec.data.cluster_column
             else None,
-            "path": str(data_path),
-            "rows": audit.rows if audit.rows is not None else None if frame is None else len(frame),
+            "path": str(data_path) if data_path else f"table:{spec.data.table}",
+            "rows": audit.engine.get("rows")
+            if audit.engine
+            else audit.rows
+            if audit.rows is not None
+            else (None if frame is None else len(frame)),
             "streaming": audit.streaming,
+            **({"engine": audit.engine} if spec.data.engine == "spark" else {}),
             "label": spec.data.label,
             "positive_label": spec.data.positive_label,
             "sensitive": list(spec.data.sensitive),
@@ -485,6 +492,7 @@ def run_audit(
     waivers: list[Waiver] | None = None,
     waivers_source: str = "waivers file",
     started_at: str | None = None,
+    spark_master: str | None = None,
 ) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
@@ -518,6 +526,9 @@ def run_audit(
     started_at : str, optional
         The audit's start time (ISO 8601 UTC, default now). Waivers are judged on its date;
         tests set it to see a waiver expire.
+    spark_master : str, optional
+        With ``data.engine: spark``: the master URL of a session fairgate starts (default:
+        the active session, e.g. under ``spark-submit``, else Spark's default).
 
     Returns
     -------
@@ -542,7 +553,12 @@ def run_audit(
     declared_owners: list[int | None] = []
     declared = _run_checks(spec, None, None, audit.errors, declared_owners, checks=upfront)
     try:
-        _pipeline(audit, tracking_uri=tracking_uri)
+        if spec.data.engine == "spark":
+            from ._spark import spark_pipeline
+
+            spark_pipeline(audit, tracking_uri=tracking_uri, master=spark_master)
+        else:
+            _pipeline(audit, tracking_uri=tracking_uri)
     except _StageError as stop:
         audit.errors.append(stop.record)
         audit.results = error_results(

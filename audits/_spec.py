@@ -311,7 +311,9 @@ class MediaSpec(_Strict):
 class DataSpec(_Strict):
     """The audit data and its roles."""
 
-    path: str
+    #: A .csv or .parquet file, or a folder of Parquet files (a hive dataset; on Spark, also
+    #: a folder of CSV part files).
+    path: str | None = None
     label: str
     #: Must be among the label's values (exit 2 at the data stage, 4 against label_values).
     positive_label: LabelValue = 1
@@ -345,6 +347,27 @@ class DataSpec(_Strict):
     expectations: list[NamedExpectation] = Field(default_factory=list)
     #: Built-in validations whose failure only warns (see the README for their names).
     warn_only: list[Literal[VALIDATION_KINDS]] = Field(default_factory=list)  # type: ignore[valid-type]
+    #: Where the audit runs: on this machine (``local``) or on Apache Spark (``spark``).
+    engine: Literal["local", "spark"] = "local"
+    #: A catalog table (``db.decisions``) instead of ``path`` (``engine: spark`` only).
+    table: Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*){0,2}$")] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.table is None):
+            got = "both" if self.path else "neither"
+            raise ValueError(f"data needs exactly one of path and table. Got {got}.")
+        if self.table is not None and self.engine != "spark":
+            raise ValueError(
+                "data.table names a catalog table, which only Spark reads: it needs "
+                f"data.engine: spark. Got engine {self.engine!r} instead."
+            )
+        if self.media is not None and self.engine == "spark":
+            raise ValueError(
+                "data.media (image or audio files) is audited on one machine: it needs "
+                "data.engine: local. Got engine 'spark' instead."
+            )
+        return self
 
     @field_validator("sensitive")
     @classmethod
@@ -359,14 +382,16 @@ class DataSpec(_Strict):
 
     @field_validator("path")
     @classmethod
-    def _path_exists(cls, v: str) -> str:
-        if not v.lower().endswith((".csv", ".parquet", ".pq")) and not Path(v).is_dir():
+    def _path_exists(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if Path(v).expanduser().is_dir():  # a folder of Parquet files, a hive dataset
+            return v
+        if not v.lower().endswith((".csv", ".parquet", ".pq")):
             raise ValueError(
                 "data.path must be a .csv or .parquet file, or a folder of Parquet files. "
                 f"Got {v!r} instead."
             )
-        if Path(v).expanduser().is_dir():  # a folder of Parquet files, or a hive dataset
-            return v
         return _existing_file(v, "data.path")
 
 
@@ -621,6 +646,28 @@ class AuditSpec(_Strict):
         return self
 
     @model_validator(mode="after")
+    def _spark_models(self) -> AuditSpec:
+        if self.data.engine == "spark" and getattr(self.model, "signature", None) is not None:
+            raise ValueError(
+                "model.signature is verified on this machine before the model loads, but on "
+                "Spark each executor loads the model files itself, where no signature is "
+                "checked: audit a signed model with data.engine: local. Got engine 'spark' "
+                "instead."
+            )
+        if self.data.engine == "spark" and self.model.kind in ("rest", "python"):
+            where = (
+                "a deployed endpoint is called from one machine, within its rate limit"
+                if self.model.kind == "rest"
+                else "its module is imported from this machine's files"
+            )
+            raise ValueError(
+                f"model.kind {self.model.kind!r} stays single-machine ({where}): audit it with "
+                "data.engine: local, or on Spark as a decision log (model.kind: predictions) "
+                f"or an mlflow, sklearn or onnx model. Got engine 'spark' instead."
+            )
+        return self
+
+    @model_validator(mode="after")
     def _rules(self) -> AuditSpec:
         problems = (
             threshold_problems(self.checks)
@@ -740,8 +787,9 @@ def parse_spec(data: object) -> AuditSpec:
     return spec
 
 
-def load_spec(path: str | Path) -> AuditSpec:
-    """Read and validate the YAML audit spec at ``path``."""
+def load_spec(path: str | Path, *, engine: str | None = None) -> AuditSpec:
+    """Read and validate the YAML audit spec at ``path``; ``engine`` (``fairgate run
+    --engine``) replaces its ``data.engine`` before validation."""
     import yaml
 
     path = Path(path)
@@ -762,4 +810,6 @@ def load_spec(path: str | Path) -> AuditSpec:
         raise SpecError([f"spec file {str(path)!r}: {err}"]) from err
     except yaml.YAMLError as err:
         raise SpecError([f"spec file {str(path)!r} is not valid YAML: {err}"]) from err
+    if engine is not None and isinstance(data, dict) and isinstance(data.get("data"), dict):
+        data["data"] = {**data["data"], "engine": engine}
     return parse_spec(data)

@@ -142,10 +142,19 @@ def _group_shares(spec: AuditSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
     return results
 
 
-def validate_data(spec: AuditSpec, frame: pd.DataFrame, *, show: bool = False) -> dict[str, Any]:
+def validate_data(
+    spec: AuditSpec,
+    frame: pd.DataFrame,
+    *,
+    show: bool = False,
+    group_shares: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """Validate the audit data; return ``{'success', 'results', 'failed_errors'}``.
 
     ``success`` is false when any error-severity expectation failed; warnings never fail.
+    ``frame`` may be a Spark DataFrame (``data.engine: spark``): the same suite then runs on
+    Great Expectations' Spark datasource, and ``group_shares`` are the group-share entries
+    computed by Spark (see :mod:`audits._spark_validation`).
     """
     gx = great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -153,7 +162,11 @@ def validate_data(spec: AuditSpec, frame: pd.DataFrame, *, show: bool = False) -
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=show, metric_calculations=show)
     batch = (
-        context.data_sources.add_pandas("fairgate")
+        (
+            context.data_sources.add_spark("fairgate")
+            if hasattr(frame, "sparkSession")  # a Spark DataFrame
+            else context.data_sources.add_pandas("fairgate")
+        )
         .add_dataframe_asset("audit_data")
         .add_batch_definition_whole_dataframe("all")
         .get_batch(batch_parameters={"dataframe": frame})
@@ -195,6 +208,6 @@ def validate_data(spec: AuditSpec, frame: pd.DataFrame, *, show: bool = False) -
                 ),
             }
         )
-    results += _group_shares(spec, frame)
+    results += _group_shares(spec, frame) if group_shares is None else group_shares
     failed = [r for r in results if not r["success"] and r["severity"] == "error"]
     return {"success": not failed, "results": results, "failed_errors": len(failed)}

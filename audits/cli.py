@@ -104,6 +104,18 @@ def cli() -> None:
     "[tool.fairgate.promotion]) [default: ./fairgate.toml or ./pyproject.toml; none: every "
     "spec that audited the version must pass].",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    help="Where the audit runs [default: the spec's data.engine, else local]; spark needs "
+    "pyspark (pip install 'fairgate[spark]'), else exit 4.",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="Spark master of the session fairgate starts (e.g. local[4], spark://host:7077) "
+    "[default: the active session, e.g. under spark-submit].",
+)
 def run(
     spec_path: Path,
     out_dir: Path | None,
@@ -117,6 +129,8 @@ def run(
     ledger_path: Path | None,
     waivers_path: Path | None,
     rules_path: Path | None,
+    engine: str | None,
+    spark_master: str | None,
 ) -> ExitCode:
     """Run the audit in SPEC_PATH, write its evidence, log it to MLflow, exit with its code.
 
@@ -140,12 +154,27 @@ def run(
     from ._registry_gate import resolve_version
     from ._runner import run_audit
 
-    spec = load_spec(spec_path)
+    spec = load_spec(spec_path, engine=engine)  # --engine overrides the spec's data.engine
     waivers = None
     if waivers_path is not None:
         from ._waiver_spec import load_waiver_file
 
         waivers = load_waiver_file(waivers_path, spec)  # a bad waiver: exit 4, nothing run
+    if engine or spark_master or spec.data.engine == "spark":
+        from ._spark_reading import SparkUnavailableError, require_pyspark
+
+        try:
+            if spec.data.engine == "spark":
+                require_pyspark()
+            elif spark_master:
+                raise click.UsageError("--spark-master needs the spark engine (--engine spark).")
+        except SparkUnavailableError as err:
+            click.echo(f"error: {err}", err=True)
+            return ExitCode.USAGE_ERROR
+    if spec.data.engine == "local" and (click.get_current_context().obj or {}).get("own_process"):
+        from ._gx_import import start_import
+
+        start_import(without_spark=True)  # a local audit's process never needs GE's Spark
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     if rules_path and not promote_alias:
@@ -216,6 +245,7 @@ def run(
             audit_id=audit_id,
             waivers=waivers,
             waivers_source=str(waivers_path),
+            spark_master=spark_master,
         )
         doc = result.document
         try:
@@ -750,7 +780,9 @@ class _Rendered:
 def main(argv: list[str] | None = None) -> int:
     """Entry point: map every outcome to an :class:`ExitCode` (never 0 after an error)."""
     try:
-        code = cli.main(args=argv, prog_name="fairgate", standalone_mode=False)
+        # argv None: the process's own command line (the console script), which runs one command.
+        obj = {"own_process": argv is None}
+        code = cli.main(args=argv, prog_name="fairgate", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as stop:  # --help, --version
         return int(stop.exit_code)
     except click.ClickException as err:

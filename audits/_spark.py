@@ -1,0 +1,123 @@
+"""The audit pipeline on Apache Spark (``data.engine: spark``).
+
+The same stages as the local engine (read → validate → load → decide → count → check), with
+the row-wise work on Spark's executors and the statistics on the driver:
+
+* read: Parquet/CSV paths or a catalog table as a Spark DataFrame (:mod:`._spark_reading`);
+* validate: the Great Expectations suite on GX's Spark datasource, and Spark aggregations for
+  the rest (:mod:`._spark_validation`);
+* load: the model, verified on the driver by the local loader;
+* decide: scoring on the executors (:mod:`._spark_scoring`);
+* count: one aggregation collected to the driver, handed to the local count stage and so to
+  the same metric engine (:mod:`._spark_counts`);
+* check: the same checks; explanations on a seeded stratified sample collected to the driver.
+
+What ran where is stated in the results document (``data.engine``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from ._evidence import Evidence
+from ._explain_checks import EXPLAIN_CHECKS
+from ._spark_counts import ROW_LIMIT, explain_sample, table_rows
+from ._spark_reading import ROW_ID, read_spark, spark_session
+from ._spark_scoring import decide_spark, feature_columns
+from ._spark_validation import validate_spark
+
+__all__ = ["spark_pipeline"]
+
+
+def _load_mlflow(spec: Any, *, tracking_uri: str | None, show: bool) -> tuple[Any, str]:
+    """The mlflow model, downloaded once: the local loader verifies the files that
+    ``spark_udf`` then ships to the executors."""
+    from models_under_test import load_model
+    from models_under_test._mlflow_model import download_mlflow_model
+
+    params = spec.model.model_dump()
+    params.pop("kind")
+    uri = params.pop("uri")
+    tracking = params.pop("tracking_uri") or tracking_uri
+    folder = download_mlflow_model(uri, tracking, progress=show)
+    adapter = load_model("mlflow", uri=folder, **params)
+    return replace(adapter, uri=uri), folder
+
+
+def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) -> None:
+    """Run the audit's stages on Spark, filling ``audit`` as the local pipeline does."""
+    from ._runner import _load, _stage
+
+    spec = audit.spec
+    session, frame = _stage("read")(_read)(spec, master)
+    frame, rows = _stage("validate")(validate_spark)(
+        spec, frame, show=audit.show, keep=lambda v: setattr(audit, "validation", v)
+    )
+    audit.engine = {
+        "name": "spark",
+        "spark_version": session.version,
+        "master": session.sparkContext.master,
+        "source": f"table {spec.data.table}" if spec.data.table else "path",
+        "rows": rows,
+        "executors": "read, validation, scoring and the count aggregation",
+        "driver": "the metrics and their intervals, the checks, the explanations",
+    }
+    folder = None
+    if spec.model.kind == "mlflow":
+        audit.adapter, folder = _stage("load")(_load_mlflow)(
+            spec, tracking_uri=tracking_uri, show=audit.show
+        )
+    else:
+        audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
+    decided = _stage("decide")(decide_spark)(
+        spec, audit.adapter, frame, session=session, model_folder=folder
+    )
+    try:
+        _count_and_check(audit, decided, frame, rows)
+    finally:
+        with contextlib.suppress(Exception):  # a no-op for a decision log (never persisted)
+            decided.frame.unpersist()
+
+
+def _count_and_check(audit: Any, decided: Any, frame: Any, rows: int) -> None:
+    """The count stage (one aggregation) and the check stage (explanations on a sample)."""
+    from ._runner import _check, _count, _stage
+
+    spec, engine = audit.spec, audit.engine
+    score_checks = any(c.type == "score_metric" for c in spec.checks)
+    local, outcome, classes, collected = _stage("count")(table_rows)(
+        spec, decided, rows, score_checks=score_checks
+    )
+    engine["collected"] = {**collected, "row_limit": ROW_LIMIT}
+    audit.gm = _count(spec, local, outcome, classes, seed=audit.seed)
+    explains = any(c.type in EXPLAIN_CHECKS for c in spec.checks)
+    if explains and audit.adapter.decision_column is None:
+        sample, decisions, described = _stage("check")(explain_sample)(
+            spec, decided.frame, rows, seed=audit.seed
+        )
+        engine["explain_sample"] = described
+    else:
+        columns = [c for c in frame.columns if c != ROW_ID]
+        sample, decisions = pd.DataFrame(columns=columns), outcome.decisions[:0]
+    features = sample[feature_columns(spec, list(sample.columns))]
+    audit.features = features
+    evidence = Evidence(
+        spec=spec,
+        frame=sample,
+        features=features,
+        decisions=decisions,
+        adapter=audit.adapter,
+        gm=audit.gm,
+        seed=audit.seed,
+        show=audit.show,
+    )
+    _check(audit, evidence)
+
+
+def _read(spec: Any, master: str | None) -> tuple[Any, Any]:
+    session = spark_session(master)
+    return session, read_spark(spec, session)

@@ -1,0 +1,127 @@
+"""Apache Spark for the audit: the session, and the audit data as a Spark DataFrame.
+
+pyspark is imported here only, when an audit runs with ``data.engine: spark``; without it the
+audit is refused before anything runs (:class:`SparkUnavailableError`, exit code 4). The data
+are a Parquet or CSV path (a file or a folder of part files) or a catalog table
+(``data.table``). Each row gets a number in the order Spark reads it
+(:data:`ROW_ID`): for one file, the file's order, as the local engine reads it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from ._data import DataError
+from ._spec import AuditSpec
+
+__all__ = [
+    "ROW_ID",
+    "SparkUnavailableError",
+    "read_spark",
+    "require_pyspark",
+    "spark_session",
+]
+
+#: The column holding each row's number (in read order); never a column of the data.
+ROW_ID = "__fairgate_row"
+
+#: Settings of a session that fairgate starts itself (a running one is used as it is).
+_SESSION_CONF = {
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+class SparkUnavailableError(RuntimeError):
+    """``engine: spark`` was asked for, but pyspark (or Java) cannot be used here."""
+
+
+def spark_session(master: str | None = None, *, app_name: str = "fairgate") -> Any:
+    """The active SparkSession, or a new one on ``master`` (e.g. ``local[2]``).
+
+    Under ``spark-submit`` or on Databricks the session already exists and ``master`` is left
+    to the cluster. Raises :class:`SparkUnavailableError` when pyspark is not installed or the
+    JVM does not start.
+    """
+    warnings.filterwarnings(  # tested against pandas 3 (see audits._gx_import)
+        "ignore", message="PySpark does not yet fully support pandas", category=FutureWarning
+    )
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as err:
+        raise SparkUnavailableError(
+            "data.engine: spark needs pyspark, which is not installed: pip install "
+            "'fairgate[spark]' (and a Java runtime, 17 or newer). Nothing was audited."
+        ) from err
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    if (master or "local").startswith("local"):
+        # local workers run this Python (and its packages) unless PYSPARK_PYTHON says otherwise;
+        # pyspark reads the worker's interpreter from the environment only
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        for key in ("spark.driver.host", "spark.driver.bindAddress"):  # loopback only
+            builder = builder.config(key, "127.0.0.1")
+    for key, value in _SESSION_CONF.items():
+        builder = builder.config(key, value)
+    try:
+        session = builder.getOrCreate()
+    except Exception as err:  # no Java, a master that cannot be reached
+        raise SparkUnavailableError(
+            f"Spark could not start ({type(err).__name__}: {str(err)[:300]}): check that a Java "
+            f"runtime is installed and that the master {master or '(default)'!r} is reachable. "
+            "Nothing was audited."
+        ) from err
+    session.sparkContext.setLogLevel("ERROR")  # a session fairgate started: quiet logs
+    return session
+
+
+def read_spark(spec: AuditSpec, session: Any) -> Any:
+    """The audit data as a Spark DataFrame with a :data:`ROW_ID` column.
+
+    Raises :class:`~audits._data.DataError` when the data cannot be read or hold no rows.
+    """
+    from pyspark.sql import functions as sf
+
+    data = spec.data
+    source = f"table {data.table!r}" if data.table else f"data path {data.path!r}"
+    try:
+        if data.table:
+            frame = session.table(data.table)
+        elif data.path.rstrip("/").lower().endswith(".csv"):
+            # the local engine's pandas.read_csv infers types alike (ints, floats, strings)
+            frame = session.read.csv(
+                str(Path(data.path).absolute()), header=True, inferSchema=True, enforceSchema=False
+            )
+        else:
+            frame = session.read.parquet(str(Path(data.path).absolute()))
+    except Exception as err:
+        raise DataError(f"The {source} cannot be read by Spark: {str(err)[:300]}") from err
+    seen = [c for i, c in enumerate(frame.columns) if c in frame.columns[:i]]
+    if seen:
+        raise DataError(
+            f"The {source} names the column(s) {sorted(set(seen))} more than once: which one "
+            "is meant cannot be known. Rename them."
+        )
+    if ROW_ID in frame.columns:
+        raise DataError(f"The {source} has a column named {ROW_ID!r}, which fairgate reserves.")
+    return frame.withColumn(ROW_ID, sf.monotonically_increasing_id())
+
+
+def require_pyspark() -> None:
+    """Raise :class:`SparkUnavailableError` unless pyspark can be imported (nothing starts)."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as err:
+        raise SparkUnavailableError(
+            "data.engine: spark needs pyspark, which is not installed: pip install "
+            "'fairgate[spark]' (and a Java runtime, 17 or newer). Nothing was audited."
+        ) from err
