@@ -25,7 +25,7 @@ from ._data_checks import (
 )
 from ._spark_reading import ROW_ID
 from ._spec import AuditSpec
-from ._validation import validate_data
+from ._validation import group_share_result, validate_data
 
 __all__ = ["validate_spark"]
 
@@ -52,22 +52,7 @@ def _group_shares(spec: AuditSpec, levels: dict[str, pd.DataFrame]) -> list[dict
         named = named.groupby(level=0, sort=False).agg({"n": "sum", "first": "min"})
         named = named.sort_values(["n", "first"], ascending=[False, True], kind="stable")
         shares = named["n"] / named["n"].sum()
-        smallest = shares.idxmin()
-        out.append(
-            {
-                "kind": "group_share",
-                "expectation": "fairgate_group_share_at_least",
-                "column": column,
-                "kwargs": {"min_share": bound},
-                "success": bool(shares.min() >= bound),
-                "severity": "warning" if "group_share" in spec.data.warn_only else "error",
-                "observed_value": {
-                    "smallest_group": f"{column}={smallest}",
-                    "share": round(float(shares.min()), 6),
-                },
-                "unexpected_count": int((shares < bound).sum()),
-            }
-        )
+        out.append(group_share_result(spec, column, shares.idxmin(), shares.to_numpy()))
     return out
 
 

@@ -28,7 +28,7 @@ from ._data_checks import (
 from ._decisions import _check_decisions
 from ._spec import AuditSpec
 from ._streaming import Streamed
-from ._validation import validate_data
+from ._validation import group_share_result, validate_data
 
 __all__ = ["check_stream_decisions", "refuse_stream", "validate_stream"]
 
@@ -55,28 +55,13 @@ def _every_row(
 
 def _group_shares(spec: AuditSpec, streamed: Streamed) -> list[dict[str, Any]]:
     """Each sensitive column's smallest group share, from the count table (every row)."""
-    table, bound = streamed.table, spec.data.min_group_share
+    table = streamed.table
     out = []
     for i, column in enumerate(table.attributes):
         n = table.counts.sum(axis=tuple(j for j in range(table.counts.ndim) if j != i))
         shares = n / max(int(n.sum()), 1)
-        smallest = int(np.argmin(shares))
-        out.append(
-            {
-                "kind": "group_share",
-                "expectation": "fairgate_group_share_at_least",
-                "column": column,
-                "kwargs": {"min_share": bound},
-                "success": bool(shares.min() >= bound),
-                "severity": "warning" if "group_share" in spec.data.warn_only else "error",
-                "observed_value": {
-                    "smallest_group": f"{column}={table.levels[i][smallest]}",
-                    "share": round(float(shares.min()), 6),
-                },
-                "unexpected_count": int((shares < bound).sum()),
-                "rows_checked": "every row",
-            }
-        )
+        smallest = table.levels[i][int(np.argmin(shares))]
+        out.append(group_share_result(spec, column, smallest, shares, rows_checked="every row"))
     return out
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._gx_import import great_expectations
@@ -123,23 +124,45 @@ def _group_shares(spec: AuditSpec, frame: pd.DataFrame) -> list[dict[str, Any]]:
         if column not in frame.columns:
             continue
         shares = frame[column].fillna("unknown").value_counts(normalize=True)
-        smallest = shares.idxmin()
-        results.append(
-            {
-                "kind": "group_share",
-                "expectation": "fairgate_group_share_at_least",
-                "column": column,
-                "kwargs": {"min_share": bound},
-                "success": bool(shares.min() >= bound),
-                "severity": "warning" if "group_share" in spec.data.warn_only else "error",
-                "observed_value": {
-                    "smallest_group": f"{column}={smallest}",
-                    "share": round(float(shares.min()), 6),
-                },
-                "unexpected_count": int((shares < bound).sum()),
-            }
-        )
+        results.append(group_share_result(spec, column, shares.idxmin(), shares.to_numpy()))
     return results
+
+
+def group_share_result(
+    spec: AuditSpec, column: str, smallest: Any, shares: Any, **extra: Any
+) -> dict[str, Any]:
+    """The ``group_share`` validation result of one sensitive column, from its groups'
+    shares of the rows (the same entry whichever engine counted them).
+
+    Parameters
+    ----------
+    spec : AuditSpec
+        The audit spec (``data.min_group_share``, ``data.warn_only``).
+    column : str
+        The sensitive column.
+    smallest : object
+        The value of the column's smallest group.
+    shares : array-like of float
+        Every group's share of the rows.
+    **extra
+        Further keys of the result (e.g. ``rows_checked``).
+    """
+    shares = np.asarray(shares, dtype=float)
+    bound = spec.data.min_group_share
+    return {
+        "kind": "group_share",
+        "expectation": "fairgate_group_share_at_least",
+        "column": column,
+        "kwargs": {"min_share": bound},
+        "success": bool(shares.min() >= bound),
+        "severity": "warning" if "group_share" in spec.data.warn_only else "error",
+        "observed_value": {
+            "smallest_group": f"{column}={smallest}",
+            "share": round(float(shares.min()), 6),
+        },
+        "unexpected_count": int((shares < bound).sum()),
+        **extra,
+    }
 
 
 def validate_data(
