@@ -1,0 +1,178 @@
+"""Hostile inputs for today's features: policies as code, waivers, promotion rules, the
+register and ``fairgate diff``. Each case is a finding of the red-team pass, fixed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from .bad_inputs_support import assert_no_release, decision_log, log_spec, run_cli, write_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+UNFAIR = {"a": (300, 0.5, 0.6), "b": (300, 0.5, 0.3)}
+WAIVER = {
+    "check": 0,
+    "reason": "the failure is accepted by the committee for this quarter",
+    "approver": "Maria Jensen",
+    "date": "2026-01-01",
+    "expiry": "2099-12-31",
+    "ticket": "FAIR-12",
+}
+
+
+# --- policies ---------------------------------------------------------------------------
+
+
+def test_a_policy_file_posing_as_a_shipped_policy_is_refused(tmp_path: Path, fairgate) -> None:
+    """A user's file named ``eu-ai-act`` with no prohibition would be reported as the EU AI
+    Act policy while letting emotion recognition at work through (it exited 0)."""
+    shipped = yaml.safe_load((ROOT / "audits/policies/eu-ai-act.yaml").read_text())
+    fake = {**shipped, "clauses": [shipped["clauses"][-1]]}  # Annex IV only: no prohibition
+    policy = write_yaml(tmp_path / "eu.yaml", fake)
+    spec = log_spec(
+        decision_log(tmp_path),
+        policy=[str(policy)],
+        deployment={
+            "purpose": "infers the emotions of call-centre staff",
+            "practice": "emotion_recognition",
+            "context": "workplace",
+        },
+    )
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    assert code == 4, err
+    assert "name of the shipped policy 'eu-ai-act'" in err
+    assert_no_release(out)
+    code, _, err = fairgate("explain-policy", policy)
+    assert code == 4 and "shipped policy" in err
+
+
+def test_an_exact_copy_of_a_shipped_policy_is_accepted(tmp_path: Path, fairgate) -> None:
+    """The same bytes under another path are the shipped policy (same hash): not refused."""
+    copy = tmp_path / "eu-ai-act.yaml"
+    shutil.copyfile(ROOT / "audits/policies/eu-ai-act.yaml", copy)
+    code, out, err = fairgate("explain-policy", copy)
+    assert code == 0, err
+    assert "Art. 5(1)(f)" in out
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_policy_spec_or_waivers_file_that_never_ends_is_refused(tmp_path: Path) -> None:
+    """``--waivers /dev/zero`` read forever (memory grew without bound); a named pipe as the
+    spec or waivers file blocked for ever. Both are refused before they are opened."""
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(decision_log(tmp_path)))
+    pipe = tmp_path / "pipe.yaml"
+    os.mkfifo(pipe)
+    out = ("--no-mlflow", "--out", tmp_path / "o")
+    for args in (
+        ("run", spec, *out, "--waivers", "/dev/zero"),
+        ("run", spec, *out, "--waivers", pipe),
+        ("run", pipe, *out),
+        ("validate", "/dev/zero"),
+    ):
+        proc = run_cli(*args, timeout=60)
+        assert proc.returncode == 4, proc.stdout + proc.stderr
+        assert "not a regular file" in proc.stderr
+    assert_no_release(tmp_path / "o")
+
+
+def test_promotion_rules_from_a_device_are_refused(tmp_path: Path) -> None:
+    from audits._promotion import PromotionRulesError, _section
+
+    with pytest.raises(PromotionRulesError, match="not a regular file"):
+        _section(Path("/dev/zero"))
+
+
+# --- waivers ----------------------------------------------------------------------------
+
+
+def _waived_run(tmp_path: Path, fairgate, **changes: object) -> tuple[int, str, Path]:
+    waiver = {**WAIVER, **changes}
+    spec = log_spec(decision_log(tmp_path, groups=UNFAIR), waivers=[waiver])
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    return code, err, out
+
+
+def test_the_waiver_fixture_does_waive(tmp_path: Path, fairgate) -> None:
+    """The cases below change one field of a waiver that works."""
+    code, err, _ = _waived_run(tmp_path, fairgate)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("approver", ["Jane Doe", "john doe.", "Max Mustermann", "First Last"])
+def test_a_placeholder_approver_does_not_waive(tmp_path: Path, fairgate, approver: str) -> None:
+    """'Jane Doe' signed waivers off: a release on nobody's authority."""
+    code, err, out = _waived_run(tmp_path, fairgate, approver=approver)
+    assert code == 4, err
+    assert "placeholder" in err
+    assert_no_release(out)
+
+
+@pytest.mark.parametrize(
+    "expiry",
+    [4102358400, "4102358400", "2099-12-31T23:00:00-05:00", "2099-12-31T00:00:00Z"],
+)
+def test_a_waiver_date_must_be_a_calendar_day(tmp_path: Path, fairgate, expiry: object) -> None:
+    """A number was read as seconds since 1970 (4102358400 held until 2100), and a time in a
+    time zone was cut to its local day, not the UTC day the waiver is judged on."""
+    code, err, out = _waived_run(tmp_path, fairgate, expiry=expiry)
+    assert code == 4, err
+    assert "YYYY-MM-DD" in err
+    assert_no_release(out)
+
+
+# --- the register and diff ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def failed_audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("failed")
+    spec = write_yaml(folder / "spec.yaml", log_spec(decision_log(folder, groups=UNFAIR)))
+    proc = run_cli("run", spec, "--no-mlflow", "--out", folder / "out")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    return folder / "out"
+
+
+def _tampered(failed_audit: Path, tmp_path: Path, edit) -> Path:
+    document = json.loads((failed_audit / "results.json").read_text())
+    edit(document)
+    folder = tmp_path / "tampered"
+    folder.mkdir()
+    (folder / "results.json").write_text(json.dumps(document))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda d: d["run"].__setitem__("audit_id", 12345), "run.audit_id must be a string"),
+        (lambda d: d["spec"].__setitem__("name", ["x"]), "spec.name must be a string"),
+        (lambda d: d["checks"][0].__setitem__("value", 10**400), "checks[0].value"),
+        (lambda d: d["checks"][0].__setitem__("value", float("nan")), "checks[0].value"),
+        (lambda d: d["checks"][0].__setitem__("ci", [0.1, 10**400]), "checks[0].ci"),
+    ],
+)
+def test_register_and_diff_refuse_a_document_no_run_writes(
+    failed_audit: Path, tmp_path: Path, fairgate, edit, words: str
+) -> None:
+    """These crashed the register ('fairgate failed: AttributeError / OverflowError', exit 2)
+    instead of naming the bad document (exit 4)."""
+    tampered = _tampered(failed_audit, tmp_path, edit)
+    site = tmp_path / "site"
+    code, _, err = fairgate("register", "--evidence", tampered, "--out", site)
+    assert code == 4, err
+    assert "not a fairgate results document" in err and words in err
+    assert not site.exists()
+    code, _, err = fairgate("diff", failed_audit, tampered)
+    assert code == 4, err
+    assert words in err
