@@ -24,6 +24,7 @@ __all__ = [
     "ImpactRatioCheck",
     "ProhibitedUseCheck",
     "RequirementCheck",
+    "says_something",
 ]
 
 
@@ -56,12 +57,27 @@ ANNEX_III = ("1(a)", "1(b)", "1(c)", "3(a)", "3(b)", "4(a)", "4(b)", "5(a)", "5(
 REQUIREMENTS = ("bias_examination", "accuracy_metrics", "human_oversight", "logging")
 
 
+#: Words that fill a field without saying anything (``TODO TODO TODO``, ``n/a n/a n/a``).
+_FILLER = {
+    "n/a", "na", "none", "tbd", "tba", "todo", "fixme", "xxx", "xx", "x", "placeholder",
+    "lorem", "ipsum", "dolor", "test", "testing", "foo", "bar", "baz", "asdf", "blah", "etc",
+    "same", "see", "above", "below", "nothing", "unknown", "null", "nil", "dummy", "reason",
+}  # fmt: skip
+
+
+def says_something(text: str, *, least: int = 20) -> bool:
+    """Whether ``text`` says something in words: at least ``least`` characters of words with
+    letters, and three different words that are not fillers (``TODO``, ``n/a``, ``xxx``)."""
+    words = [w for w in text.split() if any(c.isalpha() for c in w)]
+    meant = {w.strip(".,;:!?()[]'\"").lower() for w in words} - _FILLER
+    return len(" ".join(words)) >= least and len(words) >= 3 and len(meant) >= 3
+
+
 def _words(v: str, *, field: str, least: int = 20) -> str:
-    words = [w for w in v.split() if any(c.isalpha() for c in w)]
-    if len(" ".join(words)) < least or len(words) < 3:
+    if not says_something(v, least=least):
         raise ValueError(
-            f"{field} must say it in words (at least {least} characters and 3 words). "
-            f"Got {v!r} instead."
+            f"{field} must say it in words (at least {least} characters and 3 different "
+            f"words, not placeholders such as TODO or n/a). Got {v!r} instead."
         )
     return v.strip()
 
@@ -75,11 +91,11 @@ class GroupExclusion(_Strict):
     @field_validator("justification")
     @classmethod
     def _says_something(cls, v: str) -> str:
-        words = [w for w in v.split() if any(c.isalpha() for c in w)]
-        if len(" ".join(words)) < 20 or len(words) < 3:
+        if not says_something(v):
             raise ValueError(
                 "justification must give a reason in words (at least 20 characters and 3 "
-                f"words, not counting blanks or punctuation). Got {v!r} instead."
+                "different words, not counting blanks, punctuation or placeholders such as "
+                f"TODO or n/a). Got {v!r} instead."
             )
         return v.strip()
 

@@ -75,11 +75,13 @@ def approver_problem(approver: str) -> str | None:
 
 def reason_problem(reason: str) -> str | None:
     """Why ``reason`` does not explain a waiver (``None`` when it does)."""
-    words = _words(reason)
-    if len(" ".join(words)) < MIN_REASON or len(words) < 3:
+    from ._spec_policy import says_something
+
+    if not says_something(reason, least=MIN_REASON):
         return (
             f"reason must say why the failure is accepted (at least {MIN_REASON} characters and "
-            f"3 words, not counting blanks or punctuation). Got {reason!r} instead."
+            "3 different words, not counting blanks, punctuation or placeholders such as TODO "
+            f"or n/a). Got {reason!r} instead."
         )
     return None
 
@@ -201,6 +203,13 @@ def waiver_problems(waivers: list[Waiver], spec: Any, *, where: str = "waivers")
             problems.append(f"{at}.{problem}")
             continue
         check = spec.checks[index]
+        if check.type == "prohibited_use":
+            problems.append(
+                f"{at}.check names a prohibited_use check ({check_label(check)}): a prohibited "
+                "practice is never waived (only a failed check is). Got "
+                f"{w.check!r} instead."
+            )
+            continue
         views = check_views(check, spec)
         if w.view is not None and w.view not in views:
             problems.append(f"{at}.view must be one of {views}. Got {w.view!r} instead.")

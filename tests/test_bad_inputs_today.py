@@ -176,3 +176,80 @@ def test_register_and_diff_refuse_a_document_no_run_writes(
     code, _, err = fairgate("diff", failed_audit, tampered)
     assert code == 4, err
     assert words in err
+
+
+# --- a deployment that talks its way out of a prohibition -------------------------------
+
+EMOTIONS_AT_WORK = {
+    "purpose": "infers the emotions of call-centre staff",
+    "practice": "emotion_recognition",
+    "context": "workplace",
+}
+
+
+@pytest.mark.parametrize(
+    "reason", ["n/a n/a n/a n/a n/a n/a", "TODO TODO TODO TODO TODO", "xxx xxx xxx xxx xxx xxx"]
+)
+def test_a_placeholder_medical_reason_does_not_lift_a_prohibition(
+    tmp_path: Path, fairgate, reason: str
+) -> None:
+    """Any 20 characters in 3 words lifted Art. 5(1)(f): 'TODO TODO TODO TODO TODO' turned
+    emotion recognition at work into a release (exit 0)."""
+    spec = log_spec(
+        decision_log(tmp_path),
+        policy="eu-ai-act",
+        deployment={**EMOTIONS_AT_WORK, "medical_or_safety_reason": reason},
+    )
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    assert code == 4, err
+    assert "deployment.medical_or_safety_reason" in err and "placeholders" in err
+    assert_no_release(out)
+
+
+def test_a_stated_medical_reason_still_lifts_the_prohibition(tmp_path: Path, fairgate) -> None:
+    spec = log_spec(
+        decision_log(tmp_path),
+        policy="eu-ai-act",
+        deployment={
+            **EMOTIONS_AT_WORK,
+            "medical_or_safety_reason": "fatigue alarms the occupational health service requires",
+        },
+    )
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", tmp_path / "o"
+    )
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [("reason", "TODO TODO TODO TODO TODO"), ("reason", "n/a n/a n/a n/a n/a n/a n/a")],
+)
+def test_a_placeholder_waiver_reason_does_not_waive(
+    tmp_path: Path, fairgate, field: str, text: str
+) -> None:
+    code, err, out = _waived_run(tmp_path, fairgate, **{field: text})
+    assert code == 4, err
+    assert "placeholders" in err
+    assert_no_release(out)
+
+
+def test_a_waiver_of_a_prohibited_use_is_refused(tmp_path: Path, fairgate) -> None:
+    """It was accepted and reported 'unused': a reader could think it was tried and is
+    merely idle. A prohibition is never waived: the spec is refused."""
+    spec = log_spec(
+        decision_log(tmp_path),
+        policy="eu-ai-act",
+        deployment=EMOTIONS_AT_WORK,
+        waivers=[{**WAIVER, "check": "Art. 5(1)(f)"}],
+    )
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    assert code == 4, err
+    assert "prohibited practice is never waived" in err
+    assert_no_release(out)
