@@ -113,8 +113,17 @@ def sign_model(
     try:
         config.set_hashing_config(hashing_config).sign(model, signature)
     except Exception as err:
+        # The hashing library names a file it refuses (a symlink, a pipe); other errors may
+        # come from the key and are not repeated.
+        said = str(err).split(". This behavior")[0]
+        why = f": {said}" if said.startswith("Cannot use ") else ""
         raise ModelSignatureError(
-            f"The model {str(model)!r} could not be signed ({type(err).__name__})."
+            f"The model {str(model)!r} could not be signed ({type(err).__name__}{why})."
+            + (
+                " Only regular files are signed: copy the file in place of the link."
+                if "symlink" in why
+                else ""
+            )
         ) from err
     if certificate is not None:
         return verify_model_signature(

@@ -253,3 +253,54 @@ def test_a_waiver_of_a_prohibited_use_is_refused(tmp_path: Path, fairgate) -> No
     assert code == 4, err
     assert "prohibited practice is never waived" in err
     assert_no_release(out)
+
+
+# --- signed models ------------------------------------------------------------------------
+
+
+def _ecdsa_key(folder: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    private, public = folder / "key.pem", folder / "key.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+def test_signing_a_folder_with_a_symlink_names_the_link(tmp_path: Path, fairgate) -> None:
+    """It said only 'could not be signed (ValueError)'."""
+    private, _ = _ecdsa_key(tmp_path)
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"w" * 64)
+    (model / "link.bin").symlink_to("weights.bin")
+    code, _, err = fairgate("sign-model", model, "--key", private)
+    assert code == 2, err
+    assert "link.bin" in err and "symlink" in err
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_a_signature_that_is_a_pipe_or_folder_is_refused_unread(tmp_path: Path) -> None:
+    """A named pipe as model.signature blocked the audit for ever."""
+    from audits._model_signature import ModelSignatureError, verify_model_signature
+
+    _, public = _ecdsa_key(tmp_path)
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"w" * 64)
+    pipe = tmp_path / "model.sig"
+    os.mkfifo(pipe)
+    for signature in (pipe, tmp_path):
+        with pytest.raises(ModelSignatureError, match="must be a regular file"):
+            verify_model_signature(model=model, signature=signature, public_key=public)
