@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._monitor_log import Windows
     from ._spec import AuditSpec
 
-__all__ = ["NOT_JUDGED", "check_entry", "not_run", "signal_of", "window_checks"]
+__all__ = ["NOT_JUDGED", "check_entry", "not_run", "prohibitions", "signal_of", "window_checks"]
 
 #: Statuses that carry no evidence for the breaker: never a trip, never healthy.
 NOT_JUDGED = (Status.INSUFFICIENT, Status.ERROR, Status.SKIPPED)
@@ -42,6 +42,23 @@ def not_run(spec: AuditSpec) -> list[dict[str, str]]:
         }
         for c in spec.checks
         if c.type != "group_metric"
+    ]
+
+
+def prohibitions(spec: AuditSpec) -> list[str]:
+    """Why the spec's declared deployment is prohibited by its policies (empty: it is not).
+
+    A prohibited use is refused whatever the windows say: no breaker may close on it."""
+    from ._policy_checks import prohibited_use
+
+    if spec.deployment is None:
+        return []
+    return [
+        r.message
+        for c in spec.checks
+        if c.type == "prohibited_use"
+        for r in prohibited_use(c, spec)
+        if r.status is Status.PROHIBITED
     ]
 
 

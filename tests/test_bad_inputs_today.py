@@ -304,3 +304,29 @@ def test_a_signature_that_is_a_pipe_or_folder_is_refused_unread(tmp_path: Path) 
     for signature in (pipe, tmp_path):
         with pytest.raises(ModelSignatureError, match="must be a regular file"):
             verify_model_signature(model=model, signature=signature, public_key=public)
+
+
+# --- the monitor --------------------------------------------------------------------------
+
+
+def test_the_monitor_closes_no_breaker_on_a_prohibited_use(tmp_path: Path, fairgate) -> None:
+    """The audit refuses emotion recognition at work (exit 3), but the monitor replayed its
+    windows and closed the breaker: 'the model decides' (exit 0)."""
+    from .monitor_support import monitor_spec, service_log
+
+    log = tmp_path / "service.csv"
+    service_log([0.05] * 4).to_csv(log, index=False)
+    spec = {
+        **monitor_spec(log, trip_on_fairness=True),
+        "policy": "eu-ai-act",
+        "deployment": EMOTIONS_AT_WORK,
+    }
+    state, out = tmp_path / "state", tmp_path / "out"
+    args = ("--log", log, "--state-dir", state, "--out", out, "--no-mlflow")
+    code, stdout, err = fairgate("monitor", write_yaml(tmp_path / "spec.yaml", spec), *args)
+    assert code == 3, stdout + err
+    assert "prohibited use" in err and "closed" not in stdout
+    assert not state.exists() and not out.exists()
+    allowed = {**spec, "deployment": {**EMOTIONS_AT_WORK, "context": "other"}}
+    code, stdout, err = fairgate("monitor", write_yaml(tmp_path / "ok.yaml", allowed), *args)
+    assert code == 0, stdout + err
