@@ -330,3 +330,39 @@ def test_the_monitor_closes_no_breaker_on_a_prohibited_use(tmp_path: Path, fairg
     allowed = {**spec, "deployment": {**EMOTIONS_AT_WORK, "context": "other"}}
     code, stdout, err = fairgate("monitor", write_yaml(tmp_path / "ok.yaml", allowed), *args)
     assert code == 0, stdout + err
+
+
+# --- promotion rules ----------------------------------------------------------------------
+
+
+def test_rules_for_one_alias_only_do_not_open_the_others(tmp_path: Path) -> None:
+    """Rules naming audits only for ``production`` required nothing for any other alias (a
+    typo such as 'prodution', or 'staging'): a lenient spec promoted over a strict spec's
+    fail. Such an alias now needs every audit of the version, as without rules."""
+    from mlflow.tracking import MlflowClient
+
+    from audits._promotion import load_promotion_rules, spec_tag
+    from audits._registry_gate import ModelVersionRef, required_audit_problems
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model("m")
+    source = tmp_path / "model"
+    source.mkdir()
+    version = client.create_model_version("m", str(source)).version
+    strict = {"verdict": "fail", "exit_code": "1", "model_sha256": "abc", "audit_id": "s-1"}
+    for key, value in strict.items():
+        client.set_model_version_tag("m", version, spec_tag("strict", key), value)
+    rules_file = tmp_path / "fairgate.toml"
+    rules_file.write_text('[promotion.aliases.production]\nrequire = ["strict", "lenient"]\n')
+    rules = load_promotion_rules(rules_file)
+    lenient = {
+        "spec": {"name": "lenient"},
+        "verdict": "pass",
+        "exit_code": 0,
+        "provenance": {"model_sha256": "abc"},
+        "run": {"audit_id": "l-2"},
+    }
+    ref = ModelVersionRef(name="m", version=str(version), model_id=None)
+    for alias in ("production", "prodution", "staging"):
+        problems = required_audit_problems(client, ref, alias, lenient, digest="abc", rules=rules)
+        assert any("strict's newest audit" in p and "'fail'" in p for p in problems), alias
