@@ -149,13 +149,18 @@ def render_ll144_csv(document: dict[str, Any]) -> str | None:
     for t in tables:
         tail = [t["view"], t["rate"], t["audit_date"], t["data_source"]]
         for r in t["rows"]:
-            writer.writerow(
-                [r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"], *tail]
-            )
-        writer.writerow(
-            ["unknown", t["unknown"], "", "", "unknown category: not in the impact ratios", *tail]
-        )
+            cells = [r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"], *tail]
+            writer.writerow(map(_cell, cells))
+        note = "unknown category: not in the impact ratios"
+        writer.writerow(map(_cell, ["unknown", t["unknown"], "", "", note, *tail]))
     return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading = + - @ (or tab, carriage return)
+    would make it a formula, so it gets a leading quote."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 _ANNEX_IV_POINTS = ("1(c)", "5(a)", "5(b)")

