@@ -415,3 +415,23 @@ def test_the_ll144_csv_holds_no_formula_and_no_small_count(tmp_path: Path, fairg
     assert any(cell == "'" + source for row in rows for cell in row)
     assert any(row[0] == "'-race=c" and row[1] == "suppressed" for row in rows), rows
     assert not any(row[1] == "6" for row in rows)
+
+
+def test_register_out_is_never_the_working_folder(
+    failed_audit: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fairgate
+) -> None:
+    """``--out .`` in an empty folder tried to rename the working folder away and failed
+    with 'fairgate failed: OSError' (exit 2); from inside an earlier register, ``--out`` of
+    that register replaced the folder the shell stood in."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    code, _, err = fairgate("register", "--evidence", failed_audit, "--out", ".")
+    assert code == 4 and "working folder" in err, err
+    assert not any(work.iterdir())
+    code, _, err = fairgate("register", "--evidence", failed_audit, "--out", "site")
+    assert code == 0, err
+    monkeypatch.chdir(work / "site" / "systems")
+    code, _, err = fairgate("register", "--evidence", failed_audit, "--out", "../../site")
+    assert code == 4 and "working folder" in err, err
+    assert (work / "site" / "index.html").is_file()
