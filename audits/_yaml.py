@@ -146,14 +146,13 @@ def load_yaml(text: str | bytes, *, max_bytes: int = MAX_BYTES, max_nodes: int =
             f"the spec file holds {size:,} bytes, more than the {max_bytes:,} a spec may hold."
         )
     loader = _SpecLoader(text)
-    try:
+    try:  # reading, counting and building are recursive: a deep nesting is refused
         root = loader.get_single_node()
         if root is None:
             return None
-        try:
-            _expanded_size(root, max_nodes)
-        except RecursionError as err:
-            raise YamlRefusedError("the spec is nested too deeply to be a spec.") from err
+        _expanded_size(root, max_nodes)
         return loader.construct_document(root)
+    except RecursionError as err:
+        raise YamlRefusedError("the spec is nested too deeply to be a spec.") from err
     finally:
         loader.dispose()

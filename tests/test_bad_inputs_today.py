@@ -435,3 +435,14 @@ def test_register_out_is_never_the_working_folder(
     code, _, err = fairgate("register", "--evidence", failed_audit, "--out", "../../site")
     assert code == 4 and "working folder" in err, err
     assert (work / "site" / "index.html").is_file()
+
+
+def test_a_deeply_nested_policy_or_spec_is_refused(tmp_path: Path, fairgate) -> None:
+    """5,000 nested lists crashed 'fairgate failed: RecursionError' (exit 2) in the YAML
+    reader itself, before the nesting guard."""
+    deep = "name: " + "[" * 5000 + "]" * 5000 + "\n"
+    policy = write_yaml(tmp_path / "deep.yaml", deep)
+    code, _, err = fairgate("explain-policy", policy)
+    assert code == 4 and "nested too deeply" in err, err
+    code, _, err = fairgate("validate", policy)
+    assert code == 4 and "nested too deeply" in err, err
