@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from ._suppress import SUPPRESSED, count_text, disclose, suppressed
+from ._text import spreadsheet_cell
 
 __all__ = [
     "LL144_CSV",
@@ -150,17 +151,10 @@ def render_ll144_csv(document: dict[str, Any]) -> str | None:
         tail = [t["view"], t["rate"], t["audit_date"], t["data_source"]]
         for r in t["rows"]:
             cells = [r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"], *tail]
-            writer.writerow(map(_cell, cells))
+            writer.writerow(map(spreadsheet_cell, cells))
         note = "unknown category: not in the impact ratios"
-        writer.writerow(map(_cell, ["unknown", t["unknown"], "", "", note, *tail]))
+        writer.writerow(map(spreadsheet_cell, ["unknown", t["unknown"], "", "", note, *tail]))
     return out.getvalue()
-
-
-def _cell(value: Any) -> str:
-    """A CSV cell a spreadsheet shows as text: a leading = + - @ (or tab, carriage return)
-    would make it a formula, so it gets a leading quote."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 _ANNEX_IV_POINTS = ("1(c)", "5(a)", "5(b)")

@@ -446,3 +446,22 @@ def test_a_deeply_nested_policy_or_spec_is_refused(tmp_path: Path, fairgate) -> 
     assert code == 4 and "nested too deeply" in err, err
     code, _, err = fairgate("validate", policy)
     assert code == 4 and "nested too deeply" in err, err
+
+
+def test_the_transparency_csv_quotes_a_formula_behind_a_tab() -> None:
+    """A leading tab or carriage return before '=' passed the transparency CSV's check; some
+    spreadsheets drop the blank and run the formula."""
+    import csv
+    import io
+
+    from reports import record_csv
+
+    values = ["\t=cmd|'/c calc'!A1", "\r=1+1", "=2+2", "plain"]
+    record = {
+        "fields": [
+            {"section": "Tier 1", "field": f"f{i}", "value": v, "filled_by": "fairgate (spec)"}
+            for i, v in enumerate(values)
+        ]
+    }
+    rows = list(csv.DictReader(io.StringIO(record_csv(record))))
+    assert [r["value"] for r in rows] == ["'" + v for v in values[:3]] + ["plain"]
