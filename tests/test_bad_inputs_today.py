@@ -465,3 +465,26 @@ def test_the_transparency_csv_quotes_a_formula_behind_a_tab() -> None:
     }
     rows = list(csv.DictReader(io.StringIO(record_csv(record))))
     assert [r["value"] for r in rows] == ["'" + v for v in values[:3]] + ["plain"]
+
+
+def test_fairness_gating_without_any_evidence_is_no_release(tmp_path: Path, fairgate) -> None:
+    """With monitor.trip_on_fairness on and every group under data.min_group_size in every
+    window, each fairness check was insufficient_evidence, yet the monitor said 'breaker
+    closed: the model decides' (exit 0)."""
+    from .monitor_support import monitor_spec, service_log
+
+    log = tmp_path / "service.csv"
+    service_log([0.05] * 4).to_csv(log, index=False)
+    spec = monitor_spec(log, trip_on_fairness=True)
+    args = ("--log", log, "--state-dir", tmp_path / "state", "--no-mlflow")
+    spec["data"]["min_group_size"] = 5000
+    path = write_yaml(tmp_path / "spec.yaml", spec)
+    code, stdout, err = fairgate("monitor", path, *args, "--out", tmp_path / "o1")
+    assert code == 2, stdout + err
+    assert "trip_on_fairness is on" in stdout and "the model decides" not in stdout
+    document = json.loads((tmp_path / "o1" / "monitoring.json").read_text())
+    assert document["exit_code"] == 2
+    spec["data"]["min_group_size"] = 30  # the same log with groups large enough: judged
+    path = write_yaml(tmp_path / "spec.yaml", spec)
+    code, stdout, err = fairgate("monitor", path, *args, "--out", tmp_path / "o2")
+    assert code == 0, stdout + err
