@@ -488,3 +488,35 @@ def test_fairness_gating_without_any_evidence_is_no_release(tmp_path: Path, fair
     path = write_yaml(tmp_path / "spec.yaml", spec)
     code, stdout, err = fairgate("monitor", path, *args, "--out", tmp_path / "o2")
     assert code == 0, stdout + err
+
+
+@pytest.fixture(scope="module")
+def waived_audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("waived")
+    spec = log_spec(decision_log(folder, groups=UNFAIR), waivers=[WAIVER])
+    proc = run_cli(
+        "run", write_yaml(folder / "spec.yaml", spec), "--no-mlflow", "--out", folder / "o"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder / "o"
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (lambda d: d["checks"][0].__setitem__("waived_by", [99]), "waived_by names no waiver"),
+        (lambda d: d["checks"][0].__setitem__("waived_by", []), "waived_by names no waiver"),
+        (lambda d: d["checks"][0].__setitem__("threshold", "x"), "threshold is not a mapping"),
+    ],
+)
+def test_render_refuses_a_hand_edited_waived_document(
+    waived_audit: Path, tmp_path: Path, fairgate, edit, words: str
+) -> None:
+    """These crashed render ('fairgate failed: IndexError / AttributeError', exit 2)."""
+    code, _, err = fairgate("render", waived_audit / "results.json", "--out", tmp_path / "r0")
+    assert code == 0, err
+    tampered = _tampered(waived_audit, tmp_path, edit)
+    code, _, err = fairgate("render", tampered / "results.json", "--out", tmp_path / "r1")
+    assert code == 4, err
+    assert words in err
+    assert not (tmp_path / "r1").exists()
