@@ -24,7 +24,13 @@ __all__ = ["MIN_REASON", "Waiver", "check_label", "load_waiver_file", "waiver_pr
 MIN_REASON = 20
 #: Words that are not a person's name.
 _NOT_A_NAME = {"n/a", "na", "none", "tbd", "todo", "unknown", "nobody", "anyone", "-", "?"}
-_ROLES = {"team", "committee", "board", "admin", "administrator", "owner", "approver", "ci"}
+_ROLES = {
+    "team", "committee", "board", "admin", "administrator", "owner", "approver", "ci",
+    "chair", "chairperson", "head", "lead", "manager", "management", "director", "officer",
+    "office", "department", "panel", "council", "reviewer", "reviewers", "staff", "legal",
+    "compliance", "ethics", "fairness", "risk", "data", "science", "product", "ml", "ai",
+    "governance", "security", "engineering", "on-call", "oncall", "bot", "system", "service",
+}  # fmt: skip
 #: Names that stand for anyone (examples in forms and tests), never the person who signed.
 _PLACEHOLDER_NAMES = {
     "john doe",

@@ -109,12 +109,26 @@ def test_the_waiver_fixture_does_waive(tmp_path: Path, fairgate) -> None:
     assert code == 0, err
 
 
-@pytest.mark.parametrize("approver", ["Jane Doe", "john doe.", "Max Mustermann", "First Last"])
-def test_a_placeholder_approver_does_not_waive(tmp_path: Path, fairgate, approver: str) -> None:
-    """'Jane Doe' signed waivers off: a release on nobody's authority."""
+@pytest.mark.parametrize(
+    ("approver", "words"),
+    [
+        ("Jane Doe", "placeholder"),
+        ("john doe.", "placeholder"),
+        ("Max Mustermann", "placeholder"),
+        ("First Last", "placeholder"),
+        ("The Committee Chair", "not a role"),
+        ("Head of Compliance", "not a role"),
+        ("Data Science Team", "not a role"),
+    ],
+)
+def test_a_placeholder_approver_does_not_waive(
+    tmp_path: Path, fairgate, approver: str, words: str
+) -> None:
+    """'Jane Doe' or 'The Committee Chair' signed waivers off: a release on nobody's
+    authority."""
     code, err, out = _waived_run(tmp_path, fairgate, approver=approver)
     assert code == 4, err
-    assert "placeholder" in err
+    assert words in err
     assert_no_release(out)
 
 
