@@ -534,3 +534,21 @@ def test_render_refuses_a_hand_edited_waived_document(
     assert code == 4, err
     assert words in err
     assert not (tmp_path / "r1").exists()
+
+
+def test_two_roles_cannot_share_one_column(tmp_path: Path, fairgate) -> None:
+    """roles {sex: group, race_ethnicity: group} passed as an LL144 audit of sex, race and
+    their intersection (exit 0) while it looked at one column three times."""
+    spec = log_spec(
+        decision_log(tmp_path),
+        policy="nyc-ll144",
+        roles={"sex": "group", "race_ethnicity": "group"},
+        checks=[],
+    )
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    assert code == 4, err
+    assert "columns of their own" in err and "'sex' and 'race_ethnicity'" in err
+    assert_no_release(out)
