@@ -176,6 +176,10 @@ def load_policy(ref: str) -> LoadedPolicy:
         lines = "; ".join(_message(e) for e in err.errors())
         raise PolicyError(f"policy file {str(path)!r} is not a valid policy: {lines}") from err
     problems = _check_problems(policy)
+    ids = [c.id for c in policy.clauses]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:  # waivers and reports name clauses by id: each id names one clause
+        problems.append(f"clause ids must differ; {', '.join(map(repr, twice))} appear twice")
     if problems:
         raise PolicyError(f"policy {policy.name!r} has invalid checks: {'; '.join(problems)}")
     digest = hashlib.sha256(raw).hexdigest()

@@ -552,3 +552,15 @@ def test_two_roles_cannot_share_one_column(tmp_path: Path, fairgate) -> None:
     assert code == 4, err
     assert "columns of their own" in err and "'sex' and 'race_ethnicity'" in err
     assert_no_release(out)
+
+
+def test_a_policy_with_a_clause_id_twice_is_refused(tmp_path: Path, fairgate) -> None:
+    """Two clauses 'MC-1': a waiver of 'MC-1' was refused as ambiguous only at run time, and
+    the report listed two different clauses under one citation."""
+    policy = yaml.safe_load((ROOT / "audits/policies/municipal-microcredit.yaml").read_text())
+    policy["name"] = "own-microcredit"
+    policy["clauses"][1]["id"] = policy["clauses"][0]["id"]
+    path = write_yaml(tmp_path / "own.yaml", policy)
+    code, _, err = fairgate("explain-policy", path)
+    assert code == 4, err
+    assert "appear twice" in err and repr(policy["clauses"][0]["id"]) in err
