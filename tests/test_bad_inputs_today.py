@@ -564,3 +564,27 @@ def test_a_policy_with_a_clause_id_twice_is_refused(tmp_path: Path, fairgate) ->
     code, _, err = fairgate("explain-policy", path)
     assert code == 4, err
     assert "appear twice" in err and repr(policy["clauses"][0]["id"]) in err
+
+
+def test_sign_model_never_writes_over_the_model_the_key_or_another_file(
+    tmp_path: Path, fairgate
+) -> None:
+    """--signature named the model file itself and the model was replaced by its signature
+    (then 'does not match'); any other existing file was overwritten without a word."""
+    private, _ = _ecdsa_key(tmp_path)
+    model = tmp_path / "model.bin"
+    model.write_bytes(b"weights" * 10)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the committee's notes\n")
+    for target, words in ((model, "the model itself"), (private, "the key itself")):
+        before = target.read_bytes()
+        code, _, err = fairgate("sign-model", model, "--key", private, "--signature", target)
+        assert code == 2 and words in err, err
+        assert target.read_bytes() == before
+    code, _, err = fairgate("sign-model", model, "--key", private, "--signature", notes)
+    assert code == 2 and "is not a signature" in err, err
+    assert notes.read_text() == "the committee's notes\n"
+    signature = tmp_path / "model.sig"
+    for _ in range(2):  # an earlier signature is replaced
+        code, _, err = fairgate("sign-model", model, "--key", private, "--signature", signature)
+        assert code == 0, err
