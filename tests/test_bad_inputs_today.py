@@ -588,3 +588,16 @@ def test_sign_model_never_writes_over_the_model_the_key_or_another_file(
     for _ in range(2):  # an earlier signature is replaced
         code, _, err = fairgate("sign-model", model, "--key", private, "--signature", signature)
         assert code == 0, err
+
+
+def test_explain_policy_prints_no_terminal_escape(tmp_path: Path, fairgate) -> None:
+    """A policy file's title and clause text reached the terminal raw: an escape sequence
+    could retitle the window or clear the screen, a bidi override reverse a line."""
+    policy = yaml.safe_load((ROOT / "audits/policies/municipal-microcredit.yaml").read_text())
+    policy["name"] = "own-escapes"
+    policy["title"] = "Own policy \x1b]0;owned\x07\x1b[2J title"
+    policy["clauses"][0]["text"] = "The clause text \u202e reversed \x1b[31m in red here"
+    code, out, err = fairgate("explain-policy", write_yaml(tmp_path / "own.yaml", policy))
+    assert code == 0, err
+    assert "Own policy" in out and "reversed" in out
+    assert not any(c in out for c in ("\x1b", "\x07", "\u202e"))
