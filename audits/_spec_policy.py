@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "ANNEX_III",
     "CONTEXTS",
+    "IMPLIED_ANNEX_III",
     "PRACTICES",
     "REQUIREMENTS",
     "ClauseRef",
@@ -53,6 +54,15 @@ PRACTICES = (
 )
 #: Annex III points a deployment may declare (high-risk uses).
 ANNEX_III = ("1(a)", "1(b)", "1(c)", "3(a)", "3(b)", "4(a)", "4(b)", "5(a)", "5(b)", "6(a)")
+#: The Annex III point a practice is always listed under (a high-risk use whatever the spec
+#: says): emotion recognition 1(c), biometric categorisation 1(b), public assistance 5(a),
+#: creditworthiness 5(b).
+IMPLIED_ANNEX_III = {
+    "emotion_recognition": "1(c)",
+    "biometric_categorisation": "1(b)",
+    "public_assistance_eligibility": "5(a)",
+    "creditworthiness": "5(b)",
+}
 #: What a requirement check asks the deployment to declare.
 REQUIREMENTS = ("bias_examination", "accuracy_metrics", "human_oversight", "logging")
 
@@ -122,6 +132,19 @@ class Deployment(_Strict):
     logging: str | None = None
     #: Art. 15: the accuracy metrics declared for the system (rate names the audit computes).
     accuracy_metrics: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _listed_where_the_practice_is(self) -> Deployment:
+        # A high-risk practice declared without its Annex III point would skip the
+        # requirements (Art. 10-15) that apply only to high-risk uses.
+        implied = IMPLIED_ANNEX_III.get(self.practice)
+        if implied is not None and self.annex_iii != implied:
+            raise ValueError(
+                f"deployment.annex_iii must be {implied!r} for the practice {self.practice!r} "
+                f"(Regulation (EU) 2024/1689, Annex III point {implied}). Got "
+                f"{self.annex_iii!r} instead."
+            )
+        return self
 
     @field_validator("medical_or_safety_reason", "human_oversight", "logging")
     @classmethod

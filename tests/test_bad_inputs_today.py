@@ -34,15 +34,7 @@ def test_a_policy_file_posing_as_a_shipped_policy_is_refused(tmp_path: Path, fai
     shipped = yaml.safe_load((ROOT / "audits/policies/eu-ai-act.yaml").read_text())
     fake = {**shipped, "clauses": [shipped["clauses"][-1]]}  # Annex IV only: no prohibition
     policy = write_yaml(tmp_path / "eu.yaml", fake)
-    spec = log_spec(
-        decision_log(tmp_path),
-        policy=[str(policy)],
-        deployment={
-            "purpose": "infers the emotions of call-centre staff",
-            "practice": "emotion_recognition",
-            "context": "workplace",
-        },
-    )
+    spec = log_spec(decision_log(tmp_path), policy=[str(policy)], deployment=EMOTIONS_AT_WORK)
     out = tmp_path / "out"
     code, _, err = fairgate(
         "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
@@ -198,6 +190,13 @@ EMOTIONS_AT_WORK = {
     "purpose": "infers the emotions of call-centre staff",
     "practice": "emotion_recognition",
     "context": "workplace",
+    "annex_iii": "1(c)",
+}
+#: What the high-risk requirements (Art. 12, 14, 15) ask a deployment to declare.
+DECLARED = {
+    "human_oversight": "a supervisor reviews every alert before anyone acts on it",
+    "logging": "every alert and the supervisor's decision are kept for two years",
+    "accuracy_metrics": ["accuracy"],
 }
 
 
@@ -229,6 +228,7 @@ def test_a_stated_medical_reason_still_lifts_the_prohibition(tmp_path: Path, fai
         policy="eu-ai-act",
         deployment={
             **EMOTIONS_AT_WORK,
+            **DECLARED,
             "medical_or_safety_reason": "fatigue alarms the occupational health service requires",
         },
     )
@@ -601,3 +601,27 @@ def test_explain_policy_prints_no_terminal_escape(tmp_path: Path, fairgate) -> N
     assert code == 0, err
     assert "Own policy" in out and "reversed" in out
     assert not any(c in out for c in ("\x1b", "\x07", "\u202e"))
+
+
+@pytest.mark.parametrize(
+    ("practice", "point"),
+    [("emotion_recognition", None), ("creditworthiness", None), ("creditworthiness", "3(a)")],
+)
+def test_a_high_risk_practice_must_declare_its_annex_iii_point(
+    tmp_path: Path, fairgate, practice: str, point: str | None
+) -> None:
+    """Creditworthiness scoring with annex_iii left out skipped every high-risk requirement
+    (bias examination, accuracy metrics, oversight, logging) and was released (exit 0)."""
+    deployment = {"purpose": "scores applications for loans", "practice": practice}
+    spec = log_spec(
+        decision_log(tmp_path),
+        policy="eu-ai-act",
+        deployment={**deployment, "context": "credit", "annex_iii": point},
+    )
+    out = tmp_path / "out"
+    code, _, err = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+    )
+    assert code == 4, err
+    assert "deployment.annex_iii must be" in err and practice in err
+    assert_no_release(out)
