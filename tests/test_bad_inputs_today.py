@@ -625,3 +625,36 @@ def test_a_high_risk_practice_must_declare_its_annex_iii_point(
     assert code == 4, err
     assert "deployment.annex_iii must be" in err and practice in err
     assert_no_release(out)
+
+
+def test_an_ll144_audit_of_a_folder_of_parquet_files(tmp_path: Path, fairgate) -> None:
+    """A folder is streamed, and the streamed pass holds no rows: the impact ratios failed
+    with 'IndexError: boolean index did not match' (exit 2) and no disclosure table. The
+    folder is now read in memory and gives the table the single file gives."""
+    import pandas as pd
+
+    log = decision_log(tmp_path, groups={"a": (300, 0.5, 0.5), "b": (300, 0.5, 0.45)})
+    frame = pd.read_csv(log)
+    frame["sex"] = ["F", "M"] * (len(frame) // 2)
+    folder = tmp_path / "log"
+    folder.mkdir()
+    frame.iloc[:250].to_parquet(folder / "part-0.parquet")
+    frame.iloc[250:].to_parquet(folder / "part-1.parquet")
+    frame.to_csv(log, index=False)
+    tables = []
+    for path in (log, folder):
+        spec = log_spec(
+            path,
+            policy="nyc-ll144",
+            roles={"race_ethnicity": "group"},
+            data={"sensitive": ["sex", "group"]},
+            checks=[],
+        )
+        out = tmp_path / f"out-{path.name}"
+        code, _, err = fairgate(
+            "run", write_yaml(tmp_path / "spec.yaml", spec), "--no-mlflow", "--out", out
+        )
+        assert code == 0, err
+        text = (out / "ll144_disclosure.csv").read_text()
+        tables.append([line.rsplit(",", 1)[0] for line in text.splitlines()])  # not the source
+    assert len(tables[0]) > 6 and tables[0] == tables[1]
