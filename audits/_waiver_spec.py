@@ -112,6 +112,16 @@ class Waiver(BaseModel):
     expiry: dt.date
     ticket: Annotated[str, Field(min_length=1)]
 
+    @field_validator("check", mode="before")
+    @classmethod
+    def _an_index_or_a_name(cls, v: Any) -> Any:
+        # true is not check 1, nor 1.0 an index
+        if isinstance(v, bool | float):
+            raise ValueError(f"must be a check's index (0, 1, ...) or its name. Got {v!r} instead.")
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"must be a check's index (from 0) or its name. Got {v} instead.")
+        return v
+
     @field_validator("date", "expiry", mode="before")
     @classmethod
     def _a_calendar_day(cls, v: Any) -> Any:

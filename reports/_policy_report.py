@@ -61,7 +61,7 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
     impact ratio, note), ``unknown`` (count text), ``audit_date`` and ``data_source``.
     """
     run, deployment = document.get("run") or {}, document.get("deployment") or {}
-    source = deployment.get("data_source") or document["data"]["path"]
+    source = deployment.get("data_source") or (document.get("data") or {}).get("path", "")
     date = str(run.get("started_at") or "")[:10]
     tables = []
     for check in document["checks"]:

@@ -658,3 +658,32 @@ def test_an_ll144_audit_of_a_folder_of_parquet_files(tmp_path: Path, fairgate) -
         text = (out / "ll144_disclosure.csv").read_text()
         tables.append([line.rsplit(",", 1)[0] for line in text.splitlines()])  # not the source
     assert len(tables[0]) > 6 and tables[0] == tables[1]
+
+
+@pytest.mark.parametrize("check", [True, 1.0, -1])
+def test_a_waiver_names_its_check_by_index_or_name_only(
+    tmp_path: Path, fairgate, check: object
+) -> None:
+    """'check: true' waived check 1 (a bool read as 1), and 1.0 was index 1."""
+    code, err, out = _waived_run(tmp_path, fairgate, check=check)
+    assert code == 4, err
+    assert "check's index" in err
+    assert_no_release(out)
+
+
+def test_ll144_tables_of_a_document_without_a_data_block() -> None:
+    """A document without 'data' (hand-made, or an older one) crashed the Markdown summary
+    with KeyError: 'data' before any rendering."""
+    from reports._policy_report import ll144_tables
+
+    check = {
+        "type": "impact_ratio",
+        "view": "sex",
+        "by_group": {
+            "sex=F": {"n": 200, "numerator": 90, "value": 0.45, "status": "highest"},
+            "sex=M": {"n": 200, "numerator": 80, "value": 0.40, "status": "compared"},
+        },
+        "details": {"highest_group": "sex=F", "lowest_group": "sex=M", "unknown_count": 0},
+    }
+    (table,) = ll144_tables({"checks": [check], "run": {"started_at": "2026-11-29T10:00:00Z"}})
+    assert table["data_source"] == "" and table["audit_date"] == "2026-11-29"
