@@ -687,3 +687,27 @@ def test_ll144_tables_of_a_document_without_a_data_block() -> None:
     }
     (table,) = ll144_tables({"checks": [check], "run": {"started_at": "2026-11-29T10:00:00Z"}})
     assert table["data_source"] == "" and table["audit_date"] == "2026-11-29"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_results_that_never_end_or_nest_too_deep_are_refused(
+    failed_audit: Path, tmp_path: Path, fairgate
+) -> None:
+    """render, diff and register read /dev/zero or a named pipe for ever, and a results.json
+    of 100,000 nested lists crashed them with RecursionError (exit 2)."""
+    pipe = tmp_path / "results.json"
+    os.mkfifo(pipe)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    for bad, words in ((pipe, "not a regular file"), ("/dev/zero", "not a regular file")):
+        code, _, err = fairgate("render", bad, "--out", tmp_path / "r")
+        assert code == 4 and words in err, err
+    for bad in (pipe, deep):
+        words = "nested too deeply" if bad == deep else "not a regular file"
+        code, _, err = fairgate("diff", failed_audit, bad)
+        assert code == 4 and words in err, err
+        code, _, err = fairgate("register", "--evidence", bad, "--out", tmp_path / "s")
+        assert code == 4 and words in err, err
+        code, _, err = fairgate("render", bad, "--out", tmp_path / "r")
+        assert code == 4 and words in err, err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
