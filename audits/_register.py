@@ -183,6 +183,22 @@ def _runs(client: Any, experiment_ids: list[str]) -> list[Any]:
             return runs
 
 
+def _version_verdict(tags: dict[str, str]) -> str | None:
+    """What a version's audits say: the newest audit's verdict (``fairgate.verdict``), unless
+    another spec's newest audit of it (``fairgate.<spec>.verdict``) did not pass, which is
+    then named: a lenient spec's later pass never hides a strict spec's fail."""
+    from ._promotion import PASSING
+
+    head, tail = "fairgate.", ".verdict"
+    blocking = sorted(
+        f"{verdict} ({key[len(head) : -len(tail)]})"
+        for key, verdict in tags.items()
+        if key.startswith(head) and key.endswith(tail) and len(key) > len(head + tail)
+        if verdict not in PASSING
+    )
+    return "; ".join(blocking) if blocking else tags.get("fairgate.verdict")
+
+
 def _registry(client: Any, model_uri: str) -> dict[str, Any] | None:
     """The registered model behind ``models:/...``: its aliases (alias to version) and, per
     version, the audit and verdict fairgate tagged on it."""
@@ -196,7 +212,7 @@ def _registry(client: Any, model_uri: str) -> dict[str, Any] | None:
         return None
     versions = {
         str(v.version): {
-            "verdict": (v.tags or {}).get("fairgate.verdict"),
+            "verdict": _version_verdict(v.tags or {}),
             "audit_id": (v.tags or {}).get("fairgate.audit_id"),
         }
         for v in found

@@ -711,3 +711,31 @@ def test_results_that_never_end_or_nest_too_deep_are_refused(
         code, _, err = fairgate("render", bad, "--out", tmp_path / "r")
         assert code == 4 and words in err, err
     assert not (tmp_path / "r").exists() and not (tmp_path / "s").exists()
+
+
+def test_the_register_shows_a_strict_spec_s_fail_behind_a_later_pass(tmp_path: Path) -> None:
+    """The register's 'model in service' line showed the version's un-namespaced
+    fairgate.verdict: a lenient spec's later 'pass' hid the strict spec's 'fail' on the same
+    version, which promotion itself refuses."""
+    from mlflow.tracking import MlflowClient
+
+    from audits._promotion import spec_tag
+    from audits._register import _registry
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client.create_registered_model("m")
+    source = tmp_path / "model"
+    source.mkdir()
+    version = client.create_model_version("m", str(source)).version
+    tags = {
+        spec_tag("strict", "verdict"): "fail",
+        spec_tag("lenient", "verdict"): "pass",
+        "fairgate.verdict": "pass",  # the lenient audit ran last
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag("m", version, key, value)
+    registry = _registry(client, "models:/m/1")
+    assert registry is not None
+    assert registry["versions"][str(version)]["verdict"] == "fail (strict)"
+    client.set_model_version_tag("m", version, spec_tag("strict", "verdict"), "pass_with_waivers")
+    assert _registry(client, "models:/m/1")["versions"][str(version)]["verdict"] == "pass"
