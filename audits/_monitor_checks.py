@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from metrics import CheckSignal, group_metrics
+from reports import count_text
 
 from ._checks import CheckResult, error_results, group_metric
 from ._status import Status
@@ -102,7 +103,8 @@ def window_checks(
             out.append(
                 _insufficient(
                     spec,
-                    f"insufficient evidence: the window has {cases} reviewed decision(s), "
+                    f"insufficient evidence: the window has {count_text(cases)} reviewed "
+                    "decision(s), "
                     f"under monitor.min_cases ({min_cases}); the check is not computed.",
                 )
             )

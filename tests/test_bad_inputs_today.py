@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -739,3 +740,23 @@ def test_the_register_shows_a_strict_spec_s_fail_behind_a_later_pass(tmp_path: P
     assert registry["versions"][str(version)]["verdict"] == "fail (strict)"
     client.set_model_version_tag("m", version, spec_tag("strict", "verdict"), "pass_with_waivers")
     assert _registry(client, "models:/m/1")["versions"][str(version)]["verdict"] == "pass"
+
+
+def test_a_thin_window_s_message_shows_no_small_count(tmp_path: Path, fairgate) -> None:
+    """'the window has 3 reviewed decision(s)' went into monitoring.json and report.html: a
+    count under 11, against the disclosure rule."""
+    from .monitor_support import monitor_spec, service_log
+
+    log = service_log([0.05] * 3, per_window=400, reviewed=0.005, seed=4)
+    path = tmp_path / "service.csv"
+    log.to_csv(path, index=False)
+    spec = monitor_spec(path, trip_on_fairness=True, min_cases=50)
+    out = tmp_path / "out"
+    args = ("--log", path, "--state-dir", tmp_path / "state", "--no-mlflow", "--out", out)
+    code, stdout, err = fairgate("monitor", write_yaml(tmp_path / "spec.yaml", spec), *args)
+    assert code == 2, stdout + err
+    document = json.loads((out / "monitoring.json").read_text())
+    messages = [c["message"] for w in document["windows"] for c in w["checks"]]
+    assert messages and all("fewer than 11 reviewed decision(s)" in m for m in messages)
+    html = (out / "report.html").read_text()
+    assert not re.search(r"has \d+ reviewed decision", html + json.dumps(document))
