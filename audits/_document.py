@@ -122,11 +122,23 @@ def contradictions(document: dict[str, Any]) -> list[str]:
     blocked audit into a release.
     """
     found = []
+    waivers = document.get("waivers")
+    count = len(waivers) if isinstance(waivers, list) else 0
     for i, check in enumerate(document.get("checks") or []):
+        if isinstance(check, dict) and not isinstance(check.get("threshold") or {}, dict):
+            found.append(f"checks[{i}].threshold is not a mapping of bounds")
+            continue
         if isinstance(check, dict) and check.get("status") == Status.WAIVED:
             # only a failure is waived: its value must be beyond its threshold
             if not _beyond(check.get("value"), check.get("threshold") or {}):
                 found.append(f"checks[{i}] is waived but did not fail")
+            by = check.get("waived_by")
+            if (
+                not isinstance(by, list)
+                or not by
+                or not all(isinstance(n, int) and 0 <= n < count for n in by)
+            ):
+                found.append(f"checks[{i}].waived_by names no waiver of the document")
             continue
         if not isinstance(check, dict) or check.get("status") != Status.PASS:
             continue

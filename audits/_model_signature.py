@@ -92,6 +92,11 @@ class VerifiedModel:
 
 
 def _read(path: Path, what: str, *, limit: int) -> bytes:
+    if path.exists() and not path.is_file():  # a folder, a pipe or a device: never read
+        raise ModelSignatureError(
+            f"The model's {what} {str(path)!r} must be a regular file. Got a folder, pipe or "
+            "device instead: the model is not loaded."
+        )
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)

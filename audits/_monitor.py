@@ -33,7 +33,7 @@ from metrics import (
 )
 
 from ._checks import CheckResult
-from ._monitor_checks import check_entry, not_run, signal_of, window_checks
+from ._monitor_checks import NOT_JUDGED, check_entry, not_run, signal_of, window_checks
 from ._monitor_log import MonitorDataError, Windows, cut_windows, read_log
 from ._monitor_state import (
     DEFAULT_STATE_DIR,
@@ -208,6 +208,16 @@ def monitor(
         message = (
             f"could not decide: none of the {len(run.windows)} complete window(s) had "
             f"{policy.min_cases} reviewed decisions (monitor.min_cases)"
+        )
+    elif policy.trip_on_checks and not any(
+        r.status not in NOT_JUDGED for results in fairness for r in results
+    ):
+        # Asked to gate on fairness, it never had the evidence to: never a release.
+        code = ExitCode.UNDECIDED
+        message = (
+            "could not decide: monitor.trip_on_fairness is on, but no window's fairness check "
+            "had enough evidence (every group under data.min_group_size or "
+            "data.min_denominator, or too few reviewed decisions)"
         )
     else:
         code, message = ExitCode.OK, "breaker closed: the model decides"

@@ -18,6 +18,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from metrics import CheckSignal, group_metrics
+from reports import count_text
 
 from ._checks import CheckResult, error_results, group_metric
 from ._status import Status
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from ._monitor_log import Windows
     from ._spec import AuditSpec
 
-__all__ = ["NOT_JUDGED", "check_entry", "not_run", "signal_of", "window_checks"]
+__all__ = ["NOT_JUDGED", "check_entry", "not_run", "prohibitions", "signal_of", "window_checks"]
 
 #: Statuses that carry no evidence for the breaker: never a trip, never healthy.
 NOT_JUDGED = (Status.INSUFFICIENT, Status.ERROR, Status.SKIPPED)
@@ -42,6 +43,23 @@ def not_run(spec: AuditSpec) -> list[dict[str, str]]:
         }
         for c in spec.checks
         if c.type != "group_metric"
+    ]
+
+
+def prohibitions(spec: AuditSpec) -> list[str]:
+    """Why the spec's declared deployment is prohibited by its policies (empty: it is not).
+
+    A prohibited use is refused whatever the windows say: no breaker may close on it."""
+    from ._policy_checks import prohibited_use
+
+    if spec.deployment is None:
+        return []
+    return [
+        r.message
+        for c in spec.checks
+        if c.type == "prohibited_use"
+        for r in prohibited_use(c, spec)
+        if r.status is Status.PROHIBITED
     ]
 
 
@@ -85,7 +103,8 @@ def window_checks(
             out.append(
                 _insufficient(
                     spec,
-                    f"insufficient evidence: the window has {cases} reviewed decision(s), "
+                    f"insufficient evidence: the window has {count_text(cases)} reviewed "
+                    "decision(s), "
                     f"under monitor.min_cases ({min_cases}); the check is not computed.",
                 )
             )

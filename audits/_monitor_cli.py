@@ -57,7 +57,7 @@ def monitor(
     """Replay the circuit breaker of SPEC_PATH over a decision LOG in service.
 
     Exits 0 when the breaker ends closed, 5 while it is open or half-open, 2 when it cannot
-    decide, 4 on bad usage.
+    decide, 3 when a policy prohibits the declared use, 4 on bad usage.
     """
     from reports import check_out_folder, default_tracking_uri, set_aside
 
@@ -67,6 +67,15 @@ def monitor(
 
     spec = load_spec(spec_path)
     policy_of(spec)  # the spec must have a monitor block
+    from ._monitor_checks import prohibitions
+
+    refused = prohibitions(spec)
+    if refused:  # never a closed breaker (a serving model) for a prohibited use
+        for reason in refused:
+            click.echo(f"error: {reason}", err=True)
+        code = int(ExitCode.PROHIBITED_USE)
+        click.echo(f"breaker: not replayed (exit {code}); the declared use is prohibited")
+        return ExitCode.PROHIBITED_USE
     monitor_id = new_audit_id(f"{spec.name}-monitor")
     out = out_dir or Path("out") / spec.name / monitor_id
     check_out_folder(out)

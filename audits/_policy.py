@@ -37,6 +37,15 @@ def _views(roles: list[str], spec: AuditSpec, where: str) -> list[str]:
                     f"{column!r}, which is not a sensitive column, instead."
                 ]
             )
+        if column in columns:
+            other = roles[columns.index(column)]
+            raise SpecError(
+                [
+                    f"{where} needs the attribute roles {other!r} and {role!r} in columns of "
+                    f"their own: map each to a different sensitive column in roles. Got both "
+                    f"mapped to {column!r} instead."
+                ]
+            )
         columns.append(column)
     return columns + (["|".join(columns)] if len(columns) > 1 else [])
 

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
+from ._yaml import YamlRefusedError, load_yaml, read_bounded
 
 __all__ = [
     "POLICY_DIR",
@@ -160,11 +160,11 @@ def load_policy(ref: str) -> LoadedPolicy:
 
     path, origin = _locate(ref)
     try:
-        raw = path.read_bytes()
+        raw = read_bounded(path)
     except OSError as err:
         raise PolicyError(f"policy file {str(path)!r} cannot be read: {err.strerror}.") from err
-    if len(raw) > MAX_BYTES:
-        raise PolicyError(f"policy file {str(path)!r} holds more than {MAX_BYTES:,} bytes.")
+    except YamlRefusedError as err:
+        raise PolicyError(f"policy file {str(path)!r} cannot be read: {err}") from err
     try:
         data = load_yaml(raw.decode("utf-8"))
         policy = Policy.model_validate(data)
@@ -176,6 +176,22 @@ def load_policy(ref: str) -> LoadedPolicy:
         lines = "; ".join(_message(e) for e in err.errors())
         raise PolicyError(f"policy file {str(path)!r} is not a valid policy: {lines}") from err
     problems = _check_problems(policy)
+    ids = [c.id for c in policy.clauses]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:  # waivers and reports name clauses by id: each id names one clause
+        problems.append(f"clause ids must differ; {', '.join(map(repr, twice))} appear twice")
     if problems:
         raise PolicyError(f"policy {policy.name!r} has invalid checks: {'; '.join(problems)}")
-    return LoadedPolicy(policy=policy, sha256=hashlib.sha256(raw).hexdigest(), origin=origin)
+    digest = hashlib.sha256(raw).hexdigest()
+    if origin != "shipped" and policy.name in shipped_policies():
+        shipped = hashlib.sha256((POLICY_DIR / f"{policy.name}.yaml").read_bytes()).hexdigest()
+        if digest != shipped:
+            # A file that calls itself a shipped policy but says something else would be
+            # reported as that policy (its name and version) while applying other clauses.
+            raise PolicyError(
+                f"policy file {str(path)!r} has the name of the shipped policy "
+                f"{policy.name!r} but not its content: name the shipped policy ({policy.name}) "
+                f"to apply it, or give your own policy a name of its own. Got a file whose "
+                f"sha256 is {digest[:12]} instead of {shipped[:12]}."
+            )
+    return LoadedPolicy(policy=policy, sha256=digest, origin=origin)

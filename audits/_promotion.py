@@ -91,9 +91,11 @@ class PromotionRules:
 
 
 def _section(path: Path) -> dict[str, Any] | None:
+    from ._yaml import YamlRefusedError, read_bounded
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        data = tomllib.loads(read_bounded(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, YamlRefusedError, tomllib.TOMLDecodeError) as err:
         raise PromotionRulesError(f"{path} cannot be read as TOML: {err}") from err
     if path.name == "pyproject.toml":
         return data.get("tool", {}).get("fairgate", {}).get("promotion")

@@ -9,6 +9,7 @@ or exit code is not the one its checks and errors imply is refused, never shown.
 from __future__ import annotations
 
 import json
+import math
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -41,12 +42,48 @@ class Gathered:
     problems: list[str] = field(default_factory=list)
 
 
+def _number(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _shape(document: dict[str, Any]) -> str | None:
+    """What in a document's identity or numbers no fairgate run writes (a hand edit), else
+    ``None``: names the site's paths are made from, and the values its charts draw."""
+    spec, run = document.get("spec"), document.get("run")
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        return "spec.name must be a string"
+    content = spec.get("content") or {}
+    if not isinstance(content, dict) or not isinstance(content.get("experiment", ""), str | None):
+        return "spec.content.experiment must be a string"
+    if not isinstance(run, dict) or not isinstance(run.get("audit_id"), str):
+        return "run.audit_id must be a string"
+    for i, check in enumerate(document.get("checks") or []):
+        if not isinstance(check, dict):
+            return f"checks[{i}] must be a mapping"
+        ci = check.get("ci") or []
+        if not _number(check.get("value")) or not isinstance(ci, list):
+            return f"checks[{i}].value must be a finite number or null"
+        if not all(_number(x) for x in ci):
+            return f"checks[{i}].ci must hold finite numbers"
+    return None
+
+
 def _consistent(document: dict[str, Any], where: str) -> dict[str, Any]:
     from ._document import contradictions, verdict_of
 
+    problem = _shape(document)
+    if problem:
+        raise RegisterError(f"{where} is not a fairgate results document: {problem}.")
     try:
         verdict, code = verdict_of(document)
-    except (KeyError, TypeError, ValueError) as err:
+    except (KeyError, TypeError, ValueError, OverflowError) as err:
         raise RegisterError(f"{where} is not a fairgate results document: {err}") from err
     problems = contradictions(document)
     if problems:
@@ -146,6 +183,22 @@ def _runs(client: Any, experiment_ids: list[str]) -> list[Any]:
             return runs
 
 
+def _version_verdict(tags: dict[str, str]) -> str | None:
+    """What a version's audits say: the newest audit's verdict (``fairgate.verdict``), unless
+    another spec's newest audit of it (``fairgate.<spec>.verdict``) did not pass, which is
+    then named: a lenient spec's later pass never hides a strict spec's fail."""
+    from ._promotion import PASSING
+
+    head, tail = "fairgate.", ".verdict"
+    blocking = sorted(
+        f"{verdict} ({key[len(head) : -len(tail)]})"
+        for key, verdict in tags.items()
+        if key.startswith(head) and key.endswith(tail) and len(key) > len(head + tail)
+        if verdict not in PASSING
+    )
+    return "; ".join(blocking) if blocking else tags.get("fairgate.verdict")
+
+
 def _registry(client: Any, model_uri: str) -> dict[str, Any] | None:
     """The registered model behind ``models:/...``: its aliases (alias to version) and, per
     version, the audit and verdict fairgate tagged on it."""
@@ -159,7 +212,7 @@ def _registry(client: Any, model_uri: str) -> dict[str, Any] | None:
         return None
     versions = {
         str(v.version): {
-            "verdict": (v.tags or {}).get("fairgate.verdict"),
+            "verdict": _version_verdict(v.tags or {}),
             "audit_id": (v.tags or {}).get("fairgate.audit_id"),
         }
         for v in found

@@ -31,6 +31,14 @@ def _write_site(files: dict[str, bytes], out: Path) -> None:
     replaced, anything else there is refused."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise click.BadParameter("must be a folder, not a file or a link.", param_hint="--out")
+    here = Path.cwd().resolve()
+    if out.resolve() == here or out.resolve() in here.parents:
+        # The site replaces the folder: never the working folder nor one that holds it.
+        raise click.BadParameter(
+            f"must be a folder of its own, not the working folder or one holding it. Got "
+            f"{str(out)!r} instead.",
+            param_hint="--out",
+        )
     if out.is_dir() and any(out.iterdir()) and not (out / _MARK).is_file():
         raise click.BadParameter(
             f"{str(out)!r} holds files that are not a register fairgate built: refused "

@@ -170,14 +170,15 @@ def required_audit_problems(
     """Why the audits ``alias`` needs do not all vouch for the version (empty: they do).
 
     Each required spec is judged by its newest audit: the version's tags under the spec's
-    name, or this audit (``document``) when it is the newer one. Without ``rules``, every
-    spec with tags on the version is required, and this audit's spec.
+    name, or this audit (``document``) when it is the newer one. Without ``rules`` (or when
+    they name no audit for ``alias``: only other aliases have rules), every spec with tags on
+    the version is required, and this audit's spec.
     """
     tags = client.get_model_version(ref.name, ref.version).tags or {}
     this = document["spec"]["name"]
-    if rules is not None:
+    if rules is not None and rules.required(alias):
         required = list(rules.required(alias))
-    else:
+    else:  # no rules, or rules that name no audit for this alias: every audit is required
         from ._promotion import RequiredAudit
 
         head, tail = "fairgate.", ".verdict"  # fairgate.<spec>.verdict (names may hold dots)

@@ -45,6 +45,31 @@ def _private_key(path: Path) -> tuple[object, str | None]:
     return key, password
 
 
+def _check_target(signature: Path, model: Path, private_key: Path) -> None:
+    """Refuse to write the signature over the model, the key, or a file that is not an
+    earlier signature (it would be lost)."""
+    if signature.is_symlink() or (signature.exists() and not signature.is_file()):
+        raise ModelSignatureError(
+            f"The signature {str(signature)!r} must be written to a regular file. Got a link, "
+            "folder or device instead."
+        )
+    if not signature.exists():
+        return
+    target = signature.resolve()
+    if target in (model.resolve(), private_key.resolve()):
+        raise ModelSignatureError(
+            f"The signature {str(signature)!r} would overwrite the "
+            f"{'model' if target == model.resolve() else 'key'} itself: name another file."
+        )
+    with signature.open("rb") as handle:
+        head = handle.read(200)
+    if b'"application/vnd.dev.sigstore.bundle' not in head:
+        raise ModelSignatureError(
+            f"The signature {str(signature)!r} exists and is not a signature: it is not "
+            "overwritten. Name a new file (or remove it)."
+        )
+
+
 def sign_model(
     *,
     model: str | Path,
@@ -86,6 +111,7 @@ def sign_model(
     model, private_key, signature = Path(model), Path(private_key), Path(signature)
     if not model.exists():
         raise ModelSignatureError(f"The model {str(model)!r} to sign does not exist.")
+    _check_target(signature, model, private_key)
     if certificate is not None and not certificate_chain:
         raise ModelSignatureError(
             "Signing with a certificate needs its chain up to the root (the roots the audit "
@@ -113,8 +139,17 @@ def sign_model(
     try:
         config.set_hashing_config(hashing_config).sign(model, signature)
     except Exception as err:
+        # The hashing library names a file it refuses (a symlink, a pipe); other errors may
+        # come from the key and are not repeated.
+        said = str(err).split(". This behavior")[0]
+        why = f": {said}" if said.startswith("Cannot use ") else ""
         raise ModelSignatureError(
-            f"The model {str(model)!r} could not be signed ({type(err).__name__})."
+            f"The model {str(model)!r} could not be signed ({type(err).__name__}{why})."
+            + (
+                " Only regular files are signed: copy the file in place of the link."
+                if "symlink" in why
+                else ""
+            )
         ) from err
     if certificate is not None:
         return verify_model_signature(

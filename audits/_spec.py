@@ -47,7 +47,7 @@ from ._spec_policy import (
 )
 from ._spec_rules import label_problems, threshold_problems
 from ._waiver_spec import Waiver, waiver_problems
-from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
+from ._yaml import YamlRefusedError, load_yaml, read_bounded
 
 __all__ = [
     "AuditSpec",
@@ -794,12 +794,9 @@ def load_spec(path: str | Path, *, engine: str | None = None) -> AuditSpec:
 
     path = Path(path)
     try:
-        with path.open("rb") as handle:  # never more than the largest spec allowed
-            raw = handle.read(MAX_BYTES + 1)
-        if len(raw) > MAX_BYTES:
-            too_big = f"holds more than the {MAX_BYTES:,} bytes a spec may hold."
-            raise SpecError([f"spec file {str(path)!r} {too_big}"])
-        text = raw.decode("utf-8")
+        text = read_bounded(path).decode("utf-8")  # never more than a spec may hold
+    except YamlRefusedError as err:
+        raise SpecError([f"spec file {str(path)!r} cannot be read: {err}"]) from err
     except OSError as err:
         raise SpecError([f"spec file {str(path)!r} cannot be read: {err.strerror}."]) from err
     except UnicodeDecodeError as err:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 __all__ = [
     "ANNEX_III",
     "CONTEXTS",
+    "IMPLIED_ANNEX_III",
     "PRACTICES",
     "REQUIREMENTS",
     "ClauseRef",
@@ -24,6 +25,7 @@ __all__ = [
     "ImpactRatioCheck",
     "ProhibitedUseCheck",
     "RequirementCheck",
+    "says_something",
 ]
 
 
@@ -52,16 +54,40 @@ PRACTICES = (
 )
 #: Annex III points a deployment may declare (high-risk uses).
 ANNEX_III = ("1(a)", "1(b)", "1(c)", "3(a)", "3(b)", "4(a)", "4(b)", "5(a)", "5(b)", "6(a)")
+#: The Annex III point a practice is always listed under (a high-risk use whatever the spec
+#: says): emotion recognition 1(c), biometric categorisation 1(b), public assistance 5(a),
+#: creditworthiness 5(b).
+IMPLIED_ANNEX_III = {
+    "emotion_recognition": "1(c)",
+    "biometric_categorisation": "1(b)",
+    "public_assistance_eligibility": "5(a)",
+    "creditworthiness": "5(b)",
+}
 #: What a requirement check asks the deployment to declare.
 REQUIREMENTS = ("bias_examination", "accuracy_metrics", "human_oversight", "logging")
 
 
+#: Words that fill a field without saying anything (``TODO TODO TODO``, ``n/a n/a n/a``).
+_FILLER = {
+    "n/a", "na", "none", "tbd", "tba", "todo", "fixme", "xxx", "xx", "x", "placeholder",
+    "lorem", "ipsum", "dolor", "test", "testing", "foo", "bar", "baz", "asdf", "blah", "etc",
+    "same", "see", "above", "below", "nothing", "unknown", "null", "nil", "dummy", "reason",
+}  # fmt: skip
+
+
+def says_something(text: str, *, least: int = 20) -> bool:
+    """Whether ``text`` says something in words: at least ``least`` characters of words with
+    letters, and three different words that are not fillers (``TODO``, ``n/a``, ``xxx``)."""
+    words = [w for w in text.split() if any(c.isalpha() for c in w)]
+    meant = {w.strip(".,;:!?()[]'\"").lower() for w in words} - _FILLER
+    return len(" ".join(words)) >= least and len(words) >= 3 and len(meant) >= 3
+
+
 def _words(v: str, *, field: str, least: int = 20) -> str:
-    words = [w for w in v.split() if any(c.isalpha() for c in w)]
-    if len(" ".join(words)) < least or len(words) < 3:
+    if not says_something(v, least=least):
         raise ValueError(
-            f"{field} must say it in words (at least {least} characters and 3 words). "
-            f"Got {v!r} instead."
+            f"{field} must say it in words (at least {least} characters and 3 different "
+            f"words, not placeholders such as TODO or n/a). Got {v!r} instead."
         )
     return v.strip()
 
@@ -75,11 +101,11 @@ class GroupExclusion(_Strict):
     @field_validator("justification")
     @classmethod
     def _says_something(cls, v: str) -> str:
-        words = [w for w in v.split() if any(c.isalpha() for c in w)]
-        if len(" ".join(words)) < 20 or len(words) < 3:
+        if not says_something(v):
             raise ValueError(
                 "justification must give a reason in words (at least 20 characters and 3 "
-                f"words, not counting blanks or punctuation). Got {v!r} instead."
+                "different words, not counting blanks, punctuation or placeholders such as "
+                f"TODO or n/a). Got {v!r} instead."
             )
         return v.strip()
 
@@ -106,6 +132,19 @@ class Deployment(_Strict):
     logging: str | None = None
     #: Art. 15: the accuracy metrics declared for the system (rate names the audit computes).
     accuracy_metrics: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _listed_where_the_practice_is(self) -> Deployment:
+        # A high-risk practice declared without its Annex III point would skip the
+        # requirements (Art. 10-15) that apply only to high-risk uses.
+        implied = IMPLIED_ANNEX_III.get(self.practice)
+        if implied is not None and self.annex_iii != implied:
+            raise ValueError(
+                f"deployment.annex_iii must be {implied!r} for the practice {self.practice!r} "
+                f"(Regulation (EU) 2024/1689, Annex III point {implied}). Got "
+                f"{self.annex_iii!r} instead."
+            )
+        return self
 
     @field_validator("medical_or_safety_reason", "human_oversight", "logging")
     @classmethod

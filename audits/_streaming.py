@@ -69,6 +69,8 @@ def streamable(spec: AuditSpec, *, above: int | None = None) -> bool:
         needed_columns(spec) is not None
         and not spec.data.cluster_column
         and not getattr(spec.model, "decision_values", None)
+        # impact ratios (NYC LL144) count categories, unknowns and exclusions row by row
+        and not any(check.type == "impact_ratio" for check in spec.checks)
     ):
         return False
     if path.is_dir():

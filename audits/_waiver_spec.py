@@ -12,6 +12,7 @@ does not have) is a spec problem: exit code 4.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,7 +24,31 @@ __all__ = ["MIN_REASON", "Waiver", "check_label", "load_waiver_file", "waiver_pr
 MIN_REASON = 20
 #: Words that are not a person's name.
 _NOT_A_NAME = {"n/a", "na", "none", "tbd", "todo", "unknown", "nobody", "anyone", "-", "?"}
-_ROLES = {"team", "committee", "board", "admin", "administrator", "owner", "approver", "ci"}
+_ROLES = {
+    "team", "committee", "board", "admin", "administrator", "owner", "approver", "ci",
+    "chair", "chairperson", "head", "lead", "manager", "management", "director", "officer",
+    "office", "department", "panel", "council", "reviewer", "reviewers", "staff", "legal",
+    "compliance", "ethics", "fairness", "risk", "data", "science", "product", "ml", "ai",
+    "governance", "security", "engineering", "on-call", "oncall", "bot", "system", "service",
+}  # fmt: skip
+#: Names that stand for anyone (examples in forms and tests), never the person who signed.
+_PLACEHOLDER_NAMES = {
+    "john doe",
+    "jane doe",
+    "john smith",
+    "jane smith",
+    "max mustermann",
+    "erika mustermann",
+    "test user",
+    "first last",
+    "firstname lastname",
+    "first name last name",
+    "given name family name",
+    "your name",
+    "foo bar",
+    "lorem ipsum",
+}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def _words(text: str) -> list[str]:
@@ -46,16 +71,23 @@ def approver_problem(approver: str) -> str | None:
         )
     if lowered <= _ROLES | {"the", "of", "a"}:
         return f"approver must name a person, not a role. Got {approver!r} instead."
+    if " ".join(w.strip(".,;:()<>[]").lower() for w in words) in _PLACEHOLDER_NAMES:
+        return (
+            "approver must name the person who signed the waiver off, not a placeholder name. "
+            f"Got {approver!r} instead."
+        )
     return None
 
 
 def reason_problem(reason: str) -> str | None:
     """Why ``reason`` does not explain a waiver (``None`` when it does)."""
-    words = _words(reason)
-    if len(" ".join(words)) < MIN_REASON or len(words) < 3:
+    from ._spec_policy import says_something
+
+    if not says_something(reason, least=MIN_REASON):
         return (
             f"reason must say why the failure is accepted (at least {MIN_REASON} characters and "
-            f"3 words, not counting blanks or punctuation). Got {reason!r} instead."
+            "3 different words, not counting blanks, punctuation or placeholders such as TODO "
+            f"or n/a). Got {reason!r} instead."
         )
     return None
 
@@ -79,6 +111,27 @@ class Waiver(BaseModel):
     date: dt.date
     expiry: dt.date
     ticket: Annotated[str, Field(min_length=1)]
+
+    @field_validator("check", mode="before")
+    @classmethod
+    def _an_index_or_a_name(cls, v: Any) -> Any:
+        # true is not check 1, nor 1.0 an index
+        if isinstance(v, bool | float):
+            raise ValueError(f"must be a check's index (0, 1, ...) or its name. Got {v!r} instead.")
+        if isinstance(v, int) and v < 0:
+            raise ValueError(f"must be a check's index (from 0) or its name. Got {v} instead.")
+        return v
+
+    @field_validator("date", "expiry", mode="before")
+    @classmethod
+    def _a_calendar_day(cls, v: Any) -> Any:
+        # A day as written (2026-12-31): not a number of seconds, nor a time in a time zone
+        # whose day differs from the UTC day the waiver is judged on.
+        if isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            return v
+        if isinstance(v, str) and _ISO_DATE.match(v.strip()):
+            return v.strip()
+        raise ValueError(f"must be a day written YYYY-MM-DD (e.g. 2026-12-31). Got {v!r} instead.")
 
     @field_validator("reason")
     @classmethod
@@ -166,6 +219,13 @@ def waiver_problems(waivers: list[Waiver], spec: Any, *, where: str = "waivers")
             problems.append(f"{at}.{problem}")
             continue
         check = spec.checks[index]
+        if check.type == "prohibited_use":
+            problems.append(
+                f"{at}.check names a prohibited_use check ({check_label(check)}): a prohibited "
+                "practice is never waived (only a failed check is). Got "
+                f"{w.check!r} instead."
+            )
+            continue
         views = check_views(check, spec)
         if w.view is not None and w.view not in views:
             problems.append(f"{at}.view must be one of {views}. Got {w.view!r} instead.")
@@ -196,13 +256,12 @@ def load_waiver_file(path: str | Path, spec: Any) -> list[Waiver]:
         When the file cannot be read, is not such a list, or holds an invalid waiver.
     """
     from ._spec import SpecError, _message
-    from ._yaml import MAX_BYTES, YamlRefusedError, load_yaml
+    from ._yaml import YamlRefusedError, load_yaml, read_bounded
 
     path = Path(path)
     where = f"waivers file {str(path)!r}"
     try:
-        raw = path.read_bytes()[: MAX_BYTES + 1]
-        data = load_yaml(raw.decode("utf-8"))
+        data = load_yaml(read_bounded(path).decode("utf-8"))
     except (OSError, UnicodeDecodeError, YamlRefusedError, ValueError) as err:
         raise SpecError([f"{where} cannot be read: {err}"]) from err
     except Exception as err:  # yaml.YAMLError

@@ -11,13 +11,16 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Any
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-__all__ = ["MAX_BYTES", "MAX_NODES", "YamlRefusedError", "load_yaml"]
+__all__ = ["MAX_BYTES", "MAX_NODES", "YamlRefusedError", "load_yaml", "read_bounded"]
 
 #: Largest spec file read.
 MAX_BYTES = 1 << 20
@@ -65,6 +68,30 @@ _SpecLoader.yaml_implicit_resolvers = {
 _SpecLoader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
+
+
+def read_bounded(path: str | Path, *, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of the regular file at ``path``, refused past ``max_bytes``.
+
+    A pipe, a device (``/dev/zero``) or a folder is refused before it is opened: reading one
+    would block or never end.
+
+    Raises
+    ------
+    OSError
+        When the file does not exist or cannot be read.
+    YamlRefusedError
+        When it is not a regular file or holds more than ``max_bytes`` bytes.
+    """
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a pipe, socket or device"
+        raise YamlRefusedError(f"{str(path)!r} is {kind}, not a regular file.")
+    with open(path, "rb") as handle:
+        raw = handle.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise YamlRefusedError(f"{str(path)!r} holds more than the {max_bytes:,} bytes allowed.")
+    return raw
 
 
 def _expanded_size(root: Node, limit: int) -> int:
@@ -119,14 +146,13 @@ def load_yaml(text: str | bytes, *, max_bytes: int = MAX_BYTES, max_nodes: int =
             f"the spec file holds {size:,} bytes, more than the {max_bytes:,} a spec may hold."
         )
     loader = _SpecLoader(text)
-    try:
+    try:  # reading, counting and building are recursive: a deep nesting is refused
         root = loader.get_single_node()
         if root is None:
             return None
-        try:
-            _expanded_size(root, max_nodes)
-        except RecursionError as err:
-            raise YamlRefusedError("the spec is nested too deeply to be a spec.") from err
+        _expanded_size(root, max_nodes)
         return loader.construct_document(root)
+    except RecursionError as err:
+        raise YamlRefusedError("the spec is nested too deeply to be a spec.") from err
     finally:
         loader.dispose()

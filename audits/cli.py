@@ -511,11 +511,15 @@ def policies() -> ExitCode:
 def explain_policy(policy: str) -> ExitCode:
     """Print the clauses and checks of POLICY (a shipped name or a policy file) in plain
     language."""
+    from reports import one_line
+
     from ._policy import explain_policy as explain
     from ._policy_files import PolicyError
 
-    try:
-        click.echo(explain(policy), nl=False)
+    try:  # a policy file's own text never drives the terminal (escapes, bidi overrides)
+        click.echo(
+            "".join(one_line(line) + "\n" for line in explain(policy).splitlines()), nl=False
+        )
     except PolicyError as err:
         click.echo(f"error: {err}", err=True)
         return ExitCode.USAGE_ERROR

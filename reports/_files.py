@@ -5,6 +5,7 @@ audit can be rendered again from its results.json alone."""
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ def _upgrade_v1(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+#: The largest results document read (a fairgate run writes a few megabytes at most).
+MAX_RESULTS_BYTES = 256 << 20
+
+
 def load_results(path: str | Path) -> dict[str, Any]:
     """Read a results.json written by fairgate (schema 1 documents are read into the schema 2
     layout: their ``audit_id`` and run facts moved into ``run``).
@@ -50,7 +55,17 @@ def load_results(path: str | Path) -> dict[str, Any]:
     ValueError
         When the file is not a results document of a known schema version.
     """
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    path = Path(path)
+    if not stat.S_ISREG(path.stat().st_mode):  # a pipe or a device would block or never end
+        raise ValueError(f"{str(path)!r} is not a regular file (a folder, pipe or device).")
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_RESULTS_BYTES + 1)
+    if len(raw) > MAX_RESULTS_BYTES:
+        raise ValueError(f"{str(path)!r} holds more than {MAX_RESULTS_BYTES:,} bytes.")
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except RecursionError as err:
+        raise ValueError(f"{str(path)!r} is nested too deeply to be a results document.") from err
     if not isinstance(document, dict) or "schema_version" not in document:
         raise ValueError(f"{str(path)!r} is not a fairgate results document (no schema_version).")
     version = document["schema_version"]

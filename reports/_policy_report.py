@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from ._suppress import SUPPRESSED, count_text, disclose, suppressed
+from ._text import spreadsheet_cell
 
 __all__ = [
     "LL144_CSV",
@@ -60,7 +61,7 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
     impact ratio, note), ``unknown`` (count text), ``audit_date`` and ``data_source``.
     """
     run, deployment = document.get("run") or {}, document.get("deployment") or {}
-    source = deployment.get("data_source") or document["data"]["path"]
+    source = deployment.get("data_source") or (document.get("data") or {}).get("path", "")
     date = str(run.get("started_at") or "")[:10]
     tables = []
     for check in document["checks"]:
@@ -149,12 +150,10 @@ def render_ll144_csv(document: dict[str, Any]) -> str | None:
     for t in tables:
         tail = [t["view"], t["rate"], t["audit_date"], t["data_source"]]
         for r in t["rows"]:
-            writer.writerow(
-                [r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"], *tail]
-            )
-        writer.writerow(
-            ["unknown", t["unknown"], "", "", "unknown category: not in the impact ratios", *tail]
-        )
+            cells = [r["category"], r["number"], r["rate"], r["impact_ratio"], r["note"], *tail]
+            writer.writerow(map(spreadsheet_cell, cells))
+        note = "unknown category: not in the impact ratios"
+        writer.writerow(map(spreadsheet_cell, ["unknown", t["unknown"], "", "", note, *tail]))
     return out.getvalue()
 
 

@@ -10,6 +10,7 @@ __all__ = [
     "fmt",
     "md",
     "one_line",
+    "spreadsheet_cell",
     "status_label",
     "xml_safe",
 ]
@@ -76,3 +77,10 @@ def md(text: object) -> str:
     text = _ENTITY.sub("&amp;", text)
     text = _HTML_START.sub("&lt;", text)
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def spreadsheet_cell(value: object) -> str:
+    """A CSV cell a spreadsheet shows as text: one starting with = + - @ (or a tab or
+    carriage return) would be a formula, so it gets a leading quote."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

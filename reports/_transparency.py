@@ -14,7 +14,7 @@ import io
 from typing import Any
 
 from ._suppress import count_text
-from ._text import _CONTROL, fmt, status_label
+from ._text import _CONTROL, fmt, spreadsheet_cell, status_label
 
 __all__ = ["TO_FILL", "policy_text", "record_csv", "transparency_record"]
 
@@ -218,6 +218,7 @@ def record_csv(record: dict[str, Any]) -> str:
     writer = csv.DictWriter(out, fieldnames=["section", "field", "value", "filled_by"])
     writer.writeheader()
     for row in record["fields"]:
-        # A cell starting with = + - @ would be a formula in a spreadsheet.
-        writer.writerow({k: ("'" + v if v[:1] in "=+-@" else v) for k, v in row.items()})
+        # A cell starting with = + - @ (or a tab or carriage return before one) would be a
+        # formula in a spreadsheet.
+        writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
     return out.getvalue()

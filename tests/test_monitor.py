@@ -188,12 +188,13 @@ def test_a_window_without_enough_reviews_gives_insufficient_evidence_for_each_ch
     assert "under monitor.min_cases" in doc["windows"][2]["checks"][0]["message"]
     assert [w["health"] for w in doc["windows"]][2:] == ["insufficient"] * 2
     # a group under data.min_group_size: the check is insufficient though the window is not,
-    # and with trip_on_fairness such a window is never healthy
+    # and with trip_on_fairness such a window is never healthy; with no window's fairness
+    # judged at all, the monitor could not decide (exit 2), never 'the model decides'
     path = tmp_path / "full.csv"
     selection_log([0.5] * 3, per_window=600).to_csv(path, index=False)
     spec = _fairness_spec(write_spec, path, trip_on_fairness=True, data={"min_group_size": 250})
     code, output, doc, _ = monitor(fairgate, tmp_path, spec, path)
-    assert code == 0, output
+    assert code == 2 and "trip_on_fairness is on" in output, output
     assert _statuses(doc) == [["insufficient_evidence"]] * 3
     assert {w["health"] for w in doc["windows"]} == {"uncertain"}
 
