@@ -63,7 +63,7 @@ def _sorted_levels(values: set[Any]) -> list[Any]:
 def _needs_rows(spec: AuditSpec) -> str | None:
     """Why the audit needs its rows (what the streamed local path refuses), or ``None``."""
     if needed_columns(spec) is None:
-        return "the checks or the model need every column of each row"
+        return "a model (not a decision log), data expectations, or checks beyond group metrics"
     if spec.data.cluster_column:
         return "data.cluster_column needs each row's cluster"
     if getattr(spec.model, "decision_values", None):
