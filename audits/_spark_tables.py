@@ -110,7 +110,7 @@ def count_tables(spec: AuditSpec, decided: SparkDecided) -> SparkCounts | str:
     histograms = None
     if decided.has_score:
         positives = [v for v in labels if v == pos]
-        histograms, groups = _histograms(frame, spec, positives, index, shape)
+        histograms, groups = _histograms(frame, spec, positives, levels)
         collected["score_histograms"] = {
             "groups": groups,
             "score_bins": histograms.bins,
@@ -120,12 +120,13 @@ def count_tables(spec: AuditSpec, decided: SparkDecided) -> SparkCounts | str:
 
 
 def _histograms(
-    frame: Any, spec: AuditSpec, positives: list[Any], index: list[dict[Any, int]], shape: tuple
+    frame: Any, spec: AuditSpec, positives: list[Any], levels: list[list[Any]]
 ) -> tuple[ScoreHistograms, int]:
     """The score histograms of the streamed path, from one aggregation (module docstring)."""
     from pyspark.sql import functions as sf
 
     sensitive, label = list(spec.data.sensitive), spec.data.label
+    shape = tuple(len(lv) for lv in levels)
     bins = choose_bins(int(np.prod(shape)))
     s = sf.col(SCORE).cast("double")
     y = (sf.col(label).isin(positives) if positives else sf.lit(False)).cast("int")
@@ -134,7 +135,7 @@ def _histograms(
     calib = sum((s > sf.lit(float(e))).cast("int") for e in edges)
     d = s - y.cast("double")
     d2 = d * d
-    rows = (
+    groups = (
         frame.select(
             *sensitive,
             y.alias("y"),
@@ -153,17 +154,37 @@ def _histograms(
             sf.min("s").alias("lo"),
             sf.max("s").alias("hi"),
         )
-        .collect()
+        .toPandas()
     )
-    hist = np.zeros((*shape, 2, bins), dtype=np.int64)
-    sums = np.zeros((*shape, 2, CALIBRATION_BINS, 4), dtype=float)
+    cell = np.zeros(len(groups), dtype=np.int64)
+    for column, lv, size in zip(sensitive, levels, shape, strict=True):
+        codes = pd.Categorical(groups[column], categories=lv).codes.astype(np.int64)
+        if (codes < 0).any():  # every level is one of the count table's
+            raise PredictionError(f"The sensitive column {column!r} changed while it was read.")
+        cell = cell * size + codes
+    key = cell * 2 + groups["y"].to_numpy(dtype=np.int64)
+    fine_at = key * bins + groups["b"].to_numpy(dtype=np.int64)
+    n = groups["n"].to_numpy(dtype=float)
+    hist = np.bincount(fine_at, weights=n, minlength=2 * int(np.prod(shape)) * bins)
+    calib_at = key * CALIBRATION_BINS + groups["c"].to_numpy(dtype=np.int64)
+    size = 2 * int(np.prod(shape)) * CALIBRATION_BINS
+    sums = np.stack(
+        [
+            np.bincount(calib_at, weights=groups[c].to_numpy(dtype=float), minlength=size)
+            for c in ("n", "sd", "sd2", "sd4")
+        ],
+        axis=-1,
+    )
+    b = groups["b"].to_numpy(dtype=np.int64)
     lo, hi = np.full(bins, np.inf), np.full(bins, -np.inf)
-    for r in rows:
-        at = (*(ix[r[c]] for ix, c in zip(index, sensitive, strict=True)), r["y"])
-        b = r["b"]
-        hist[(*at, b)] += r["n"]
-        sums[(*at, r["c"])] += (r["n"], r["sd"], r["sd2"], r["sd4"])
-        lo[b], hi[b] = min(lo[b], r["lo"]), max(hi[b], r["hi"])
+    np.minimum.at(lo, b, groups["lo"].to_numpy(dtype=float))
+    np.maximum.at(hi, b, groups["hi"].to_numpy(dtype=float))
     seen = np.isfinite(lo)
     first = np.where(seen, lo, np.nan)
-    return ScoreHistograms(hist, sums, first, seen & (lo != hi)), len(rows)
+    histograms = ScoreHistograms(
+        hist.astype(np.int64).reshape(*shape, 2, bins),
+        sums.reshape(*shape, 2, CALIBRATION_BINS, 4),
+        first,
+        seen & (lo != hi),
+    )
+    return histograms, len(groups)
