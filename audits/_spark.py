@@ -146,7 +146,7 @@ def _count(audit: Any, decided: Any, rows: int) -> np.ndarray:
         return np.array([])
     score_checks = any(c.type == "score_metric" for c in spec.checks)
     local, outcome, classes, collected = table_rows(spec, decided, rows, score_checks=score_checks)
-    engine["collected"] = {**collected, "why": counted, "row_limit": ROW_LIMIT}
+    engine["collected"] = {**collected, "reason": counted, "row_limit": ROW_LIMIT}
     audit.gm = count_rows(spec, local, outcome, classes, seed=audit.seed)
     return outcome.decisions[:0]
 

@@ -209,6 +209,7 @@ def test_count_table_from_one_aggregation_and_a_catalog_table(spark, tmp_path):
     # decision codes are mapped row by row as the local engine maps them (the in-memory
     # path): 4 regions × 2 sexes × 2 labels × 2 decisions, at most 32 cells reach the driver
     assert engine["collected"]["mode"] == "expanded count table"
+    assert engine["collected"]["reason"].startswith("model.decision_values")
     assert engine["collected"]["cells"] <= 32
     assert doc["data"]["path"] == "table:decisions"
     _assert_same(local, doc, drop_path=True)
