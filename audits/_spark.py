@@ -8,8 +8,11 @@ the row-wise work on Spark's executors and the statistics on the driver:
   the rest (:mod:`._spark_validation`);
 * load: the model, verified on the driver by the local loader;
 * decide: scoring on the executors (:mod:`._spark_scoring`);
-* count: one aggregation collected to the driver, handed to the local count stage and so to
-  the same metric engine (:mod:`._spark_counts`);
+* count: a decision log whose checks need only sums is counted by Spark aggregations (the
+  count table and score histograms, :mod:`._spark_tables`) handed to
+  :func:`metrics.metrics_from_counts`, as the streamed local path does; an audit that needs
+  rows collects them (or its expanded count table) for the local count stage
+  (:mod:`._spark_counts`);
 * check: the same checks; explanations on a seeded stratified sample collected to the driver.
 
 What ran where is stated in the results document (``data.engine``).
@@ -21,6 +24,7 @@ import contextlib
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._evidence import Evidence
@@ -28,6 +32,7 @@ from ._explain_checks import EXPLAIN_CHECKS
 from ._spark_counts import ROW_LIMIT, explain_sample, table_rows
 from ._spark_reading import ROW_ID, read_spark, spark_session
 from ._spark_scoring import decide_spark, feature_columns
+from ._spark_tables import SparkCounts, count_tables
 from ._spark_validation import validate_spark
 
 __all__ = ["spark_pipeline"]
@@ -84,16 +89,11 @@ def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) 
 
 
 def _count_and_check(audit: Any, decided: Any, frame: Any, rows: int) -> None:
-    """The count stage (one aggregation) and the check stage (explanations on a sample)."""
-    from ._runner import _check, _count, _stage
+    """The count stage (Spark aggregations) and the check stage (explanations on a sample)."""
+    from ._runner import _check, _stage
 
     spec, engine = audit.spec, audit.engine
-    score_checks = any(c.type == "score_metric" for c in spec.checks)
-    local, outcome, classes, collected = _stage("count")(table_rows)(
-        spec, decided, rows, score_checks=score_checks
-    )
-    engine["collected"] = {**collected, "row_limit": ROW_LIMIT}
-    audit.gm = _count(spec, local, outcome, classes, seed=audit.seed)
+    no_decisions = _stage("count")(_count)(audit, decided, rows)
     explains = any(c.type in EXPLAIN_CHECKS for c in spec.checks)
     if explains and audit.adapter.decision_column is None:
         sample, decisions, described = _stage("check")(explain_sample)(
@@ -102,7 +102,7 @@ def _count_and_check(audit: Any, decided: Any, frame: Any, rows: int) -> None:
         engine["explain_sample"] = described
     else:
         columns = [c for c in frame.columns if c != ROW_ID]
-        sample, decisions = pd.DataFrame(columns=columns), outcome.decisions[:0]
+        sample, decisions = pd.DataFrame(columns=columns), no_decisions
     features = sample[feature_columns(spec, list(sample.columns))]
     audit.features = features
     evidence = Evidence(
@@ -116,6 +116,39 @@ def _count_and_check(audit: Any, decided: Any, frame: Any, rows: int) -> None:
         show=audit.show,
     )
     _check(audit, evidence)
+
+
+def _count(audit: Any, decided: Any, rows: int) -> np.ndarray:
+    """``audit.gm`` from Spark aggregations (:mod:`._spark_tables`), or from the rows the
+    audit needs (:func:`._spark_counts.table_rows`); returns an empty decisions array (of
+    the decisions' type) for the check stage."""
+    from metrics import metrics_from_counts
+
+    from ._runner import _count as count_rows
+
+    spec, engine = audit.spec, audit.engine
+    counted = count_tables(spec, decided)
+    if isinstance(counted, SparkCounts):
+        engine["collected"] = counted.collected
+        audit.gm = metrics_from_counts(
+            counted.table,
+            score_histograms=counted.histograms,
+            n_boot=spec.n_boot,
+            seed=audit.seed,
+            confidence=spec.confidence,
+            min_group_size=spec.data.min_group_size,
+            min_denominator=spec.data.min_denominator,
+        )
+        scores = audit.gm.scores
+        if scores is not None:  # the binned metrics' stated error, largest over groups
+            bound = scores[scores.error > 0].groupby("metric").error.max()
+            counted.collected["score_error_bounds"] = {k: float(v) for k, v in bound.items()}
+        return np.array([])
+    score_checks = any(c.type == "score_metric" for c in spec.checks)
+    local, outcome, classes, collected = table_rows(spec, decided, rows, score_checks=score_checks)
+    engine["collected"] = {**collected, "reason": counted, "row_limit": ROW_LIMIT}
+    audit.gm = count_rows(spec, local, outcome, classes, seed=audit.seed)
+    return outcome.decisions[:0]
 
 
 def _read(spec: Any, master: str | None) -> tuple[Any, Any]:

@@ -1,17 +1,17 @@
-"""The count stage on Spark: one aggregation, collected to the driver, for the metric engine.
+"""The count stage on Spark for audits that need rows (see :mod:`._spark_tables` for the rest).
 
-Without scores or cluster ids, one ``groupBy(sensitive…, label, decision).count()`` builds
-the count table on the executors: a few rows per group come to the driver. There they are
-handed to the local engine's own count stage (:func:`audits._runner._count`, hence
-:func:`metrics.group_metrics`) as the rows they stand for (each cell repeated as many times
-as it counts, with categorical group codes: a few bytes a row), so every count, rate,
-interval and verdict is the local engine's. (A count-table entry point of the metric engine
-would take the cells directly: :func:`table_rows` is the one place to switch over.)
+An audit the streamed local path would not stream (a cluster column, decision codes mapped by
+``decision_values``, more than two classes, a model scored with every column or explained) is
+counted here, as the local in-memory engine counts it, by its count stage
+(:func:`audits._runner._count`, hence :func:`metrics.group_metrics`):
 
-Score metrics (the AUC, the calibration error's bootstrap) and the cluster bootstrap need each
-row's score and cluster, in row order: those columns are collected, ordered by row, only when
-the data hold at most :data:`ROW_LIMIT` rows. Above it an audit with score checks stops
-(fail closed), and one without them leaves the scores out and says so.
+* when it needs each row's score or cluster (score metrics, the cluster bootstrap), those
+  columns are collected, ordered by row, when the data hold at most :data:`ROW_LIMIT` rows
+  (mode ``rows``). Above it an audit with score checks stops (fail closed), and one without
+  them leaves the scores out and says so;
+* otherwise one ``groupBy(sensitive…, label, decision).count()`` is collected and each cell
+  is repeated as many times as it counts, with categorical group codes (a few bytes a row;
+  mode ``expanded count table``).
 
 The explanation checks run on a seeded sample stratified by the intersection of the
 sensitive attributes (:func:`explain_sample`), collected to the driver.
@@ -99,7 +99,7 @@ def table_rows(
             cells[column] = _categorical(cells[column])
         cells = cells.sort_values([*sensitive, label, DECISION], kind="stable", ignore_index=True)
         local = _expand(cells, [*sensitive, label, DECISION])
-        collected = {"mode": "count table", "cells": len(cells)}
+        collected = {"mode": "expanded count table", "cells": len(cells)}
         if has_scores:
             collected["scores"] = (
                 f"left out: {rows:,} rows are more than the {ROW_LIMIT:,} whose scores are "

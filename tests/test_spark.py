@@ -206,12 +206,52 @@ def test_count_table_from_one_aggregation_and_a_catalog_table(spark, tmp_path):
     assert doc["errors"] == []
     engine = doc["data"]["engine"]
     assert engine["source"] == "table decisions" and engine["rows"] == 20_000
-    # 4 regions × 2 sexes × 2 labels × 2 decisions: at most 32 cells reach the driver
-    assert engine["collected"]["mode"] == "count table" and engine["collected"]["cells"] <= 32
+    # decision codes are mapped row by row as the local engine maps them (the in-memory
+    # path): 4 regions × 2 sexes × 2 labels × 2 decisions, at most 32 cells reach the driver
+    assert engine["collected"]["mode"] == "expanded count table"
+    assert engine["collected"]["reason"].startswith("model.decision_values")
+    assert engine["collected"]["cells"] <= 32
     assert doc["data"]["path"] == "table:decisions"
     _assert_same(local, doc, drop_path=True)
     regions = [g["n"] for k, g in doc["groups"].items() if k.startswith("region=") and "|" not in k]
     assert len(regions) == 4 and sum(regions) == 20_000
+
+
+def test_multi_file_log_counted_by_aggregations_equals_the_streamed_local_engine(spark, tmp_path):
+    frame = _decision_log(300_000, seed=11)
+    frame["decision"] = (frame["decision"] == "grant").astype(int)  # logged as label values
+    rng = np.random.default_rng(11)  # unrounded scores: histogram bins that mix scores
+    frame["score"] = np.clip(frame["score"] + rng.uniform(-5e-4, 5e-4, len(frame)), 0, 1)
+    folder = tmp_path / "log"
+    folder.mkdir()
+    for i, start in enumerate(range(0, len(frame), 100_000)):
+        part = frame.iloc[start : start + 100_000]
+        part.to_parquet(folder / f"part-{i}.parquet", index=False)
+    content = _log_spec(folder, score=True)
+    del content["model"]["decision_values"]
+    spec = parse_spec(content)
+    local = run_audit(folder, spec=spec).document
+    streaming = local["data"].pop("streaming")
+    assert streaming["rows"] == 300_000 and streaming["files"] == 3  # the local path streamed
+    doc = run_audit(folder, spec=_on_spark(spec)).document
+    assert doc["errors"] == [] and doc["model"]["scores"] is True
+    assert doc["data"].pop("streaming") is None
+    collected = doc["data"]["engine"]["collected"]
+    # one groupBy for the cells, one for the score histograms: no row reaches the driver
+    assert collected["mode"] == "count table" and collected["cells"] <= 32
+    hist = collected["score_histograms"]
+    assert hist["score_bins"] == streaming["score_bins"] and hist["groups"] < len(frame)
+    assert not _same(streaming["score_error_bounds"], collected["score_error_bounds"])
+    assert streaming["score_error_bounds"]  # some bins mix scores: the bounds are stated
+    assert {c["metric"] for c in doc["checks"]} >= {"roc_auc", "calibration_error"}
+    # the local path runs Great Expectations on a sample and recounts over every row (each
+    # entry says how many rows it checked); Spark validates every row: the same outcomes
+    validation, on_spark = local.pop("data_validation"), doc.pop("data_validation")
+    assert validation["streamed"] and validation["great_expectations_rows"] < len(frame)
+    outcomes = [(r["kind"], r["success"]) for r in on_spark["results"]]
+    assert outcomes == [(r["kind"], r["success"]) for r in validation["results"]]
+    assert validation["success"] is on_spark["success"] is True
+    _assert_same(local, doc)
 
 
 def test_validation_on_spark_gives_the_same_entries_and_stops_alike(spark, tmp_path):

@@ -2,17 +2,19 @@
 
 Run ``python tests/benchmarks/bench_spark.py`` (default 10,000,000 rows; ``--rows`` changes
 it). From a seed the script writes a Parquet decision log (two sensitive columns, 5 × 4 = 20
-intersectional groups, a label and logged decision codes mapped by ``decision_values``) and
-times the whole audit (read, validation, decisions, the count table, every group check, the
-verdict; no evidence files) of the same spec:
+intersectional groups, a label, the logged decision and a score) and times the whole audit
+(read, validation, the count table and score histograms, every group and score check — the
+AUC and calibration error included —, the verdict; no evidence files) of the same spec:
 
-* the local engine (one process, pyarrow reading only the audit's columns);
+* the local engine (one process; the log is streamed batch by batch, pyarrow reading only the
+  audit's columns);
 * the Spark engine in ``local[1]`` and ``local[2]`` (a fresh process each, the session
   started and warmed before the clock starts).
 
 Each audit runs in its own process. The last lines are the throughputs, the 1 → 2 core
 scaling (a measured projection of the throughput per executor core) and
-``spark rows/s at N rows: … (local path: …)``; the verdicts must agree.
+``spark rows/s at N rows: … (local path: …)``; the counts, the check values and the verdicts
+must agree (check values to 1e-12), and what Spark collected to the driver is printed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def write_log(path: Path, n: int, seed: int = 0) -> None:
                 ("race", pa.string()),
                 ("age", pa.string()),
                 ("y", pa.int64()),
-                ("decision", pa.string()),
+                ("decision", pa.int64()),
+                ("score", pa.float64()),
             ]
         ),
     ) as w:
@@ -55,14 +58,16 @@ def write_log(path: Path, n: int, seed: int = 0) -> None:
             m = min(1_000_000, n - start)
             race, age = rng.integers(0, 5, m), rng.integers(0, 4, m)
             y = rng.integers(0, 2, m)
-            p = rng.random(m) < 0.35 + 0.3 * y - 0.02 * race
+            score = np.clip(0.35 + 0.3 * y - 0.02 * race + rng.normal(0, 0.2, m), 0, 1)
+            p = rng.random(m) < score
             w.write_table(
                 pa.table(
                     {
                         "race": races[race],
                         "age": ages[age],
                         "y": y,
-                        "decision": np.where(p, "approve", "refuse"),
+                        "decision": p.astype(np.int64),
+                        "score": score,
                     }
                 )
             )
@@ -74,7 +79,7 @@ def spec_content(data: Path, engine: str) -> dict:
         "model": {
             "kind": "predictions",
             "column": "decision",
-            "decision_values": {"approve": 1, "refuse": 0},
+            "score_column": "score",
         },
         "data": {
             "path": str(data),
@@ -86,6 +91,8 @@ def spec_content(data: Path, engine: str) -> dict:
         "checks": [
             {"metric": "selection_rate", "disparity": "ratio", "min": 0.8},
             {"metric": "false_negative_rate", "disparity": "difference", "max": 0.1},
+            {"metric": "roc_auc", "disparity": "difference", "max": 0.1},
+            {"metric": "calibration_error", "disparity": "difference", "max": 0.1},
         ],
     }
 
@@ -109,7 +116,9 @@ def child(data: Path, engine: str, master: str | None) -> dict:
         "seconds": seconds,
         "verdict": doc["verdict"],
         "groups": doc["groups"],
+        "checks": [[c["metric"], x] for c in doc["checks"] for x in [c["value"], *(c["ci"] or [])]],
         "errors": doc["errors"],
+        "collected": doc["data"].get("engine", {}).get("collected"),
     }
 
 
@@ -142,6 +151,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         print(f"{name}: {r['seconds']:.1f} s, {n / r['seconds']:,.0f} rows/s, {r['verdict']}")
     same = local["groups"] == one["groups"] == two["groups"]
     same = same and local["verdict"] == one["verdict"] == two["verdict"]
+    values = [[(m, np.nan if x is None else x) for m, x in r["checks"]] for r in (local, one, two)]
+    same = same and all(
+        [m for m, _ in v] == [m for m, _ in values[0]]
+        and np.allclose(
+            [x for _, x in v], [x for _, x in values[0]], rtol=0, atol=1e-12, equal_nan=True
+        )
+        for v in values
+    )
+    print(f"spark collected to the driver: {two['collected']}")
     rates = {
         "local": n / local["seconds"],
         "spark_1": n / one["seconds"],
@@ -149,7 +167,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     rates["scaling_2_over_1"] = rates["spark_2"] / rates["spark_1"]
     rates["same_results"] = float(same)
-    print(f"same counts and verdict on every engine: {same}")
+    print(f"same counts, check values and verdict on every engine: {same}")
     print(
         f"spark scaling local[1] -> local[2]: {rates['scaling_2_over_1']:.2f}x "
         f"(about {rates['spark_2'] / 2:,.0f} rows/s per executor core)"
