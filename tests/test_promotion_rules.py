@@ -9,7 +9,7 @@ import pytest
 import skops.io as sio
 import yaml
 
-from .conftest import CREDIT, SPECS
+from .conftest import CREDIT, SPECS, policy_inlined
 from .servers import start_tracking_server, stop
 
 NAME = "credit-promotion"
@@ -49,7 +49,7 @@ def registry(server):
 def _spec(write_spec, name: str, bound: float, version: str = "1", gap: float = 0.10, **more):
     """The credit fairness checks (no explanations: fast) with the selection-rate bound and
     the largest false-negative-rate gap."""
-    spec = yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text())
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text()))
     spec["name"], spec["experiment"] = name, "credit-promotion"
     spec["checks"] = [c for c in spec["checks"] if "metric" in c]
     spec["checks"][0]["min"], spec["checks"][1]["max"] = bound, gap

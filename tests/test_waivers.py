@@ -22,6 +22,8 @@ V1_FAILURES = [
     {"check": "false_negative_rate difference", "view": "age_band"},
     {"check": "sensitive_attribution"},
     {"check": 4},
+    {"check": "sex counterfactual"},
+    {"check": "age counterfactual"},
 ]
 
 
@@ -55,25 +57,25 @@ def test_a_waivers_expiry_flips_pass_to_fail(fairgate, in_repo, tmp_path):
     assert "verdict: pass_with_waivers (exit 0)" in out
     doc = json.loads((tmp_path / "ok" / "results.json").read_text())
     assert list(doc)[2:5] == ["verdict", "exit_code", "waivers"]  # right after the verdict
-    assert [w["state"] for w in doc["waivers"]] == ["applied"] * 5
+    assert [w["state"] for w in doc["waivers"]] == ["applied"] * 7
     statuses = [c["status"] for c in doc["checks"]]
-    assert statuses.count("waived") == 5 and "fail" not in statuses  # waived, never pass
+    assert statuses.count("waived") == 7 and "fail" not in statuses  # waived, never pass
     assert all(c["waived_by"] for c in doc["checks"] if c["status"] == "waived")
     # Every report shows the waivers first, after the verdict.
     md = (tmp_path / "ok" / "summary.md").read_text()
     assert md.index("## Waivers") < md.index("| check | status")
-    assert md.count("Maria Jensen") == 5
+    assert md.count("Maria Jensen") == 7
     html = (tmp_path / "ok" / "report.html").read_text()
     assert html.index('id="waivers"') < html.index('id="audited"')
     assert "RELEASE WITH WAIVERS" in html
     junit = (tmp_path / "ok" / "junit.xml").read_text()
     assert junit.index("waiver.0.applied") < junit.index("<testcase")
-    assert junit.count("WAIVED failure") == 5
+    assert junit.count("WAIVED failure") == 7
 
     # Its evidence verifies, the verdict re-derived with its waivers on its own audit date.
     code, out, _ = fairgate("verify", tmp_path / "ok", "--key", public)
     assert code == 0 and "pass_with_waivers (exit 0) is what the checks" in out, out
-    assert "with 5 waived failure(s)" in out
+    assert "with 7 waived failure(s)" in out
     # The same document renders again; its waivers are re-derived on its own audit date.
     code, out, err = fairgate("render", tmp_path / "ok" / "results.json", "--out", tmp_path / "r")
     assert code == 0 and "verdict pass_with_waivers" in out, err
