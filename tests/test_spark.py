@@ -218,21 +218,21 @@ def test_count_table_from_one_aggregation_and_a_catalog_table(spark, tmp_path):
 
 
 def test_multi_file_log_counted_by_aggregations_equals_the_streamed_local_engine(spark, tmp_path):
-    frame = _decision_log(300_000, seed=11)
+    frame = _decision_log(1_000_000, seed=11)  # the 1M-row log
     frame["decision"] = (frame["decision"] == "grant").astype(int)  # logged as label values
     rng = np.random.default_rng(11)  # unrounded scores: histogram bins that mix scores
     frame["score"] = np.clip(frame["score"] + rng.uniform(-5e-4, 5e-4, len(frame)), 0, 1)
     folder = tmp_path / "log"
     folder.mkdir()
-    for i, start in enumerate(range(0, len(frame), 100_000)):
-        part = frame.iloc[start : start + 100_000]
+    for i, start in enumerate(range(0, len(frame), 250_000)):
+        part = frame.iloc[start : start + 250_000]
         part.to_parquet(folder / f"part-{i}.parquet", index=False)
     content = _log_spec(folder, score=True)
     del content["model"]["decision_values"]
     spec = parse_spec(content)
     local = run_audit(folder, spec=spec).document
     streaming = local["data"].pop("streaming")
-    assert streaming["rows"] == 300_000 and streaming["files"] == 3  # the local path streamed
+    assert streaming["rows"] == 1_000_000 and streaming["files"] == 4  # the local path streamed
     doc = run_audit(folder, spec=_on_spark(spec)).document
     assert doc["errors"] == [] and doc["model"]["scores"] is True
     assert doc["data"].pop("streaming") is None
