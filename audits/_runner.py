@@ -3,27 +3,29 @@
 Every failure on the way (unreadable data, a missing column, a model that does not load or
 predict, decisions that are not labels) is caught and recorded: the audit then ends with the
 verdict ``error`` (exit code 2), never a pass, and its evidence is still written.
+
+The stage wrapper and the audit's state are in :mod:`audits._stages`, the check stage and the
+check registry in :mod:`audits._check_stage`; a streamed decision log runs the pipeline of
+:mod:`audits._stream_pipeline`, and ``data.engine: spark`` that of :mod:`audits._spark`.
 """
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from metrics import GroupMetrics, group_metrics, metrics_from_counts
+from metrics import GroupMetrics, group_metrics
 from models_under_test import (
     ModelAdapter,
     load_model,
 )
 
-from ._checks import FAIRNESS_CHECKS, CheckResult, error_results
+from ._check_stage import CHECKS, _check, _run_checks
+from ._checks import error_results
 from ._data import (
     DataError,
     _cluster_arguments,
@@ -38,39 +40,23 @@ from ._data_checks import check_data
 from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
-from ._explain_checks import EXPLAIN_CHECKS
-from ._gaming_checks import GAMING_CHECKS
 from ._gx_import import finish_import, start_import
 from ._model_signature import VerifiedModel
 from ._policy import DEPLOYMENT_CHECKS, policies_of, policy_block
-from ._policy_checks import POLICY_CHECKS
 from ._progress import progress_enabled
 from ._provenance import provenance, run_block, utc_now
 from ._reading import needed_columns, read_parquet_columns
-from ._recourse_check import recourse
-from ._robustness_check import robustness
 from ._signed_model import check_loaded, signature_block, verify_spec_model
 from ._spec import AuditSpec, load_spec
+from ._stages import _Audit, _stage, _StageError
 from ._status import Status, derive_verdict
-from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
-from ._streaming import NotStreamableError, Streamed, stream_log, streamable
+from ._stream_pipeline import stream_read, streamed_pipeline
+from ._streaming import streamable
 from ._validation import validate_data
 from ._waiver_spec import Waiver
 from ._waivers import apply_waivers, audit_date
 
 __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
-
-_T = TypeVar("_T")
-
-#: The explicit check registry: spec ``type`` → check function.
-CHECKS = {
-    **FAIRNESS_CHECKS,
-    **EXPLAIN_CHECKS,
-    "robustness": robustness,
-    **GAMING_CHECKS,
-    "recourse": recourse,
-    **POLICY_CHECKS,
-}
 
 
 def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
@@ -79,81 +65,6 @@ def _groups(gm: GroupMetrics) -> dict[str, dict[str, int]]:
         for key, row in gm.counts(view).iterrows():
             out[str(key)] = {k: int(v) for k, v in row.items()}
     return out
-
-
-class _StageError(Exception):
-    """A stage could not finish: the audit stops there, with the ``error`` verdict."""
-
-    def __init__(self, stage: str, err: BaseException):
-        self.stage, self.err = stage, err
-        super().__init__(f"{stage}: {type(err).__name__}: {err}")
-
-    @property
-    def record(self) -> dict[str, str]:
-        return {"stage": self.stage, "type": type(self.err).__name__, "message": _text(self.err)}
-
-
-def _text(err: BaseException) -> str:
-    if isinstance(err, SystemExit):
-        return f"the model's code asked the process to exit (SystemExit {err.code!r})"
-    if isinstance(err, KeyboardInterrupt):
-        return f"the audit was interrupted ({err or 'KeyboardInterrupt'})"
-    return str(err) or type(err).__name__
-
-
-def _stage(name: str) -> Callable[[Callable[..., _T]], Callable[..., _T]]:
-    """Run a pipeline stage so that anything it raises stops the audit at ``name``.
-
-    Model code runs inside the stages, in this process: whatever it raises, ``SystemExit``
-    and ``KeyboardInterrupt`` included, becomes the audit's error, never an exit without a
-    verdict.
-    """
-
-    def wrap(fn: Callable[..., _T]) -> Callable[..., _T]:
-        @functools.wraps(fn)
-        def run(*args: Any, **kwargs: Any) -> _T:
-            try:
-                return fn(*args, **kwargs)
-            except _StageError:
-                raise
-            except BaseException as err:  # every end goes through the verdict
-                raise _StageError(name, err) from err
-
-        return run
-
-    return wrap
-
-
-@dataclass
-class _Audit:
-    """What the stages have produced so far (the document is built from whatever exists)."""
-
-    spec: AuditSpec
-    spec_path: Path
-    seed: int
-    show: bool
-    audit_id: str
-    started: str
-    clock: float = field(default_factory=time.perf_counter)
-    frame: pd.DataFrame | None = None
-    validation: dict[str, Any] | None = None
-    features: Any = None
-    adapter: ModelAdapter | None = None
-    #: The verified model signature (``None``: the spec names none, or it did not verify).
-    signed: VerifiedModel | None = None
-    gm: GroupMetrics | None = None
-    results: list[CheckResult] = field(default_factory=list)
-    #: For each result, the index of the spec's check it is a result of (waivers use it).
-    owners: list[int | None] = field(default_factory=list)
-    waivers: list[tuple[Waiver, str]] = field(default_factory=list)
-    errors: list[dict[str, str]] = field(default_factory=list)
-    files: dict[str, bytes] = field(default_factory=dict)
-    private: dict[str, bytes] = field(default_factory=dict)
-    rows: int | None = None  # rows counted without holding them (streaming)
-    streaming: dict[str, Any] | None = None
-    stream_seconds: float | None = None  # the streamed read (in the run block: it varies)
-    #: With ``data.engine: spark``: what ran where (see :mod:`audits._spark`).
-    engine: dict[str, Any] | None = None
 
 
 @_stage("read")
@@ -283,92 +194,14 @@ def _count(
     )
 
 
-@_stage("check")
-def _check(audit: _Audit, evidence: Evidence) -> None:
-    """Run every check, then draw the explanation charts."""
-    audit.results = _run_checks(audit.spec, audit.gm, evidence, audit.errors, audit.owners)
-    audit.files, audit.private = _charts(evidence), evidence.private_files
-
-
-@_stage("read")
-def _stream_read(audit: _Audit) -> Streamed | None:
-    """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
-    needs its rows in memory after all."""
-    try:
-        streamed = stream_log(audit.spec, show=audit.show)
-    except NotStreamableError:
-        return None
-    except (OSError, ValueError, TypeError) as err:  # pyarrow's reading errors
-        path = audit.spec.data.path
-        raise DataError(f"The data {str(path)!r} cannot be read: {err}") from err
-    _not_empty(streamed.sample, Path(audit.spec.data.path))
-    return streamed
-
-
-@_stage("validate")
-def _stream_validate(audit: _Audit, streamed: Streamed) -> None:
-    audit.validation = validate_stream(audit.spec, streamed, show=audit.show)
-    refuse_stream(audit.spec, streamed, audit.validation)
-
-
-@_stage("decide")
-def _stream_decide(spec: AuditSpec, streamed: Streamed) -> None:
-    check_stream_decisions(spec, streamed)
-
-
-@_stage("count")
-def _stream_count(spec: AuditSpec, streamed: Streamed, *, seed: int) -> GroupMetrics:
-    return metrics_from_counts(
-        streamed.table,
-        score_histograms=streamed.histograms,
-        n_boot=spec.n_boot,
-        seed=seed,
-        confidence=spec.confidence,
-        min_group_size=spec.data.min_group_size,
-        min_denominator=spec.data.min_denominator,
-    )
-
-
-def _streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | None) -> None:
-    """The pipeline on streamed counts: the same stages, without holding the rows."""
-    spec = audit.spec
-    audit.frame, audit.rows = streamed.sample, streamed.rows
-    audit.stream_seconds = round(streamed.seconds, 3)
-    hist = streamed.histograms
-    audit.streaming = {
-        "rows": streamed.rows,
-        "files": streamed.files,
-        "batches": streamed.batches,
-        "score_bins": None if hist is None else hist.bins,
-    }
-    _stream_validate(audit, streamed)
-    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
-    _stream_decide(spec, streamed)
-    audit.gm = _stream_count(spec, streamed, seed=audit.seed)
-    if audit.gm.scores is not None:  # the binned metrics' stated error, largest over groups
-        bound = audit.gm.scores[audit.gm.scores.error > 0].groupby("metric").error.max()
-        audit.streaming["score_error_bounds"] = {k: float(v) for k, v in bound.items()}
-    evidence = Evidence(
-        spec=spec,
-        frame=streamed.sample,
-        features=streamed.sample,
-        decisions=np.array([]),
-        adapter=audit.adapter,
-        gm=audit.gm,
-        seed=audit.seed,
-        show=audit.show,
-    )
-    _check(audit, evidence)
-
-
 def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     """read → validate → [verify_model] → load → decide → count → check; each stage fills
     ``audit``."""
     spec = audit.spec
     if streamable(spec):
-        streamed = _stream_read(audit)
+        streamed = stream_read(audit)
         if streamed is not None:
-            return _streamed_pipeline(audit, streamed, tracking_uri=tracking_uri)
+            return streamed_pipeline(audit, streamed, tracking_uri=tracking_uri)
     audit.frame = frame = _read(spec)
     batch_rows = _validate(audit, frame)
     if getattr(spec.model, "signature", None) is not None:  # verified before it is loaded
@@ -574,50 +407,3 @@ def run_audit(
     return AuditResult(
         document=document, metrics=audit.gm, files=audit.files, private_files=audit.private
     )
-
-
-def _run_checks(
-    spec: AuditSpec,
-    gm: GroupMetrics | None,
-    evidence: Evidence | None,
-    errors: list[dict[str, str]],
-    owners: list[int | None] | None = None,
-    *,
-    checks: list[Any] | None = None,
-) -> list[CheckResult]:
-    """Run every check; one that raises becomes an ``error`` result, the others still run.
-
-    Model code called by a check (explanations, perturbed inputs) may raise ``SystemExit``:
-    that check is an error. An interruption (``KeyboardInterrupt``, a signal) stops them all.
-    """
-    results: list[CheckResult] = []
-    if checks is None:
-        checks = [c for c in spec.checks if c.type not in DEPLOYMENT_CHECKS]
-    position = {id(c): i for i, c in enumerate(spec.checks)}  # which spec check gave a result
-    for check in checks:
-        index, done = position.get(id(check)), len(results)
-        clause = check.clause.model_dump() if getattr(check, "clause", None) else None
-        try:
-            found = list(CHECKS[check.type](check, spec, gm, evidence))
-            results.extend(replace(r, clause=clause) for r in found)
-        except (Exception, SystemExit) as err:  # a broken check is never a pass
-            kind, text = type(err).__name__, _text(err)
-            errors.append({"stage": f"check ({check.type})", "type": kind, "message": text})
-            message = f"the check could not be computed: {kind}: {text}"
-            results.extend(error_results(spec, message, [check]))
-        if owners is not None:
-            owners.extend([index] * (len(results) - done))
-    return results
-
-
-def _charts(evidence: Evidence) -> dict[str, bytes]:
-    """Explanation charts, when the checks computed attributions."""
-    if not evidence.attributions_computed:
-        return dict(evidence.files)
-    from ._explain_checks import importance_table
-    from ._explain_plots import explanation_charts
-
-    att, rows = evidence.attributions, evidence.attributed_rows
-    groups = evidence.frame.iloc[rows][evidence.spec.data.sensitive].reset_index(drop=True)
-    table = importance_table(att, evidence.importance_boot)
-    return {**evidence.files, **explanation_charts(att, groups, importance=table)}

@@ -34,6 +34,7 @@ from ._spark_reading import ROW_ID, read_spark, spark_session
 from ._spark_scoring import decide_spark, feature_columns
 from ._spark_tables import SparkCounts, count_tables
 from ._spark_validation import validate_spark
+from ._stages import _stage
 
 __all__ = ["spark_pipeline"]
 
@@ -55,7 +56,7 @@ def _load_mlflow(spec: Any, *, tracking_uri: str | None, show: bool) -> tuple[An
 
 def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) -> None:
     """Run the audit's stages on Spark, filling ``audit`` as the local pipeline does."""
-    from ._runner import _load, _stage
+    from ._runner import _load
 
     spec = audit.spec
     session, frame = _stage("read")(_read)(spec, master)
@@ -90,7 +91,7 @@ def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) 
 
 def _count_and_check(audit: Any, decided: Any, frame: Any, rows: int) -> None:
     """The count stage (Spark aggregations) and the check stage (explanations on a sample)."""
-    from ._runner import _check, _stage
+    from ._check_stage import _check
 
     spec, engine = audit.spec, audit.engine
     no_decisions = _stage("count")(_count)(audit, decided, rows)

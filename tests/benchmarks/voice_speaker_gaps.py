@@ -4,7 +4,7 @@ Clips of one speaker are not independent, so each group's accuracy is bootstrapp
 resampling whole speakers within the group (the robustness checks' cluster bootstrap,
 :func:`metrics.paired_change`, applied to "right" against "all wrong", whose drop is the
 accuracy). Groups with fewer than three speakers are not judged. Run from the repository root:
-``python -m models_under_test.voice_menu.speakers``.
+``python tests/benchmarks/voice_speaker_gaps.py``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from audits._runner import _decide, _features
+from audits._data import _features
+from audits._decisions import _decide
 from audits._spec import load_spec
 from metrics import paired_change
 from models_under_test import load_model

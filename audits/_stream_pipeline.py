@@ -1,0 +1,95 @@
+"""The audit pipeline on a streamed decision log (see :mod:`audits._streaming`): the same
+stages as in memory (read → validate → load → decide → count → check), on count tables and
+score histograms summed batch by batch, so memory is bounded by the batch, not the log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from metrics import GroupMetrics, metrics_from_counts
+
+from ._check_stage import _check
+from ._data import DataError, _not_empty
+from ._evidence import Evidence
+from ._spec import AuditSpec
+from ._stages import _Audit, _stage
+from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
+from ._streaming import NotStreamableError, Streamed, stream_log
+
+__all__ = ["stream_read", "streamed_pipeline"]
+
+
+@_stage("read")
+def stream_read(audit: _Audit) -> Streamed | None:
+    """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
+    needs its rows in memory after all."""
+    try:
+        streamed = stream_log(audit.spec, show=audit.show)
+    except NotStreamableError:
+        return None
+    except (OSError, ValueError, TypeError) as err:  # pyarrow's reading errors
+        path = audit.spec.data.path
+        raise DataError(f"The data {str(path)!r} cannot be read: {err}") from err
+    _not_empty(streamed.sample, Path(audit.spec.data.path))
+    return streamed
+
+
+@_stage("validate")
+def _stream_validate(audit: _Audit, streamed: Streamed) -> None:
+    audit.validation = validate_stream(audit.spec, streamed, show=audit.show)
+    refuse_stream(audit.spec, streamed, audit.validation)
+
+
+@_stage("decide")
+def _stream_decide(spec: AuditSpec, streamed: Streamed) -> None:
+    check_stream_decisions(spec, streamed)
+
+
+@_stage("count")
+def _stream_count(spec: AuditSpec, streamed: Streamed, *, seed: int) -> GroupMetrics:
+    return metrics_from_counts(
+        streamed.table,
+        score_histograms=streamed.histograms,
+        n_boot=spec.n_boot,
+        seed=seed,
+        confidence=spec.confidence,
+        min_group_size=spec.data.min_group_size,
+        min_denominator=spec.data.min_denominator,
+    )
+
+
+def streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | None) -> None:
+    """The pipeline on streamed counts: the same stages, without holding the rows."""
+    from ._runner import _load  # the in-memory pipeline's own load stage
+
+    spec = audit.spec
+    audit.frame, audit.rows = streamed.sample, streamed.rows
+    audit.stream_seconds = round(streamed.seconds, 3)
+    hist = streamed.histograms
+    audit.streaming = {
+        "rows": streamed.rows,
+        "files": streamed.files,
+        "batches": streamed.batches,
+        "score_bins": None if hist is None else hist.bins,
+    }
+    _stream_validate(audit, streamed)
+    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
+    _stream_decide(spec, streamed)
+    audit.gm = _stream_count(spec, streamed, seed=audit.seed)
+    if audit.gm.scores is not None:  # the binned metrics' stated error, largest over groups
+        bound = audit.gm.scores[audit.gm.scores.error > 0].groupby("metric").error.max()
+        audit.streaming["score_error_bounds"] = {k: float(v) for k, v in bound.items()}
+    evidence = Evidence(
+        spec=spec,
+        frame=streamed.sample,
+        features=streamed.sample,
+        decisions=np.array([]),
+        adapter=audit.adapter,
+        gm=audit.gm,
+        seed=audit.seed,
+        show=audit.show,
+    )
+    _check(audit, evidence)
