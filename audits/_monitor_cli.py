@@ -73,8 +73,21 @@ def monitor(
     if refused:  # never a closed breaker (a serving model) for a prohibited use
         for reason in refused:
             click.echo(f"error: {reason}", err=True)
+        from ._provenance import utc_now
+
+        opened = {  # an earlier "closed" state must not keep a guard serving the model
+            "system": spec.name,
+            "state": "open",
+            "forced": True,
+            "reason": "prohibited use: " + "; ".join(refused),
+            "updated_at": utc_now(),
+        }
+        try:
+            write_state(state_path(state_dir, spec.name), opened)
+        except OSError as err:
+            click.echo(f"error: the state file could not be written: {err}", err=True)
         code = int(ExitCode.PROHIBITED_USE)
-        click.echo(f"breaker: not replayed (exit {code}); the declared use is prohibited")
+        click.echo(f"breaker: open, not replayed (exit {code}); the declared use is prohibited")
         return ExitCode.PROHIBITED_USE
     monitor_id = new_audit_id(f"{spec.name}-monitor")
     out = out_dir or Path("out") / spec.name / monitor_id

@@ -341,8 +341,12 @@ def test_the_monitor_closes_no_breaker_on_a_prohibited_use(tmp_path: Path, fairg
     code, stdout, err = fairgate("monitor", write_yaml(tmp_path / "spec.yaml", spec), *args)
     assert code == 3, stdout + err
     assert "prohibited use" in err and "closed" not in stdout
-    assert not state.exists() and not out.exists()
+    assert not out.exists()
+    # The state a guard reads says open: an earlier "closed" state cannot keep it serving.
+    written = json.loads((state / f"{spec['name']}.json").read_text())
+    assert written["state"] == "open" and "prohibited use" in written["reason"]
     allowed = {**spec, "deployment": {**EMOTIONS_AT_WORK, "context": "other"}}
+    args = ("--log", log, "--state-dir", tmp_path / "fresh", "--out", out, "--no-mlflow")
     code, stdout, err = fairgate("monitor", write_yaml(tmp_path / "ok.yaml", allowed), *args)
     assert code == 0, stdout + err
 
