@@ -404,15 +404,28 @@ def _seal(
     if not quiet:
         click.echo(f"ledger {ledger}: head {head}", err=True)
     if tracking and not any(e.get("stage") == "log" for e in doc.get("errors", [])):
+        import random
+
         from mlflow.tracking import MlflowClient
+
+        from reports._mlflow_store import retrying
 
         spec = doc["spec"]
         name = f"fairgate/{spec['content'].get('experiment') or spec['name']}"
+        # Concurrent audits tag the same experiment: MLflow's tag upsert can then fail once
+        # with a unique-key conflict, a transient failure retried like every other store call.
+        rng = random.Random(str((doc.get("run") or {}).get("audit_id", "")))
         try:
             client = MlflowClient(tracking_uri=tracking)
-            found = client.get_experiment_by_name(name)
+            found = retrying(client.get_experiment_by_name, name, rng=rng)
             if found is not None:
-                client.set_experiment_tag(found.experiment_id, "fairgate.ledger_head", head)
+                retrying(
+                    client.set_experiment_tag,
+                    found.experiment_id,
+                    "fairgate.ledger_head",
+                    head,
+                    rng=rng,
+                )
         except Exception as err:
             raise LedgerError(
                 f"The ledger's head hash could not be tagged on the MLflow experiment {name!r}: "
