@@ -408,7 +408,7 @@ def _seal(
 
         from mlflow.tracking import MlflowClient
 
-        from reports._mlflow_store import retrying
+        from reports import retrying
 
         spec = doc["spec"]
         name = f"fairgate/{spec['content'].get('experiment') or spec['name']}"

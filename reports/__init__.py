@@ -19,7 +19,7 @@ from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
-from ._mlflow_store import RetryPolicy, describe_store, scrub, tracking_client
+from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
 from ._site import site_files, system_key
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
 from ._text import one_line
@@ -56,6 +56,7 @@ __all__ = [
     "render_html",
     "render_junit",
     "render_markdown",
+    "retrying",
     "scrub",
     "set_aside",
     "site_files",
