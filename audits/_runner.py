@@ -41,6 +41,7 @@ from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, clean, new_audit_id
 from ._evidence import Evidence
 from ._gx_import import finish_import, start_import
+from ._gx_worker import GXWorker
 from ._model_signature import VerifiedModel
 from ._policy import DEPLOYMENT_CHECKS, policies_of, policy_block
 from ._progress import progress_enabled
@@ -85,7 +86,9 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
     each role needs, the label's values, and what the model will be given (media files that
     are missing or unreadable stop the audit here). Returns the scoring batch size."""
     spec = audit.spec
-    audit.validation = validation = validate_data(spec, frame, show=audit.show)
+    audit.validation = validation = validate_data(
+        spec, frame, show=audit.show, worker=audit.gx_worker
+    )
     if not validation["success"]:
         failed = [
             f"{r['expectation']}({r['column'] or ''})"
@@ -326,6 +329,7 @@ def run_audit(
     waivers_source: str = "waivers file",
     started_at: str | None = None,
     spark_master: str | None = None,
+    gx_worker: GXWorker | None = None,
 ) -> AuditResult:
     """Run the audit described by the spec at ``spec_path``.
 
@@ -362,6 +366,11 @@ def run_audit(
     spark_master : str, optional
         With ``data.engine: spark``: the master URL of a session fairgate starts (default:
         the active session, e.g. under ``spark-submit``, else Spark's default).
+    gx_worker : GXWorker, optional
+        A validation worker already started (:meth:`~audits._gx_worker.GXWorker.start`):
+        Great Expectations then validates in that process, imported on another core while
+        this one reads the data (the command line starts one). Local engine only; the caller
+        closes it. Default: Great Expectations in this process.
 
     Returns
     -------
@@ -371,7 +380,10 @@ def run_audit(
     """
     spec_path = Path(spec_path)
     spec = spec or load_spec(spec_path)
-    start_import()  # Great Expectations loads while the data is read and the model loads
+    if gx_worker is not None and spec.data.engine == "spark":
+        raise ValueError("A validation worker validates pandas frames: not with Spark.")
+    if gx_worker is None:
+        start_import()  # Great Expectations loads while the data is read and the model loads
     audit = _Audit(
         spec=spec,
         spec_path=spec_path,
@@ -380,6 +392,7 @@ def run_audit(
         audit_id=audit_id or new_audit_id(spec.name),
         started=started_at or utc_now(),
         waivers=[(w, "spec") for w in spec.waivers] + [(w, waivers_source) for w in waivers or ()],
+        gx_worker=gx_worker,
     )
     # What the deployment alone decides (a prohibited use) holds whatever the data say.
     upfront = [c for c in spec.checks if c.type in DEPLOYMENT_CHECKS]

@@ -103,3 +103,5 @@ class _Audit:
     stream_seconds: float | None = None  # the streamed read (in the run block: it varies)
     #: With ``data.engine: spark``: what ran where (see :mod:`audits._spark`).
     engine: dict[str, Any] | None = None
+    #: The validation worker (:mod:`audits._gx_worker`); ``None``: GE runs in this process.
+    gx_worker: Any = None

@@ -65,11 +65,13 @@ def _group_shares(spec: AuditSpec, streamed: Streamed) -> list[dict[str, Any]]:
     return out
 
 
-def validate_stream(spec: AuditSpec, streamed: Streamed, *, show: bool) -> dict[str, Any]:
-    """Great Expectations on the sample, then the every-row checks: the validation record
-    (refusals: :func:`refuse_stream`)."""
+def validate_stream(
+    spec: AuditSpec, streamed: Streamed, *, show: bool, worker: Any = None
+) -> dict[str, Any]:
+    """Great Expectations on the sample (in the validation ``worker`` when given), then the
+    every-row checks: the validation record (refusals: :func:`refuse_stream`)."""
     data = spec.data
-    validation = validate_data(spec, streamed.sample, show=show)
+    validation = validate_data(spec, streamed.sample, show=show, worker=worker)
     results = []
     for r in validation["results"]:
         kind, column = r["kind"], r.get("column")

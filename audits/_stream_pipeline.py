@@ -39,7 +39,9 @@ def stream_read(audit: _Audit) -> Streamed | None:
 
 @_stage("validate")
 def _stream_validate(audit: _Audit, streamed: Streamed) -> None:
-    audit.validation = validate_stream(audit.spec, streamed, show=audit.show)
+    audit.validation = validate_stream(
+        audit.spec, streamed, show=audit.show, worker=audit.gx_worker
+    )
     refuse_stream(audit.spec, streamed, audit.validation)
 
 

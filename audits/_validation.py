@@ -13,40 +13,29 @@ Great Expectations is imported only when an audit runs, off its critical path
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from ._gx_import import great_expectations
+from ._gx_suite import ExpectationItem, run_suite
 from ._spec import AuditSpec
 
-__all__ = ["validate_data"]
+if TYPE_CHECKING:
+    from ._gx_worker import GXWorker
 
-_KEEP = (
-    "observed_value",
-    "element_count",
-    "unexpected_count",
-    "unexpected_percent",
-    "missing_count",
-)
+__all__ = ["suite_items", "validate_data"]
 
 
-def _class_name(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
-
-
-def _suite(spec: AuditSpec, columns: list[str]) -> list[tuple[str, Any, str]]:
-    """(validation kind, expectation, severity) for the spec; imports gx lazily."""
-    gx = great_expectations()
-
-    x = gx.expectations
+def suite_items(spec: AuditSpec, columns: list[str]) -> list[ExpectationItem]:
+    """The spec's expectation suite for data with ``columns``, as plain data (nothing here
+    imports Great Expectations; :func:`~audits._gx_suite.run_suite` runs it)."""
     data = spec.data
     warn = set(data.warn_only)
 
-    def sev(kind: str) -> str:
-        return "warning" if kind in warn else "error"
+    def item(kind: str, expectation: str, **kwargs: Any) -> ExpectationItem:
+        severity = "warning" if kind in warn else "error"
+        return ExpectationItem(kind, f"expect_{expectation}", kwargs, severity)
 
     decision = getattr(spec.model, "column", None)
     required = [
@@ -56,62 +45,51 @@ def _suite(spec: AuditSpec, columns: list[str]) -> list[tuple[str, Any, str]]:
         *data.ranges,
         *([data.id_column] if data.id_column else []),
     ]
-    out: list[tuple[str, Any, str]] = [
-        ("columns", x.ExpectColumnToExist(column=c), sev("columns"))
-        for c in dict.fromkeys(required)
-    ]
+    out = [item("columns", "column_to_exist", column=c) for c in dict.fromkeys(required)]
     present = set(columns)
     if data.label_values is not None and data.label in present:
         out.append(
-            (
+            item(
                 "label_values",
-                x.ExpectColumnValuesToBeInSet(column=data.label, value_set=list(data.label_values)),
-                sev("label_values"),
+                "column_values_to_be_in_set",
+                column=data.label,
+                value_set=list(data.label_values),
             )
         )
         if decision and decision in present:
             # A log with its own codes (model.decision_values) is checked against those codes.
             codes = getattr(spec.model, "decision_values", None)
             out.append(
-                (
+                item(
                     "decision_values",
-                    x.ExpectColumnValuesToBeInSet(
-                        column=decision, value_set=list(codes or data.label_values)
-                    ),
-                    sev("decision_values"),
+                    "column_values_to_be_in_set",
+                    column=decision,
+                    value_set=list(codes or data.label_values),
                 )
             )
     if data.missing_sensitive == "error":
         out += [
-            (
-                "sensitive_missing",
-                x.ExpectColumnValuesToNotBeNull(column=c),
-                sev("sensitive_missing"),
-            )
+            item("sensitive_missing", "column_values_to_not_be_null", column=c)
             for c in data.sensitive
             if c in present
         ]
     for column, (low, high) in data.ranges.items():
         if column in present:
             out.append(
-                (
+                item(
                     "ranges",
-                    x.ExpectColumnValuesToBeBetween(column=column, min_value=low, max_value=high),
-                    sev("ranges"),
+                    "column_values_to_be_between",
+                    column=column,
+                    min_value=low,
+                    max_value=high,
                 )
             )
     if data.id_column and data.id_column in present:
-        out.append(
-            ("unique_id", x.ExpectColumnValuesToBeUnique(column=data.id_column), sev("unique_id"))
-        )
-    for named in data.expectations:
-        cls = getattr(x, _class_name(named.expectation), None)
-        if cls is None:
-            raise ValueError(
-                f"data.expectations names {named.expectation!r}, which Great "
-                "Expectations does not have."
-            )
-        out.append(("named", cls(**named.kwargs), named.severity))
+        out.append(item("unique_id", "column_values_to_be_unique", column=data.id_column))
+    out += [
+        ExpectationItem("named", named.expectation, dict(named.kwargs), named.severity)
+        for named in data.expectations
+    ]
     return out
 
 
@@ -171,66 +149,22 @@ def validate_data(
     *,
     show: bool = False,
     group_shares: list[dict[str, Any]] | None = None,
+    worker: GXWorker | None = None,
 ) -> dict[str, Any]:
     """Validate the audit data; return ``{'success', 'results', 'failed_errors'}``.
 
     ``success`` is false when any error-severity expectation failed; warnings never fail.
     ``frame`` may be a Spark DataFrame (``data.engine: spark``): the same suite then runs on
     Great Expectations' Spark datasource, and ``group_shares`` are the group-share entries
-    computed by Spark (see :mod:`audits._spark_validation`).
+    computed by Spark (see :mod:`audits._spark_validation`). With a ``worker`` (a pandas
+    frame only), the suite runs in that validation process instead of this one.
     """
-    gx = great_expectations()
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=show, metric_calculations=show)
-    batch = (
-        (
-            context.data_sources.add_spark("fairgate")
-            if hasattr(frame, "sparkSession")  # a Spark DataFrame
-            else context.data_sources.add_pandas("fairgate")
-        )
-        .add_dataframe_asset("audit_data")
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    suite = gx.ExpectationSuite(name=f"fairgate-{spec.name}")
-    for kind, expectation, severity in _suite(spec, list(frame.columns)):
-        expectation.meta = {
-            **(expectation.meta or {}),
-            "fairgate_kind": kind,
-            "fairgate_severity": severity,
-        }
-        suite.add_expectation(expectation)
-    outcome = batch.validate(suite, result_format="SUMMARY")
-    results = []
-    for r in outcome.results:
-        config = r.expectation_config
-        meta = config.meta or {}
-        kind, severity = meta.get("fairgate_kind", "named"), meta.get("fairgate_severity", "error")
-        kwargs = {k: v for k, v in config.kwargs.items() if k not in ("batch_id", "column")}
-        results.append(
-            {
-                "kind": kind,
-                "expectation": config.type,
-                "column": config.kwargs.get("column"),
-                "kwargs": kwargs,
-                "success": bool(r.success),
-                "severity": severity,
-                **{k: r.result[k] for k in _KEEP if k in r.result},
-                **(
-                    {
-                        "exception": re.sub(
-                            r"\s+", " ", str(r.exception_info.get("exception_message", ""))
-                        )[:300]
-                    }
-                    if not r.success
-                    and r.exception_info
-                    and r.exception_info.get("raised_exception")
-                    else {}
-                ),
-            }
-        )
+    items = suite_items(spec, list(frame.columns))
+    name = f"fairgate-{spec.name}"
+    if worker is not None:
+        results = worker.run_suite(frame, items, name=name)
+    else:
+        results = run_suite(frame, items, name=name, show=show)
     results += _group_shares(spec, frame) if group_shares is None else group_shares
     failed = [r for r in results if not r["success"] and r["severity"] == "error"]
     return {"success": not failed, "results": results, "failed_errors": len(failed)}

@@ -33,11 +33,14 @@ import click
 
 from reports._folder import EvidenceFolderError
 
+from ._background_import import background_import
 from ._spec import SpecError, load_spec
 from ._status import ExitCode
 
 if TYPE_CHECKING:
     from ._document import AuditResult
+    from ._gx_worker import GXWorker
+    from ._spec import AuditSpec
 
 __all__ = ["cli", "main"]
 
@@ -171,10 +174,7 @@ def run(
         except SparkUnavailableError as err:
             click.echo(f"error: {err}", err=True)
             return ExitCode.USAGE_ERROR
-    if spec.data.engine == "local" and (click.get_current_context().obj or {}).get("own_process"):
-        from ._gx_import import start_import
-
-        start_import(without_spark=True)  # a local audit's process never needs GE's Spark
+    gx_worker = _start_worker(spec, no_mlflow=no_mlflow)
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     if rules_path and not promote_alias:
@@ -246,6 +246,7 @@ def run(
             waivers=waivers,
             waivers_source=str(waivers_path),
             spark_master=spark_master,
+            gx_worker=gx_worker,
         )
         doc = result.document
         try:
@@ -275,6 +276,32 @@ def run(
         click.echo(one_line(f"waiver {w['state']}: {waiver_line(w)}"), err=True)
     click.echo(f"verdict: {doc['verdict']} (exit {int(code)}); evidence in {out}")
     return code
+
+
+def _start_worker(spec: AuditSpec, *, no_mlflow: bool) -> GXWorker | None:
+    """In a process of its own (not a test's CliRunner) auditing on the local engine: the
+    Great Expectations validation worker, started now (see :mod:`audits._gx_worker`), and
+    SciPy's statistics and MLflow imported in a thread while the audit reads its data (both
+    end with the command).
+    """
+    ctx = click.get_current_context()
+    obj = ctx.obj or {}
+    started = obj.get("gx_worker")
+    if spec.data.engine != "local" or not obj.get("own_process"):
+        if started is not None:
+            started.close()  # started for any run: Spark validates in this process
+        return None
+    ctx.call_on_close(background_import("scipy.stats", *([] if no_mlflow else ["mlflow.tracking"])))
+    if started is not None:
+        return started
+    from ._gx_worker import GXWorker
+
+    try:
+        worker = GXWorker.start()
+    except OSError:  # no interpreter to start: validation runs in this process
+        return None
+    ctx.call_on_close(worker.close)
+    return worker
 
 
 def _evidence(
@@ -794,11 +821,15 @@ class _Rendered:
     private_files: dict[str, bytes] = field(default_factory=dict)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: map every outcome to an :class:`ExitCode` (never 0 after an error)."""
+def main(argv: list[str] | None = None, *, gx_worker: GXWorker | None = None) -> int:
+    """Entry point: map every outcome to an :class:`ExitCode` (never 0 after an error).
+
+    ``gx_worker``: a validation worker the console script already started for ``run``
+    (see :mod:`audits.__main__`); the caller ends it.
+    """
     try:
         # argv None: the process's own command line (the console script), which runs one command.
-        obj = {"own_process": argv is None}
+        obj = {"own_process": argv is None, "gx_worker": gx_worker}
         code = cli.main(args=argv, prog_name="fairgate", standalone_mode=False, obj=obj)
     except click.exceptions.Exit as stop:  # --help, --version
         return int(stop.exit_code)

@@ -162,7 +162,7 @@ def env() -> dict[str, str]:
 def bench_size(n: int, folder: Path, *, partitioned: bool, repeats: int) -> dict:
     data = write_log(n, folder, partitioned=partitioned)
     spec = write_spec(data, folder, f"bench-{n}")
-    fg_cmd = [PYTHON, "-m", "audits.cli", "run", str(spec), "--no-mlflow", "-q"]
+    fg_cmd = [PYTHON, "-m", "audits", "run", str(spec), "--no-mlflow", "-q"]
     floor_cmd = [PYTHON, "-c", FLOOR, str(data), str(SCORE_BINS)]
     best_fg = best_floor = None
     for _ in range(repeats):  # interleaved, so both see the same load
@@ -240,7 +240,7 @@ checks:
     code = None
     for i in range(repeats):
         wall, _, code, tail, cpu = timed(
-            [PYTHON, "-m", "audits.cli", "run", str(spec), "-q", "--out", str(cwd / f"o{i}")],
+            [PYTHON, "-m", "audits", "run", str(spec), "-q", "--out", str(cwd / f"o{i}")],
             cwd=cwd,
             env=cfg,
         )
