@@ -143,7 +143,9 @@ def score_histograms(
     s = np.asarray(scores, dtype=float)
     key = np.asarray(cells, dtype=np.int64) * 2 + y
     fine = fine_bins(s, bins)
-    first, mixed = _ties(fine, s, bins)
+    # Rows in bins a running total already knows to mix scores cannot change its ties.
+    known = into.mixed if into is not None and into.first is not None else None
+    first, mixed = _ties(fine, s, bins, known=known)
     calibration = _calibration_bins(fine, s, bins, calibration_bins)
     fine += key * bins
     if into is None:
@@ -205,8 +207,14 @@ def _calibration_bins(fine: np.ndarray, s: np.ndarray, bins: int, calibration_bi
     return out
 
 
-def _ties(fine: np.ndarray, s: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """One score of each bin, and whether a bin holds another (exactly compared)."""
+def _ties(
+    fine: np.ndarray, s: np.ndarray, bins: int, *, known: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """One score of each bin, and whether a bin holds another (exactly compared); rows in
+    bins ``known`` to mix scores are left out (they change nothing in a total that knows)."""
+    if known is not None and known.any():
+        keep = np.flatnonzero(~known[fine])
+        fine, s = fine[keep], s[keep]
     first = np.full(bins, np.nan)
     first[fine] = s  # one of each bin's scores (the last written)
     mixed = np.bincount(fine[s != first[fine]], minlength=bins) > 0
