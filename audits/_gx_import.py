@@ -73,7 +73,7 @@ def _import(hide: tuple[str, ...] = ()) -> None:
                 del sys.modules[name]
 
 
-def start_import(*, without_spark: bool = False) -> None:
+def start_import(*, without_spark: bool = False, without: tuple[str, ...] = ()) -> None:
     """Start importing Great Expectations in a background (daemon) thread, once.
 
     Parameters
@@ -81,9 +81,12 @@ def start_import(*, without_spark: bool = False) -> None:
     without_spark : bool, default False
         Hide PySpark from GE's import (a process that audits on the local engine only); GE's
         Spark datasource is then unavailable in this process.
+    without : tuple of str, default ()
+        Further optional dependencies of GE to hide (GE then treats them as not installed),
+        e.g. ``sqlalchemy`` in the validation worker, which validates pandas frames only.
     """
     global _thread
-    hide = ("pyspark",) if without_spark else ()
+    hide = (("pyspark",) if without_spark else ()) + tuple(without)
     with _lock:
         if _thread is None and "great_expectations" not in sys.modules:
             _thread = threading.Thread(

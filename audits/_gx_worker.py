@@ -163,8 +163,10 @@ def _main() -> int:
     requests = sys.stdin.buffer
     from audits._gx_import import great_expectations, start_import
 
+    # A worker validates pandas frames only: GE's SQL (and, for a local audit, Spark) data
+    # sources are never used here, so their libraries are hidden from its import.
     hide = os.environ.get("FAIRGATE_GX_WORKER_HIDE") == "pyspark"
-    start_import(without_spark=hide)
+    start_import(without_spark=hide, without=("sqlalchemy",))
     # The import itself, before the request arrives; a failure is reported when the request
     # comes (run_suite raises it again).
     with contextlib.suppress(BaseException):

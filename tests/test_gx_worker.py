@@ -181,3 +181,16 @@ def test_great_expectations_that_cannot_load_fails_closed(tmp_path):
     (error,) = doc["errors"]
     assert error["stage"] == "validate" and "great_expectations is broken" in error["message"]
     assert "verdict: error (exit 2)" in proc.stdout
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "audits" / "specs").glob("*.yaml")))
+def test_every_reference_spec_validates_alike(name, in_repo, worker):
+    """Each reference audit's data: the worker's record equals the in-process one."""
+    from audits import load_spec
+    from audits._runner import _read
+
+    spec = load_spec(ROOT / "audits" / "specs" / f"{name}.yaml")
+    frame = _read(spec)
+    here = validate_data(spec, frame)
+    assert validate_data(spec, frame, worker=worker) == here
+    assert here["results"] and here["success"]
