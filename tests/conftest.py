@@ -64,3 +64,24 @@ def policy_inlined(spec: dict, *, keep_others: bool = False) -> dict:
     others = [p for p in policies if p != "municipal-microcredit"]
     spec["policy"] = others if keep_others else []
     return spec
+
+
+def credit_validation_spec(path: Path, **data) -> dict:
+    """A spec auditing the credit v2 model on the data at ``path``, with ``data`` keys added
+    (the data-validation tests' spec)."""
+    return {
+        "name": "validation",
+        "model": {
+            "kind": "sklearn",
+            "uri": str(CREDIT / "v2" / "model.skops"),
+            "trusted_types": ["sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"],
+        },
+        "data": {
+            "path": str(path),
+            "label": "good_credit",
+            "sensitive": ["sex", "age_band"],
+            "label_values": [0, 1],
+            **data,
+        },
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
+    }

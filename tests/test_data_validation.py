@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from .conftest import CREDIT, ROOT
+from .conftest import CREDIT, ROOT, credit_validation_spec
 
 
 @pytest.fixture
@@ -17,23 +17,7 @@ def audit_data():
     return pd.read_csv(CREDIT / "data" / "audit.csv")
 
 
-def _spec(path, **data):
-    return {
-        "name": "validation",
-        "model": {
-            "kind": "sklearn",
-            "uri": str(CREDIT / "v2" / "model.skops"),
-            "trusted_types": ["sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"],
-        },
-        "data": {
-            "path": str(path),
-            "label": "good_credit",
-            "sensitive": ["sex", "age_band"],
-            "label_values": [0, 1],
-            **data,
-        },
-        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
-    }
+_spec = credit_validation_spec
 
 
 def _run(fairgate, write_spec, spec, tmp_path):

@@ -17,29 +17,14 @@ from audits._gx_suite import UnknownExpectationError
 from audits._gx_worker import GXWorker, ValidationWorkerError
 from audits._validation import validate_data
 
-from .conftest import CREDIT, ROOT
+from .conftest import CREDIT, ROOT, credit_validation_spec
 
 SPEC = ROOT / "audits" / "specs" / "credit_scoring_v1.yaml"
 
 
 def _spec(path: Path, **data) -> dict:
     path.write_bytes((CREDIT / "data" / "audit.csv").read_bytes())
-    return {
-        "name": "worker",
-        "model": {
-            "kind": "sklearn",
-            "uri": str(CREDIT / "v2" / "model.skops"),
-            "trusted_types": ["sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"],
-        },
-        "data": {
-            "path": str(path),
-            "label": "good_credit",
-            "sensitive": ["sex", "age_band"],
-            "label_values": [0, 1],
-            **data,
-        },
-        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
-    }
+    return credit_validation_spec(path, **data)
 
 
 @pytest.fixture
