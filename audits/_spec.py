@@ -755,8 +755,15 @@ def _message(err: dict[str, Any]) -> str:
         )
     if kind == "union_tag_not_found":
         return f"{where} needs a {ctx.get('discriminator', 'kind')} key."
+    if kind == "string_too_long":  # the length, never the text (it may be megabytes)
+        return (
+            f"{where} must be at most {ctx.get('max_length')} characters. "
+            f"Got {len(got) if isinstance(got, str) else got!r} instead."
+        )
     if kind == "value_error":
         msg = err["msg"].removeprefix("Value error, ")
+        if msg.startswith("must "):
+            return f"{where} {msg}"
         return msg if msg.startswith(where) or where == "spec" else f"{where}: {msg}"
     msg = err["msg"].replace("Input should be", "must be").replace("Input should have", "must have")
     return f"{where} {msg[0].lower()}{msg[1:]}. Got {got!r} instead."
