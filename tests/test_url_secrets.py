@@ -153,3 +153,14 @@ def test_a_password_in_the_url_is_refused_unshown(tmp_path):
     assert not out.exists()  # nothing was audited
     for secret in (PASSWORD, TOKEN):
         assert_no_secret(secret, tmp_path / "evidence", outputs=[done.stdout, done.stderr])
+
+
+def test_a_url_of_another_scheme_is_refused_with_its_key_masked(tmp_path, fairgate):
+    spec = _rest_spec(tmp_path, f"ftp://127.0.0.1:9/{QUERY}")
+    code, out, err = fairgate("validate", spec)
+    assert code == 4, err
+    assert (
+        "model.url must start with http:// or https://. Got 'ftp://127.0.0.1:9/?api_key=***&x=***'"
+        in err
+    )
+    assert TOKEN not in out + err
