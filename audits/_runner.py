@@ -22,6 +22,7 @@ from metrics import GroupMetrics, group_metrics
 from models_under_test import (
     ModelAdapter,
     load_model,
+    public_uri,
 )
 
 from ._check_stage import CHECKS, _check, _run_checks
@@ -231,6 +232,19 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     _check(audit, evidence)
 
 
+def shown_content(spec: AuditSpec) -> dict[str, Any]:
+    """The spec as the results document holds it: a URL that may carry credentials
+    (``model.url``, ``model.tracking_uri``) with its user information, query values and
+    fragment as ``***`` (:func:`models_under_test.public_uri`). The provenance's
+    ``spec_sha256`` stays the hash of the spec file itself."""
+    content = spec.model_dump(mode="json", by_alias=True)
+    model = content.get("model") or {}
+    for key in ("url", "tracking_uri"):
+        if isinstance(model.get(key), str):
+            model[key] = public_uri(model[key])
+    return content
+
+
 def _render(audit: _Audit) -> dict[str, Any]:
     """The results document: what was audited, how, every check, and the derived verdict."""
     spec, adapter, gm, frame = audit.spec, audit.adapter, audit.gm, audit.frame
@@ -252,7 +266,7 @@ def _render(audit: _Audit) -> dict[str, Any]:
             "policy": list(spec.policy),
             "policy_note": spec.policy_note,
             "path": str(audit.spec_path),
-            "content": spec.model_dump(mode="json", by_alias=True),
+            "content": shown_content(spec),
         },
         "verdict": verdict.value,
         "exit_code": int(code),

@@ -18,10 +18,25 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["MIN_REASON", "Waiver", "check_label", "load_waiver_file", "waiver_problems"]
+__all__ = [
+    "MAX_NAME",
+    "MAX_REASON",
+    "MIN_REASON",
+    "Waiver",
+    "check_label",
+    "load_waiver_file",
+    "waiver_problems",
+]
 
 #: Characters a waiver's reason must have (not counting blanks or punctuation).
 MIN_REASON = 20
+#: Characters a waiver's reason may have: it is shown in every report.
+MAX_REASON = 2000
+#: Characters an approver, ticket, check name, view or group may have.
+MAX_NAME = 200
+#: Characters that change how the text around them is shown: bidirectional overrides and
+#: isolates (a name could read backwards), besides the control characters.
+_BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: Words that are not a person's name.
 _NOT_A_NAME = {"n/a", "na", "none", "tbd", "todo", "unknown", "nobody", "anyone", "-", "?"}
 _ROLES = {
@@ -49,6 +64,21 @@ _PLACEHOLDER_NAMES = {
     "lorem ipsum",
 }
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _hidden_characters(text: str, *, allowed: str = "") -> str | None:
+    """Why ``text`` holds a character that hides or rearranges what a report shows (a
+    control character not in ``allowed``, a bidirectional override), or ``None``."""
+    import unicodedata
+
+    for at, ch in enumerate(text):
+        if ch not in allowed and (unicodedata.category(ch) == "Cc" or ch in _BIDI):
+            besides = "other than a line break" if allowed else "(such as a line break)"
+            return (
+                f"must not hold control characters {besides} nor bidirectional overrides. "
+                f"Got U+{ord(ch):04X} at character {at} instead."
+            )
+    return None
 
 
 def _words(text: str) -> list[str]:
@@ -102,15 +132,18 @@ class Waiver(BaseModel):
     check: int | str
     #: One view of the check (``sex``, ``sex|age_band``, ``model`` for model-level checks);
     #: default every view.
-    view: str | None = None
+    view: Annotated[str, Field(max_length=MAX_NAME)] | None = None
     #: The least favoured group the waiver accepts (``age_band=<25``); default any group.
-    group: str | None = None
-    reason: str
-    approver: str
+    group: Annotated[str, Field(max_length=MAX_NAME)] | None = None
+    #: Why the failure is accepted: at most :data:`MAX_REASON` characters, line breaks allowed.
+    reason: Annotated[str, Field(max_length=MAX_REASON)]
+    #: Who signed it off; this and the other names hold at most :data:`MAX_NAME` characters
+    #: and no line break or other control character.
+    approver: Annotated[str, Field(max_length=MAX_NAME)]
     #: When the waiver was signed off, and the last day it holds (both inclusive).
     date: dt.date
     expiry: dt.date
-    ticket: Annotated[str, Field(min_length=1)]
+    ticket: Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 
     @field_validator("check", mode="before")
     @classmethod
@@ -120,6 +153,8 @@ class Waiver(BaseModel):
             raise ValueError(f"must be a check's index (0, 1, ...) or its name. Got {v!r} instead.")
         if isinstance(v, int) and v < 0:
             raise ValueError(f"must be a check's index (from 0) or its name. Got {v} instead.")
+        if isinstance(v, str) and len(v) > MAX_NAME:
+            raise ValueError(f"must be at most {MAX_NAME} characters. Got {len(v)} instead.")
         return v
 
     @field_validator("date", "expiry", mode="before")
@@ -133,10 +168,18 @@ class Waiver(BaseModel):
             return v.strip()
         raise ValueError(f"must be a day written YYYY-MM-DD (e.g. 2026-12-31). Got {v!r} instead.")
 
+    @field_validator("check", "view", "group", "approver", "ticket")
+    @classmethod
+    def _shown_as_written(cls, v: Any) -> Any:
+        problem = _hidden_characters(v) if isinstance(v, str) else None
+        if problem:
+            raise ValueError(problem)
+        return v
+
     @field_validator("reason")
     @classmethod
     def _says_why(cls, v: str) -> str:
-        problem = reason_problem(v)
+        problem = _hidden_characters(v, allowed="\n") or reason_problem(v)
         if problem:
             raise ValueError(problem)
         return v.strip()

@@ -15,7 +15,7 @@ from ._adapters import (
     file_sha256,
 )
 from ._media import MediaBatches, MediaError, load_audio, load_image, survey_media
-from ._mlflow_model import download_mlflow_model, public_uri
+from ._mlflow_model import download_mlflow_model
 from ._onnx import OnnxAdapter
 from ._perturbations import (
     PERTURBATION_KINDS,
@@ -26,6 +26,7 @@ from ._perturbations import (
 )
 from ._registry import MODEL_LOADERS, load_model
 from ._rest import RestAdapter
+from ._urls import public_uri, scrub, url_secrets
 
 __all__ = [
     "MODELS_URI",
@@ -51,5 +52,7 @@ __all__ = [
     "load_model",
     "perturb",
     "public_uri",
+    "scrub",
     "survey_media",
+    "url_secrets",
 ]

@@ -16,7 +16,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from ._adapters import (
     MODELS_URI,
@@ -26,38 +25,12 @@ from ._adapters import (
     _load_skops,
     file_sha256,
 )
+from ._urls import public_uri, scrub
 
 __all__ = ["download_mlflow_model", "load_mlflow", "model_flavours", "public_uri"]
 
 #: Loader modules of ``python_function`` that open no pickle by themselves.
 _SAFE_LOADERS = {"mlflow.sklearn", "mlflow.onnx"}
-
-
-def public_uri(uri: str | None) -> str:
-    """A tracking or endpoint URI without credentials: no user, password or query string."""
-    if not uri:
-        return "<none>"
-    try:
-        netloc = urlsplit(uri).netloc
-    except ValueError:
-        return "<unparseable URI>"
-    text = uri.split("#", 1)[0].split("?", 1)[0]
-    if "@" in netloc:
-        text = text.replace(netloc, netloc.rsplit("@", 1)[1], 1)
-    return text
-
-
-def _credentials(uri: str | None) -> list[str]:
-    """The password, user and query values of a URI, which no message may repeat."""
-    from urllib.parse import parse_qsl
-
-    try:
-        parts = urlsplit(uri or "")
-    except ValueError:
-        return []
-    found = [parts.password or "", parts.username or ""]
-    found += [v for _, v in parse_qsl(parts.query) if len(v) >= 3]
-    return [s for s in found if s]
 
 
 @contextlib.contextmanager
@@ -188,8 +161,7 @@ def load_mlflow(
         raise
     except Exception as err:
         said = str(err)
-        for secret in _credentials(tracking_uri):
-            said = said.replace(secret, "[redacted]")
+        said = scrub(said, tracking_uri)
         raise ModelLoadError(
             f"The MLflow model {uri!r} cannot be downloaded: {type(err).__name__}: {said}"
         ) from err

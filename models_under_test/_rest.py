@@ -23,13 +23,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 import pandas as pd
 
 from ._adapters import ModelLoadError, PredictionError
-from ._mlflow_model import public_uri
+from ._urls import public_uri, url_secrets
 
 __all__ = ["RestAdapter", "load_rest", "redact"]
 
@@ -95,16 +95,14 @@ class RestAdapter:
 
     @property
     def uri(self) -> str:
-        """The endpoint without credentials (no user, password or query string)."""
+        """The endpoint as it may be shown: user, password and query values as ``***``."""
         return public_uri(self.url)
 
     def _secrets(self) -> list[str]:
         """Every value that must never appear in a message: header values from the
         environment, and the URL's password and query values."""
         found = [os.environ.get(v) or "" for v in self.headers_from_env.values()]
-        parts = urlsplit(self.url)
-        found += [parts.password or "", parts.username or ""]
-        found += [v for _, v in parse_qsl(parts.query) if len(v) >= 3]
+        found += url_secrets(self.url)
         return [s for s in found if s.strip()]
 
     def _say(self, text: str) -> str:
@@ -143,10 +141,15 @@ class RestAdapter:
         return headers
 
     def _endpoint(self) -> str:
-        base = self.url.rstrip("/")
+        """The URL posted to: the protocol's path appended to the URL's path, its query
+        string (an API key, say) kept after it, its fragment (never sent) dropped."""
+        parts = urlsplit(self.url)
+        path = parts.path.rstrip("/")
         if self.protocol == "mlflow":
-            return base if base.endswith("/invocations") else f"{base}/invocations"
-        return f"{base}/v2/models/{self.model_name}/infer"
+            path = path if path.endswith("/invocations") else f"{path}/invocations"
+        else:
+            path = f"{path}/v2/models/{self.model_name}/infer"
+        return urlunsplit(parts._replace(path=path, fragment=""))
 
     def _body(self, batch: pd.DataFrame) -> dict[str, Any]:
         if self.protocol == "mlflow":

@@ -84,14 +84,10 @@ def _flatten(prefix: str, value: Any) -> dict[str, str]:
 
 
 def _without_credentials(uri: Any) -> Any:
-    """A URL without user, password and query string (they may hold secrets)."""
-    from urllib.parse import urlsplit
-
+    """A URL with user, password and query values as ``***`` (they may hold secrets)."""
     if not isinstance(uri, str) or "://" not in uri:
         return uri
-    netloc = urlsplit(uri).netloc
-    text = uri.split("#", 1)[0].split("?", 1)[0]
-    return text.replace(netloc, netloc.rsplit("@", 1)[1], 1) if "@" in netloc else text
+    return describe_store(uri)
 
 
 def _params(document: dict[str, Any]) -> dict[str, str]:

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 __all__ = [
     "DEFAULT_RETRY",
@@ -155,23 +154,17 @@ def tracking_client(tracking_uri: str) -> Any:
 
 
 def describe_store(tracking_uri: str) -> str:
-    """``tracking_uri`` as it may be shown: without user, password, query or fragment."""
-    shown = tracking_uri.split("#", 1)[0].split("?", 1)[0]
-    netloc = urlsplit(shown).netloc
-    if "@" in netloc:
-        shown = shown.replace(netloc, netloc.rsplit("@", 1)[1], 1)
-    return shown
+    """``tracking_uri`` as it may be shown: user information, query values and fragment as
+    ``***`` (:func:`models_under_test.public_uri`, the one rule for every URL shown)."""
+    from models_under_test import public_uri
+
+    return public_uri(tracking_uri)
 
 
 def scrub(text: str, tracking_uri: str) -> str:
     """``text`` with the credentials of ``tracking_uri`` (its ``user:password@`` part, the
-    password and the query's values) replaced by ``***``."""
-    parts = urlsplit(tracking_uri)
-    secrets = []
-    if "@" in parts.netloc:
-        secrets.append(parts.netloc.rsplit("@", 1)[0] + "@")
-    secrets += [parts.password, parts.fragment]
-    secrets += [pair.split("=", 1)[-1] for pair in parts.query.split("&") if pair]
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
+    password, the query's values and the fragment) replaced by ``***``
+    (:func:`models_under_test.scrub`)."""
+    from models_under_test import scrub as scrub_url
+
+    return scrub_url(text, tracking_uri)

@@ -128,6 +128,8 @@ class KServeV2Server:
         import pandas as pd
 
         self.seen_headers: list[dict[str, str]] = []
+        #: The query string of every request (the part after ``?``, empty without one).
+        self.seen_queries: list[str] = []
         self.requests = 0
         server = self
 
@@ -138,12 +140,14 @@ class KServeV2Server:
             def do_POST(self):
                 server.requests += 1
                 server.seen_headers.append(dict(self.headers))
+                path, _, query = self.path.partition("?")
+                server.seen_queries.append(query)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if server.requests <= fail_first:
                     self.send_response(503)
                     self.end_headers()
                     return
-                if self.path != f"/v2/models/{name}/infer":
+                if path != f"/v2/models/{name}/infer":
                     self.send_response(404)
                     self.end_headers()
                     return

@@ -109,7 +109,7 @@ def _models_spec(logs, uri: str) -> dict:
 def test_a_models_uri_not_found_names_the_store_searched(logs, tmp_path, uri, credentials):
     if credentials:  # an unreachable server: the registry cannot answer at all
         store = f"http://{credentials}127.0.0.1:{free_port()}"
-        shown = store.replace(credentials, "")
+        shown = store.replace(credentials, "***@")  # the credentials masked
     else:
         store = shown = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     spec = _models_spec(logs, uri)

@@ -287,7 +287,10 @@ def test_the_backoff_grows_is_capped_and_its_jitter_is_seeded():
 @pytest.mark.parametrize(
     ("uri", "shown"),
     [
-        ("https://alice:pa55word@mlflow.example.org/x?token=t0k3n", "https://mlflow.example.org/x"),
+        (
+            "https://alice:pa55word@mlflow.example.org/x?token=t0k3n",
+            "https://***@mlflow.example.org/x?token=***",
+        ),
         ("http://127.0.0.1:5000", "http://127.0.0.1:5000"),
         ("sqlite:////tmp/s/mlflow.db", "sqlite:////tmp/s/mlflow.db"),
         ("databricks://profile", "databricks://profile"),
