@@ -12,16 +12,15 @@ every pipeline's state becomes the results document in :mod:`audits._render_docu
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from metrics import GroupMetrics, group_metrics
-from models_under_test import (
-    ModelAdapter,
-    load_model,
-)
+from models_under_test import ModelAdapter, ModelLoadError, load_model
+from reports import DEFAULT_STORE, default_tracking_uri
 
 from ._check_stage import CHECKS, _check, _run_checks
 from ._checks import error_results
@@ -102,11 +101,35 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
     return batch_rows
 
 
+def _model_store(spec: AuditSpec, tracking_uri: str | None) -> str | None:
+    """The tracking store resolving an MLflow model URI: ``model.tracking_uri``, else the
+    caller's (``--tracking-uri``), else ``$MLFLOW_TRACKING_URI``, else fairgate's default
+    store, which must then exist. MLflow's own default (an ``mlflow.db`` it would create in
+    the working directory) is never used: a registry URI with no store is refused."""
+    model = spec.model
+    uri = getattr(model, "uri", "")
+    if model.kind != "mlflow" or not str(uri).startswith(("models:/", "runs:/")):
+        return getattr(model, "tracking_uri", None) or tracking_uri
+    named = model.tracking_uri or tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if named:
+        return named
+    default = default_tracking_uri()
+    if not Path(default.removeprefix("sqlite:///")).is_file():
+        raise ModelLoadError(
+            f"The model {uri!r} is a registry URI, but no tracking store was named "
+            "(--tracking-uri, MLFLOW_TRACKING_URI or model.tracking_uri) and fairgate's "
+            f"default store {DEFAULT_STORE}/mlflow.db does not exist here. Name the store "
+            "holding the model."
+        )
+    return default
+
+
 @_stage("verify_model")
 def _verify_model(spec: AuditSpec, *, tracking_uri: str | None, show: bool) -> VerifiedModel:
     """Verify the model's files against ``model.signature`` before anything loads them (a
     ``models:/`` URI is downloaded first; the folder verified is the one then loaded)."""
-    return verify_spec_model(spec.model, tracking_uri=tracking_uri, show=show)
+    store = _model_store(spec, tracking_uri)
+    return verify_spec_model(spec.model, tracking_uri=store, show=show)
 
 
 @_stage("load")
@@ -126,7 +149,7 @@ def _load(
     params = spec.model.model_dump()
     params.pop("signature", None)
     if params["kind"] == "mlflow":
-        params.update(tracking_uri=params.get("tracking_uri") or tracking_uri)
+        params.update(tracking_uri=_model_store(spec, tracking_uri))
         params["progress"] = show  # MLflow's download bars: never with --quiet or CI
         if signed is not None:
             params["folder"] = signed.path

@@ -18,7 +18,7 @@ from ._folder import (
 from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
-from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
+from ._mlflow import DEFAULT_STORE, AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
 from ._site import site_files, system_key
 from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
@@ -28,6 +28,7 @@ from ._waiver_text import waiver_line, waiver_rows
 
 __all__ = [
     "ARTIFACTS",
+    "DEFAULT_STORE",
     "MIN_CELL",
     "NOISE_RULE",
     "TO_FILL",

@@ -7,6 +7,7 @@ credentials), and that no MLflow run claims more than the exit code."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -229,3 +230,40 @@ def test_quiet_prints_no_mlflow_progress_bars(registered, tmp_path, monkeypatch,
     assert "Downloading artifacts" not in proc.stderr and proc.stderr == "", proc.stderr
     doc = json.loads((out / "results.json").read_text())
     assert doc["model"]["uri"] == "models:/credit-scoring@candidate"
+
+
+# --- --no-mlflow with a registry URI: no store of MLflow's own making ----------------------
+
+
+def _strays(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name in ("mlflow.db", "mlruns"))
+
+
+def test_no_mlflow_with_a_registry_uri_and_no_store_is_refused(registered, tmp_path):
+    """Neither --tracking-uri, MLFLOW_TRACKING_URI, model.tracking_uri nor fairgate's default
+    store: exit 2 at the load stage, and MLflow creates no mlflow.db in the working folder
+    (it used to, resolving against its own default)."""
+    _, spec = registered
+    proc, out = _fairgate(tmp_path, spec, "--no-mlflow", env={"MLFLOW_TRACKING_URI": ""})
+    assert proc.returncode == 2, proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    (error,) = doc["errors"]
+    assert error["stage"] == "load" and "no tracking store was named" in error["message"]
+    assert _strays(tmp_path) == [] and not (tmp_path / ".fairgate").exists()
+
+
+@pytest.mark.parametrize("named_by", ["environment", "default store"])
+def test_no_mlflow_resolves_a_registry_uri_in_the_named_or_default_store(
+    registered, tmp_path, named_by
+):
+    uri, spec = registered
+    env = {"MLFLOW_TRACKING_URI": uri}
+    if named_by == "default store":
+        (tmp_path / ".fairgate").mkdir()
+        shutil.copy(uri.removeprefix("sqlite:///"), tmp_path / ".fairgate" / "mlflow.db")
+        env = {"MLFLOW_TRACKING_URI": ""}
+    proc, out = _fairgate(tmp_path, spec, "--no-mlflow", env=env)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["verdict"] == "pass" and doc["errors"] == []
+    assert _strays(tmp_path) == []
