@@ -9,17 +9,16 @@ Expectations on the machine's other core while the audit reads its data, then va
 one frame it is sent with :func:`~audits._gx_suite.run_suite`, the function an audit without a
 worker calls in its own process, and exits.
 
-Parent and child talk over pipes, a pickled request and a pickled reply; both ends are this
-module (nothing from outside is unpickled). The child's standard
-output is the reply channel only (anything Great Expectations prints goes to its standard
-error, kept in a temporary file for the error message). A child that dies, is killed or
-cannot import Great Expectations gives :class:`ValidationWorkerError` (the audit then stops
-at its validate stage, exit code 2), never a pass. A parent that dies leaves the child
-reading an empty pipe: it exits.
-
-The child runs ``python -P -m audits._gx_worker`` (``-P``: the working directory, which may be
-the audited party's, is not put on the module path) with this package's folder first on
-``PYTHONPATH``, so it runs the same code as its parent.
+Parent and child talk over two pipes of their own (not the child's standard streams, where
+anything printed at start-up would land): a pickled request (the frame, only the columns the
+suite reads when every expectation is a column expectation) and a pickled reply; both ends are
+this module, nothing from outside is unpickled. The reply must hold one result per
+expectation of the suite, each for the expectation and column asked. A child that dies, is
+killed, answers nothing within :data:`DEADLINE_SECONDS`, answers something else or cannot
+import Great Expectations gives an error (the audit then stops at its validate stage, exit
+code 2), never a pass. A parent that dies leaves the child reading a closed pipe: it exits.
+The child's standard output and error go to a temporary file, whose last line the error
+message quotes. The command is :func:`audits._child.python_command`'s.
 """
 
 from __future__ import annotations
@@ -29,16 +28,24 @@ import contextlib
 import os
 import pickle
 import subprocess
-import sys
 import tempfile
-from pathlib import Path
+import threading
+from collections import Counter
 from typing import Any, BinaryIO
 
-__all__ = ["GXWorker", "ValidationWorkerError"]
+from ._child import python_command
+
+__all__ = ["DEADLINE_SECONDS", "GXWorker", "ValidationWorkerError"]
+
+#: How long the worker may take to import Great Expectations and validate one frame.
+DEADLINE_SECONDS = 1800
+_FDS = "FAIRGATE_GX_WORKER_FDS"
+_HIDE = "FAIRGATE_GX_WORKER_HIDE"
+_COLUMN_KEYS = ("column", "column_A", "column_B", "column_list")
 
 
 class ValidationWorkerError(RuntimeError):
-    """The validation worker gave no result."""
+    """The validation worker gave no usable result."""
 
 
 def _send(stream: BinaryIO, obj: Any) -> None:
@@ -52,6 +59,19 @@ def _receive(stream: BinaryIO) -> Any:
     return pickle.load(stream)  # EOFError when the other end closed without writing
 
 
+def _columns(items: list[Any], columns: list[Any]) -> list[Any] | None:
+    """The frame's columns the suite reads, or ``None`` (all of them) when an expectation
+    may read others (a table, multi-column or conditional expectation)."""
+    wanted: set[Any] = set()
+    for item in items:
+        if not item.expectation.startswith("expect_column_") or "row_condition" in item.kwargs:
+            return None
+        for key in _COLUMN_KEYS:
+            value = item.kwargs.get(key)
+            wanted.update(value if isinstance(value, list) else [value])
+    return [c for c in columns if c in wanted]
+
+
 class GXWorker:
     """A child process importing Great Expectations, then validating one frame.
 
@@ -59,33 +79,43 @@ class GXWorker:
     whatever happened.
     """
 
-    def __init__(self, process: subprocess.Popen, stderr: BinaryIO) -> None:
+    def __init__(
+        self, process: subprocess.Popen, requests: BinaryIO, replies: BinaryIO, output: BinaryIO
+    ) -> None:
         self._process = process
-        self._stderr = stderr
+        self._requests = requests
+        self._replies = replies
+        self._output = output
         self._used = False
+        self._late = False
 
     @classmethod
     def start(cls, *, without_spark: bool = True) -> GXWorker:
         """Start the child; it imports Great Expectations at once (PySpark hidden unless
         ``without_spark`` is false)."""
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
         env = dict(os.environ)
-        root = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-        env["FAIRGATE_GX_WORKER_HIDE"] = "pyspark" if without_spark else ""
-        stderr = tempfile.TemporaryFile()  # noqa: SIM115  # the worker's, closed by close()
+        env[_FDS] = f"{request_r},{reply_w}"
+        env[_HIDE] = "pyspark" if without_spark else ""
+        output = tempfile.TemporaryFile()  # noqa: SIM115  # the worker's, closed by close()
         try:
             process = subprocess.Popen(
-                [sys.executable, "-P", "-m", "audits._gx_worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
+                python_command("audits._gx_worker", "_main"),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
                 env=env,
-                close_fds=True,
+                pass_fds=(request_r, reply_w),
             )
         except BaseException:
-            stderr.close()
+            for fd in (request_r, request_w, reply_r, reply_w):
+                os.close(fd)
+            output.close()
             raise
-        return cls(process, stderr)
+        os.close(request_r)
+        os.close(reply_w)
+        return cls(process, os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb"), output)
 
     def run_suite(self, frame: Any, items: list[Any], *, name: str) -> list[dict[str, Any]]:
         """:func:`~audits._gx_suite.run_suite` of ``frame`` in the child (a pandas frame;
@@ -93,30 +123,48 @@ class GXWorker:
         if self._used:
             raise ValidationWorkerError("The validation worker validates one frame only.")
         self._used = True
-        process = self._process
+        columns = _columns(items, list(frame.columns))
+        sent = frame if columns is None else frame[columns]
+        watchdog = threading.Timer(DEADLINE_SECONDS, self._too_late)
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            _send(process.stdin, (frame, items, name))
-            process.stdin.close()
-            reply = _receive(process.stdout)
+            _send(self._requests, (sent, items, name))
+            self._requests.close()
+            reply = _receive(self._replies)
         except (OSError, EOFError, pickle.UnpicklingError) as err:
-            raise ValidationWorkerError(self._ended_text()) from err
-        if reply[0] == "ok":
-            return reply[1]
-        _, kind, message = reply
-        raise _error(kind, message)
+            raise ValidationWorkerError(self._ended_text(err)) from err
+        finally:
+            watchdog.cancel()
+        if not (isinstance(reply, tuple) and reply and reply[0] in ("ok", "error")):
+            raise ValidationWorkerError("The validation process answered something else.")
+        if reply[0] == "error":
+            _, kind, message = reply
+            raise _error(kind, message)
+        return _checked(reply[1], items)
 
-    def _ended_text(self) -> str:
+    def _too_late(self) -> None:
+        self._late = True
+        with contextlib.suppress(OSError):
+            self._process.kill()
+
+    def _ended_text(self, err: BaseException) -> str:
+        if self._late:
+            return (
+                f"The Great Expectations validation process did not answer within "
+                f"{DEADLINE_SECONDS} s and was stopped."
+            )
         try:
             code = self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             code = None
-        self._stderr.seek(0)
-        lines = [ln for ln in self._stderr.read().decode("utf-8", "replace").splitlines() if ln]
-        last = lines[-1][:300] if lines else "nothing on its standard error"
+        self._output.seek(0)
+        lines = [ln for ln in self._output.read().decode("utf-8", "replace").splitlines() if ln]
+        last = lines[-1][:300] if lines else "nothing on its output"
         how = "did not end" if code is None else f"ended with exit code {code}"
         return (
             f"The Great Expectations validation process {how} without a result "
-            f"(its last words: {last})."
+            f"({type(err).__name__}; its last words: {last})."
         )
 
     def close(self) -> None:
@@ -124,13 +172,12 @@ class GXWorker:
         process = self._process
         if process.poll() is None:
             process.kill()
-        for stream in (process.stdin, process.stdout):
+        for stream in (self._requests, self._replies):
             with contextlib.suppress(OSError):
-                if stream is not None:
-                    stream.close()
+                stream.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
-        self._stderr.close()
+        self._output.close()
 
     def __enter__(self) -> GXWorker:
         return self
@@ -139,52 +186,61 @@ class GXWorker:
         self.close()
 
 
+def _checked(results: Any, items: list[Any]) -> list[dict[str, Any]]:
+    """The reply's results, if they are one per expectation asked (name and column)."""
+    asked = Counter((i.expectation, i.kwargs.get("column")) for i in items)
+    try:
+        got = Counter((r["expectation"], r.get("column")) for r in results)
+    except (TypeError, KeyError, AttributeError):
+        got = None
+    if got != asked:
+        raise ValidationWorkerError(
+            "The validation process answered with results that are not those of the suite "
+            f"({len(asked)} expectations asked)."
+        )
+    return results
+
+
 def _error(kind: str, message: str) -> Exception:
-    """The child's exception as the parent raises it (its own type when it is a built-in or
-    an unknown expectation, as the in-process validation would have raised)."""
+    """The child's exception as the parent raises it: of the same type when it is a built-in
+    or an unknown expectation, else of a :class:`ValidationWorkerError` subclass of the same
+    name, so that the audit's error record reads as the in-process one would."""
     from ._gx_suite import UnknownExpectationError
 
     if kind == "UnknownExpectationError":
         return UnknownExpectationError(message)
     cls = getattr(builtins, kind, None)
-    if isinstance(cls, type) and issubclass(cls, Exception) and cls is not BaseException:
-        try:
+    if isinstance(cls, type) and issubclass(cls, Exception):
+        with contextlib.suppress(Exception):  # a built-in whose constructor wants more
             return cls(message)
-        except Exception:  # a built-in whose constructor wants more
-            pass
-    return ValidationWorkerError(f"Great Expectations failed: {kind}: {message}")
+    name = kind if kind.isidentifier() else "ValidationWorkerError"
+    return type(name, (ValidationWorkerError,), {})(message)
 
 
 def _main() -> int:
     """The child: import GE, read one request, reply, exit."""
-    reply_fd = os.dup(1)
-    os.dup2(2, 1)  # anything printed goes to standard error, not into the reply channel
-    replies = os.fdopen(reply_fd, "wb")
-    requests = sys.stdin.buffer
+    request_fd, reply_fd = (int(fd) for fd in os.environ.pop(_FDS).split(","))
+    hide = os.environ.pop(_HIDE, "") == "pyspark"
     from audits._gx_import import great_expectations, start_import
 
     # A worker validates pandas frames only: GE's SQL (and, for a local audit, Spark) data
     # sources are never used here, so their libraries are hidden from its import.
-    hide = os.environ.get("FAIRGATE_GX_WORKER_HIDE") == "pyspark"
     start_import(without_spark=hide, without=("sqlalchemy",))
     # The import itself, before the request arrives; a failure is reported when the request
     # comes (run_suite raises it again).
     with contextlib.suppress(BaseException):
         great_expectations()
-    try:
-        frame, items, name = _receive(requests)
-    except EOFError:  # the parent went away (or needed no validation)
-        return 0
+    with os.fdopen(request_fd, "rb") as requests:
+        try:
+            frame, items, name = _receive(requests)
+        except EOFError:  # the parent went away (or needed no validation)
+            return 0
     from audits._gx_suite import run_suite
 
     try:
         reply: tuple[Any, ...] = ("ok", run_suite(frame, items, name=name, show=False))
     except Exception as err:
         reply = ("error", type(err).__name__, str(err) or type(err).__name__)
-    _send(replies, reply)
-    replies.close()
+    with os.fdopen(reply_fd, "wb") as replies:
+        _send(replies, reply)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main())

@@ -9,6 +9,7 @@ files move together.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -259,12 +260,49 @@ ModelSpec = Annotated[
 ]
 
 
+def _not_json(value: Any, where: str = "") -> tuple[str, Any] | None:
+    """The first value (and where) in ``value`` that JSON cannot hold, or ``None``."""
+    if value is None or isinstance(value, str | bool | int):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, value)
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _not_json(item, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return (f"{where}.{key}".lstrip("."), key)
+            found = _not_json(item, f"{where}.{key}".lstrip("."))
+            if found is not None:
+                return found
+        return None
+    return (where, value)
+
+
 class NamedExpectation(_Strict):
     """Any Great Expectations expectation, by its snake_case name, with its arguments."""
 
     expectation: Annotated[str, Field(pattern=r"^expect_[a-z0-9_]+$")]
     kwargs: dict[str, Any] = Field(default_factory=dict)
     severity: Literal["error", "warning"] = "error"
+
+    @field_validator("kwargs")
+    @classmethod
+    def _json_values(cls, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Arguments are written into the evidence as JSON: a YAML date or time is refused
+        (quoted, it is text) rather than end the audit unable to write its results."""
+        odd = _not_json(kwargs)
+        if odd is not None:
+            where, value = odd
+            raise ValueError(
+                "must hold JSON values (text, numbers, true/false, null, lists and mappings). "
+                f"Got {type(value).__name__} {str(value)!r} at {where!r} instead; quote it."
+            )
+        return kwargs
 
 
 VALIDATION_KINDS = (

@@ -122,7 +122,7 @@ def test_a_worker_whose_parent_leaves_exits():
     on its own instead of waiting for ever."""
     worker = GXWorker.start()
     try:
-        worker._process.stdin.close()
+        worker._requests.close()
         assert worker._process.wait(timeout=120) == 0
     finally:
         worker.close()
