@@ -20,8 +20,18 @@ from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
+from ._pages import page_name
 from ._site import site_files, system_key
-from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
+from ._suppress import (
+    MIN_CELL,
+    Disclosure,
+    check_counts,
+    count_text,
+    disclose,
+    group_values,
+    highest_named,
+    suppressed,
+)
 from ._text import one_line
 from ._transparency import TO_FILL, record_csv, transparency_record
 from ._waiver_text import waiver_line, waiver_rows
@@ -36,6 +46,7 @@ __all__ = [
     "EvidenceFolderError",
     "RetryPolicy",
     "audit_run",
+    "check_counts",
     "check_out_folder",
     "count_text",
     "default_tracking_uri",
@@ -45,12 +56,14 @@ __all__ = [
     "discard",
     "disclose",
     "group_values",
+    "highest_named",
     "load_artifacts",
     "load_results",
     "log_audit",
     "metric_key",
     "new_staging_folder",
     "one_line",
+    "page_name",
     "publish",
     "record_csv",
     "render_html",
@@ -60,6 +73,7 @@ __all__ = [
     "scrub",
     "set_aside",
     "site_files",
+    "suppressed",
     "system_key",
     "tracking_client",
     "transparency_record",

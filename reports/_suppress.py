@@ -23,10 +23,12 @@ __all__ = [
     "MIN_CELL",
     "SUPPRESSED",
     "Disclosure",
+    "check_counts",
     "count_text",
     "disclose",
     "group_value",
     "group_values",
+    "highest_named",
     "suppressed",
 ]
 
@@ -184,11 +186,62 @@ def suppressed(counts: Mapping[str, int | None], *, min_cell: int = MIN_CELL) ->
     return hidden
 
 
+def check_counts(check: Mapping) -> dict[str, int | None]:
+    """The counts of people a check's groups add up with: each group's ``n`` and, for an
+    impact-ratio check over one attribute, its individuals of unknown category (shown in
+    the NYC LL144 table as ``<view>=unknown``)."""
+    counts = {g: v.get("n") for g, v in check["by_group"].items()}
+    details = check.get("details") or {}
+    if check.get("type") == "impact_ratio" and "|" not in str(check.get("view", "")):
+        counts[f"{check.get('view')}=unknown"] = details.get("unknown_count")
+    return counts
+
+
+def _hide(shown: dict[str, Disclosure], group: str | None, *, count: bool = False) -> None:
+    if group in shown and (shown[group].rate is not None or count):
+        denominator = None if count else shown[group].denominator
+        shown[group] = Disclosure(None, denominator, None, True)
+
+
+def _impact_ratio_values(
+    check: Mapping, shown: dict[str, Disclosure], min_cell: int
+) -> dict[str, Disclosure]:
+    """An impact-ratio check's rates: every ratio is a rate over the highest category's, so
+    the highest rate is shown only with its category's count, and is hidden with the rate of
+    the check's value's category (the lowest ratio, shown everywhere, is that rate over the
+    highest). When the highest rate is hidden, a second compared category's rate is hidden
+    with it, so that the hidden highest category is never the only one whose rate is hidden
+    (it would then be identified as the highest, with a bound on its rate)."""
+    for g in suppressed(check_counts(check), min_cell=min_cell):
+        _hide(shown, g, count=True)
+    details = check.get("details") or {}
+    top, lowest = details.get("highest_group"), details.get("lowest_group")
+    pair = [g for g in (top, lowest) if g in shown]
+    if any(shown[g].rate is None for g in pair):
+        for g in pair:
+            _hide(shown, g)
+    if top in shown and shown[top].rate is None:
+        compared = [
+            g
+            for g, v in check["by_group"].items()
+            if g != top and v.get("status") != "excluded" and v.get("impact_ratio") is not None
+        ]
+        if not any(shown[g].rate is None for g in compared):
+            rates = {g: check["by_group"][g]["value"] for g in compared}
+            _hide(shown, max(compared, key=lambda g: (rates[g], g), default=None))
+    return shown
+
+
 def group_values(check: Mapping, *, min_cell: int = MIN_CELL) -> dict[str, Disclosure]:
     """:func:`group_value` for every group of a check, with the disparity's complement: the
     check's value is shown, so when its worst or best group's value is suppressed, the
-    other one is suppressed too (one of them and the disparity would give the other)."""
+    other one is suppressed too (one of them and the disparity would give the other).
+
+    An impact-ratio check's rates also follow its counts' complementary suppression and
+    hide its highest category as :func:`_impact_ratio_values` says."""
     shown = {g: group_value(check, v, min_cell=min_cell) for g, v in check["by_group"].items()}
+    if check.get("type") == "impact_ratio":
+        return _impact_ratio_values(check, shown, min_cell)
     details = check.get("details") or {}
     pair = [details.get(k) for k in ("worst_group", "best_group")]
     if any(g in shown and shown[g].rate is None for g in pair):
@@ -196,3 +249,11 @@ def group_values(check: Mapping, *, min_cell: int = MIN_CELL) -> dict[str, Discl
             if g in shown and shown[g].rate is not None:
                 shown[g] = Disclosure(None, shown[g].denominator, None, True)
     return shown
+
+
+def highest_named(check: Mapping, *, min_cell: int = MIN_CELL) -> str | None:
+    """The highest category of an impact-ratio check as a reader may see it named: ``None``
+    when its rate is suppressed (naming it would say which hidden category it is)."""
+    top = (check.get("details") or {}).get("highest_group")
+    shown = group_values(check, min_cell=min_cell)
+    return top if top in shown and shown[top].rate is not None else None
