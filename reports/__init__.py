@@ -21,6 +21,7 @@ from ._markdown import render_markdown
 from ._mlflow import AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
 from ._pages import page_name
+from ._plain import check_message
 from ._site import site_files, system_key
 from ._suppress import (
     MIN_CELL,
@@ -31,6 +32,7 @@ from ._suppress import (
     group_values,
     highest_named,
     suppressed,
+    withheld_values,
 )
 from ._text import one_line
 from ._transparency import TO_FILL, record_csv, transparency_record
@@ -47,6 +49,7 @@ __all__ = [
     "RetryPolicy",
     "audit_run",
     "check_counts",
+    "check_message",
     "check_out_folder",
     "count_text",
     "default_tracking_uri",
@@ -79,6 +82,7 @@ __all__ = [
     "transparency_record",
     "waiver_line",
     "waiver_rows",
+    "withheld_values",
     "write_all",
     "write_file",
     "write_pdf",
