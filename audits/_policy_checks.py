@@ -143,16 +143,25 @@ def impact_ratio(
         lowest = min(judged, key=judged.get) if len(judged) >= 2 and best not in small else None
         value = judged[lowest] if lowest else None
         flagged = sorted(g for g, r in ratios.items() if r < check.flag_below)
+        named, hidden = _disclosed(view, by_group, best, lowest, int(unknown.sum()))
+        against = named or "the highest category, not named under the disclosure rule"
         message = (
             f"impact ratios of the {check.rate} rate over {view}"
-            + (f": lowest {value:.3f} ({lowest} against {best})" if lowest else "")
+            + (f": lowest {value:.3f} ({lowest} against {against})" if lowest else "")
             + "; individuals of unknown category are counted in the disclosure table, not in "
             "the ratios."
         )
         if flagged:
             message += f" Flagged under {check.flag_below:g}: {', '.join(flagged)}."
         if small:
-            message += f" Under {size} rows, reported but not judged: {', '.join(small)}."
+            # With the highest category unnamed, no category whose count is suppressed is
+            # named either: among the hidden ones, the highest is not told apart.
+            listed = [g for g in small if named or g not in hidden]
+            more = len(small) - len(listed)
+            message += f" Under {size} rows, reported but not judged: " + ", ".join(
+                listed + ([f"{more} whose counts are suppressed"] if more else [])
+            )
+            message += "."
         if problems:
             status = Status.ERROR
             message += (
@@ -165,9 +174,12 @@ def impact_ratio(
         elif best in small:
             status = Status.INSUFFICIENT
             message += (
-                f" The most selected category ({best}) has under {size} rows: its rate is too "
-                "uncertain to divide by (a category under 2% may be excluded with a reason)."
-            )
+                f" The most selected category ({best}) has under {size} rows: its rate is "
+                "too uncertain to divide by"
+                if named
+                else " The ratios cannot be judged against the highest category (not "
+                "named, its rate not shown: the disclosure rule)"
+            ) + " (a category under 2% may be excluded with a reason)."
         elif lowest is None:
             status = Status.INSUFFICIENT
             message += f" Fewer than two categories with at least {size} rows to compare."
@@ -215,6 +227,23 @@ def impact_ratio(
                 ),
             },
         )
+
+
+def _disclosed(
+    view: str, by_group: dict[str, Any], best: str | None, lowest: str | None, unknown: int
+) -> tuple[str | None, set[str]]:
+    """The highest category as the reports may name it (``None``: its rate is suppressed,
+    so it is not named) and the categories whose counts they suppress: the one disclosure
+    rule (``reports.highest_named``), applied to the message every report shows."""
+    from reports import check_counts, highest_named, suppressed
+
+    check = {
+        "type": "impact_ratio",
+        "view": view,
+        "by_group": by_group,
+        "details": {"highest_group": best, "lowest_group": lowest, "unknown_count": unknown},
+    }
+    return highest_named(check), suppressed(check_counts(check))
 
 
 def _deployment_name(check: Any) -> str:

@@ -125,7 +125,10 @@ def register(
             seen.add(audit_id)
             unique.append(entry)
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    files = site_files(unique, context=found.context, generated_at=now, problems=found.problems)
+    try:
+        files = site_files(unique, context=found.context, generated_at=now, problems=found.problems)
+    except ValueError as err:  # two systems or audits would share a page: refuse, never overwrite
+        raise click.UsageError(str(err)) from err
     _write_site(files, out_dir)
     for problem in found.problems:
         click.echo(f"not shown: {problem}", err=True)

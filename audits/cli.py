@@ -142,6 +142,7 @@ def run(
     appended to, stops the audit with exit 2 (a key path that names no file: exit 4).
     """
     from reports import (
+        check_message,
         check_out_folder,
         default_tracking_uri,
         one_line,
@@ -267,8 +268,9 @@ def run(
     shown: set[str] = set()  # a message shared by many checks (a stopped audit) is shown once
     for c in doc["checks"]:
         if not quiet or c["status"] != "pass":
-            message = "(the same as above)" if c["message"] in shown else c["message"]
-            shown.add(c["message"])
+            text = check_message(c, doc)  # under the disclosure rule
+            message = "(the same as above)" if text in shown else text
+            shown.add(text)
             click.echo(one_line(f"{c['status']:>21}  {c['name']}: {message}"), err=True)
     for e in doc["errors"]:
         click.echo(one_line(f"error ({e['stage']}): {e['message']}"), err=True)

@@ -20,8 +20,20 @@ from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import DEFAULT_STORE, AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
+from ._pages import page_name
+from ._plain import check_message
 from ._site import site_files, system_key
-from ._suppress import MIN_CELL, Disclosure, count_text, disclose, group_values
+from ._suppress import (
+    MIN_CELL,
+    Disclosure,
+    check_counts,
+    count_text,
+    disclose,
+    group_values,
+    highest_named,
+    suppressed,
+    withheld_values,
+)
 from ._text import one_line
 from ._transparency import TO_FILL, record_csv, transparency_record
 from ._waiver_text import waiver_line, waiver_rows
@@ -37,6 +49,8 @@ __all__ = [
     "EvidenceFolderError",
     "RetryPolicy",
     "audit_run",
+    "check_counts",
+    "check_message",
     "check_out_folder",
     "count_text",
     "default_tracking_uri",
@@ -46,12 +60,14 @@ __all__ = [
     "discard",
     "disclose",
     "group_values",
+    "highest_named",
     "load_artifacts",
     "load_results",
     "log_audit",
     "metric_key",
     "new_staging_folder",
     "one_line",
+    "page_name",
     "publish",
     "record_csv",
     "render_html",
@@ -61,11 +77,13 @@ __all__ = [
     "scrub",
     "set_aside",
     "site_files",
+    "suppressed",
     "system_key",
     "tracking_client",
     "transparency_record",
     "waiver_line",
     "waiver_rows",
+    "withheld_values",
     "write_all",
     "write_file",
     "write_pdf",

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._gaming import value_hidden
+from ._suppress import withheld_values
 from ._text import _CONTROL, fmt, status_label
 
 __all__ = ["NOISE_RULE", "diff_documents", "diff_text"]
@@ -47,6 +49,8 @@ def _noise(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
     or ``not comparable``."""
     if before is None or after is None:
         return "not comparable"
+    if before.get("suppressed") or after.get("suppressed"):
+        return "cannot tell (a value is suppressed by the disclosure rule)"
     a, b = _interval(before), _interval(after)
     if before.get("value") is None or after.get("value") is None:
         return "not comparable"
@@ -79,11 +83,23 @@ def _change(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
 def _side(check: dict[str, Any] | None) -> dict[str, Any] | None:
     if check is None:
         return None
+    hidden = bool(check.get("suppressed"))
     return {
         "status": check.get("status"),
-        "value": check.get("value"),
-        "ci": _interval(check),
+        "value": None if hidden else check.get("value"),
+        "ci": None if hidden else _interval(check),
+        "suppressed": hidden,
         "threshold": check.get("threshold") or {},
+    }
+
+
+def _readable(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The document's checks by name, each value the disclosure rule hides in its report
+    marked ``suppressed`` (and neither shown nor compared)."""
+    withheld = withheld_values(document)
+    return {
+        c["name"]: {**c, "suppressed": value_hidden(c) or c["name"] in withheld}
+        for c in document.get("checks", [])
     }
 
 
@@ -114,14 +130,13 @@ def diff_documents(before: dict[str, Any], after: dict[str, Any]) -> dict[str, A
         ``resolved_failures``, ``digests`` (each with ``before``, ``after``, ``changed``) and
         ``policy`` (the policy texts and whether they changed).
     """
-    old = {c["name"]: c for c in before.get("checks", [])}
-    new = {c["name"]: c for c in after.get("checks", [])}
+    old, new = _readable(before), _readable(after)
     names = list(old) + [n for n in new if n not in old]
     checks = []
     for name in names:
         b, a = old.get(name), new.get(name)
-        value_b = None if b is None else b.get("value")
-        value_a = None if a is None else a.get("value")
+        value_b = None if b is None or b["suppressed"] else b.get("value")
+        value_a = None if a is None or a["suppressed"] else a.get("value")
         checks.append(
             {
                 "name": name,
@@ -156,6 +171,8 @@ def diff_documents(before: dict[str, Any], after: dict[str, Any]) -> dict[str, A
 def _value(side: dict[str, Any] | None) -> str:
     if side is None:
         return "(absent)"
+    if side.get("suppressed"):
+        return f"{status_label(side['status'] or '')} suppressed (disclosure rule)"
     ci = side["ci"]
     interval = f" [{fmt(ci[0])}, {fmt(ci[1])}]" if ci else " [no interval]"
     return f"{status_label(side['status'] or '')} {fmt(side['value'])}{interval}"

@@ -18,7 +18,15 @@ from ._plain import (
     units,
 )
 from ._policy_report import annex_iv, clause_rows, clause_text, ll144_tables
-from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, group_values, suppressed
+from ._suppress import (
+    MIN_CELL,
+    SUPPRESSED,
+    count_text,
+    disclose,
+    group_values,
+    suppressed,
+    withheld_values,
+)
 from ._text import _CONTROL, VERDICT_TITLES, fmt, status_label
 from ._waiver_text import waiver_rows
 
@@ -68,10 +76,12 @@ def _environment():
     return env
 
 
-def _rows(check: dict[str, Any], hidden_n: set[str], hidden_den: set[str]) -> list[dict]:
+def _rows(
+    check: dict[str, Any], hidden_n: set[str], hidden_den: set[str], document: dict[str, Any]
+) -> list[dict]:
     """The group table, under the disclosure rule: small counts, rates that recover them,
     and the complements that would recover them from totals or from the disparity."""
-    shown = group_values(check)
+    shown = group_values(check, document=document)
     rows = []
     for group, g in check["by_group"].items():
         if "n" not in g:
@@ -144,12 +154,13 @@ def _reason_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def _chart(check: dict[str, Any], rows: list[dict]) -> str | None:
+def _chart(check: dict[str, Any], rows: list[dict], document: dict[str, Any]) -> str | None:
     """Rates with interval bars and the threshold line, as inline SVG."""
     shown = [r for r in rows if r["raw"] is not None]
     if not shown:
         return None
-    disclosed = group_values(check)  # the threshold line must not reveal a suppressed rate
+    # the threshold line must not reveal a suppressed rate
+    disclosed = group_values(check, document=document)
     best_group, worst_group = (check["details"].get(k) or "" for k in ("best_group", "worst_group"))
     best = disclosed[best_group].rate if best_group in disclosed else None
     line = None
@@ -371,9 +382,10 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 denominators.setdefault(c["metric"], {})[group] = g["denominator"]
     hidden_den = {m: suppressed(d) for m, d in denominators.items()}
     checks = []
+    withheld = withheld_values(document)
     for c in document["checks"]:
         rows = (
-            _rows(c, hidden_n, hidden_den.get(c["metric"], set()))
+            _rows(c, hidden_n, hidden_den.get(c["metric"], set()), document)
             if c["type"] == "group_metric"
             else []
         )
@@ -383,7 +395,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
         checks.append(
             {
                 **c,
-                "hidden": value_hidden(c),
+                "hidden": value_hidden(c) or c["name"] in withheld,
                 "gaming_rows": gaming_rows(c) if gaming else [],
                 "named": named,
                 "held": held,
@@ -399,7 +411,7 @@ def render_html(document: dict[str, Any], images: dict[str, bytes] | None = None
                 else c["details"].get("minimum_detectable_difference"),
                 "rows": rows,
                 "reason_rows": _reason_rows(c) if c["type"] == "reason_codes" else [],
-                "chart": _chart(c, rows) if rows else None,
+                "chart": _chart(c, rows, document) if rows else None,
                 "robust_rows": robust,
                 "drop_chart": _drop_chart(c, robust) if robust else None,
                 "metric_label": metric_label(c["metric"], document).capitalize(),

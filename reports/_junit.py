@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from ._plain import check_message
 from ._text import xml_safe
 from ._waiver_text import waiver_line
 
@@ -51,15 +52,16 @@ def render_junit(document: dict[str, Any]) -> str:
             for key in ("policy", "version", "id", "citation"):
                 ET.SubElement(props, "property", name=f"clause_{key}", value=str(c[key]))
         status = check["status"]
+        message = check_message(check, document)
         if status in _FAILED:
-            ET.SubElement(case, "failure", message=check["message"], type=status)
+            ET.SubElement(case, "failure", message=message, type=status)
         elif status in _ERRORED:
-            ET.SubElement(case, "error", message=check["message"], type=status)
+            ET.SubElement(case, "error", message=message, type=status)
         elif status == "skipped":
-            ET.SubElement(case, "skipped", message=check["message"])
+            ET.SubElement(case, "skipped", message=message)
         elif status == _WAIVED:
             by = "; ".join(waiver_line(waivers[n]) for n in check.get("waived_by") or [])
-            ET.SubElement(case, "skipped", message=f"WAIVED failure: {check['message']} {by}")
+            ET.SubElement(case, "skipped", message=f"WAIVED failure: {message} {by}")
     for err in document["errors"]:
         case = ET.SubElement(suite, "testcase", classname="fairgate.audit", name=err["stage"])
         ET.SubElement(case, "error", message=err["message"], type=err["type"])

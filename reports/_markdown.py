@@ -7,6 +7,7 @@ from typing import Any
 from ._gaming import gaming_lines, value_hidden
 from ._plain import check_sentence
 from ._policy_report import annex_iv, clause_text, ll144_tables
+from ._suppress import withheld_values
 from ._text import VERDICT_TITLES, fmt, md, status_label
 from ._waiver_text import waiver_rows
 
@@ -41,11 +42,14 @@ def render_markdown(document: dict[str, Any]) -> str:
         "| check | status | value | 95% interval | threshold |",
         "|---|---|---|---|---|",
     ]
+    withheld = withheld_values(document)
     for c in document["checks"]:
         ci = c["ci"] or [None, None]
         threshold = ", ".join(f"{k} {v:g}" for k, v in c["threshold"].items())
         value, low, high = (
-            ("suppressed",) * 3 if value_hidden(c) else (fmt(c["value"]), fmt(ci[0]), fmt(ci[1]))
+            ("suppressed",) * 3
+            if value_hidden(c) or c["name"] in withheld
+            else (fmt(c["value"]), fmt(ci[0]), fmt(ci[1]))
         )
         lines.append(
             f"| {md(c['name'])} | {status_label(c['status'])} | {value} | "

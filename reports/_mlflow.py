@@ -31,7 +31,7 @@ from ._mlflow_store import (
     scrub,
     tracking_client,
 )
-from ._suppress import group_values, suppressed
+from ._suppress import group_values, suppressed, withheld_values
 from ._waiver_text import waiver_line
 
 __all__ = [
@@ -112,10 +112,12 @@ def _metrics(document: dict[str, Any]) -> dict[str, float]:
     or size that shows or recovers a count under 11 is not logged; results.json, logged as
     an artifact, keeps the exact aggregates)."""
     metrics: dict[str, float] = {}
+    withheld = withheld_values(document)
     for check in document["checks"]:
-        if check["value"] is not None and not value_hidden(check):
+        hidden = value_hidden(check) or check["name"] in withheld
+        if check["value"] is not None and not hidden:
             metrics[metric_key("check", check["name"])] = check["value"]
-        disclosed = group_values(check)
+        disclosed = group_values(check, document=document)
         for group, g in check["by_group"].items():
             if g.get("value") is not None and disclosed[group].rate is not None:
                 metrics[metric_key("group", check["metric"], group)] = g["value"]

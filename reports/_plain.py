@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._suppress import MIN_CELL, group_values
+from ._suppress import MIN_CELL, group_values, withheld_values
 
 __all__ = [
     "LABELS",
+    "check_message",
     "check_sentence",
     "group_label",
     "meaning_text",
@@ -106,15 +107,33 @@ def threshold_text(check: dict[str, Any], pct: bool = False) -> str:
     return " and ".join(parts)
 
 
+def _withheld(check: dict[str, Any]) -> str:
+    return (
+        f"{check['name']}: {check['status']}. Its value and interval are suppressed: with "
+        f"another check of the {check['metric']} over {check['view']}, they would give back "
+        f"two group rates from which a count under {MIN_CELL} could be recovered."
+    )
+
+
+def check_message(check: dict[str, Any], document: dict[str, Any]) -> str:
+    """A check's message as a person may read it (the message in results.json, unless the
+    check's value is withheld by :func:`reports.withheld_values`)."""
+    if check["name"] in withheld_values(document):
+        return _withheld(check)
+    return check["message"]
+
+
 def check_sentence(check: dict[str, Any], document: dict[str, Any] | None = None) -> str:
     """One sentence saying what a check found, in words a committee reads (the spec's
     ``positive_meaning`` and ``unit`` when ``document`` is given)."""
+    if document is not None and check["name"] in withheld_values(document):
+        return _withheld(check)
     status, value, ci = check["status"], check["value"], check["ci"]
     if check["type"] != "group_metric" or value is None or status in ("error", "skipped"):
         return check["message"]
     details = check["details"]
     worst, best = details.get("worst_group"), details.get("best_group")
-    disclosed = group_values(check)
+    disclosed = group_values(check, document=document)
     wv, bv = (disclosed[g].rate if g in disclosed else None for g in (worst, best))
     if wv is None or bv is None:  # both or neither: the difference and one give the other
         wv = bv = None

@@ -11,7 +11,14 @@ import csv
 import io
 from typing import Any
 
-from ._suppress import SUPPRESSED, count_text, disclose, suppressed
+from ._suppress import (
+    SUPPRESSED,
+    check_counts,
+    count_text,
+    group_values,
+    highest_named,
+    suppressed,
+)
 from ._text import spreadsheet_cell
 
 __all__ = [
@@ -43,13 +50,6 @@ def clause_rows(document: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
-def _shown(group: dict[str, Any], *, hidden_n: bool) -> float | None:
-    """A category's rate as a reader may see it (``None``: suppressed)."""
-    if hidden_n:
-        return None
-    return disclose(numerator=group["numerator"], denominator=group["n"], rate=group["value"]).rate
-
-
 def _ratio_text(value: float | None) -> str:
     return "" if value is None else f"{value:.3f}"
 
@@ -69,31 +69,25 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         details = check.get("details") or {}
         groups = check["by_group"]
-        counts = {g: v["n"] for g, v in groups.items()}
-        if "|" not in check["view"]:
-            counts[f"{check['view']}=unknown"] = details.get("unknown_count")
-        hidden = suppressed(counts)
-        top = details.get("highest_group")
-        shown = {g: _shown(v, hidden_n=g in hidden) for g, v in groups.items()}
-        # Every ratio is a rate over the highest rate: hidden with it (it would give it back),
-        # and the highest rate is hidden with the check's value's group (the value, shown
-        # everywhere, is that group's rate over the highest).
-        lowest = details.get("lowest_group")
-        top_shown = shown.get(top) is not None and (lowest is None or shown.get(lowest) is not None)
+        hidden = suppressed(check_counts(check))
+        # The one rule decides every rate (impact_ratio checks: the highest category's rate
+        # goes with its count, with the lowest ratio's category's, and never alone).
+        shown = group_values(check)
+        top = highest_named(check)  # None: the highest category is not named
         rows = []
         for g, v in groups.items():
-            hide_n = g in hidden
-            rate = shown[g] if g != top or top_shown else None
-            ratio = v.get("impact_ratio") if rate is not None and top_shown else None
+            rate = shown[g].rate
+            # Every ratio is a rate over the highest rate: shown only with it.
+            ratio = v.get("impact_ratio") if rate is not None and top is not None else None
             note = {
                 "excluded": "excluded from the impact ratios (under 2% of the data; reason "
                 "stated in the report)",
-                "highest": "highest rate",
+                "highest": "highest rate" if top is not None else "",
             }.get(v["status"], "")
             rows.append(
                 {
                     "category": g,
-                    "number": SUPPRESSED if hide_n else str(v["n"]),
+                    "number": SUPPRESSED if g in hidden else str(v["n"]),
                     "rate": SUPPRESSED if rate is None else f"{rate:.3f}",
                     "impact_ratio": (
                         ""

@@ -5,36 +5,30 @@ registry alias and its circuit breaker's state), into a mapping of relative path
 ``index.html``, ``style.css``, ``systems/<system>.html``, ``diffs/<system>.html``,
 ``audits/<audit id>/report.html`` (each audit's report, rendered again from its document) and
 ``transparency/<system>.json|csv``. Plain HTML and one local stylesheet: no script, no network.
+A system is its exact name; its page name is :func:`page_name` of it (never shared).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from importlib.resources import files
 from typing import Any
 
 from ._diff import NOISE_RULE, diff_documents
 from ._html import _environment, render_html
+from ._pages import page_names
 from ._text import VERDICT_TITLES, status_label
 from ._transparency import TO_FILL, policy_text, record_csv, transparency_record
 from ._trend import trend_points, trend_summary, trend_svg
 
 __all__ = ["site_files", "system_key"]
 
-_SLUG = re.compile(r"[^a-z0-9_.-]+")
-
 
 def system_key(document: dict[str, Any]) -> str:
     """The system an audit belongs to: the spec's ``experiment`` (one for every version),
-    else its name."""
+    else its name, exactly as written (``Credit`` and ``credit`` are two systems)."""
     content = document["spec"].get("content") or {}
-    key = content.get("experiment") or document["spec"]["name"]
-    return _SLUG.sub("-", str(key).lower()).strip("-.") or "system"
-
-
-def _slug(text: str) -> str:
-    return _SLUG.sub("-", text.lower()).strip("-.")[:120] or "x"
+    return str(content.get("experiment") or document["spec"]["name"])
 
 
 def _policy(document: dict[str, Any]) -> dict[str, Any]:
@@ -108,7 +102,9 @@ def _breaker(context: dict[str, Any]) -> str:
     )
 
 
-def _system(key: str, entries: list[dict[str, Any]], context: dict[str, Any]) -> dict[str, Any]:
+def _system(
+    key: str, page: str, entries: list[dict[str, Any]], context: dict[str, Any]
+) -> dict[str, Any]:
     entries = sorted(entries, key=lambda e: str(e["document"]["run"].get("started_at")))
     docs = [e["document"] for e in entries]
     latest = entries[-1]
@@ -140,6 +136,7 @@ def _system(key: str, entries: list[dict[str, Any]], context: dict[str, Any]) ->
     described = content.get("system")
     return {
         "key": key,
+        "page": page,
         "title": (described if isinstance(described, str) else None)
         or (described or {}).get("name")
         or key,
@@ -189,15 +186,22 @@ def site_files(
     -------
     dict of str to bytes
         Relative path to file content.
+
+    Raises
+    ------
+    ValueError
+        When two different systems or audit ids would share a page name.
     """
     context = context or {}
     groups: dict[str, list[dict[str, Any]]] = {}
     for e in entries:
         groups.setdefault(system_key(e["document"]), []).append(e)
-    systems = [_system(k, v, context.get(k, {})) for k, v in sorted(groups.items())]
+    pages = page_names(groups, what="system")
+    audits = page_names((e["document"]["run"]["audit_id"] for e in entries), what="audit")
+    systems = [_system(k, pages[k], v, context.get(k, {})) for k, v in sorted(groups.items())]
     env = _environment()
     env.filters["status"] = status_label
-    env.filters["slug"] = _slug
+    env.filters["audit_page"] = audits.__getitem__
     common = {"generated_at": generated_at, "to_fill": TO_FILL, "noise_rule": NOISE_RULE}
     out: dict[str, bytes] = {"style.css": _css()}
 
@@ -208,15 +212,15 @@ def site_files(
 
     page("site_home.html.j2", "index.html", systems=systems, problems=problems or [])
     for s in systems:
-        page("site_system.html.j2", f"systems/{s['key']}.html", s=s)
-        page("site_diff.html.j2", f"diffs/{s['key']}.html", s=s)
-        out[f"transparency/{s['key']}.json"] = (
+        page("site_system.html.j2", f"systems/{s['page']}.html", s=s)
+        page("site_diff.html.j2", f"diffs/{s['page']}.html", s=s)
+        out[f"transparency/{s['page']}.json"] = (
             json.dumps(s["record"], indent=2, ensure_ascii=False) + "\n"
         ).encode("utf-8")
-        out[f"transparency/{s['key']}.csv"] = record_csv(s["record"]).encode("utf-8")
+        out[f"transparency/{s['page']}.csv"] = record_csv(s["record"]).encode("utf-8")
         for e in s["entries"]:
             doc = e["document"]
-            folder = f"audits/{_slug(doc['run']['audit_id'])}"
+            folder = f"audits/{audits[doc['run']['audit_id']]}"
             # The report only (under the disclosure rule): results.json keeps exact counts.
             out[f"{folder}/report.html"] = render_html(doc, e.get("images") or {}).encode()
     return out

@@ -23,11 +23,14 @@ __all__ = [
     "MIN_CELL",
     "SUPPRESSED",
     "Disclosure",
+    "check_counts",
     "count_text",
     "disclose",
     "group_value",
     "group_values",
+    "highest_named",
     "suppressed",
+    "withheld_values",
 ]
 
 MIN_CELL = 11
@@ -184,11 +187,56 @@ def suppressed(counts: Mapping[str, int | None], *, min_cell: int = MIN_CELL) ->
     return hidden
 
 
-def group_values(check: Mapping, *, min_cell: int = MIN_CELL) -> dict[str, Disclosure]:
-    """:func:`group_value` for every group of a check, with the disparity's complement: the
-    check's value is shown, so when its worst or best group's value is suppressed, the
-    other one is suppressed too (one of them and the disparity would give the other)."""
+def check_counts(check: Mapping) -> dict[str, int | None]:
+    """The counts of people a check's groups add up with: each group's ``n`` and, for an
+    impact-ratio check over one attribute, its individuals of unknown category (shown in
+    the NYC LL144 table as ``<view>=unknown``)."""
+    counts = {g: v.get("n") for g, v in check["by_group"].items()}
+    details = check.get("details") or {}
+    if check.get("type") == "impact_ratio" and "|" not in str(check.get("view", "")):
+        counts[f"{check.get('view')}=unknown"] = details.get("unknown_count")
+    return counts
+
+
+def _hide(shown: dict[str, Disclosure], group: str | None, *, count: bool = False) -> None:
+    if group in shown and (shown[group].rate is not None or count):
+        denominator = None if count else shown[group].denominator
+        shown[group] = Disclosure(None, denominator, None, True)
+
+
+def _impact_ratio_values(
+    check: Mapping, shown: dict[str, Disclosure], min_cell: int
+) -> dict[str, Disclosure]:
+    """An impact-ratio check's rates: every ratio is a rate over the highest category's, so
+    the highest rate is shown only with its category's count, and is hidden with the rate of
+    the check's value's category (the lowest ratio, shown everywhere, is that rate over the
+    highest). When the highest rate is hidden, a second compared category's rate is hidden
+    with it, so that the hidden highest category is never the only one whose rate is hidden
+    (it would then be identified as the highest, with a bound on its rate)."""
+    for g in suppressed(check_counts(check), min_cell=min_cell):
+        _hide(shown, g, count=True)
+    details = check.get("details") or {}
+    top, lowest = details.get("highest_group"), details.get("lowest_group")
+    pair = [g for g in (top, lowest) if g in shown]
+    if any(shown[g].rate is None for g in pair):
+        for g in pair:
+            _hide(shown, g)
+    if top in shown and shown[top].rate is None:
+        compared = [
+            g
+            for g, v in check["by_group"].items()
+            if g != top and v.get("status") != "excluded" and v.get("impact_ratio") is not None
+        ]
+        if not any(shown[g].rate is None for g in compared):
+            rates = {g: check["by_group"][g]["value"] for g in compared}
+            _hide(shown, max(compared, key=lambda g: (rates[g], g), default=None))
+    return shown
+
+
+def _own_values(check: Mapping, min_cell: int) -> dict[str, Disclosure]:
     shown = {g: group_value(check, v, min_cell=min_cell) for g, v in check["by_group"].items()}
+    if check.get("type") == "impact_ratio":
+        return _impact_ratio_values(check, shown, min_cell)
     details = check.get("details") or {}
     pair = [details.get(k) for k in ("worst_group", "best_group")]
     if any(g in shown and shown[g].rate is None for g in pair):
@@ -196,3 +244,99 @@ def group_values(check: Mapping, *, min_cell: int = MIN_CELL) -> dict[str, Discl
             if g in shown and shown[g].rate is not None:
                 shown[g] = Disclosure(None, shown[g].denominator, None, True)
     return shown
+
+
+def _pair(check: Mapping) -> frozenset[str]:
+    """The two groups a check's value is made of (its worst and best, or its lowest and
+    highest category)."""
+    details = check.get("details") or {}
+    keys = ("lowest_group", "highest_group") if check.get("type") == "impact_ratio" else None
+    found = [details.get(k) for k in keys or ("worst_group", "best_group")]
+    return frozenset(g for g in found if g in check.get("by_group", {}))
+
+
+def _siblings(check: Mapping, document: Mapping) -> list[Mapping]:
+    """The checks of the document over the same rate of the same groups as ``check``: the
+    same metric and view (a ratio, a difference, an impact ratio of one selection rate)."""
+    key = (check.get("metric"), check.get("view"))
+    return [
+        c
+        for c in document.get("checks") or []
+        if isinstance(c, Mapping) and c.get("by_group") and (c.get("metric"), c.get("view")) == key
+    ]
+
+
+def _hidden_across(checks: list[Mapping], min_cell: int) -> set[str]:
+    """Groups whose rate is hidden in one of ``checks`` (all over the same rates): hidden in
+    all, with the other group of every value made of one of them."""
+    hidden = {g for c in checks for g, d in _own_values(c, min_cell).items() if d.rate is None}
+    changed = True
+    while changed:
+        changed = False
+        for c in checks:
+            pair = _pair(c)
+            if pair & hidden and not pair <= hidden:
+                hidden |= pair
+                changed = True
+    return hidden
+
+
+def group_values(
+    check: Mapping, *, document: Mapping | None = None, min_cell: int = MIN_CELL
+) -> dict[str, Disclosure]:
+    """:func:`group_value` for every group of a check, with the disparity's complement: the
+    check's value is shown, so when its worst or best group's value is suppressed, the
+    other one is suppressed too (one of them and the disparity would give the other).
+
+    An impact-ratio check's rates also follow its counts' complementary suppression and
+    hide its highest category as :func:`_impact_ratio_values` says. With ``document``, a
+    group hidden in any check of the same metric and view (a ratio and a difference of one
+    rate) is hidden in all of them."""
+    shown = _own_values(check, min_cell)
+    if document is None:
+        return shown
+    siblings = _siblings(check, document)
+    if len(siblings) < 2:
+        return shown
+    for g in _hidden_across(siblings, min_cell):
+        if g in shown and shown[g].rate is not None:
+            shown[g] = Disclosure(None, shown[g].denominator, None, True)
+    return shown
+
+
+def _kind(check: Mapping) -> str:
+    disparity = check.get("disparity") or ""
+    return "ratio" if disparity == "impact_ratio" else disparity
+
+
+def withheld_values(document: Mapping, *, min_cell: int = MIN_CELL) -> set[str]:
+    """Names of the checks whose value (and interval) must not be shown: two checks of the
+    same metric and view whose values are made of the same two hidden group rates, one a
+    ratio and the other a difference, would give back both rates together (a = q * b and
+    b - a = d give b = d / (1 - q)). The first kind of value in the document is shown; the
+    checks of another kind over the same hidden pair are withheld."""
+    withheld: set[str] = set()
+    families: dict[tuple, list[Mapping]] = {}
+    for c in document.get("checks") or []:
+        if isinstance(c, Mapping) and c.get("by_group") and c.get("value") is not None:
+            families.setdefault((c.get("metric"), c.get("view")), []).append(c)
+    for checks in families.values():
+        if len(checks) < 2:
+            continue
+        hidden = _hidden_across(checks, min_cell)
+        first: dict[frozenset[str], str] = {}
+        for c in checks:
+            pair = _pair(c)
+            if len(pair) < 2 or not pair <= hidden:
+                continue
+            if first.setdefault(pair, _kind(c)) != _kind(c):
+                withheld.add(str(c.get("name")))
+    return withheld
+
+
+def highest_named(check: Mapping, *, min_cell: int = MIN_CELL) -> str | None:
+    """The highest category of an impact-ratio check as a reader may see it named: ``None``
+    when its rate is suppressed (naming it would say which hidden category it is)."""
+    top = (check.get("details") or {}).get("highest_group")
+    shown = group_values(check, min_cell=min_cell)
+    return top if top in shown and shown[top].rate is not None else None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from ._gaming import value_hidden
+from ._suppress import withheld_values
 from ._text import fmt, status_label
 
 __all__ = ["trend_points", "trend_summary", "trend_svg"]
@@ -26,6 +28,9 @@ def trend_points(name: str, audits: list[dict[str, Any]]) -> list[dict[str, Any]
         if check is None:
             continue
         ci = check.get("ci") if isinstance(check.get("ci"), list | tuple) else None
+        # A value the disclosure rule hides in the audit's report is hidden here too.
+        hidden = value_hidden(check) or name in withheld_values(doc)
+        ci = None if hidden else ci
         points.append(
             {
                 "version": doc["spec"]["name"],
@@ -33,7 +38,8 @@ def trend_points(name: str, audits: list[dict[str, Any]]) -> list[dict[str, Any]
                 "date": str(doc["run"].get("started_at") or "")[:10],
                 "status": check.get("status"),
                 "status_label": status_label(check.get("status") or ""),
-                "value": check.get("value"),
+                "value": None if hidden else check.get("value"),
+                "suppressed": hidden,
                 "lo": None if not ci or ci[0] is None else float(ci[0]),
                 "hi": None if not ci or ci[1] is None else float(ci[1]),
                 "threshold": check.get("threshold") or {},
@@ -75,9 +81,8 @@ def trend_summary(name: str, points: list[dict[str, Any]]) -> str:
     parts = []
     for p in points:
         interval = "" if p["lo"] is None else f" (interval {fmt(p['lo'])} to {fmt(p['hi'])})"
-        parts.append(
-            f"{p['version']} on {p['date']}: {fmt(p['value'])}{interval}, {p['status_label']}"
-        )
+        value = "suppressed" if p.get("suppressed") else fmt(p["value"])
+        parts.append(f"{p['version']} on {p['date']}: {value}{interval}, {p['status_label']}")
     limits = "; ".join(f"{k} {fmt(v)}" for k, v in points[-1]["threshold"].items())
     return (
         f"{name}, audit by audit: "

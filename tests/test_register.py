@@ -412,3 +412,79 @@ def test_a_run_tagged_error_is_never_shown_as_a_release(store, tmp_path, fairgat
     assert "CANNOT DECIDE" in home and "RELEASE" not in home.split("<tbody>")[1]
     page = (tmp_path / "site" / "systems" / "credit-scoring.html").read_text()
     assert "its MLflow run is tagged error; the document says pass" in page
+
+
+def test_systems_and_audits_whose_names_slug_alike_keep_their_own_pages(store, tmp_path, fairgate):
+    """Names differing only in case, punctuation, unicode normalisation or by characters a
+    slug drops, and reserved names (``index``): each system keeps its own pages, each audit
+    its own report, and every link leads to the named system's record."""
+    import re
+    import unicodedata
+
+    from reports import page_name
+
+    blocked, released = (_document(store, s) for s in ("credit_scoring_v1", "credit_scoring_v2"))
+    assert (blocked["verdict"], released["verdict"]) == ("fail", "pass")
+    cafe = "Café scoring"
+    systems = {  # exact name -> (document, its verdict title)
+        "Credit Scoring": (blocked, "BLOCKED"),
+        "credit scoring": (released, "RELEASE"),
+        "credit-scoring": (blocked, "BLOCKED"),
+        "credit_scoring!": (released, "RELEASE"),
+        "credit_scoring?": (blocked, "BLOCKED"),
+        "index": (released, "RELEASE"),
+        unicodedata.normalize("NFC", cafe): (blocked, "BLOCKED"),
+        unicodedata.normalize("NFD", cafe): (released, "RELEASE"),
+        # A plain name that looks like another name's suffixed page name.
+        page_name("Credit Scoring"): (released, "RELEASE"),
+    }
+    assert len(systems) == 9
+    folders, ids = [], {}
+    for i, (name, (document, _)) in enumerate(systems.items()):
+        doc = json.loads(json.dumps(document))
+        doc["spec"]["content"]["experiment"] = name
+        # Audit ids that differ only in case or in a dropped character.
+        ids[name] = ["Audit-7", "audit-7", "audit 7", "audit_7"][i % 4] + "x" * (i // 4)
+        doc["run"]["audit_id"] = ids[name]
+        folder = tmp_path / "ev" / str(i)
+        folder.mkdir(parents=True)
+        (folder / "results.json").write_text(json.dumps(doc))
+        folders += ["--evidence", folder]
+    out = tmp_path / "site"
+    code, said, _ = fairgate("register", "--out", out, "--state-dir", tmp_path / "none", *folders)
+    assert code == 0 and "register of 9 system(s), 9 audit(s)" in said
+    assert len(list((out / "systems").iterdir())) == 9
+    assert len(list((out / "diffs").iterdir())) == 9
+    assert len(list((out / "transparency").iterdir())) == 18
+    assert len(list((out / "audits").iterdir())) == 9
+    assert (out / "systems" / "credit-scoring.html").is_file()  # a plain name keeps its page
+    assert not (out / "systems" / "index.html").exists()  # a reserved name is suffixed
+    home = (out / "index.html").read_text()
+    rows = re.findall(
+        r'<th scope="row"><a href="systems/([^"]+)\.html">.*?<code>(.*?)</code>', home
+    )
+    assert len(rows) == 9
+    import html as markup
+
+    for page, shown in rows:
+        name = markup.unescape(shown)
+        document, title = systems[name]
+        assert page == page_name(name)
+        text = (out / "systems" / f"{page}.html").read_text()
+        # The page is the named system's own: its exact name and its own verdict.
+        assert f"<dt>System</dt><dd><code>{shown}</code></dd>" in text
+        assert f'<span class="verdict {document["verdict"]}">{title}</span>' in text
+        record = json.loads((out / "transparency" / f"{page}.json").read_text())
+        assert record["system"] == name
+        # Its audit's report link leads to the report of that system's own audit.
+        link = re.search(r'href="\.\./audits/([^"]+)/report\.html"', text)[1]
+        report = (out / "audits" / link / "report.html").read_text()
+        assert f"Audit id</dt><dd>{markup.escape(ids[name])};" in report
+        assert document["provenance"]["model_sha256"] in report
+        assert f'href="../diffs/{page}.html"' in text and (out / "diffs" / f"{page}.html").is_file()
+    # The pages are stable: the same names give the same page names in a new register.
+    again = tmp_path / "again"
+    assert fairgate("register", "--out", again, "--state-dir", tmp_path / "none", *folders)[0] == 0
+    assert sorted(p.name for p in (again / "systems").iterdir()) == sorted(
+        p.name for p in (out / "systems").iterdir()
+    )
