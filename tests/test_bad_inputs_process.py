@@ -58,6 +58,12 @@ def sleeps(frame):
 
 def proba_exits(frame):
     sys.exit(0)
+
+def exits_hard_0(frame):
+    os._exit(0)
+
+def exits_hard_1(frame):
+    os._exit(1)
 """
 
 
@@ -306,3 +312,75 @@ def test_render_of_a_consistent_document_exits_0_whatever_its_verdict(past_audit
     proc = run_cli("render", path, "--out", tmp_path / "again")
     assert_exit(proc, 0, "verdict fail")
     assert "RELEASE" not in (tmp_path / "again" / "summary.md").read_text(encoding="utf-8")
+
+
+# --- the console script watches its command: no exit code without a decided audit --------
+
+
+def _fairgate_script(*args, env: dict[str, str], cwd: Path = ROOT):
+    """``fairgate ARGS`` as the console script runs it (``python -m audits``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "audits", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "CI": "true", **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+@pytest.mark.parametrize("function", ["exits_hard_0", "exits_hard_1"])
+def test_model_code_calling_os_exit_is_never_a_decision(case, tmp_path, function):
+    """``os._exit`` ends the process before any Python runs, so the audit process cannot
+    record it; the watching process sees an exit without a reported decision: exit 2 (not
+    0, a release, nor 1), and nothing at --out claims a result."""
+    out = tmp_path / "out"
+    proc = _fairgate_script(
+        "run",
+        _spec(case, function, f"{function}.yaml"),
+        "--out",
+        out,
+        "--no-mlflow",
+        env=_env(case),
+    )
+    assert_exit(proc, 2, "without reporting a decision", "os._exit")
+    assert not (out / "results.json").exists()
+    assert_no_release(out, *tmp_path.glob(".out.staging-*"))
+
+
+def test_the_watched_command_releases_a_fair_model(case, tmp_path):
+    out = tmp_path / "out"
+    proc = _fairgate_script("run", _spec(case, "fair"), "--out", out, "--no-mlflow", env=_env(case))
+    assert_exit(proc, 0, "verdict: pass")
+    assert _document(out)["exit_code"] == 0
+
+
+def test_sigterm_to_the_watcher_reaches_the_audit(case, tmp_path):
+    """A signal sent to the console script's process (a CI job cancelled) is passed to the
+    audit, which ends through its verdict: exit 2 and evidence saying so."""
+    out = tmp_path / "out"
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "audits",
+            "run",
+            str(_spec(case, "sleeps", "sleeps.yaml")),
+            "--out",
+            str(out),
+            "--no-mlflow",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker))},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(marker, proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 2, stdout + stderr
+    doc = _document(out)
+    assert (doc["verdict"], doc["errors"][0]["type"]) == ("error", "Interrupted")
+    assert_no_release(out)
