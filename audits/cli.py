@@ -175,7 +175,6 @@ def run(
         except SparkUnavailableError as err:
             click.echo(f"error: {err}", err=True)
             return ExitCode.USAGE_ERROR
-    gx_worker = _start_worker(spec, no_mlflow=no_mlflow)
     if promote_alias and (no_mlflow or spec.model.kind != "mlflow"):
         raise click.UsageError("--promote needs an mlflow model (models:/...) and MLflow logging.")
     if rules_path and not promote_alias:
@@ -188,6 +187,7 @@ def run(
             rules = load_promotion_rules(rules_path)
         except PromotionRulesError as err:
             raise click.BadParameter(str(err), param_hint="--promotion-rules") from err
+    gx_worker = _start_worker(spec, no_mlflow=no_mlflow)  # after the usage checks: exit 4 fast
     try:
         signer = _signer(signing_key, spec)
     except SigningError as err:
@@ -301,6 +301,9 @@ def _start_worker(spec: AuditSpec, *, no_mlflow: bool) -> GXWorker | None:
     try:
         worker = GXWorker.start()
     except OSError:  # no interpreter to start: validation runs in this process
+        from ._gx_import import start_import
+
+        start_import(without_spark=True)  # a local audit's process never needs GE's Spark
         return None
     ctx.call_on_close(worker.close)
     return worker
