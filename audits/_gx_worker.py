@@ -80,8 +80,14 @@ class GXWorker:
     """
 
     def __init__(
-        self, process: subprocess.Popen, requests: BinaryIO, replies: BinaryIO, output: BinaryIO
+        self,
+        process: subprocess.Popen,
+        requests: BinaryIO,
+        replies: BinaryIO,
+        output: BinaryIO,
+        deadline: float,
     ) -> None:
+        self._deadline = deadline
         self._process = process
         self._requests = requests
         self._replies = replies
@@ -90,9 +96,10 @@ class GXWorker:
         self._late = False
 
     @classmethod
-    def start(cls, *, without_spark: bool = True) -> GXWorker:
+    def start(cls, *, without_spark: bool = True, deadline: float = DEADLINE_SECONDS) -> GXWorker:
         """Start the child; it imports Great Expectations at once (PySpark hidden unless
-        ``without_spark`` is false)."""
+        ``without_spark`` is false). ``deadline``: seconds :meth:`run_suite` waits for the
+        answer before it stops the child."""
         request_r, request_w = os.pipe()
         reply_r, reply_w = os.pipe()
         env = dict(os.environ)
@@ -115,7 +122,8 @@ class GXWorker:
             raise
         os.close(request_r)
         os.close(reply_w)
-        return cls(process, os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb"), output)
+        requests, replies = os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb")
+        return cls(process, requests, replies, output, deadline)
 
     def run_suite(self, frame: Any, items: list[Any], *, name: str) -> list[dict[str, Any]]:
         """:func:`~audits._gx_suite.run_suite` of ``frame`` in the child (a pandas frame;
@@ -125,7 +133,7 @@ class GXWorker:
         self._used = True
         columns = _columns(items, list(frame.columns))
         sent = frame if columns is None else frame[columns]
-        watchdog = threading.Timer(DEADLINE_SECONDS, self._too_late)
+        watchdog = threading.Timer(self._deadline, self._too_late)
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -152,7 +160,7 @@ class GXWorker:
         if self._late:
             return (
                 f"The Great Expectations validation process did not answer within "
-                f"{DEADLINE_SECONDS} s and was stopped."
+                f"{self._deadline:g} s and was stopped."
             )
         try:
             code = self._process.wait(timeout=5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,20 @@ def test_a_killed_worker_stops_the_audit_at_validation(in_repo):
     assert "validation process ended with exit code -9 without a result" in error["message"]
     measured = [c for c in doc["checks"] if c["type"] not in ("prohibited_use", "requirement")]
     assert measured and all(c["status"] == "error" for c in measured)
+
+
+def test_a_stopped_worker_is_given_up_at_its_deadline(tmp_path):
+    """A worker that never answers (here stopped with SIGSTOP) does not hang the audit."""
+    frame = pd.read_csv(CREDIT / "data" / "audit.csv")
+    spec = parse_spec(_spec(tmp_path / "d.csv"))
+    worker = GXWorker.start(deadline=5)
+    try:
+        worker._process.send_signal(signal.SIGSTOP)
+        with pytest.raises(ValidationWorkerError, match="did not answer within 5 s"):
+            validate_data(spec, frame, worker=worker)
+    finally:
+        worker.close()
+    assert worker._process.returncode == -signal.SIGKILL
 
 
 def test_a_worker_validates_once(tmp_path, worker):
