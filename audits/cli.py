@@ -25,20 +25,24 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # e.g. "Creating initial MLflow tables"
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 from reports._folder import EvidenceFolderError
 
 from ._background_import import background_import
+from ._publish import (
+    Rendered,
+    publish_evidence,
+    record_in_mlflow,
+    seal_in_ledger,
+    signer_for,
+)
 from ._spec import SpecError, load_spec
 from ._status import ExitCode
 
 if TYPE_CHECKING:
-    from ._document import AuditResult
     from ._gx_worker import GXWorker
     from ._spec import AuditSpec
 
@@ -189,7 +193,7 @@ def run(
             raise click.BadParameter(str(err), param_hint="--promotion-rules") from err
     gx_worker = _start_worker(spec, no_mlflow=no_mlflow)  # after the usage checks: exit 4 fast
     try:
-        signer = _signer(signing_key, spec)
+        signer = signer_for(signing_key, spec)
     except SigningError as err:
         click.echo(f"error: {err} Nothing was audited.", err=True)
         return ExitCode.UNDECIDED
@@ -214,7 +218,7 @@ def run(
         click.echo(f"earlier evidence in {out} moved to {moved}", err=True)
     record = (
         functools.partial(
-            _record,
+            record_in_mlflow,
             tracking=tracking,
             ref=ref,
             promote_alias=promote_alias,
@@ -227,7 +231,7 @@ def run(
     seal = functools.partial(
         # absolute before model code runs, like --out (a model may change directory); with
         # --no-mlflow and no ledger named, nothing is written to ./.fairgate
-        _seal,
+        seal_in_ledger,
         ledger=Path(ledger_path or DEFAULT_LEDGER).absolute()
         if ledger_path or not no_mlflow
         else None,
@@ -251,7 +255,7 @@ def run(
         )
         doc = result.document
         try:
-            _evidence(
+            publish_evidence(
                 doc,
                 result,
                 out,
@@ -307,228 +311,6 @@ def _start_worker(spec: AuditSpec, *, no_mlflow: bool) -> GXWorker | None:
         return None
     ctx.call_on_close(worker.close)
     return worker
-
-
-def _evidence(
-    doc: dict[str, Any],
-    result: AuditResult | _Rendered,
-    out: Path,
-    *,
-    pdf: bool,
-    record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
-    before_publish: Callable[[], None] | None = None,
-    signer: Any = None,
-    seal: Callable[[dict[str, Any], dict[str, Path]], None] | None = None,
-) -> None:
-    """Stage the evidence, log it, and publish it: the files say what the exit code says.
-
-    Logging (and promotion) come after the files are staged, since MLflow logs them, and
-    can still turn the verdict into ``error``; the files are then rendered again, so that
-    the folder published last holds the final verdict. ``signer`` signs the staged files'
-    attestation; ``seal`` (the ledger) sees the final files just before they are published.
-    """
-    from reports import discard, publish
-
-    from ._document import finalise
-
-    staging = None
-    try:
-        staging, files = _stage(doc, result, out, pdf=pdf, signer=signer)
-        problem = record(doc, files) if record else None
-        if problem is not None:
-            finalise(doc, problem)
-            discard(staging)
-            staging, files = _stage(doc, result, out, pdf=pdf, signer=signer)
-        if seal is not None:
-            seal(doc, files)
-        if before_publish is not None:
-            before_publish()
-        publish(staging, out)
-    except BaseException:
-        discard(staging)
-        raise
-
-
-def _stage(
-    doc: dict[str, Any],
-    result: AuditResult | _Rendered,
-    out: Path,
-    *,
-    pdf: bool,
-    signer: Any = None,
-) -> tuple[Path, dict[str, Path]]:
-    """Write every file of the audit into a new staging folder beside ``out``; with a
-    ``signer``, the signed attestation of those files last."""
-    from reports import new_staging_folder, write_all, write_file
-
-    staging = new_staging_folder(out, doc["run"]["audit_id"])
-    files = write_all(doc, staging, extra=result.files)
-    for name, data in result.private_files.items():  # personal data: written, never logged
-        write_file(staging, name, data, mode=0o600)
-    if pdf:
-        from reports import write_pdf
-
-        files["report.pdf"] = write_pdf(files["report.html"])
-    if signer is not None:
-        from ._attestation import ATTESTATION_FILE, attest
-
-        files[ATTESTATION_FILE] = write_file(
-            staging, ATTESTATION_FILE, attest(doc, files, signer=signer)
-        )
-    return staging, files
-
-
-def _signer(option: Path | None, spec: Any) -> Any:
-    """The signer of the key from ``--signing-key``, else $FAIRGATE_SIGNING_KEY, else the
-    spec (``None``: the audit is not signed).
-
-    Raises
-    ------
-    click.BadParameter
-        When the key path names no file (a usage error).
-    SigningError
-        When the key cannot be used.
-    """
-    from ._attestation import KEY_ENV, SigningKeyMissingError, load_signer
-
-    spec_key = spec.attestation.signing_key if spec.attestation else None
-    path, hint = (
-        (option, "--signing-key")
-        if option
-        else (os.environ.get(KEY_ENV), KEY_ENV)
-        if os.environ.get(KEY_ENV)
-        else (spec_key, "attestation.signing_key")
-    )
-    if not path:
-        return None
-    try:
-        return load_signer(Path(path))
-    except SigningKeyMissingError as err:
-        raise click.BadParameter(str(err), param_hint=hint) from err
-
-
-def _seal(
-    doc: dict[str, Any],
-    files: dict[str, Path],
-    *,
-    ledger: Path | None,
-    tracking: str | None,
-    quiet: bool,
-) -> None:
-    """Append the audit to the ledger; with MLflow logging (unless it already failed), tag
-    the experiment with the ledger's new head hash (its shared copy).
-
-    Raises
-    ------
-    LedgerError
-        When the ledger cannot be appended to, or the head hash cannot be tagged.
-    """
-    from models_under_test import file_sha256
-
-    from ._attestation import ATTESTATION_FILE
-    from ._ledger import LedgerError, append_record, ledger_entry
-
-    if ledger is None:  # --no-mlflow without --ledger: no ./.fairgate folder is made
-        return
-    attestation = files.get(ATTESTATION_FILE)
-    entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
-    head = append_record(ledger, entry)
-    if not quiet:
-        click.echo(f"ledger {ledger}: head {head}", err=True)
-    if tracking and not any(e.get("stage") == "log" for e in doc.get("errors", [])):
-        import random
-
-        from mlflow.tracking import MlflowClient
-
-        from reports import retrying
-
-        spec = doc["spec"]
-        name = f"fairgate/{spec['content'].get('experiment') or spec['name']}"
-        # Concurrent audits tag the same experiment: MLflow's tag upsert can then fail once
-        # with a unique-key conflict, a transient failure retried like every other store call.
-        rng = random.Random(str((doc.get("run") or {}).get("audit_id", "")))
-        try:
-            client = MlflowClient(tracking_uri=tracking)
-            found = retrying(client.get_experiment_by_name, name, rng=rng)
-            if found is not None:
-                retrying(
-                    client.set_experiment_tag,
-                    found.experiment_id,
-                    "fairgate.ledger_head",
-                    head,
-                    rng=rng,
-                )
-        except Exception as err:
-            raise LedgerError(
-                f"The ledger's head hash could not be tagged on the MLflow experiment {name!r}: "
-                f"{err}."
-            ) from err
-
-
-def _record(
-    doc: dict[str, Any],
-    files: dict[str, Path],
-    *,
-    tracking: str,
-    ref: Any,
-    promote_alias: str | None,
-    quiet: bool,
-    rules: Any = None,
-) -> dict[str, str] | None:
-    """Log to MLflow, tag the registered version, promote it: evidence before any exit.
-
-    Order: the run and its artifacts; the promotion check; the run's verdict and exit code
-    (last on the run); the version's tags; the alias, last of all. Whatever fails or
-    interrupts on the way leaves no run or version tag claiming more than the exit code.
-
-    Returns the error that keeps the audit from a release (logging failed, promotion
-    refused, the registry not updated), or ``None``; the caller adds it to the document.
-    """
-    from reports import audit_run, describe_store, scrub, tracking_client
-
-    from ._registry_gate import PromotionRefused, check_promotion, move_alias, tag_version
-
-    store = describe_store(tracking)
-    code = ExitCode(doc["exit_code"])
-    problem = None
-    try:
-        with audit_run(
-            doc, files, tracking_uri=tracking, model_id=ref.model_id if ref else None
-        ) as run:
-            if promote_alias:
-                try:
-                    check_promotion(
-                        run.client, ref, promote_alias, doc, tracking_uri=tracking, rules=rules
-                    )
-                except PromotionRefused as err:
-                    problem = _problem("promote", err, f"not promoted: {err}")
-                    promote_alias = None
-                    code = code if code != ExitCode.OK else ExitCode.UNDECIDED
-            run.finish(exit_code=code, note=problem["message"] if problem else None)
-    except Exception as err:  # evidence that cannot be recorded is no pass
-        text = f"the audit could not be logged to MLflow at {store}: {scrub(str(err), tracking)}"
-        return _problem("log", err, text)
-    if not quiet:
-        click.echo(f"MLflow run {run.run_id} ({run.artifact_uri})", err=True)
-    if ref is None:
-        return problem
-    try:
-        client = tracking_client(tracking)
-        tag_version(client, ref, doc, run.logged, exit_code=code)
-        if promote_alias:
-            click.echo(move_alias(client, ref, promote_alias, doc), err=True)
-    except BaseException as err:
-        if code == ExitCode.OK or not isinstance(err, Exception):
-            run.abort(err, exit_code=ExitCode.UNDECIDED if isinstance(err, Exception) else None)
-        if not isinstance(err, Exception):
-            raise
-        text = f"the registry at {store} could not be updated: {scrub(str(err), tracking)}"
-        return _problem("registry", err, text)
-    return problem
-
-
-def _problem(stage: str, err: BaseException, message: str) -> dict[str, str]:
-    return {"stage": stage, "type": type(err).__name__, "message": message}
 
 
 @cli.command()
@@ -625,186 +407,15 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
         )
     check_out_folder(out_dir)
     set_aside(out_dir)
-    _evidence(doc, _Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
+    publish_evidence(doc, Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
     click.echo(f"rendered {doc['run']['audit_id']} (verdict {verdict.value}) into {out_dir}")
     return ExitCode.OK
 
 
-@cli.command()
-@click.argument("target", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--key",
-    "key_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The signer's PEM public key (needed to verify TARGET).",
-)
-@click.option(
-    "--model",
-    type=click.Path(path_type=Path),
-    help="Model file (or folder of files) that must be the attested model.",
-)
-@click.option(
-    "--data", type=click.Path(path_type=Path), help="Data file that must be the audited data."
-)
-@click.option(
-    "--ledger",
-    "ledger_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Check this audit ledger's hash chain (and that TARGET's attestation is in it).",
-)
-def verify(
-    target: Path | None,
-    key_path: Path | None,
-    model: Path | None,
-    data: Path | None,
-    ledger_path: Path | None,
-) -> ExitCode:
-    """Verify signed evidence: TARGET (an evidence folder or its attestation.intoto.jsonl)
-    against the public --key, and/or an audit --ledger.
+from ._signing_cli import sign_model, verify  # noqa: E402 - after the group exists
 
-    Prints what matches and what does not. Exits 0 only when everything matches, 1 when
-    anything does not (a changed byte, a missing file, a bad signature, a broken ledger),
-    4 on bad usage (nothing to verify, no --key, a key that is not a public key).
-    """
-    from ._ledger import LedgerError, read_ledger
-    from ._verify import Finding, VerifyUsageError, verify_evidence
-
-    if target is None and ledger_path is None:
-        raise click.UsageError("verify needs an evidence folder (with --key) or --ledger.")
-    if target is None and (model or data or key_path):
-        raise click.UsageError("--key, --model and --data verify an evidence folder: name it.")
-    findings: list[Finding] = []
-    attestation_sha = None
-    if target is not None:
-        if key_path is None:
-            raise click.UsageError("verifying evidence needs the signer's public key: --key.")
-        try:
-            statement, found = verify_evidence(target, key_path=key_path, model=model, data=data)
-        except VerifyUsageError as err:
-            raise click.BadParameter(str(err)) from err
-        findings += found
-        if statement is not None:
-            from models_under_test import file_sha256
-
-            from ._attestation import ATTESTATION_FILE
-
-            place = target / ATTESTATION_FILE if target.is_dir() else target
-            attestation_sha = file_sha256(place)
-    if ledger_path is not None:
-        try:
-            records, problems = read_ledger(ledger_path)
-        except LedgerError as err:
-            raise click.BadParameter(str(err), param_hint="--ledger") from err
-        findings += [Finding(f"ledger line {p.line}", False, p.message) for p in problems]
-        if not problems:
-            head = records[-1]["hash"] if records else "(empty)"
-            findings.append(
-                Finding(str(ledger_path), True, f"{len(records)} records chained; head {head}")
-            )
-        if attestation_sha is not None:
-            listed = any(r.get("attestation_sha256") == attestation_sha for r in records)
-            findings.append(
-                Finding(
-                    "ledger entry",
-                    listed,
-                    "the attestation is recorded in the ledger"
-                    if listed
-                    else "the attestation is not recorded in this ledger",
-                )
-            )
-    for f in findings:
-        click.echo(f"{'ok' if f.ok else 'FAILED':>6}  {f.subject}: {f.detail}")
-    ok = bool(findings) and all(f.ok for f in findings)
-    click.echo("verified: everything matches" if ok else "NOT VERIFIED: see FAILED above")
-    return ExitCode.OK if ok else ExitCode.CHECKS_FAILED
-
-
-@cli.command("sign-model")
-@click.argument("model_path", metavar="PATH")
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The ECDSA (P-256/384/521) PEM private key; its password, if any, from "
-    "FAIRGATE_SIGNING_KEY_PASSWORD.",
-)
-@click.option(
-    "--signature",
-    "signature_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Where to write the signature [default: PATH.sig beside a file; model.sig for a "
-    "models:/ URI].",
-)
-@click.option(
-    "--certificate",
-    "certificate_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The key's signing certificate (PEM): sign with the certificate method.",
-)
-@click.option(
-    "--chain",
-    "chain_paths",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="With --certificate: the certificates up to the root (repeat for each file).",
-)
-@click.option(
-    "--tracking-uri",
-    help="The MLflow server resolving a models:/ or runs:/ PATH (its files are downloaded).",
-)
-def sign_model(
-    model_path: str,
-    key_path: Path,
-    signature_path: Path | None,
-    certificate_path: Path | None,
-    chain_paths: tuple[Path, ...],
-    tracking_uri: str | None,
-) -> ExitCode:
-    """Sign a model's files (PATH: a file, a folder, or an MLflow models:/ URI) with OpenSSF
-    model_signing, for the spec's model.signature.
-
-    Prints the signature written, the key's fingerprint and each file covered. Exits 0 when
-    signed, 2 when it could not sign, 4 on bad usage.
-    """
-    from models_under_test import MODELS_URI, download_mlflow_model
-
-    from ._model_signature import ModelSignatureError
-    from ._sign_model import sign_model
-
-    remote = bool(MODELS_URI.match(model_path)) or model_path.startswith("runs:/")
-    local = Path(model_path)
-    if not remote and not local.exists():
-        raise click.BadParameter(f"{model_path!r} is neither a file, a folder nor a models:/ URI.")
-    if chain_paths and certificate_path is None:
-        raise click.UsageError("--chain goes with --certificate.")
-    if signature_path is None:
-        signature_path = Path("model.sig") if remote or local.is_dir() else Path(f"{local}.sig")
-    try:
-        if remote:
-            local = Path(download_mlflow_model(model_path, tracking_uri))
-        signed = sign_model(
-            model=local,
-            private_key=key_path,
-            signature=signature_path,
-            certificate=certificate_path,
-            certificate_chain=chain_paths,
-        )
-    except ModelSignatureError as err:
-        click.echo(f"error: {err}", err=True)
-        return ExitCode.UNDECIDED
-    except Exception as err:  # a download that fails: never a signature
-        click.echo(f"error: {model_path} could not be signed: {type(err).__name__}", err=True)
-        return ExitCode.UNDECIDED
-    click.echo(f"signed {model_path} -> {signature_path}")
-    click.echo(f"  signature sha256 {signed.signature_sha256}")
-    click.echo(f"  public key sha256 {signed.public_key_sha256}")
-    if "certificate" in signed.trust:
-        click.echo(f"  certificate {signed.trust['certificate']['subject']}")
-    for name, digest in sorted(signed.files.items()):
-        click.echo(f"  {signed.algorithm} {digest}  {name}")
-    return ExitCode.OK
-
+cli.add_command(verify)
+cli.add_command(sign_model)
 
 from ._monitor_cli import breaker, guard, monitor  # noqa: E402 - after the group exists
 
@@ -816,14 +427,6 @@ from ._register_cli import diff, register  # noqa: E402 - after the group exists
 
 cli.add_command(register)
 cli.add_command(diff)
-
-
-@dataclass(frozen=True)
-class _Rendered:
-    """A past audit's files, for rendering again (no personal data is ever re-rendered)."""
-
-    files: dict[str, bytes]
-    private_files: dict[str, bytes] = field(default_factory=dict)
 
 
 def main(argv: list[str] | None = None, *, gx_worker: GXWorker | None = None) -> int:

@@ -1,0 +1,260 @@
+"""An audit's evidence, from staged files to the published folder: written into a staging
+folder beside ``--out`` (:func:`stage_files`), logged to MLflow and its registry
+(:func:`record_in_mlflow`), appended to the ledger (:func:`seal_in_ledger`), signed when a key
+is given (:func:`signer_for`), and published last (:func:`publish_evidence`): the folder a
+reader finds never says more than the exit code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ._status import ExitCode
+
+if TYPE_CHECKING:
+    from ._document import AuditResult
+
+__all__ = [
+    "Rendered",
+    "publish_evidence",
+    "record_in_mlflow",
+    "seal_in_ledger",
+    "signer_for",
+    "stage_files",
+]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A past audit's files, for rendering again (no personal data is ever re-rendered)."""
+
+    files: dict[str, bytes]
+    private_files: dict[str, bytes] = field(default_factory=dict)
+
+
+def publish_evidence(
+    doc: dict[str, Any],
+    result: AuditResult | Rendered,
+    out: Path,
+    *,
+    pdf: bool,
+    record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
+    before_publish: Callable[[], None] | None = None,
+    signer: Any = None,
+    seal: Callable[[dict[str, Any], dict[str, Path]], None] | None = None,
+) -> None:
+    """Stage the evidence, log it, and publish it: the files say what the exit code says.
+
+    Logging (and promotion) come after the files are staged, since MLflow logs them, and
+    can still turn the verdict into ``error``; the files are then rendered again, so that
+    the folder published last holds the final verdict. ``signer`` signs the staged files'
+    attestation; ``seal`` (the ledger) sees the final files just before they are published.
+    """
+    from reports import discard, publish
+
+    from ._document import finalise
+
+    staging = None
+    try:
+        staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
+        problem = record(doc, files) if record else None
+        if problem is not None:
+            finalise(doc, problem)
+            discard(staging)
+            staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
+        if seal is not None:
+            seal(doc, files)
+        if before_publish is not None:
+            before_publish()
+        publish(staging, out)
+    except BaseException:
+        discard(staging)
+        raise
+
+
+def stage_files(
+    doc: dict[str, Any],
+    result: AuditResult | Rendered,
+    out: Path,
+    *,
+    pdf: bool,
+    signer: Any = None,
+) -> tuple[Path, dict[str, Path]]:
+    """Write every file of the audit into a new staging folder beside ``out``; with a
+    ``signer``, the signed attestation of those files last."""
+    from reports import new_staging_folder, write_all, write_file
+
+    staging = new_staging_folder(out, doc["run"]["audit_id"])
+    files = write_all(doc, staging, extra=result.files)
+    for name, data in result.private_files.items():  # personal data: written, never logged
+        write_file(staging, name, data, mode=0o600)
+    if pdf:
+        from reports import write_pdf
+
+        files["report.pdf"] = write_pdf(files["report.html"])
+    if signer is not None:
+        from ._attestation import ATTESTATION_FILE, attest
+
+        files[ATTESTATION_FILE] = write_file(
+            staging, ATTESTATION_FILE, attest(doc, files, signer=signer)
+        )
+    return staging, files
+
+
+def signer_for(option: Path | None, spec: Any) -> Any:
+    """The signer of the key from ``--signing-key``, else $FAIRGATE_SIGNING_KEY, else the
+    spec (``None``: the audit is not signed).
+
+    Raises
+    ------
+    click.BadParameter
+        When the key path names no file (a usage error).
+    SigningError
+        When the key cannot be used.
+    """
+    from ._attestation import KEY_ENV, SigningKeyMissingError, load_signer
+
+    spec_key = spec.attestation.signing_key if spec.attestation else None
+    path, hint = (
+        (option, "--signing-key")
+        if option
+        else (os.environ.get(KEY_ENV), KEY_ENV)
+        if os.environ.get(KEY_ENV)
+        else (spec_key, "attestation.signing_key")
+    )
+    if not path:
+        return None
+    try:
+        return load_signer(Path(path))
+    except SigningKeyMissingError as err:
+        raise click.BadParameter(str(err), param_hint=hint) from err
+
+
+def seal_in_ledger(
+    doc: dict[str, Any],
+    files: dict[str, Path],
+    *,
+    ledger: Path | None,
+    tracking: str | None,
+    quiet: bool,
+) -> None:
+    """Append the audit to the ledger; with MLflow logging (unless it already failed), tag
+    the experiment with the ledger's new head hash (its shared copy).
+
+    Raises
+    ------
+    LedgerError
+        When the ledger cannot be appended to, or the head hash cannot be tagged.
+    """
+    from models_under_test import file_sha256
+
+    from ._attestation import ATTESTATION_FILE
+    from ._ledger import LedgerError, append_record, ledger_entry
+
+    if ledger is None:  # --no-mlflow without --ledger: no ./.fairgate folder is made
+        return
+    attestation = files.get(ATTESTATION_FILE)
+    entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
+    head = append_record(ledger, entry)
+    if not quiet:
+        click.echo(f"ledger {ledger}: head {head}", err=True)
+    if tracking and not any(e.get("stage") == "log" for e in doc.get("errors", [])):
+        import random
+
+        from mlflow.tracking import MlflowClient
+
+        from reports import retrying
+
+        spec = doc["spec"]
+        name = f"fairgate/{spec['content'].get('experiment') or spec['name']}"
+        # Concurrent audits tag the same experiment: MLflow's tag upsert can then fail once
+        # with a unique-key conflict, a transient failure retried like every other store call.
+        rng = random.Random(str((doc.get("run") or {}).get("audit_id", "")))
+        try:
+            client = MlflowClient(tracking_uri=tracking)
+            found = retrying(client.get_experiment_by_name, name, rng=rng)
+            if found is not None:
+                retrying(
+                    client.set_experiment_tag,
+                    found.experiment_id,
+                    "fairgate.ledger_head",
+                    head,
+                    rng=rng,
+                )
+        except Exception as err:
+            raise LedgerError(
+                f"The ledger's head hash could not be tagged on the MLflow experiment {name!r}: "
+                f"{err}."
+            ) from err
+
+
+def record_in_mlflow(
+    doc: dict[str, Any],
+    files: dict[str, Path],
+    *,
+    tracking: str,
+    ref: Any,
+    promote_alias: str | None,
+    quiet: bool,
+    rules: Any = None,
+) -> dict[str, str] | None:
+    """Log to MLflow, tag the registered version, promote it: evidence before any exit.
+
+    Order: the run and its artifacts; the promotion check; the run's verdict and exit code
+    (last on the run); the version's tags; the alias, last of all. Whatever fails or
+    interrupts on the way leaves no run or version tag claiming more than the exit code.
+
+    Returns the error that keeps the audit from a release (logging failed, promotion
+    refused, the registry not updated), or ``None``; the caller adds it to the document.
+    """
+    from reports import audit_run, describe_store, scrub, tracking_client
+
+    from ._registry_gate import PromotionRefused, check_promotion, move_alias, tag_version
+
+    store = describe_store(tracking)
+    code = ExitCode(doc["exit_code"])
+    problem = None
+    try:
+        with audit_run(
+            doc, files, tracking_uri=tracking, model_id=ref.model_id if ref else None
+        ) as run:
+            if promote_alias:
+                try:
+                    check_promotion(
+                        run.client, ref, promote_alias, doc, tracking_uri=tracking, rules=rules
+                    )
+                except PromotionRefused as err:
+                    problem = _problem("promote", err, f"not promoted: {err}")
+                    promote_alias = None
+                    code = code if code != ExitCode.OK else ExitCode.UNDECIDED
+            run.finish(exit_code=code, note=problem["message"] if problem else None)
+    except Exception as err:  # evidence that cannot be recorded is no pass
+        text = f"the audit could not be logged to MLflow at {store}: {scrub(str(err), tracking)}"
+        return _problem("log", err, text)
+    if not quiet:
+        click.echo(f"MLflow run {run.run_id} ({run.artifact_uri})", err=True)
+    if ref is None:
+        return problem
+    try:
+        client = tracking_client(tracking)
+        tag_version(client, ref, doc, run.logged, exit_code=code)
+        if promote_alias:
+            click.echo(move_alias(client, ref, promote_alias, doc), err=True)
+    except BaseException as err:
+        if code == ExitCode.OK or not isinstance(err, Exception):
+            run.abort(err, exit_code=ExitCode.UNDECIDED if isinstance(err, Exception) else None)
+        if not isinstance(err, Exception):
+            raise
+        text = f"the registry at {store} could not be updated: {scrub(str(err), tracking)}"
+        return _problem("registry", err, text)
+    return problem
+
+
+def _problem(stage: str, err: BaseException, message: str) -> dict[str, str]:
+    return {"stage": stage, "type": type(err).__name__, "message": message}
