@@ -74,7 +74,8 @@ def test_an_unreachable_tracking_server_is_no_pass(logs, tmp_path, credentials):
         f"http://{credentials}127.0.0.1:{port}",
         env=NO_HTTP_RETRIES,
     )
-    assert_exit(proc, 2, "could not be logged to MLflow", f"http://127.0.0.1:{port}")
+    shown = f"http://{'***@' if credentials else ''}127.0.0.1:{port}"  # the store, masked
+    assert_exit(proc, 2, "could not be logged to MLflow", shown)
     assert_no_secret(SECRET, tmp_path, outputs=[proc.stdout, proc.stderr])
 
 
