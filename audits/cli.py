@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib
 import os
 import sys
 from pathlib import Path
@@ -25,13 +26,14 @@ os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")  # e.g. "Creating initial MLflow tables"
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import click
 
 from reports._folder import EvidenceFolderError
 
-from ._background_import import background_import
+from ._background_import import in_background
 from ._publish import (
     Rendered,
     publish_evidence,
@@ -191,7 +193,9 @@ def run(
             rules = load_promotion_rules(rules_path)
         except PromotionRulesError as err:
             raise click.BadParameter(str(err), param_hint="--promotion-rules") from err
-    gx_worker = _start_worker(spec, no_mlflow=no_mlflow)  # after the usage checks: exit 4 fast
+    # --no-mlflow logs nothing, but a models:/ URI still resolves against --tracking-uri.
+    tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
+    gx_worker = _start_worker(spec, tracking=tracking)  # after the usage checks: exit 4 fast
     try:
         signer = signer_for(signing_key, spec)
     except SigningError as err:
@@ -202,8 +206,6 @@ def run(
     # not move the evidence (the last component is kept as given, so a link is still seen).
     out = (out_dir or _default_out(spec.name, audit_id)).absolute()
     check_out_folder(out)
-    # --no-mlflow logs nothing, but a models:/ URI still resolves against --tracking-uri.
-    tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
     ref = None
     if spec.model.kind == "mlflow" and tracking:
         try:
@@ -284,11 +286,12 @@ def run(
     return code
 
 
-def _start_worker(spec: AuditSpec, *, no_mlflow: bool) -> GXWorker | None:
+def _start_worker(spec: AuditSpec, *, tracking: str | None) -> GXWorker | None:
     """In a process of its own (not a test's CliRunner) auditing on the local engine: the
     Great Expectations validation worker, started now (see :mod:`audits._gx_worker`), and
-    SciPy's statistics and MLflow imported in a thread while the audit reads its data (both
-    end with the command).
+    SciPy's statistics and MLflow imported in a thread while the audit reads its data, and a
+    local sqlite tracking store opened (see :mod:`audits._background_import`; both end with
+    the command).
     """
     ctx = click.get_current_context()
     obj = ctx.obj or {}
@@ -297,7 +300,14 @@ def _start_worker(spec: AuditSpec, *, no_mlflow: bool) -> GXWorker | None:
         if started is not None:
             started.close()  # started for any run: Spark validates in this process
         return None
-    ctx.call_on_close(background_import("scipy.stats", *([] if no_mlflow else ["mlflow.tracking"])))
+    steps: list[Callable[[], object]] = [functools.partial(importlib.import_module, "scipy.stats")]
+    if tracking:
+        steps.append(functools.partial(importlib.import_module, "mlflow.tracking"))
+    if tracking and tracking.startswith("sqlite:"):  # local: opening it reaches no server
+        from reports import tracking_client
+
+        steps.append(functools.partial(tracking_client, tracking))
+    ctx.call_on_close(in_background(*steps))
     if started is not None:
         return started
     from ._gx_worker import GXWorker
