@@ -110,7 +110,7 @@ def _model_store(spec: AuditSpec, tracking_uri: str | None) -> str | None:
     uri = getattr(model, "uri", "")
     if model.kind != "mlflow" or not str(uri).startswith(("models:/", "runs:/")):
         return getattr(model, "tracking_uri", None) or tracking_uri
-    named = model.tracking_uri or tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    named = model.tracking_uri or tracking_uri or os.environ.get("MLFLOW_TRACKING_URI", "").strip()
     if named:
         return named
     default = default_tracking_uri()

@@ -193,9 +193,6 @@ def run(
             rules = load_promotion_rules(rules_path)
         except PromotionRulesError as err:
             raise click.BadParameter(str(err), param_hint="--promotion-rules") from err
-    # --no-mlflow logs nothing, but a models:/ URI still resolves against --tracking-uri.
-    tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
-    gx_worker = _start_worker(spec, tracking=tracking)  # after the usage checks: exit 4 fast
     try:
         signer = signer_for(signing_key, spec)
     except SigningError as err:
@@ -206,6 +203,10 @@ def run(
     # not move the evidence (the last component is kept as given, so a link is still seen).
     out = (out_dir or _default_out(spec.name, audit_id)).absolute()
     check_out_folder(out)
+    # --no-mlflow logs nothing, but a models:/ URI still resolves against --tracking-uri.
+    tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
+    # After every usage check (exit 4 at once, and no store opened for a command refused).
+    gx_worker = _start_worker(spec, tracking=tracking)
     ref = None
     if spec.model.kind == "mlflow" and tracking:
         try:

@@ -20,6 +20,17 @@ MASK = "***"
 _SHORTEST_IN_TEXT = 3
 
 
+def _odd_userinfo(uri: str) -> str | None:
+    """The text between ``://`` and the URI's last ``@`` when it holds ``/``, ``?`` or ``#``
+    (a password written without percent-encoding, e.g. ``http://u:pa/ss@host``): URL parsers
+    then take part of it for the host or path, so the whole URI is treated as secret."""
+    _, sep, rest = uri.partition("://")
+    if not sep or "@" not in rest:
+        return None
+    userinfo = rest[: rest.rindex("@")]
+    return userinfo if any(ch in userinfo for ch in "/?#") else None
+
+
 def public_uri(uri: str | None) -> str:
     """``uri`` as it may be shown: ``scheme://***@host:port/path?key=***#***``.
 
@@ -36,6 +47,8 @@ def public_uri(uri: str | None) -> str:
     """
     if not uri:
         return "<none>"
+    if _odd_userinfo(uri) is not None:  # where the credentials end is not certain
+        return f"{uri.partition('://')[0]}://{MASK}"
     text, hashed, _ = uri.partition("#")
     base, asked, query = text.partition("?")
     try:
@@ -59,14 +72,23 @@ def url_secrets(uri: str | None) -> list[str]:
     password), its query string and values (as written and decoded) and its fragment."""
     if not uri:
         return []
+    odd = _odd_userinfo(uri)
+    if odd is not None:
+        parts = [odd, *odd.split(":", 1)]
+        return sorted(
+            {s for p in parts for s in (p, unquote(p)) if len(s.strip()) >= _SHORTEST_IN_TEXT},
+            key=len,
+            reverse=True,
+        )
     text, _, fragment = uri.partition("#")
     base, _, query = text.partition("?")
     try:
         parts = urlsplit(base)
         userinfo = parts.netloc.rsplit("@", 1)[0] if "@" in parts.netloc else ""
         user, password = parts.username or "", parts.password or ""
-    except ValueError:
+    except ValueError:  # unparseable: everything after the scheme is kept out of texts
         userinfo = user = password = ""
+        query = uri.partition("://")[2] or uri
     found = [userinfo, query, fragment]
     for part in (user, password):
         found += [part, unquote(part)]
