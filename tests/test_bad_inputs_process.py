@@ -64,6 +64,29 @@ def exits_hard_0(frame):
 
 def exits_hard_1(frame):
     os._exit(1)
+
+def crashes_at_shutdown(frame):
+    # a C extension whose finaliser crashes when the interpreter shuts down
+    import atexit, ctypes
+    atexit.register(lambda: ctypes.string_at(0))
+    return fair(frame)
+
+def closes_descriptors(frame):
+    os.closerange(3, 256)
+    return fair(frame)
+
+def forks_a_helper(frame):
+    # a library starting a long-lived helper with a bare fork (no exec)
+    if os.fork() == 0:
+        try:
+            os.setsid()
+            null = os.open(os.devnull, os.O_RDWR)  # a daemon leaves its caller's streams
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            time.sleep(60)
+        finally:
+            os._exit(0)
+    return fair(frame)
 """
 
 
@@ -384,3 +407,78 @@ def test_sigterm_to_the_watcher_reaches_the_audit(case, tmp_path):
     doc = _document(out)
     assert (doc["verdict"], doc["errors"][0]["type"]) == ("error", "Interrupted")
     assert_no_release(out)
+
+
+@pytest.mark.parametrize("function", ["crashes_at_shutdown", "closes_descriptors"])
+def test_what_model_code_does_after_the_decision_changes_nothing(case, tmp_path, function):
+    """The decision is final once written: a crash at interpreter shutdown, or descriptors
+    closed by model code, neither turn a release into an error nor the files into a lie."""
+    out = tmp_path / "out"
+    proc = _fairgate_script(
+        "run",
+        _spec(case, function, f"{function}.yaml"),
+        "--out",
+        out,
+        "--no-mlflow",
+        env=_env(case),
+    )
+    assert_exit(proc, 0, "verdict: pass")
+    assert _document(out)["exit_code"] == 0
+
+
+def test_a_forked_helper_does_not_hold_the_command(case, tmp_path):
+    """A helper process forked by model code (sleeping a minute) outlives the audit; the
+    command still ends when the audit does."""
+    out = tmp_path / "out"
+    started = time.monotonic()
+    proc = _fairgate_script(
+        "run",
+        _spec(case, "forks_a_helper", "forks.yaml"),
+        "--out",
+        out,
+        "--no-mlflow",
+        env=_env(case),
+    )
+    assert_exit(proc, 0, "verdict: pass")
+    assert time.monotonic() - started < 45
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def test_a_killed_watcher_takes_the_audit_with_it(case, tmp_path):
+    """SIGKILL to the console script's process (a CI runner's timeout kills the process it
+    started): the audit it watched is stopped too and publishes no release."""
+    out = tmp_path / "out"
+    marker = tmp_path / "started"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "audits",
+            "run",
+            str(_spec(case, "sleeps", "sleeps.yaml")),
+            "--out",
+            str(out),
+            "--no-mlflow",
+        ],
+        cwd=ROOT,
+        env={**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker))},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(marker, proc)
+    audit = _children(proc.pid)
+    assert audit, "the audit process was not found"
+    proc.kill()
+    proc.communicate(timeout=60)
+    deadline = time.monotonic() + 120
+    while any(Path(f"/proc/{pid}").exists() for pid in audit):
+        assert time.monotonic() < deadline, "the audit outlived its watcher"
+        time.sleep(0.2)
+    if (out / "results.json").exists():
+        assert _document(out)["verdict"] == "error"
+    assert_no_release(out, *tmp_path.glob(".out.staging-*"))
