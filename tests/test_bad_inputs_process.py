@@ -170,10 +170,13 @@ def test_a_fair_model_releases(case, tmp_path):
     assert _document(out)["exit_code"] == 0
 
 
-def _start(case: Path, spec: Path, out: Path, marker: Path) -> subprocess.Popen[str]:
+def _start(
+    case: Path, spec: Path, out: Path, marker: Path, *, module: str = "audits.cli"
+) -> subprocess.Popen[str]:
+    """``fairgate run`` started (``module``: ``audits`` is the watched console script)."""
     env = {**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker))}
     return subprocess.Popen(
-        [sys.executable, "-m", "audits.cli", "run", str(spec), "--out", str(out), "--no-mlflow"],
+        [sys.executable, "-m", module, "run", str(spec), "--out", str(out), "--no-mlflow"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -383,23 +386,7 @@ def test_sigterm_to_the_watcher_reaches_the_audit(case, tmp_path):
     audit, which ends through its verdict: exit 2 and evidence saying so."""
     out = tmp_path / "out"
     marker = tmp_path / "started"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "audits",
-            "run",
-            str(_spec(case, "sleeps", "sleeps.yaml")),
-            "--out",
-            str(out),
-            "--no-mlflow",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker))},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start(case, _spec(case, "sleeps", "sleeps.yaml"), out, marker, module="audits")
     _wait_for(marker, proc)
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=60)
@@ -453,23 +440,7 @@ def test_a_killed_watcher_takes_the_audit_with_it(case, tmp_path):
     started): the audit it watched is stopped too and publishes no release."""
     out = tmp_path / "out"
     marker = tmp_path / "started"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "audits",
-            "run",
-            str(_spec(case, "sleeps", "sleeps.yaml")),
-            "--out",
-            str(out),
-            "--no-mlflow",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker))},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _start(case, _spec(case, "sleeps", "sleeps.yaml"), out, marker, module="audits")
     _wait_for(marker, proc)
     audit = _children(proc.pid)
     assert audit, "the audit process was not found"
