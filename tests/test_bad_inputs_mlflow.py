@@ -194,9 +194,13 @@ def registered(tmp_path_factory) -> tuple[str, dict]:
     uri = f"sqlite:///{root / 'mlflow.db'}"
     path = CREDIT / "v2" / "model.skops"
     trusted = sio.get_untrusted_types(file=path)
+    # Artifacts beside the store (the default, ./mlruns, would be the repository's root).
+    exp = MlflowClient(tracking_uri=uri).create_experiment(
+        "registered", artifact_location=(root / "artifacts").as_uri()
+    )
     mlflow.set_tracking_uri(uri)
     try:
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=exp):
             mlflow.sklearn.log_model(
                 sio.load(path, trusted=trusted),
                 name="model",
