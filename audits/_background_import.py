@@ -12,12 +12,10 @@ ignored: the later call raises it again where it is handled.
 from __future__ import annotations
 
 import contextlib
-import functools
-import importlib
 import threading
 from collections.abc import Callable
 
-__all__ = ["background_import", "in_background"]
+__all__ = ["in_background"]
 
 
 def _quietly(steps: tuple[Callable[[], object], ...]) -> None:
@@ -33,9 +31,3 @@ def in_background(*steps: Callable[[], object]) -> Callable[[], None]:
     thread = threading.Thread(target=_quietly, args=(steps,), name="fairgate-ahead", daemon=True)
     thread.start()
     return thread.join
-
-
-def background_import(*names: str) -> Callable[[], None]:
-    """Start importing modules ``names``, in order, in a daemon thread (see
-    :func:`in_background`)."""
-    return in_background(*(functools.partial(importlib.import_module, n) for n in names))

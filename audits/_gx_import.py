@@ -19,10 +19,11 @@ The optional checker is left out only when neither ``jsonschema`` nor ``rfc3987_
 imported yet (otherwise the process already paid for it and nothing changes).
 
 GE also imports PySpark at its own import when PySpark is installed (``fairgate[spark]``), for
-its Spark datasource. That costs about a second that a local audit does not need, so the CLI
-starts the import with PySpark hidden when its audit runs on the local engine
-(``start_import(without_spark=True)``): GE then treats PySpark as absent for the rest of the
-process, which runs that one audit. A Python session (tests, notebooks) keeps GE's Spark
+its Spark datasource. That costs about a second that a local audit does not need, so the
+validation worker of :mod:`audits._gx_worker` (and the CLI, when it validates in its own
+process because no worker could start) imports GE with PySpark hidden
+(``start_import(without_spark=True)``): GE then treats PySpark as absent for the rest of that
+process. A Python session (tests, notebooks) keeps GE's Spark
 datasource: :func:`start_import` hides nothing by default.
 """
 

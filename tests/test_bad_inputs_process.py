@@ -355,20 +355,19 @@ def _fairgate_script(*args, env: dict[str, str], cwd: Path = ROOT):
     )
 
 
+def _watched_run(case: Path, function: str, out: Path) -> subprocess.CompletedProcess[str]:
+    """``fairgate run`` (watched) of the model ``function`` on the case's table."""
+    spec = _spec(case, function, f"{function}.yaml")
+    return _fairgate_script("run", spec, "--out", out, "--no-mlflow", env=_env(case))
+
+
 @pytest.mark.parametrize("function", ["exits_hard_0", "exits_hard_1"])
 def test_model_code_calling_os_exit_is_never_a_decision(case, tmp_path, function):
     """``os._exit`` ends the process before any Python runs, so the audit process cannot
     record it; the watching process sees an exit without a reported decision: exit 2 (not
     0, a release, nor 1), and nothing at --out claims a result."""
     out = tmp_path / "out"
-    proc = _fairgate_script(
-        "run",
-        _spec(case, function, f"{function}.yaml"),
-        "--out",
-        out,
-        "--no-mlflow",
-        env=_env(case),
-    )
+    proc = _watched_run(case, function, out)
     assert_exit(proc, 2, "without reporting a decision", "os._exit")
     assert not (out / "results.json").exists()
     assert_no_release(out, *tmp_path.glob(".out.staging-*"))
@@ -376,7 +375,7 @@ def test_model_code_calling_os_exit_is_never_a_decision(case, tmp_path, function
 
 def test_the_watched_command_releases_a_fair_model(case, tmp_path):
     out = tmp_path / "out"
-    proc = _fairgate_script("run", _spec(case, "fair"), "--out", out, "--no-mlflow", env=_env(case))
+    proc = _watched_run(case, "fair", out)
     assert_exit(proc, 0, "verdict: pass")
     assert _document(out)["exit_code"] == 0
 
@@ -401,14 +400,7 @@ def test_what_model_code_does_after_the_decision_changes_nothing(case, tmp_path,
     """The decision is final once written: a crash at interpreter shutdown, or descriptors
     closed by model code, neither turn a release into an error nor the files into a lie."""
     out = tmp_path / "out"
-    proc = _fairgate_script(
-        "run",
-        _spec(case, function, f"{function}.yaml"),
-        "--out",
-        out,
-        "--no-mlflow",
-        env=_env(case),
-    )
+    proc = _watched_run(case, function, out)
     assert_exit(proc, 0, "verdict: pass")
     assert _document(out)["exit_code"] == 0
 
@@ -418,14 +410,7 @@ def test_a_forked_helper_does_not_hold_the_command(case, tmp_path):
     command still ends when the audit does."""
     out = tmp_path / "out"
     started = time.monotonic()
-    proc = _fairgate_script(
-        "run",
-        _spec(case, "forks_a_helper", "forks.yaml"),
-        "--out",
-        out,
-        "--no-mlflow",
-        env=_env(case),
-    )
+    proc = _watched_run(case, "forks_a_helper", out)
     assert_exit(proc, 0, "verdict: pass")
     assert time.monotonic() - started < 45
 
