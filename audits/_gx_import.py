@@ -30,20 +30,45 @@ datasource: :func:`start_import` hides nothing by default.
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.util
 import os
 import sys
 import threading
 import warnings
 from types import ModuleType
 
-__all__ = ["finish_import", "great_expectations", "start_import"]
+__all__ = ["finish_import", "great_expectations", "load_deferred", "start_import"]
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _failure: list[BaseException] = []
 
 
-def _import(hide: tuple[str, ...] = ()) -> None:
+class _Deferred(importlib.abc.MetaPathFinder):
+    """Imports the named modules with :class:`importlib.util.LazyLoader`: each module object
+    exists at once, and its code runs at its first attribute access."""
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        self._names = set(names)
+        self.deferred: list[str] = []
+
+    def find_spec(self, name: str, path: object = None, target: object = None):
+        if name not in self._names:
+            return None
+        self._names.discard(name)  # the other finders find it (not this one again)
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        self.deferred.append(name)
+        return spec
+
+
+_deferred: list[str] = []
+
+
+def _import(hide: tuple[str, ...] = (), defer: tuple[str, ...] = ()) -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # no network calls from the audit
     if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
         sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # ImportError on import
@@ -59,6 +84,8 @@ def _import(hide: tuple[str, ...] = ()) -> None:
     hidden = [name for name in hide if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment]  # ImportError on import
+    finder = _Deferred(tuple(n for n in defer if n not in sys.modules))
+    sys.meta_path.insert(0, finder)
     try:
         importlib.import_module("great_expectations")
         importlib.import_module("great_expectations.data_context.types.base")
@@ -69,12 +96,16 @@ def _import(hide: tuple[str, ...] = ()) -> None:
     except BaseException as err:  # re-raised in the caller's thread
         _failure.append(err)
     finally:
+        sys.meta_path.remove(finder)
+        _deferred.extend(finder.deferred)
         for name in hidden:
             if sys.modules.get(name, 0) is None:
                 del sys.modules[name]
 
 
-def start_import(*, without_spark: bool = False, without: tuple[str, ...] = ()) -> None:
+def start_import(
+    *, without_spark: bool = False, without: tuple[str, ...] = (), defer: tuple[str, ...] = ()
+) -> None:
     """Start importing Great Expectations in a background (daemon) thread, once.
 
     Parameters
@@ -85,13 +116,18 @@ def start_import(*, without_spark: bool = False, without: tuple[str, ...] = ()) 
     without : tuple of str, default ()
         Further optional dependencies of GE to hide (GE then treats them as not installed),
         e.g. ``sqlalchemy`` in the validation worker, which validates pandas frames only.
+    defer : tuple of str, default ()
+        Modules GE imports but uses only in some expectations, to import lazily (their code
+        runs at first use; :func:`load_deferred` runs it at once). Only for a process whose
+        other threads do not import them meanwhile (the validation worker):
+        :class:`importlib.util.LazyLoader` is not thread-safe on Python 3.11.
     """
     global _thread
     hide = (("pyspark",) if without_spark else ()) + tuple(without)
     with _lock:
         if _thread is None and "great_expectations" not in sys.modules:
             _thread = threading.Thread(
-                target=_import, args=(hide,), name="fairgate-gx-import", daemon=True
+                target=_import, args=(hide, defer), name="fairgate-gx-import", daemon=True
             )
             _thread.start()
 
@@ -118,3 +154,13 @@ def great_expectations() -> ModuleType:
         if _failure:
             raise _failure[0]
     return sys.modules["great_expectations"]
+
+
+def load_deferred() -> list[str]:
+    """Run the code of every module :func:`start_import` deferred (before work that may use
+    them from several threads); return their names."""
+    for name in _deferred:
+        module = sys.modules.get(name)
+        if module is not None:
+            getattr(module, "__file__", None)  # a lazy module's first attribute access runs it
+    return list(_deferred)

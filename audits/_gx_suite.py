@@ -53,12 +53,22 @@ class ExpectationItem:
     severity: str = "error"
 
 
-def _class_name(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
+def _expectation_class(gx: Any, snake: str) -> Any:
+    """GE's public expectation class registered under the snake-case name (GE's registry, as
+    names like ``expect_column_kl_divergence_to_be_less_than`` do not capitalise by rule), or
+    None."""
+    from great_expectations.exceptions import ExpectationNotFoundError
+    from great_expectations.expectations.registry import get_expectation_impl
+
+    try:
+        cls = get_expectation_impl(snake)
+    except ExpectationNotFoundError:
+        return None
+    return cls if getattr(gx.expectations, cls.__name__, None) is cls else None
 
 
 def _expectation(gx: Any, item: ExpectationItem) -> Any:
-    cls = getattr(gx.expectations, _class_name(item.expectation), None)
+    cls = _expectation_class(gx, item.expectation)
     if cls is None:
         raise UnknownExpectationError(
             f"data.expectations names {item.expectation!r}, which Great Expectations does not have."

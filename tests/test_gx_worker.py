@@ -4,6 +4,7 @@ the audit's own process, and a worker that fails never lets an audit pass."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -75,6 +76,40 @@ def test_worker_gives_the_in_process_results(tmp_path, worker):
     mean = named["expect_column_mean_to_be_between"]
     assert not mean["success"] and mean["observed_value"] > 12 and mean["severity"] == "warning"
     assert not here["success"]
+
+
+def test_distribution_expectations_load_what_the_worker_deferred(tmp_path, worker):
+    """The worker imports GE with scipy.stats and altair deferred (about 1 s of its import);
+    an expectation that computes with them (KL divergence: ``scipy.stats.entropy``) still
+    gives the in-process record, observed value included."""
+    frame = pd.read_csv(CREDIT / "data" / "audit.csv")
+    shares = frame["sex"].value_counts(normalize=True)
+    spec = parse_spec(
+        _spec(
+            tmp_path / "d.csv",
+            expectations=[
+                {
+                    "expectation": "expect_column_kl_divergence_to_be_less_than",
+                    "kwargs": {
+                        "column": "sex",
+                        "partition_object": {
+                            "values": list(shares.index),
+                            "weights": [0.9, 0.1],  # far from the data: the check fails
+                        },
+                        "threshold": 0.05,
+                    },
+                }
+            ],
+        )
+    )
+    here = validate_data(spec, frame)
+    there = validate_data(spec, frame, worker=worker)
+    assert there == here
+    (kl,) = [r for r in there["results"] if r["kind"] == "named"]
+    assert kl["success"] is False and "exception" not in kl
+    p, q = shares.to_numpy(), [0.9, 0.1]
+    expected = float(sum(a * math.log(a / b) for a, b in zip(p, q, strict=True)))
+    assert kl["observed_value"] == pytest.approx(expected, rel=1e-9)
 
 
 def test_unknown_expectation_is_refused_alike(tmp_path, worker):
