@@ -76,6 +76,7 @@ def streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | 
         "files": streamed.files,
         "batches": streamed.batches,
         "score_bins": None if hist is None else hist.bins,
+        "score_engine": streamed.score_engine,
     }
     _stream_validate(audit, streamed)
     audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)

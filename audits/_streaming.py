@@ -51,6 +51,10 @@ STREAM_ROWS = 250_000
 #: Rows Great Expectations validates on the streaming path (the first rows read).
 SAMPLE_ROWS = 20_000
 BATCH_ROWS = 1 << 18
+#: From this many rows on, score histograms are summed by the compiled kernel (one pass per
+#: batch, 0.017 s of CPU per million rows against numpy's 0.042, measured), which costs about
+#: 0.5 s to import once: the two break even near 20 million rows.
+KERNEL_ROWS = 20_000_000
 _MAX_CELLS = 1 << 20  # intersection cells before the log is refused as unauditable
 
 
@@ -103,6 +107,7 @@ class Streamed:
     ids: UniqueIds | None
     bad_scores: tuple[int, list[float]]
     seconds: float
+    score_engine: str | None = None  # how the score histograms were summed (same sums)
 
 
 def _dataset(path: Path) -> Any:
@@ -153,6 +158,7 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
     total = dataset.count_rows()
+    engine = "numba" if total >= KERNEL_ROWS else "numpy"  # score histograms (same sums)
     scanner = dataset.scanner(  # one batch at a time: memory bounded by the batch
         columns=columns,
         batch_size=BATCH_ROWS,
@@ -208,7 +214,9 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
                     bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
                     s = np.where(bad, 0.0, s)
                 bins = bins or choose_bins(int(np.prod(caps)))
-                hist = score_histograms(cells, y, s, shape=tuple(caps), bins=bins, into=hist)
+                hist = score_histograms(
+                    cells, y, s, shape=tuple(caps), bins=bins, into=hist, engine=engine
+                )
             for c, (lo, hi, outside) in ranges.items():
                 ranges[c] = running_range(batch.column(c), data.ranges[c], lo, hi, outside)
             if ids is not None:
@@ -229,6 +237,7 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
         ids=ids,
         bad_scores=(bad_scores, bad_examples),
         seconds=time.perf_counter() - started,
+        score_engine=engine if hist is not None else None,
     )
 
 

@@ -118,6 +118,7 @@ def score_histograms(
     bins: int = DEFAULT_SCORE_BINS,
     calibration_bins: int = 10,
     into: ScoreHistograms | None = None,
+    engine: str = "numpy",
 ) -> ScoreHistograms:
     """Summarise one batch of rows (sum the batches' results with ``+``, or pass ``into``).
 
@@ -137,7 +138,19 @@ def score_histograms(
         A running total of earlier batches (of the same shape and bins), which nothing else
         holds: this batch is added to its arrays in place (no histogram-sized array per
         batch) and the total is returned.
+    engine : {"numpy", "numba"}, default "numpy"
+        numpy's passes over the rows, or one compiled pass (:mod:`._histogram_kernel`: 2.5
+        times faster, measured, after about 0.5 s of importing numba once per process: worth
+        it for tens of millions of rows). Both give the same histograms, calibration sums (bit
+        for bit) and mixed bins.
     """
+    if engine not in ("numba", "numpy"):
+        raise ValueError(
+            f"The 'engine' parameter of score_histograms must be 'numba' or 'numpy'. "
+            f"Got {engine!r} instead."
+        )
+    if engine == "numba":
+        return _compiled(cells, positive, scores, shape, bins, calibration_bins, into)
     n_cells = int(np.prod(shape))
     y = np.asarray(positive, dtype=bool)
     s = np.asarray(scores, dtype=float)
@@ -179,6 +192,42 @@ def score_histograms(
         return part
     np.add(into.calib, part.calib, out=into.calib)
     return ScoreHistograms(into.hist, into.calib, *into._ties_with(part))
+
+
+def _compiled(cells, positive, scores, shape, bins, calibration_bins, into):
+    """:func:`score_histograms` by the one-pass kernel of :mod:`._histogram_kernel`."""
+    from ._histogram_kernel import accumulate  # numba: imported by the first batch only
+
+    n_cells = int(np.prod(shape))
+    if into is None:
+        hist = np.zeros((*shape, 2, bins), dtype=np.int64)
+    else:
+        hist = into.hist
+        if not hist.flags.c_contiguous or hist.shape != (*shape, 2, bins):
+            raise ValueError("The 'into' parameter must hold C-contiguous histograms.")
+    ties = into is None or into.first is not None
+    first = into.first if ties and into is not None else np.full(bins, np.nan)
+    mixed = into.mixed if ties and into is not None else np.zeros(bins, dtype=bool)
+    calib = np.zeros((*shape, 2, calibration_bins, 4))
+    lookup, straddle = _calibration_lookup(bins, calibration_bins)
+    accumulate(
+        cells,
+        positive,
+        scores,
+        n_cells=n_cells,
+        bins=bins,
+        lookup=lookup,
+        straddle=straddle,
+        edges=np.linspace(0.0, 1.0, calibration_bins + 1),
+        hist=hist.reshape(-1),
+        calib=calib.reshape(-1),
+        first=first,
+        mixed=mixed,
+    )
+    if into is not None:
+        np.add(into.calib, calib, out=into.calib)
+        calib = into.calib
+    return ScoreHistograms(hist, calib, *((first, mixed) if ties else (None, None)))
 
 
 @lru_cache(maxsize=8)

@@ -94,6 +94,9 @@ def audits(logs, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(streaming, "STREAM_ROWS", 0)
         out["file"] = _audit(logs["file"], "file", tmp)
+    with pytest.MonkeyPatch.context() as patch:  # the compiled kernel, as for 20M+ rows
+        patch.setattr(streaming, "KERNEL_ROWS", 0)
+        out["kernel"] = _audit(logs["files"], "kernel", tmp)
     return out
 
 
@@ -108,13 +111,14 @@ def test_small_file_read_in_memory_folder_streamed(logs, tmp_path):
     assert streaming.streamable(load_spec(spec))
 
 
-@pytest.mark.parametrize("layout", ["file", "files", "hive"])
+@pytest.mark.parametrize("layout", ["file", "files", "hive", "kernel"])
 def test_streamed_audit_equals_in_memory(audits, layout):
     memory, streamed = audits["one"], audits[layout]
     assert memory.document["data"].get("streaming") is None  # CSV: read in memory
     info = streamed.document["data"]["streaming"]
     assert info["rows"] == ROWS and info["score_bins"] == 2**16
-    assert info["files"] == {"file": 1, "files": 5, "hive": 3}[layout]
+    assert info["files"] == {"file": 1, "files": 5, "hive": 3, "kernel": 5}[layout]
+    assert info["score_engine"] == ("numba" if layout == "kernel" else "numpy")
     assert streamed.document["data"]["rows"] == ROWS
     assert 0 < info["score_error_bounds"]["roc_auc"] <= 1e-4  # the binned AUC's stated error
     assert streamed.document["run"]["seconds"]["stream"] > 0  # varies: in the run block
