@@ -35,7 +35,7 @@ _CHUNK = 2048
 @numba.njit(cache=True, nogil=True)
 def _pass(
     cells, positive, scores, n_cells, bins, lookup, straddle, edges, hist, calib, first, mixed
-):  # noqa: E501
+):
     calibration_bins = len(edges) - 1
     inner = bins - 2
     fine = np.empty(_CHUNK, np.int64)
