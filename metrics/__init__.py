@@ -29,9 +29,11 @@ from ._breaker_window import (
 from ._candidates import Template, candidate_rows, scored_candidates, templates, value_grid
 from ._counts import CountTable, GroupCounts, count_table, group_key
 from ._disparity import DISPARITY_KINDS, against_reference, between_groups
+from ._disparity_result import EQUALIZED_ODDS, DisparityResult
 from ._exact import exact_disparity, exact_threshold
 from ._from_counts import metrics_from_counts
-from ._group_metrics import EQUALIZED_ODDS, DisparityResult, GroupMetrics, group_metrics
+from ._group_metrics import group_metrics
+from ._group_result import GroupMetrics
 from ._histogram_metrics import histogram_score_metrics
 from ._histogram_scores import (
     DEFAULT_SCORE_BINS,

@@ -18,7 +18,8 @@ available here.
 from __future__ import annotations
 
 from ._counts import CountTable
-from ._group_metrics import GroupMetrics, _by_group
+from ._group_metrics import _by_group
+from ._group_result import GroupMetrics
 from ._histogram_metrics import histogram_score_metrics
 from ._histogram_scores import ScoreHistograms
 
