@@ -139,7 +139,7 @@ def score_histograms(
         holds: this batch is added to its arrays in place (no histogram-sized array per
         batch) and the total is returned.
     engine : {"numpy", "numba"}, default "numpy"
-        numpy's passes over the rows, or one compiled pass (:mod:`._histogram_kernel`: 2.5
+        numpy's passes over the rows, or one compiled pass (:mod:`._histogram_kernel`: 2.4
         times faster, measured, after about 0.5 s of importing numba once per process: worth
         it for tens of millions of rows). Both give the same histograms, calibration sums (bit
         for bit) and mixed bins.
