@@ -273,15 +273,22 @@ def test_people_force_open_and_reset_the_breaker(fairgate, tmp_path, setup):
     assert fairgate("breaker", "status", "service-watch", "--state-dir", state_dir)[0] == 0
 
 
-def _register_model(tracking: str, name: str = "svc-model") -> str:
+def _register_model(tracking: str, artifacts: Path, name: str = "svc-model") -> str:
+    """Register a model in ``tracking``; a local store keeps its artifacts in ``artifacts``
+    (MLflow's default, ./mlruns, would be the working folder: the repository's root)."""
     import mlflow
+    from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
+    location = artifacts.as_uri() if tracking.startswith("sqlite:") else None
+    experiment = MlflowClient(tracking_uri=tracking).create_experiment(
+        "registration", artifact_location=location
+    )
     mlflow.set_tracking_uri(tracking)
     x = pd.DataFrame({"x": np.arange(21.0)})
     model = LogisticRegression().fit(x, (x["x"] > 10).astype(int))
     try:
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(
                 model, name="model", registered_model_name=name, input_example=x.head(2)
             )
@@ -294,7 +301,7 @@ def test_the_monitor_logs_windows_to_mlflow_and_tags_the_model_version(fairgate,
     from mlflow.tracking import MlflowClient
 
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    uri = _register_model(tracking)
+    uri = _register_model(tracking, tmp_path / "artifacts")
     path, _ = setup(service_log([0.05] * 3 + [0.25] * 2))
     spec_doc = monitor_spec(path, decision="decision")
     spec_doc["model"] = {"kind": "mlflow", "uri": uri}
@@ -336,7 +343,7 @@ def test_the_served_guard_hands_decisions_to_people_while_the_breaker_is_open(fa
     tracking, server = start_tracking_server(tmp_path / "mlflow")
     model_server = None
     try:
-        uri = _register_model(tracking)
+        uri = _register_model(tracking, tmp_path / "artifacts")
         folder = tmp_path / "service-log"
         folder.mkdir()
         spec_doc = monitor_spec(folder, decision="decision")
