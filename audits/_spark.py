@@ -52,7 +52,7 @@ def _load_mlflow(
     uri = params.pop("uri")
     tracking = params.pop("tracking_uri") or tracking_uri
     folder = download_mlflow_model(uri, tracking, progress=show, into=scratch)
-    adapter = load_model("mlflow", uri=folder, **params)
+    adapter = load_model("mlflow", uri=folder, folder=folder, **params)  # not copied again
     return replace(adapter, uri=uri), folder
 
 

@@ -21,9 +21,15 @@ STRAYS = ("mlruns", "mlflow.db")
 
 
 @pytest.fixture(scope="session")
-def _strays_before() -> set[str]:
-    """The MLflow folders and stores in the repository's root before any test ran."""
-    return {name for name in STRAYS if (ROOT / name).exists()}
+def _strays_before():
+    """The MLflow folders and stores in the repository's root before any test ran (and, once
+    blamed, those a test left); at the session's end, one left by a fixture's teardown
+    fails the session."""
+    known = {name for name in STRAYS if (ROOT / name).exists()}
+    yield known
+    new = [n for n in STRAYS if n not in known and (ROOT / n).exists()]
+    if new:
+        pytest.fail(f"the test session left {', '.join(new)} in {ROOT}", pytrace=False)
 
 
 @pytest.fixture(autouse=True)
