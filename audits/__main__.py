@@ -146,12 +146,9 @@ def _run_command(args: list[str], report: Path) -> int:
     watcher = os.getppid()
     worker = None
     if args[:1] == ["run"] and "--help" not in args and "-h" not in args:
-        from audits._gx_worker import GXWorker
+        from audits._gx_worker import start_worker
 
-        try:
-            worker = GXWorker.start()
-        except OSError:  # no interpreter to start: validation runs in this process
-            worker = None
+        worker = start_worker()
     try:
         from audits.cli import main as cli_main
 

@@ -35,7 +35,7 @@ from typing import Any, BinaryIO
 
 from ._child import python_command
 
-__all__ = ["DEADLINE_SECONDS", "GXWorker", "ValidationWorkerError"]
+__all__ = ["DEADLINE_SECONDS", "GXWorker", "ValidationWorkerError", "start_worker"]
 
 #: How long the worker may take to import Great Expectations and validate one frame.
 DEADLINE_SECONDS = 1800
@@ -198,6 +198,20 @@ class GXWorker:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def start_worker() -> GXWorker | None:
+    """A validation worker started now (:meth:`GXWorker.start`), or ``None`` when no child
+    interpreter can be started: Great Expectations then validates in this process.
+
+    The one start-with-fallback of the command line (the watched child of
+    :mod:`audits.__main__` and :func:`audits.cli.run`); importing this module imports no
+    heavy library.
+    """
+    try:
+        return GXWorker.start()
+    except OSError:  # no interpreter to start: validation runs in this process
+        return None
 
 
 def _checked(results: Any, items: list[Any]) -> list[dict[str, Any]]:

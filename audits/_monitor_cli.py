@@ -59,6 +59,7 @@ def monitor(
     Exits 0 when the breaker ends closed, 5 while it is open or half-open, 2 when it cannot
     decide, 3 when a policy prohibits the declared use, 4 on bad usage.
     """
+    from models_under_test import scrub
     from reports import check_out_folder, default_tracking_uri, set_aside
 
     from ._document import new_audit_id
@@ -121,7 +122,8 @@ def monitor(
             if tagged and not quiet:
                 click.echo(f"tagged {tagged} fairgate.breaker={doc['state']}", err=True)
         except Exception as err:
-            problems.append(f"the registry tag could not be set: {type(err).__name__}: {err}")
+            said = scrub(f"{type(err).__name__}: {err}", tracking)
+            problems.append(f"the registry tag could not be set: {said}")
     moved = set_aside(out)
     if moved is not None:
         click.echo(f"earlier evidence in {out} moved to {moved}", err=True)
@@ -150,6 +152,7 @@ def _evidence(
     doc: dict[str, Any], out: Path, *, tracking: str | None, experiment: str
 ) -> list[str]:
     """Stage, log and publish the monitoring evidence; a failure to log makes it exit 2."""
+    from models_under_test import scrub
     from reports import discard, publish
 
     staging = None
@@ -164,7 +167,9 @@ def _evidence(
                 )
                 doc.setdefault("mlflow", logged)
             except Exception as err:
-                problem = f"the monitor run could not be logged to MLflow: {err}"
+                problem = (
+                    f"the monitor run could not be logged to MLflow: {scrub(str(err), tracking)}"
+                )
                 doc["exit_code"] = int(ExitCode.UNDECIDED)
                 doc["message"] = f"{doc['message']}; {problem}"
                 discard(staging)
@@ -242,6 +247,7 @@ def _text(value: str, what: str) -> str:
 
 def _act(action: str, system: str, by: str, reason: str, state_dir: Path, tracking: str | None):
     from metrics import ManualAction
+    from models_under_test import MASK, scrub
 
     from ._monitor import record_manual
 
@@ -256,10 +262,19 @@ def _act(action: str, system: str, by: str, reason: str, state_dir: Path, tracki
         return ExitCode.UNDECIDED
     code = ExitCode.OK
     model_uri = str(state.get("model_uri") or "")
-    tracking = tracking or state.get("tracking_uri")
-    if model_uri.startswith("models:/") and tracking:
+    stored = state.get("tracking_uri")
+    if model_uri.startswith("models:/") and not tracking and stored and MASK in stored:
+        click.echo(
+            f"error: the registry tag of {model_uri} was not set: the state file names the "
+            f"tracking store {stored} without its credentials (they are never written); "
+            "give --tracking-uri or MLFLOW_TRACKING_URI",
+            err=True,
+        )
+        code = ExitCode.UNDECIDED
+    elif model_uri.startswith("models:/") and (tracking or stored):
         from ._monitor_record import tag_breaker
 
+        tracking = tracking or stored
         try:
             tag_breaker(
                 model_uri,
@@ -268,7 +283,8 @@ def _act(action: str, system: str, by: str, reason: str, state_dir: Path, tracki
                 extra={"fairgate.breaker.reason": state["reason"][:5000]},
             )
         except Exception as err:
-            click.echo(f"error: the registry tag of {model_uri} was not set: {err}", err=True)
+            said = scrub(str(err), tracking)
+            click.echo(f"error: the registry tag of {model_uri} was not set: {said}", err=True)
             code = ExitCode.UNDECIDED
     click.echo(f"breaker of {system}: {state['state']} ({state['reason']}) (exit {int(code)})")
     return code

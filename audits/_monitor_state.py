@@ -76,6 +76,8 @@ def record_manual(
     """
     path = state_path(state_dir, system)
     state = read_state(path) or {"system": system, "events": [], "last_window": None}
+    if state.get("tracking_uri"):  # a file written before only public URIs were kept
+        state["tracking_uri"] = _public(state["tracking_uri"])
     last = state.get("last_window") or {}
     event = {
         "action": action.value,
@@ -112,8 +114,16 @@ def record_manual(
     return event, state
 
 
+def _public(uri: str) -> str:
+    from models_under_test import public_uri
+
+    return public_uri(uri)
+
+
 def state_of(document: dict[str, Any], *, tracking_uri: str | None) -> dict[str, Any]:
-    """The state file's content for a monitoring document."""
+    """The state file's content for a monitoring document. The tracking URI is kept as it
+    may be shown (:func:`models_under_test.public_uri`): its credentials and query values,
+    which may be secrets, are never written."""
     last = document["windows"][-1] if document["windows"] else None
     return {
         "system": document["system"],
@@ -126,6 +136,6 @@ def state_of(document: dict[str, Any], *, tracking_uri: str | None) -> dict[str,
             {"index": last["window"], "label": last["label"], "end": last["end"]} if last else None
         ),
         "model_uri": document["model_uri"],
-        "tracking_uri": tracking_uri,
+        "tracking_uri": _public(tracking_uri) if tracking_uri else None,
         "events": document["events"],
     }

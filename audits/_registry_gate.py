@@ -14,6 +14,7 @@ promotion.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,8 +121,10 @@ def tag_version(
 
 
 def version_sha256(ref: ModelVersionRef, tracking_uri: str) -> str:
-    """Hash of the version's files as the registry serves them now."""
-    return file_sha256(download_mlflow_model(f"models:/{ref.name}/{ref.version}", tracking_uri))
+    """Hash of the version's files as the registry serves them now (their copy is removed)."""
+    with tempfile.TemporaryDirectory(prefix="fairgate-", ignore_cleanup_errors=True) as scratch:
+        uri = f"models:/{ref.name}/{ref.version}"
+        return file_sha256(download_mlflow_model(uri, tracking_uri, into=scratch))
 
 
 def check_promotion(
@@ -240,8 +243,10 @@ def check_signed_files(
     head = f"{ref.name} version {ref.version} was not promoted to {alias!r}"
     if not signed.get("verified"):
         raise PromotionRefused(f"{head}: its signature was not verified by the audit.")
-    folder = download_mlflow_model(f"models:/{ref.name}/{ref.version}", tracking_uri)
-    now = file_digests(folder, signed.get("serialization") or {})
+    with tempfile.TemporaryDirectory(prefix="fairgate-", ignore_cleanup_errors=True) as scratch:
+        uri = f"models:/{ref.name}/{ref.version}"
+        folder = download_mlflow_model(uri, tracking_uri, into=scratch)
+        now = file_digests(folder, signed.get("serialization") or {})
     recorded = {f["name"]: f["digest"] for f in signed.get("files") or []}
     differ = sorted(n for n in recorded.keys() | now.keys() if recorded.get(n) != now.get(n))
     if differ:

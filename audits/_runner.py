@@ -13,6 +13,7 @@ every pipeline's state becomes the results document in :mod:`audits._render_docu
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -125,11 +126,14 @@ def _model_store(spec: AuditSpec, tracking_uri: str | None) -> str | None:
 
 
 @_stage("verify_model")
-def _verify_model(spec: AuditSpec, *, tracking_uri: str | None, show: bool) -> VerifiedModel:
+def _verify_model(
+    spec: AuditSpec, *, tracking_uri: str | None, show: bool, scratch: Path | None = None
+) -> VerifiedModel:
     """Verify the model's files against ``model.signature`` before anything loads them (a
-    ``models:/`` URI is downloaded first; the folder verified is the one then loaded)."""
+    ``models:/`` URI is downloaded first, into ``scratch``; the folder verified is the one
+    then loaded)."""
     store = _model_store(spec, tracking_uri)
-    return verify_spec_model(spec.model, tracking_uri=store, show=show)
+    return verify_spec_model(spec.model, tracking_uri=store, show=show, into=scratch)
 
 
 @_stage("load")
@@ -140,17 +144,20 @@ def _load(
     tracking_uri: str | None,
     show: bool,
     signed: VerifiedModel | None = None,
+    scratch: Path | None = None,
 ) -> ModelAdapter:
     """The model adapter (a decision log's adapter reads its decision column).
 
     With a verified signature, the files loaded are the verified ones (an MLflow model is
     not downloaded again), and a single model file must still hash as signed once loaded.
+    An MLflow model is downloaded into ``scratch`` (the audit's, removed when it ends).
     """
     params = spec.model.model_dump()
     params.pop("signature", None)
     if params["kind"] == "mlflow":
         params.update(tracking_uri=_model_store(spec, tracking_uri))
         params["progress"] = show  # MLflow's download bars: never with --quiet or CI
+        params["into"] = None if scratch is None else str(scratch)
         if signed is not None:
             params["folder"] = signed.path
     if params["kind"] == "python":  # its module: from the spec's folder, then cwd
@@ -219,9 +226,16 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     audit.frame = frame = _read(spec)
     batch_rows = _validate(audit, frame)
     if getattr(spec.model, "signature", None) is not None:  # verified before it is loaded
-        audit.signed = _verify_model(spec, tracking_uri=tracking_uri, show=audit.show)
+        audit.signed = _verify_model(
+            spec, tracking_uri=tracking_uri, show=audit.show, scratch=audit.scratch
+        )
     audit.adapter = _load(
-        spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show, signed=audit.signed
+        spec,
+        audit.spec_path,
+        tracking_uri=tracking_uri,
+        show=audit.show,
+        signed=audit.signed,
+        scratch=audit.scratch,
     )
     features = audit.features
     decided, classes = _decide_all(
@@ -323,13 +337,15 @@ def run_audit(
     upfront = [c for c in spec.checks if c.type in DEPLOYMENT_CHECKS]
     declared_owners: list[int | None] = []
     declared = _run_checks(spec, None, None, audit.errors, declared_owners, checks=upfront)
-    try:
-        if spec.data.engine == "spark":
-            from ._spark import spark_pipeline
+    try:  # what the audit downloads goes in its scratch folder, removed on every way out
+        with tempfile.TemporaryDirectory(prefix="fairgate-", ignore_cleanup_errors=True) as scratch:
+            audit.scratch = Path(scratch)
+            if spec.data.engine == "spark":
+                from ._spark import spark_pipeline
 
-            spark_pipeline(audit, tracking_uri=tracking_uri, master=spark_master)
-        else:
-            _pipeline(audit, tracking_uri=tracking_uri)
+                spark_pipeline(audit, tracking_uri=tracking_uri, master=spark_master)
+            else:
+                _pipeline(audit, tracking_uri=tracking_uri)
     except _StageError as stop:
         audit.errors.append(stop.record)
         audit.results = error_results(

@@ -11,11 +11,14 @@ from ._model_signature import ModelSignatureError, VerifiedModel, verify_model_s
 __all__ = ["check_loaded", "signature_block", "verify_spec_model"]
 
 
-def verify_spec_model(model: Any, *, tracking_uri: str | None, show: bool) -> VerifiedModel:
+def verify_spec_model(
+    model: Any, *, tracking_uri: str | None, show: bool, into: Path | None = None
+) -> VerifiedModel:
     """Verify the files of the spec's ``model`` against its ``signature``; load nothing.
 
-    A ``models:/`` or ``runs:/`` URI is downloaded first; the folder verified
-    (:attr:`VerifiedModel.path`) is the one the load stage must open.
+    A ``models:/`` or ``runs:/`` URI is downloaded first (into ``into``, the audit's scratch
+    folder); the folder verified (:attr:`VerifiedModel.path`) is the one the load stage must
+    open.
 
     Raises
     ------
@@ -27,7 +30,9 @@ def verify_spec_model(model: Any, *, tracking_uri: str | None, show: bool) -> Ve
         from models_under_test import download_mlflow_model
 
         try:
-            where = download_mlflow_model(where, model.tracking_uri or tracking_uri, progress=show)
+            where = download_mlflow_model(
+                where, model.tracking_uri or tracking_uri, progress=show, into=into
+            )
         except Exception as err:
             raise ModelSignatureError(
                 f"The MLflow model {model.uri!r} could not be downloaded to verify its "

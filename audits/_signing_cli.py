@@ -3,6 +3,7 @@ ledger) and ``fairgate sign-model`` (a model's files signed before they are audi
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -163,15 +164,16 @@ def sign_model(
     if signature_path is None:
         signature_path = Path("model.sig") if remote or local.is_dir() else Path(f"{local}.sig")
     try:
-        if remote:
-            local = Path(download_mlflow_model(model_path, tracking_uri))
-        signed = sign_model(
-            model=local,
-            private_key=key_path,
-            signature=signature_path,
-            certificate=certificate_path,
-            certificate_chain=chain_paths,
-        )
+        with tempfile.TemporaryDirectory(prefix="fairgate-", ignore_cleanup_errors=True) as tmp:
+            if remote:  # signed from a copy removed once signed
+                local = Path(download_mlflow_model(model_path, tracking_uri, into=tmp))
+            signed = sign_model(
+                model=local,
+                private_key=key_path,
+                signature=signature_path,
+                certificate=certificate_path,
+                certificate_chain=chain_paths,
+            )
     except ModelSignatureError as err:
         click.echo(f"error: {err}", err=True)
         return ExitCode.UNDECIDED

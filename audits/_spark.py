@@ -39,9 +39,11 @@ from ._stages import _stage
 __all__ = ["spark_pipeline"]
 
 
-def _load_mlflow(spec: Any, *, tracking_uri: str | None, show: bool) -> tuple[Any, str]:
-    """The mlflow model, downloaded once: the local loader verifies the files that
-    ``spark_udf`` then ships to the executors."""
+def _load_mlflow(
+    spec: Any, *, tracking_uri: str | None, show: bool, scratch: Any = None
+) -> tuple[Any, str]:
+    """The mlflow model, downloaded once (into the audit's ``scratch`` folder): the local
+    loader verifies the files that ``spark_udf`` then ships to the executors."""
     from models_under_test import load_model
     from models_under_test._mlflow_model import download_mlflow_model
 
@@ -49,8 +51,8 @@ def _load_mlflow(spec: Any, *, tracking_uri: str | None, show: bool) -> tuple[An
     params.pop("kind")
     uri = params.pop("uri")
     tracking = params.pop("tracking_uri") or tracking_uri
-    folder = download_mlflow_model(uri, tracking, progress=show)
-    adapter = load_model("mlflow", uri=folder, **params)
+    folder = download_mlflow_model(uri, tracking, progress=show, into=scratch)
+    adapter = load_model("mlflow", uri=folder, folder=folder, **params)  # not copied again
     return replace(adapter, uri=uri), folder
 
 
@@ -75,7 +77,7 @@ def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) 
     folder = None
     if spec.model.kind == "mlflow":
         audit.adapter, folder = _stage("load")(_load_mlflow)(
-            spec, tracking_uri=tracking_uri, show=audit.show
+            spec, tracking_uri=tracking_uri, show=audit.show, scratch=audit.scratch
         )
     else:
         audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)

@@ -155,6 +155,7 @@ def _udf(blob: bytes, params: dict[str, Any], decision_type: str, with_proba: bo
                 with tarfile.open(path) as archive:
                     archive.extractall(folder, filter="data")
                 path = Path(folder) / "model"
+                settings["folder"] = str(path)  # loaded where it is, not copied again
             model = load_model(kind, uri=str(path), **settings)
             for batch in batches:
                 out = pd.DataFrame({"d": np.asarray(model.predict(batch)).reshape(-1)})

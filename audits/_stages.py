@@ -105,3 +105,6 @@ class _Audit:
     engine: dict[str, Any] | None = None
     #: The validation worker (:mod:`audits._gx_worker`); ``None``: GE runs in this process.
     gx_worker: Any = None
+    #: A private folder for what the audit downloads (an MLflow model's files), removed with
+    #: all it holds when the audit ends (:func:`audits.run_audit`).
+    scratch: Path | None = None

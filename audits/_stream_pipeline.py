@@ -79,7 +79,9 @@ def streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | 
         "score_engine": streamed.score_engine,
     }
     _stream_validate(audit, streamed)
-    audit.adapter = _load(spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show)
+    audit.adapter = _load(
+        spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show, scratch=audit.scratch
+    )
     _stream_decide(spec, streamed)
     audit.gm = _stream_count(spec, streamed, seed=audit.seed)
     if audit.gm.scores is not None:  # the binned metrics' stated error, largest over groups

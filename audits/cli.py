@@ -311,11 +311,10 @@ def _start_worker(spec: AuditSpec, *, tracking: str | None) -> GXWorker | None:
     ctx.call_on_close(in_background(*steps))
     if started is not None:
         return started
-    from ._gx_worker import GXWorker
+    from ._gx_worker import start_worker
 
-    try:
-        worker = GXWorker.start()
-    except OSError:  # no interpreter to start: validation runs in this process
+    worker = start_worker()
+    if worker is None:  # validation runs in this process: its import starts now
         from ._gx_import import start_import
 
         start_import(without_spark=True)  # a local audit's process never needs GE's Spark

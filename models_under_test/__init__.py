@@ -26,9 +26,10 @@ from ._perturbations import (
 )
 from ._registry import MODEL_LOADERS, load_model
 from ._rest import RestAdapter
-from ._urls import public_uri, scrub, url_secrets
+from ._urls import MASK, public_uri, scrub, url_secrets
 
 __all__ = [
+    "MASK",
     "MODELS_URI",
     "MODEL_LOADERS",
     "PERTURBATIONS",

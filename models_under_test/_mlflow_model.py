@@ -49,14 +49,22 @@ def _progress_bars(enabled: bool) -> Iterator[None]:
 
 
 def download_mlflow_model(
-    uri: str, tracking_uri: str | None = None, *, progress: bool = False
+    uri: str,
+    tracking_uri: str | None = None,
+    *,
+    progress: bool = False,
+    into: str | Path | None = None,
 ) -> str:
     """Download an MLflow model's files to a new temporary folder and return its path.
 
     ``models:/name@alias`` and ``models:/name/3`` are resolved against the registry of
     ``tracking_uri`` (default: ``MLFLOW_TRACKING_URI``), not a global default. Nothing is
     loaded or run. ``progress`` shows MLflow's download progress bars (off by default).
+    The folder (``fairgate-*``) is made in ``into``, a folder its owner removes (an audit's
+    scratch folder, see :func:`audits.run_audit`), else in the system's temporary folder,
+    where the caller must remove it. A download that fails leaves no folder.
     """
+    import shutil
     import tempfile
 
     import mlflow
@@ -80,11 +88,12 @@ def download_mlflow_model(
                     f"{type(err).__name__}. Check the name and alias or version, and that "
                     "--tracking-uri (or model.tracking_uri) names the registry holding it."
                 ) from err
-        return download_artifacts(
-            artifact_uri=uri,
-            dst_path=tempfile.mkdtemp(prefix="fairgate-"),
-            tracking_uri=tracking_uri,
-        )
+        folder = tempfile.mkdtemp(prefix="fairgate-", dir=into)
+        try:
+            return download_artifacts(artifact_uri=uri, dst_path=folder, tracking_uri=tracking_uri)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
 
 
 def model_flavours(folder: str | Path) -> dict[str, dict[str, Any]]:
@@ -143,6 +152,7 @@ def load_mlflow(
     trusted_types: list[str] | None = None,
     progress: bool = False,
     folder: str | None = None,
+    into: str | None = None,
     **_: Any,
 ) -> EstimatorAdapter:
     """Load an MLflow model URI (``models:/name@alias``, ``models:/name/3``, ``runs:/``, a path).
@@ -153,10 +163,13 @@ def load_mlflow(
     refused unless ``trusted`` is true and ``sha256`` equals the hash of the downloaded files.
     ``tracking_uri`` (or ``MLFLOW_TRACKING_URI``) says which server resolves the URI.
     ``folder`` is a local copy of the URI's files already downloaded (and verified): it is
-    loaded instead of downloading them again.
+    loaded instead of downloading them again. ``into``: the folder the download goes in
+    (see :func:`download_mlflow_model`), removed by its owner once the model is done with.
     """
     try:
-        local = Path(folder or download_mlflow_model(uri, tracking_uri, progress=progress))
+        local = Path(
+            folder or download_mlflow_model(uri, tracking_uri, progress=progress, into=into)
+        )
     except ModelLoadError:
         raise
     except Exception as err:

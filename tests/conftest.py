@@ -16,6 +16,38 @@ SPECS = ROOT / "audits" / "specs"
 CREDIT = ROOT / "models_under_test" / "credit_scoring"
 
 
+#: What MLflow leaves in the working folder when a test logs with its defaults.
+STRAYS = ("mlruns", "mlflow.db")
+
+
+@pytest.fixture(scope="session")
+def _strays_before():
+    """The MLflow folders and stores in the repository's root before any test ran (and, once
+    blamed, those a test left); at the session's end, one left by a fixture's teardown
+    fails the session."""
+    known = {name for name in STRAYS if (ROOT / name).exists()}
+    yield known
+    new = [n for n in STRAYS if n not in known and (ROOT / n).exists()]
+    if new:
+        pytest.fail(f"the test session left {', '.join(new)} in {ROOT}", pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_strays_in_the_repository(_strays_before: set[str]):
+    """Fail the test after which ``mlruns`` or ``mlflow.db`` appeared in the repository's root
+    (a test logging with MLflow's default artifact location or store); what was there before
+    the session is not blamed, and a stray is blamed on the first test that left it only."""
+    yield
+    new = [n for n in STRAYS if n not in _strays_before and (ROOT / n).exists()]
+    if new:
+        _strays_before.update(new)
+        pytest.fail(
+            f"this test left {', '.join(new)} in the repository's root {ROOT}: log to a "
+            "store and artifact location under tmp_path",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def in_repo(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run from the repository root, where spec paths resolve."""

@@ -7,7 +7,12 @@ credentials), and that no MLflow run claims more than the exit code."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -272,3 +277,68 @@ def test_no_mlflow_resolves_a_registry_uri_in_the_named_or_default_store(
     doc = json.loads((out / "results.json").read_text())
     assert doc["verdict"] == "pass" and doc["errors"] == []
     assert _strays(tmp_path) == []
+
+
+# --- the downloaded model's files go with the audit ----------------------------------------
+
+
+@pytest.mark.parametrize("ending", ["pass", "error"])
+def test_an_audit_of_a_registered_model_leaves_no_folder_in_tmp(registered, tmp_path, ending):
+    """The model's files are downloaded into a temporary folder that the audit removes when
+    it ends, released or stopped by an error (here: a type the spec does not trust, found
+    only once the files are there)."""
+    uri, spec = registered
+    spec = {**spec, "model": dict(spec["model"])}
+    if ending == "error":
+        spec["model"]["trusted_types"] = []
+    private = tmp_path / "tmp"  # this audit's TMPDIR, so that no other process's folder counts
+    private.mkdir()
+    proc, out = _fairgate(
+        tmp_path, spec, "--no-mlflow", env={"MLFLOW_TRACKING_URI": uri, "TMPDIR": str(private)}
+    )
+    doc = json.loads((out / "results.json").read_text())
+    if ending == "pass":
+        assert proc.returncode == 0 and doc["verdict"] == "pass", proc.stderr
+    else:
+        assert proc.returncode == 2, proc.stderr
+        (error,) = doc["errors"]
+        assert error["stage"] == "load" and "trusted" in error["message"], error
+    assert sorted(p.name for p in private.glob("fairgate-*")) == []
+
+
+def test_an_audit_ended_by_sigterm_leaves_no_folder_in_tmp(registered, tmp_path):
+    """SIGTERM once the model's files are downloaded: the audit ends through its verdict
+    (exit 2) and its temporary folder goes with it."""
+    uri, spec = registered
+    spec = {**spec, "n_boot": 100_000}  # long enough counting to be stopped in
+    private = tmp_path / "tmp"
+    private.mkdir()
+    path = write_yaml(tmp_path / "spec.yaml", spec)
+    env = {
+        **os.environ,
+        "CI": "true",
+        "OMP_WAIT_POLICY": "passive",
+        "PYTHONPATH": str(ROOT),
+        "MLFLOW_TRACKING_URI": uri,
+        "TMPDIR": str(private),
+    }
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "audits", "run", path, "-q", "--no-mlflow", "--out", out]
+    proc = subprocess.Popen(
+        [str(a) for a in command], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not list(private.rglob("MLmodel")):
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=240)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 2, stderr
+    assert json.loads((out / "results.json").read_text())["verdict"] == "error"
+    assert sorted(p.name for p in private.glob("fairgate-*")) == []

@@ -16,7 +16,7 @@ import pytest
 
 from audits import parse_spec, run_audit
 from audits._gx_suite import UnknownExpectationError
-from audits._gx_worker import GXWorker, ValidationWorkerError
+from audits._gx_worker import GXWorker, ValidationWorkerError, start_worker
 from audits._validation import validate_data
 
 from .conftest import CREDIT, ROOT, credit_validation_spec
@@ -176,6 +176,22 @@ def test_a_worker_whose_parent_leaves_exits():
         assert worker._process.wait(timeout=120) == 0
     finally:
         worker.close()
+
+
+def test_the_command_line_s_worker_start_falls_back_to_validating_in_process(tmp_path, monkeypatch):
+    """The one start of the command line (watched child and ``run``): a running worker,
+    or ``None`` (validation in this process) when no interpreter can be started."""
+    started = start_worker()
+    assert isinstance(started, GXWorker)
+    try:
+        assert started._process.poll() is None
+    finally:
+        started.close()
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-python"))
+    assert start_worker() is None
+    frame = pd.read_csv(CREDIT / "data" / "audit.csv")
+    spec = parse_spec(_spec(tmp_path / "d.csv"))
+    assert validate_data(spec, frame, worker=None)["success"]
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT):

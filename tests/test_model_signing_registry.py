@@ -50,11 +50,18 @@ def registry(server):
 
 
 def test_signed_version_promoted_then_a_changed_file_is_refused(
-    registry, server, fairgate, in_repo, write_spec, tmp_path
+    registry, server, fairgate, in_repo, write_spec, tmp_path, monkeypatch
 ):
+    """... and no copy of the model is left in the temporary folder by signing, auditing
+    (its signature verified) or the promotion gate, whatever their outcome."""
+    import tempfile
+
     from audits import parse_spec, run_audit
     from audits._registry_gate import PromotionRefused, promote, resolve_version
 
+    scratch = tmp_path / "tmp"  # this test's temporary folder: no other process's counts
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     url, root = server
     private, public = key_pair(tmp_path, "org")
     signature = tmp_path / "model.sig"
@@ -98,3 +105,4 @@ def test_signed_version_promoted_then_a_changed_file_is_refused(
     assert (again["verdict"], again["exit_code"]) == ("error", 2)
     [error] = again["errors"]
     assert error["stage"] == "verify_model" and "MLmodel" in error["message"]
+    assert sorted(p.name for p in scratch.glob("fairgate-*")) == []

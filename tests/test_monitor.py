@@ -273,15 +273,22 @@ def test_people_force_open_and_reset_the_breaker(fairgate, tmp_path, setup):
     assert fairgate("breaker", "status", "service-watch", "--state-dir", state_dir)[0] == 0
 
 
-def _register_model(tracking: str, name: str = "svc-model") -> str:
+def _register_model(tracking: str, artifacts: Path, name: str = "svc-model") -> str:
+    """Register a model in ``tracking``; a local store keeps its artifacts in ``artifacts``
+    (MLflow's default, ./mlruns, would be the working folder: the repository's root)."""
     import mlflow
+    from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LogisticRegression
 
+    location = artifacts.as_uri() if tracking.startswith("sqlite:") else None
+    experiment = MlflowClient(tracking_uri=tracking).create_experiment(
+        "registration", artifact_location=location
+    )
     mlflow.set_tracking_uri(tracking)
     x = pd.DataFrame({"x": np.arange(21.0)})
     model = LogisticRegression().fit(x, (x["x"] > 10).astype(int))
     try:
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(
                 model, name="model", registered_model_name=name, input_example=x.head(2)
             )
@@ -294,7 +301,7 @@ def test_the_monitor_logs_windows_to_mlflow_and_tags_the_model_version(fairgate,
     from mlflow.tracking import MlflowClient
 
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    uri = _register_model(tracking)
+    uri = _register_model(tracking, tmp_path / "artifacts")
     path, _ = setup(service_log([0.05] * 3 + [0.25] * 2))
     spec_doc = monitor_spec(path, decision="decision")
     spec_doc["model"] = {"kind": "mlflow", "uri": uri}
@@ -336,7 +343,7 @@ def test_the_served_guard_hands_decisions_to_people_while_the_breaker_is_open(fa
     tracking, server = start_tracking_server(tmp_path / "mlflow")
     model_server = None
     try:
-        uri = _register_model(tracking)
+        uri = _register_model(tracking, tmp_path / "artifacts")
         folder = tmp_path / "service-log"
         folder.mkdir()
         spec_doc = monitor_spec(folder, decision="decision")
@@ -404,3 +411,61 @@ def test_the_served_guard_hands_decisions_to_people_while_the_breaker_is_open(fa
         if model_server is not None:
             stop(model_server)
         stop(server)
+
+
+SECRET = "Tr4cking-S3cret"
+
+
+def test_tracking_credentials_are_written_nowhere_and_needed_again(
+    fairgate, tmp_path, setup, monkeypatch
+):
+    """The monitor given a tracking URI with credentials keeps only its public form in the
+    state file; ``breaker`` then needs the URI again to tag the model (exit 2 without it)."""
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracking, server = start_tracking_server(tmp_path / "mlflow")
+    try:
+        uri = _register_model(tracking, tmp_path / "artifacts")
+        secret = tracking.replace("http://", f"http://auditor:{SECRET}@")
+        path, _ = setup(service_log([0.05] * 3 + [0.25] * 2))
+        spec_doc = monitor_spec(path, decision="decision")
+        spec_doc["model"] = {"kind": "mlflow", "uri": uri}
+        spec = tmp_path / "mlflow-spec.yaml"
+        spec.write_text(json.dumps(spec_doc))
+        state_dir = tmp_path / "state"
+        code, out, err = fairgate(
+            "monitor", spec, "--log", path, "--out", tmp_path / "out",
+            "--state-dir", state_dir, "--tracking-uri", secret,
+        )  # fmt: skip
+        assert code == 5, out + err
+        state_file = state_dir / "service-watch.json"
+        state = json.loads(state_file.read_text())
+        assert state["tracking_uri"] == tracking.replace("http://", "http://***@")
+        client = MlflowClient(tracking_uri=tracking)
+
+        def tag() -> str:
+            return client.get_model_version("svc-model", "1").tags["fairgate.breaker"]
+
+        assert tag() == state["state"] != "closed"
+        reset = ("breaker", "reset", "service-watch", "--by", "Ben Lead", "--reason", "fixed")
+        code, out, err = fairgate(*reset, "--state-dir", state_dir)
+        assert code == 2, out + err
+        assert "--tracking-uri" in err and "without its credentials" in err
+        assert json.loads(state_file.read_text())["state"] == "closed"  # recorded, not tagged
+        assert tag() != "closed"
+        code, out, err = fairgate(*reset, "--state-dir", state_dir, "--tracking-uri", secret)
+        assert code == 0, out + err
+        assert tag() == "closed"
+        # a state file written before only public URIs were kept loses its secret
+        state_file.write_text(json.dumps({**state, "tracking_uri": secret}))
+        opened = ("breaker", "open", "service-watch", "--by", "Ana", "--reason", "complaints")
+        code, out, err = fairgate(*opened, "--state-dir", state_dir)
+        assert code == 2 and "--tracking-uri" in err, out + err
+        assert tag() == "closed"
+    finally:
+        stop(server)
+    written = [
+        str(p) for p in tmp_path.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()
+    ]
+    assert not written

@@ -324,9 +324,13 @@ def test_the_model_in_service_is_read_from_the_registry(tmp_path, fairgate, in_r
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     path = CREDIT / "v2" / "model.skops"
     trusted = sio.get_untrusted_types(file=path)
+    # Artifacts beside the store (the default, ./mlruns, would be the repository's root).
+    experiment = MlflowClient(tracking_uri=uri).create_experiment(
+        "registration", artifact_location=(tmp_path / "store" / "artifacts").as_uri()
+    )
     mlflow.set_tracking_uri(uri)
     try:
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment):
             mlflow.sklearn.log_model(
                 sio.load(path, trusted=trusted),
                 name="model",
