@@ -11,6 +11,10 @@ shutdown, can change it). The watcher passes an exit code on only when the child
 the very code it wrote. Any other end (``os._exit``, a crash, a signal that killed the
 child) is exit code 2, could not decide.
 
+The child's temporary files (a downloaded model, its validation worker's) go to a folder
+inside the watcher's (``TMPDIR``), which the watcher removes whichever way the child ended:
+an audit ended by ``os._exit`` or SIGKILL leaves no model copy behind.
+
 SIGINT, SIGTERM and SIGHUP sent to the watcher are passed to the child, whose audit ends
 through its verdict; if the watcher itself dies (SIGKILL, out of memory), the kernel sends the
 child SIGTERM (Linux ``PR_SET_PDEATHSIG``), so no audit outlives the process its caller
@@ -105,13 +109,15 @@ def _watch(args: list[str]) -> int:
     previous = {s: signal.signal(s, forward) for s in _FORWARDED}
     folder = Path(tempfile.mkdtemp(prefix="fairgate-watch-"))  # mode 0700
     report = folder / "exit-code"
+    scratch = folder / "tmp"  # the audit's temporary files: removed with the folder
+    scratch.mkdir(mode=0o700)
     prctl = _prctl()
     try:
         watcher = os.getpid()
         try:
             child = subprocess.Popen(
                 [*python_command("audits.__main__", "main"), *args],
-                env={**os.environ, _REPORT: f"{watcher}:{report}"},
+                env={**os.environ, _REPORT: f"{watcher}:{report}", "TMPDIR": str(scratch)},
                 preexec_fn=lambda: _die_with_parent(prctl, watcher),  # the watcher has no threads
             )
         except OSError as err:

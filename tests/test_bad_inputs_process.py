@@ -355,10 +355,12 @@ def _fairgate_script(*args, env: dict[str, str], cwd: Path = ROOT):
     )
 
 
-def _watched_run(case: Path, function: str, out: Path) -> subprocess.CompletedProcess[str]:
+def _watched_run(
+    case: Path, function: str, out: Path, **env: str
+) -> subprocess.CompletedProcess[str]:
     """``fairgate run`` (watched) of the model ``function`` on the case's table."""
     spec = _spec(case, function, f"{function}.yaml")
-    return _fairgate_script("run", spec, "--out", out, "--no-mlflow", env=_env(case))
+    return _fairgate_script("run", spec, "--out", out, "--no-mlflow", env=_env(case, **env))
 
 
 @pytest.mark.parametrize("function", ["exits_hard_0", "exits_hard_1"])
@@ -366,11 +368,14 @@ def test_model_code_calling_os_exit_is_never_a_decision(case, tmp_path, function
     """``os._exit`` ends the process before any Python runs, so the audit process cannot
     record it; the watching process sees an exit without a reported decision: exit 2 (not
     0, a release, nor 1), and nothing at --out claims a result."""
-    out = tmp_path / "out"
-    proc = _watched_run(case, function, out)
+    out, scratch = tmp_path / "out", tmp_path / "tmp"
+    scratch.mkdir()
+    proc = _watched_run(case, function, out, TMPDIR=str(scratch))
     assert_exit(proc, 2, "without reporting a decision", "os._exit")
     assert not (out / "results.json").exists()
     assert_no_release(out, *tmp_path.glob(".out.staging-*"))
+    # The audit's scratch folder (where a downloaded model would be) went with its watcher.
+    assert list(scratch.iterdir()) == []
 
 
 def test_the_watched_command_releases_a_fair_model(case, tmp_path):
