@@ -5,7 +5,14 @@ so any past audit can be rendered again from its results.json.
 """
 
 from ._diff import NOISE_RULE, diff_documents, diff_text
-from ._files import ARTIFACTS, load_artifacts, load_results, write_all, write_pdf
+from ._files import (
+    ARTIFACTS,
+    check_renderable,
+    load_artifacts,
+    load_results,
+    write_all,
+    write_pdf,
+)
 from ._folder import (
     EvidenceFolderError,
     check_out_folder,
@@ -52,6 +59,7 @@ __all__ = [
     "check_counts",
     "check_message",
     "check_out_folder",
+    "check_renderable",
     "count_text",
     "default_tracking_uri",
     "describe_store",
