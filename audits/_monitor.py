@@ -40,6 +40,7 @@ from ._monitor_state import (
     manual_events,
     read_state,
     record_manual,
+    state_lock,
     state_of,
     state_path,
     write_state,
@@ -63,6 +64,7 @@ __all__ = [
     "read_log",
     "read_state",
     "record_manual",
+    "state_lock",
     "state_of",
     "state_path",
     "write_state",
@@ -77,6 +79,8 @@ class MonitorOutcome:
     run: BreakerRun
     code: ExitCode
     message: str
+    #: How many of people's recorded actions the replay applied.
+    manual_seen: int = 0
 
 
 def policy_of(spec: AuditSpec) -> BreakerPolicy:
@@ -303,4 +307,6 @@ def monitor(
         "exit_code": int(code),
         "message": message,
     }
-    return MonitorOutcome(document=document, run=run, code=code, message=message)
+    return MonitorOutcome(
+        document=document, run=run, code=code, message=message, manual_seen=len(people)
+    )

@@ -62,7 +62,15 @@ def monitor(
     from reports import check_out_folder, default_tracking_uri, set_aside
 
     from ._document import new_audit_id
-    from ._monitor import MonitorDataError, policy_of, state_of, state_path, write_state
+    from ._monitor import (
+        MonitorDataError,
+        manual_events,
+        policy_of,
+        state_lock,
+        state_of,
+        state_path,
+        write_state,
+    )
     from ._monitor import monitor as replay
 
     spec = load_spec(spec_path)
@@ -83,7 +91,8 @@ def monitor(
             "updated_at": utc_now(),
         }
         try:
-            write_state(state_path(state_dir, spec.name), opened)
+            with state_lock(state_dir, spec.name):
+                write_state(state_path(state_dir, spec.name), opened)
         except OSError as err:
             click.echo(f"error: the state file could not be written: {err}", err=True)
         code = int(ExitCode.PROHIBITED_USE)
@@ -93,20 +102,30 @@ def monitor(
     out = out_dir or Path("out") / spec.name / monitor_id
     check_out_folder(out)
     tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
-    try:
-        outcome = replay(
+
+    def run() -> Any:
+        return replay(
             spec, spec_path=spec_path, log=log, state_dir=state_dir, monitor_id=monitor_id
         )
+
+    problems: list[str] = []
+    try:
+        outcome = run()
+        # The state the guard acts on comes first. A person who acted while the log was
+        # replayed (breaker open/reset) is not overwritten: the replay runs again with it.
+        try:
+            with state_lock(state_dir, spec.name):
+                if len(manual_events(state_dir, spec.name)) != outcome.manual_seen:
+                    outcome = run()
+                state = state_of(outcome.document, tracking_uri=tracking)
+                write_state(state_path(state_dir, spec.name), state)
+        except OSError as err:
+            problems.append(f"the state file could not be written: {err}")
     except MonitorDataError as err:
         click.echo(f"error: could not decide: {err}", err=True)
         click.echo(f"breaker: unchanged (exit {int(ExitCode.UNDECIDED)})")
         return ExitCode.UNDECIDED
     doc = outcome.document
-    problems: list[str] = []
-    try:  # the state the guard acts on comes first
-        write_state(state_path(state_dir, spec.name), state_of(doc, tracking_uri=tracking))
-    except OSError as err:
-        problems.append(f"the state file could not be written: {err}")
     model_uri = str(doc.get("model_uri") or "")
     if tracking and model_uri.startswith("models:/"):
         from ._monitor_record import tag_breaker

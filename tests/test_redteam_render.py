@@ -53,7 +53,7 @@ def test_a_listed_chart_that_is_a_link_is_not_copied(passed_audit, tmp_path, fai
     (folder / "explain_groups.png").symlink_to(secret)
     (folder / "notes.txt").symlink_to(secret)
     out = tmp_path / "again"
-    code, stdout, err = fairgate("render", folder / "results.json", "--out", out)
+    code, _, err = fairgate("render", folder / "results.json", "--out", out)
     assert code == 0, err
     assert not (out / "explain_groups.png").exists() and not (out / "notes.txt").exists()
     for path in out.iterdir():
