@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -46,7 +47,7 @@ from ._spec_policy import (
     ProhibitedUseCheck,
     RequirementCheck,
 )
-from ._spec_rules import label_problems, threshold_problems
+from ._spec_rules import label_problems, not_boolean, threshold_problems
 from ._waiver_spec import Waiver, waiver_problems
 from ._yaml import YamlRefusedError, load_yaml, read_bounded
 
@@ -438,9 +439,13 @@ class DataSpec(_Strict):
         return _existing_file(v, "data.path")
 
 
+#: A bound is a number: ``true`` is not taken for 1 (nor ``false`` for 0).
+Bound = Annotated[float, BeforeValidator(not_boolean)]
+
+
 class _Bounds(_Strict):
-    min: float | None = None
-    max: float | None = None
+    min: Bound | None = None
+    max: Bound | None = None
     source: str = ""
     name: str | None = None
     decide_on: Literal["estimate", "interval"] = "estimate"
