@@ -31,6 +31,7 @@ from metrics import (
     WindowHealth,
     run_breaker,
 )
+from reports import event_disclosed
 
 from ._checks import CheckResult
 from ._monitor_checks import NOT_JUDGED, check_entry, not_run, signal_of, window_checks
@@ -126,7 +127,40 @@ def _beyond(fairness: list[list[CheckResult]], labels: list[str]) -> dict[str, l
     return out
 
 
-def _reason(run: BreakerRun) -> str:
+def _entries(
+    run: BreakerRun, windows: Windows, fairness: list[list[CheckResult]]
+) -> list[dict[str, Any]]:
+    """Each window of the replay as the monitoring document holds it."""
+    return [
+        {
+            "window": w.window,
+            "label": w.label,
+            "end": windows.ends[w.window],
+            "decisions": windows.decisions[w.window],
+            "health": w.health.value,
+            "state": run.states[w.window].value,
+            "estimate": None if w.estimate is None else asdict(w.estimate),
+            "estimated": w.estimated,  # judged on the estimate: too few reviews
+            "pooled": w.pooled,  # windows whose pooled counts tripped it
+            "checks": [check_entry(r) for r in fairness[w.window]],
+            "cells": [
+                {
+                    "group": c.group,
+                    "errors": c.errors,
+                    "cases": c.cases,
+                    "rate": None if c.cases == 0 else c.rate,
+                    "low": None if c.cases == 0 else c.low,
+                    "high": None if c.cases == 0 else c.high,
+                    "judged": c.judged,
+                }
+                for c in w.cells
+            ],
+        }
+        for w in run.windows
+    ]
+
+
+def _reason(run: BreakerRun, entries: list[dict[str, Any]]) -> str:
     if run.final.state is BreakerState.CLOSED or not run.events:
         return "the model decides"
     last = run.events[-1]
@@ -142,9 +176,14 @@ def _reason(run: BreakerRun) -> str:
         )
     elif opened.rate is not None:
         over = f" over the last {opened.pooled} windows" if opened.pooled > 1 else ""
+        shown = event_disclosed({"windows": entries}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%}"
             f"{over} (lower bound {opened.low:.1%} above {opened.bound:.0%})"
+            if shown["rate"] is not None
+            else f"tripped in window {opened.label}: {opened.group} misjudged{over} with the "
+            f"lower bound of its rate above {opened.bound:.0%} (its rate is suppressed: a "
+            "count under 11 could be recovered from it)"
         )
     else:
         cause = "opened"
@@ -204,9 +243,10 @@ def monitor(
         checks=[[signal_of(r) for r in results] for results in fairness],
     )
     judged = sum(w.health is not WindowHealth.INSUFFICIENT for w in run.windows)
+    entries = _entries(run, windows, fairness)
     final = run.final.state
     if final is not BreakerState.CLOSED:
-        code, message = ExitCode.BREAKER_OPEN, f"breaker {final.value}: {_reason(run)}"
+        code, message = ExitCode.BREAKER_OPEN, f"breaker {final.value}: {_reason(run, entries)}"
     elif not judged:
         code = ExitCode.UNDECIDED
         message = (
@@ -270,37 +310,11 @@ def monitor(
             "not_run": not_run(spec),
             "beyond_threshold": beyond,
         },
-        "windows": [
-            {
-                "window": w.window,
-                "label": w.label,
-                "end": windows.ends[w.window],
-                "decisions": windows.decisions[w.window],
-                "health": w.health.value,
-                "state": run.states[w.window].value,
-                "estimate": None if w.estimate is None else asdict(w.estimate),
-                "estimated": w.estimated,  # judged on the estimate: too few reviews
-                "pooled": w.pooled,  # windows whose pooled counts tripped it
-                "checks": [check_entry(r) for r in fairness[w.window]],
-                "cells": [
-                    {
-                        "group": c.group,
-                        "errors": c.errors,
-                        "cases": c.cases,
-                        "rate": None if c.cases == 0 else c.rate,
-                        "low": None if c.cases == 0 else c.low,
-                        "high": None if c.cases == 0 else c.high,
-                        "judged": c.judged,
-                    }
-                    for c in w.cells
-                ],
-            }
-            for w in run.windows
-        ],
+        "windows": entries,
         "events": [e.to_dict() for e in run.events],
         "state": final.value,
         "forced": run.final.forced,
-        "reason": _reason(run),
+        "reason": _reason(run, entries),
         "trips": run.trips,
         "early_warnings": [w.label for w in run.early_warnings],
         "judged_windows": judged,

@@ -200,7 +200,7 @@ def _evidence(
 def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
     import pandas as pd
 
-    from reports import new_staging_folder, write_file
+    from reports import event_disclosed, new_staging_folder, write_file
     from reports._monitor_html import render_monitor_html
 
     staging = new_staging_folder(out, doc["monitor_id"])
@@ -213,7 +213,7 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
             staging,
             "transitions.csv",
             pd.DataFrame(
-                doc["events"],
+                [event_disclosed(doc, ev) for ev in doc["events"]],
                 columns=[
                     "window",
                     "label",

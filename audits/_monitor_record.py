@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reports import metric_key
+from reports import event_disclosed, metric_key, window_disclosure
 
 __all__ = ["CHECK_CODE", "STATE_CODE", "log_guard", "log_monitor", "tag_breaker"]
 
@@ -99,9 +99,12 @@ def log_monitor(
             metrics.append(Metric("decisions", w["decisions"], at, step))
             warned = float(w.get("estimate") is not None)
             metrics.append(Metric("early_warning", warned, at, step))
+            shown = window_disclosure(w)  # the disclosure rule, as in the report
             for c in w["cells"]:
-                metrics.append(Metric(metric_key("reviewed", c["group"]), c["cases"], at, step))
-                if c["judged"]:
+                if shown[c["group"]].denominator is not None:
+                    key = metric_key("reviewed", c["group"])
+                    metrics.append(Metric(key, c["cases"], at, step))
+                if c["judged"] and shown[c["group"]].rate is not None:
                     for name in ("rate", "low", "high"):
                         key = metric_key(f"misjudgment_{name}", c["group"])
                         metrics.append(Metric(key, float(c[name]), at, step))
@@ -112,7 +115,7 @@ def log_monitor(
         if not metrics:
             client.log_batch(run_id, params=params)
         events = pd.DataFrame(
-            document["events"]
+            [event_disclosed(document, ev) for ev in document["events"]]
             or [{"window": None, "label": "", "before": "", "after": "", "cause": "none"}]
         )
         client.log_table(run_id, data=events, artifact_file="breaker_transitions.json")

@@ -27,6 +27,7 @@ from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import DEFAULT_STORE, AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
+from ._monitor_disclose import event_disclosed, window_disclosure
 from ._pages import page_name
 from ._plain import check_message
 from ._site import site_files, system_key
@@ -67,6 +68,7 @@ __all__ = [
     "diff_text",
     "discard",
     "disclose",
+    "event_disclosed",
     "group_values",
     "highest_named",
     "load_artifacts",
@@ -91,6 +93,7 @@ __all__ = [
     "transparency_record",
     "waiver_line",
     "waiver_rows",
+    "window_disclosure",
     "withheld_values",
     "write_all",
     "write_file",

@@ -7,14 +7,17 @@ guard reads; a ``fairgate breaker open`` recorded in between was overwritten by 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from .bad_inputs_support import ROOT
-from .monitor_support import monitor_spec, service_log
+from .monitor_support import HOUR, START, monitor_spec, service_log
 
 #: A person forcing the breaker open.
 ACT = ("open", "service-watch", "--by", "Ana", "--reason", "complaints")
@@ -75,3 +78,75 @@ def test_a_person_s_action_waits_for_the_state_lock(tmp_path) -> None:
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 0, stdout + stderr
     assert '"state": "open"' in (state / "service-watch.json").read_text(encoding="utf-8")
+
+
+# --- small counts in the monitoring evidence ------------------------------------------------
+
+
+def _window_log(windows: list[dict[str, tuple[int, int]]]) -> pd.DataFrame:
+    """A reviewed log: per window and group, ``(reviewed decisions, misjudged ones)``."""
+    rows = []
+    for w, groups in enumerate(windows):
+        for group, (cases, errors) in groups.items():
+            for i in range(cases):
+                wrong = i < errors
+                rows.append(
+                    {
+                        "ts": START + w * HOUR + pd.Timedelta(seconds=10 + i),
+                        "group": group,
+                        "x": 0.0,
+                        "decision": int(wrong),
+                        "outcome": 0.0,
+                        "score": 0.5,
+                    }
+                )
+    rows.append({**rows[-1], "ts": START + len(windows) * HOUR, "outcome": float("nan")})
+    return pd.DataFrame(rows)
+
+
+def test_the_monitoring_evidence_shows_no_count_under_11(fairgate, tmp_path) -> None:
+    """report.html showed the rate of a group with 9 reviewed decisions (22.2%: 2 of 9) and
+    of one with 11 (9.1%: 1 of 11), the trip event of 8 of 9 misjudged, and MLflow got the
+    metric reviewed/group_a = 9 and those rates: counts under 11 recovered in all of them."""
+    from mlflow.tracking import MlflowClient
+
+    log = tmp_path / "log.csv"
+    _window_log(
+        [
+            {"a": (11, 1), "b": (109, 11)},
+            {"a": (9, 2), "b": (111, 12)},
+            {"a": (9, 8), "b": (111, 12)},
+        ]
+    ).to_csv(log, index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(monitor_spec(log, min_cases=5)), encoding="utf-8")
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "out"
+    code, stdout, err = fairgate(
+        "monitor", spec, "--log", log, "--state-dir", tmp_path / "s", "--out", out,
+        "--tracking-uri", tracking,
+    )  # fmt: skip
+    assert code == 5, stdout + err
+    doc = json.loads((out / "monitoring.json").read_text(encoding="utf-8"))
+    trip = next(e for e in doc["events"] if e["cause"] == "trip")
+    assert (trip["group"], trip["errors"], trip["cases"]) == ("group=a", 8, 9)  # the evidence
+    report = (out / "report.html").read_text(encoding="utf-8")
+    for leak in ("9.1%", "22.2%", "88.9%", ">9<"):
+        assert leak not in report, leak
+    assert "suppressed" in report
+    transitions = pd.read_csv(out / "transitions.csv")
+    assert transitions.loc[transitions["cause"] == "trip", "rate"].isna().all()
+    client = MlflowClient(tracking_uri=tracking)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("fairgate/service-watch").experiment_id]
+    )
+    reviewed = client.get_metric_history(run.info.run_id, "reviewed/group_a")
+    assert all(m.value >= 11 for m in reviewed)
+    for name in ("rate", "low", "high"):
+        assert not client.get_metric_history(run.info.run_id, f"misjudgment_{name}/group_a")
+    overall = client.get_metric_history(run.info.run_id, "misjudgment_rate/overall")
+    # Window 0: a's 1 of 11 is held back, so the window's 12 of 120 would give it back by
+    # subtraction from b's 11 of 109 (complementary); windows 1 and 2 hold back two groups.
+    assert [m.step for m in overall] == [1, 2]
+    table = client.download_artifacts(run.info.run_id, "breaker_transitions.json")
+    assert "0.888" not in Path(table).read_text(encoding="utf-8")
