@@ -160,7 +160,7 @@ def _entries(
     ]
 
 
-def _reason(run: BreakerRun, entries: list[dict[str, Any]]) -> str:
+def _reason(run: BreakerRun, entries: list[dict[str, Any]], policy: dict[str, Any]) -> str:
     if run.final.state is BreakerState.CLOSED or not run.events:
         return "the model decides"
     last = run.events[-1]
@@ -169,14 +169,19 @@ def _reason(run: BreakerRun, entries: list[dict[str, Any]]) -> str:
     opened = next((e for e in reversed(run.events) if e.after is BreakerState.OPEN), last)
     if opened.check is not None:
         worst = f"; least favoured group {opened.group}" if opened.group else ""
+        shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: fairness check {opened.check} at "
             f"{opened.rate:.3f} (interval {opened.low:.3f} to {opened.high:.3f}, wholly beyond "
             f"the threshold {opened.bound:g}{worst})"
+            if shown["rate"] is not None
+            else f"tripped in window {opened.label}: fairness check {opened.check} with its "
+            f"interval wholly beyond the threshold {opened.bound:g}{worst} (its value is "
+            "suppressed: a count under 11 could be recovered from it)"
         )
     elif opened.rate is not None:
         over = f" over the last {opened.pooled} windows" if opened.pooled > 1 else ""
-        shown = event_disclosed({"windows": entries}, opened.to_dict())
+        shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%}"
             f"{over} (lower bound {opened.low:.1%} above {opened.bound:.0%})"
@@ -244,9 +249,13 @@ def monitor(
     )
     judged = sum(w.health is not WindowHealth.INSUFFICIENT for w in run.windows)
     entries = _entries(run, windows, fairness)
+    reason = _reason(run, entries, {"metric": mon.metric})
     final = run.final.state
     if final is not BreakerState.CLOSED:
-        code, message = ExitCode.BREAKER_OPEN, f"breaker {final.value}: {_reason(run, entries)}"
+        code, message = (
+            ExitCode.BREAKER_OPEN,
+            f"breaker {final.value}: {reason}",
+        )
     elif not judged:
         code = ExitCode.UNDECIDED
         message = (
@@ -314,7 +323,7 @@ def monitor(
         "events": [e.to_dict() for e in run.events],
         "state": final.value,
         "forced": run.final.forced,
-        "reason": _reason(run, entries),
+        "reason": reason,
         "trips": run.trips,
         "early_warnings": [w.label for w in run.early_warnings],
         "judged_windows": judged,

@@ -27,7 +27,7 @@ from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import DEFAULT_STORE, AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
-from ._monitor_disclose import event_disclosed, window_disclosure
+from ._monitor_disclose import check_hidden, event_disclosed, window_disclosure
 from ._pages import page_name
 from ._plain import check_message
 from ._site import site_files, system_key
@@ -58,6 +58,7 @@ __all__ = [
     "RetryPolicy",
     "audit_run",
     "check_counts",
+    "check_hidden",
     "check_message",
     "check_out_folder",
     "check_renderable",

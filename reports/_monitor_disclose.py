@@ -16,7 +16,7 @@ from typing import Any
 
 from ._suppress import MIN_CELL, Disclosure, disclose, suppressed
 
-__all__ = ["event_disclosed", "window_disclosure"]
+__all__ = ["check_hidden", "event_disclosed", "window_disclosure"]
 
 _HIDDEN = Disclosure(None, None, None, True)
 
@@ -46,6 +46,17 @@ def window_disclosure(window: dict[str, Any]) -> dict[str, Disclosure]:
     return shown
 
 
+def check_hidden(document: dict[str, Any], window: dict[str, Any], check: dict[str, Any]) -> bool:
+    """Whether a fairness check's value and interval in ``window`` must not be shown: a
+    disparity of the very rate the window's cells hold, while one of the groups' rates is
+    held back, gives that rate back (with the other groups' rates, or the window's)."""
+    if check.get("metric") != (document.get("policy") or {}).get("metric"):
+        return False
+    cases = {c["group"]: c["cases"] for c in window["cells"]}
+    shown = window_disclosure(window)
+    return any(shown[g].rate is None and cases[g] for g in shown if g != "overall" and cases[g])
+
+
 def _pooled_hidden(document: dict[str, Any], event: dict[str, Any]) -> bool:
     """Whether one of the windows an event pools holds back its group's count or rate."""
     group, last = event.get("group"), event.get("window")
@@ -67,10 +78,21 @@ def _pooled_hidden(document: dict[str, Any], event: dict[str, Any]) -> bool:
 
 
 def event_disclosed(document: dict[str, Any], event: dict[str, Any]) -> dict[str, Any]:
-    """``event`` as a person may read it: its counts, rate and interval ``None`` where the
-    rule holds them back (a person's action and a fairness check's disparity are kept)."""
+    """``event`` as a person may read it: its counts, rate and interval (a fairness check's
+    value and interval) ``None`` where the rule holds them back."""
     out = dict(event)
-    if event.get("check") or event.get("cases") is None:
+    if event.get("check"):
+        window = next(
+            (w for w in document.get("windows") or [] if w["window"] == event.get("window")),
+            None,
+        )
+        check = next(
+            (c for c in (window or {}).get("checks", []) if c["name"] == event["check"]), None
+        )
+        if window is None or check is None or check_hidden(document, window, check):
+            out.update(rate=None, low=None, high=None)
+        return out
+    if event.get("cases") is None:
         return out
     shown = disclose(
         numerator=event.get("errors"), denominator=event["cases"], rate=event.get("rate")

@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 import yaml
+
+from reports import metric_key
 
 from .bad_inputs_support import ROOT
 from .monitor_support import HOUR, START, monitor_spec, service_log
@@ -150,3 +153,37 @@ def test_the_monitoring_evidence_shows_no_count_under_11(fairgate, tmp_path) -> 
     assert [m.step for m in overall] == [1, 2]
     table = client.download_artifacts(run.info.run_id, "breaker_transitions.json")
     assert "0.888" not in Path(table).read_text(encoding="utf-8")
+
+
+def test_a_disparity_does_not_give_back_a_rate_held_back(fairgate, tmp_path) -> None:
+    """Group a: 4 misjudged of 40 (its rate held back), b: 11 of 109 (10.1%, shown). The
+    window's error_rate difference, 0.001, gave a's rate back (10.0%: 4 of 40) in the report,
+    its chart and the MLflow metric check_value."""
+    from mlflow.tracking import MlflowClient
+
+    log = tmp_path / "log.csv"
+    _window_log([{"a": (40, 4), "b": (109, 11)}]).to_csv(log, index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(monitor_spec(log, min_cases=5)), encoding="utf-8")
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    out = tmp_path / "out"
+    code, stdout, err = fairgate(
+        "monitor", spec, "--log", log, "--state-dir", tmp_path / "s", "--out", out,
+        "--tracking-uri", tracking,
+    )  # fmt: skip
+    assert code == 0, stdout + err
+    doc = json.loads((out / "monitoring.json").read_text(encoding="utf-8"))
+    (check,) = doc["windows"][0]["checks"]
+    assert check["value"] == pytest.approx(11 / 109 - 4 / 40)  # the evidence keeps it
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "10.1%" in report  # b's rate may be shown ...
+    assert f"{check['value']:.3f}" not in report  # ... the disparity may not
+    assert "value suppressed" in report
+    client = MlflowClient(tracking_uri=tracking)
+    (run,) = client.search_runs(
+        [client.get_experiment_by_name("fairgate/service-watch").experiment_id]
+    )
+    key = metric_key("check_value", check["name"])
+    assert not client.get_metric_history(run.info.run_id, key)
+    status = client.get_metric_history(run.info.run_id, metric_key("check_status", check["name"]))
+    assert [m.step for m in status] == [0]
