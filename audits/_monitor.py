@@ -55,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STATE_DIR",
+    "ManualLogError",
     "MonitorDataError",
     "MonitorOutcome",
     "Windows",
@@ -70,6 +71,10 @@ __all__ = [
     "state_path",
     "write_state",
 ]
+
+
+class ManualLogError(MonitorDataError):
+    """People's recorded actions cannot be read: one of them may have stopped the model."""
 
 
 @dataclass(frozen=True)
@@ -227,17 +232,24 @@ def monitor(
     frame, files = read_log(log)
     windows = cut_windows(frame, spec)
     time_windows = mon.window_seconds is not None
-    people = manual_events(state_dir, spec.name)
-    manual = [
-        ManualEvent(
-            ManualAction(e["action"]),
-            by=e["by"],
-            reason=e["reason"],
-            after_windows=_after_windows(e, windows, time_windows=time_windows),
-            at=e.get("at"),
-        )
-        for e in people
-    ]
+    try:
+        people = manual_events(state_dir, spec.name)
+        manual = [
+            ManualEvent(
+                ManualAction(e["action"]),
+                by=e["by"],
+                reason=e["reason"],
+                after_windows=_after_windows(e, windows, time_windows=time_windows),
+                at=e.get("at"),
+            )
+            for e in people
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        where = Path(state_dir) / f"{spec.name}.manual.jsonl"
+        raise ManualLogError(
+            f"people's actions in {str(where)!r} cannot be replayed ({type(err).__name__}: "
+            f"{err}): repair the file (each line one action written by fairgate breaker)"
+        ) from err
     fairness = window_checks(windows, spec, min_cases=policy.min_cases, seed=spec.seed)
     run = run_breaker(
         windows.counts,

@@ -63,6 +63,7 @@ def monitor(
 
     from ._document import new_audit_id
     from ._monitor import (
+        ManualLogError,
         MonitorDataError,
         manual_events,
         policy_of,
@@ -81,20 +82,7 @@ def monitor(
     if refused:  # never a closed breaker (a serving model) for a prohibited use
         for reason in refused:
             click.echo(f"error: {reason}", err=True)
-        from ._provenance import utc_now
-
-        opened = {  # an earlier "closed" state must not keep a guard serving the model
-            "system": spec.name,
-            "state": "open",
-            "forced": True,
-            "reason": "prohibited use: " + "; ".join(refused),
-            "updated_at": utc_now(),
-        }
-        try:
-            with state_lock(state_dir, spec.name):
-                write_state(state_path(state_dir, spec.name), opened)
-        except OSError as err:
-            click.echo(f"error: the state file could not be written: {err}", err=True)
+        _open_state(state_dir, spec.name, "prohibited use: " + "; ".join(refused))
         code = int(ExitCode.PROHIBITED_USE)
         click.echo(f"breaker: open, not replayed (exit {code}); the declared use is prohibited")
         return ExitCode.PROHIBITED_USE
@@ -121,6 +109,11 @@ def monitor(
                 write_state(state_path(state_dir, spec.name), state)
         except OSError as err:
             problems.append(f"the state file could not be written: {err}")
+    except ManualLogError as err:  # a person's unreadable action may have stopped the model
+        click.echo(f"error: could not decide: {err}", err=True)
+        _open_state(state_dir, spec.name, f"people's actions cannot be read: {err}")
+        click.echo(f"breaker: open, not replayed (exit {int(ExitCode.UNDECIDED)})")
+        return ExitCode.UNDECIDED
     except MonitorDataError as err:
         click.echo(f"error: could not decide: {err}", err=True)
         click.echo(f"breaker: unchanged (exit {int(ExitCode.UNDECIDED)})")
@@ -163,6 +156,19 @@ def monitor(
         click.echo(f"error: {problem}", err=True)
     click.echo(f"breaker: {doc['state']} (exit {int(code)}); {doc['message']}; evidence in {out}")
     return code
+
+
+def _open_state(state_dir: Path, system: str, reason: str) -> None:
+    """Write the state file open: an earlier "closed" must not keep a guard serving."""
+    from ._monitor import state_lock, state_path, write_state
+    from ._provenance import utc_now
+
+    opened = {"system": system, "state": "open", "forced": True, "reason": reason}
+    try:
+        with state_lock(state_dir, system):
+            write_state(state_path(state_dir, system), {**opened, "updated_at": utc_now()})
+    except OSError as err:
+        click.echo(f"error: the state file could not be written: {err}", err=True)
 
 
 def _evidence(

@@ -187,3 +187,29 @@ def test_a_disparity_does_not_give_back_a_rate_held_back(fairgate, tmp_path) -> 
     assert not client.get_metric_history(run.info.run_id, key)
     status = client.get_metric_history(run.info.run_id, metric_key("check_status", check["name"]))
     assert [m.step for m in status] == [0]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ['{"action": "force_op', '{"action": "reset_all", "by": "A", "reason": "r"}', "[1, 2]"],
+)
+def test_unreadable_actions_of_people_open_the_breaker(fairgate, tmp_path, line: str) -> None:
+    """A half-written or unknown action in <system>.manual.jsonl (a person's stop, perhaps)
+    crashed every later monitor run ('fairgate failed: JSONDecodeError', exit 2) and left
+    the state file as it was: "closed", and the guard kept the model deciding."""
+    log = tmp_path / "log.csv"
+    service_log([0.05] * 3).to_csv(log, index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(yaml.safe_dump(monitor_spec(log)), encoding="utf-8")
+    state = tmp_path / "state"
+    args = ("--log", log, "--state-dir", state, "--no-mlflow")
+    code, stdout, err = fairgate("monitor", spec, *args, "--out", tmp_path / "o1")
+    assert code == 0, stdout + err
+    with (state / "service-watch.manual.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
+    code, stdout, err = fairgate("monitor", spec, *args, "--out", tmp_path / "o2")
+    assert code == 2, stdout + err
+    assert "service-watch.manual.jsonl" in err and "cannot be replayed" in err
+    assert "fairgate failed" not in err
+    code, stdout, _ = fairgate("breaker", "status", "service-watch", "--state-dir", state)
+    assert code == 5 and "people's actions cannot be read" in stdout
