@@ -102,13 +102,27 @@ def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
 _TOLERANCE = 1e-9  # exact decisions at the threshold are rational; floats may miss by an ulp
 
 
+def _real(value: Any) -> bool:
+    """A finite number (a boolean, a text or NaN is no value of a check)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
+
+
+def _shown(value: Any) -> str:
+    """A value of a document for a message: its ``repr``, cut to 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
 def _beyond(value: Any, threshold: dict[str, Any]) -> bool:
-    if not isinstance(value, int | float) or not math.isfinite(value):
+    if not _real(value):
         return False
     low, high = threshold.get("min"), threshold.get("max")
-    return (low is not None and value < low - _TOLERANCE) or (
-        high is not None and value > high + _TOLERANCE
-    )
+    return (_real(low) and value < low - _TOLERANCE) or (_real(high) and value > high + _TOLERANCE)
 
 
 def contradictions(document: dict[str, Any]) -> list[str]:
@@ -143,10 +157,20 @@ def contradictions(document: dict[str, Any]) -> list[str]:
         if not isinstance(check, dict) or check.get("status") != Status.PASS:
             continue
         value, threshold = check.get("value"), check.get("threshold") or {}
-        details = check.get("details") or {}
+        details = check.get("details") if isinstance(check.get("details"), dict) else {}
         ci = check.get("ci") or []
+        ci = ci if isinstance(ci, list) else [ci]
+        bounds = [threshold.get(side) for side in ("min", "max")]
         if value is None:
             found.append(f"checks[{i}] passed with no value")
+        elif not _real(value) or not all(_real(x) for x in ci if x is not None):
+            found.append(
+                f"checks[{i}] passed with {_shown(value)} (interval {_shown(ci)}), not a number"
+            )
+        elif not any(_real(b) for b in bounds) or not all(
+            _real(b) for b in bounds if b is not None
+        ):
+            found.append(f"checks[{i}] passed under {_shown(threshold)}, which bounds nothing")
         elif _beyond(value, threshold) or (
             check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)
         ):
@@ -154,6 +178,7 @@ def contradictions(document: dict[str, Any]) -> list[str]:
         if details.get("insufficient_groups") and check.get("type") != "robustness":
             found.append(f"checks[{i}] passed with groups too small to judge")
     validation = document.get("data_validation") or {}
+    validation = validation if isinstance(validation, dict) else {"success": False}
     passing = (Verdict.PASS, Verdict.PASS_WITH_WAIVERS)
     if document.get("verdict") in passing and validation.get("success") is False:
         found.append("the verdict is pass but the data validation failed")

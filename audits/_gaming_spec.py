@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from ._spec_rules import not_boolean
 
 __all__ = [
     "GAMING_TYPES",
@@ -24,7 +26,7 @@ __all__ = [
 
 GAMING_TYPES = ("manipulability", "counterfactual_flip", "recourse")
 
-Share = Annotated[float, Field(ge=0.0, le=1.0)]
+Share = Annotated[float, BeforeValidator(not_boolean), Field(ge=0.0, le=1.0)]
 Value = int | float | str | bool
 
 
@@ -185,4 +187,22 @@ def gaming_problems(spec: Any) -> list[str]:
                     f"checks[{i}].proxies must name features other than the label and the "
                     f"attribute. Got {check.proxies!r} instead."
                 )
+        problems += _loose_bounds(i, check)
     return problems
+
+
+def _loose_bounds(i: int, check: Any) -> list[str]:
+    """A gaming check whose every bound is met by any share (``max_share: 1``,
+    ``max_disparity: 1``, ``min_share: 0``, and no cost gap): it cannot fail."""
+    edges = {"max_share": 1.0, "max_disparity": 1.0, "min_share": 0.0}
+    given = {k: getattr(check, k, None) for k in (*edges, "max_cost_gap")}
+    given = {k: v for k, v in given.items() if v is not None}
+    if not given or "max_cost_gap" in given:
+        return []
+    if all(v >= edges[k] if k.startswith("max") else v <= edges[k] for k, v in given.items()):
+        bounds = ", ".join(f"{k}: {v:g}" for k, v in given.items())
+        return [
+            f"checks[{i}] lets every share pass (a share is always within [0, 1]): a check "
+            f"that cannot fail blocks nothing. Got {bounds} instead."
+        ]
+    return []

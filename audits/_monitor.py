@@ -31,6 +31,7 @@ from metrics import (
     WindowHealth,
     run_breaker,
 )
+from reports import event_disclosed
 
 from ._checks import CheckResult
 from ._monitor_checks import NOT_JUDGED, check_entry, not_run, signal_of, window_checks
@@ -40,6 +41,7 @@ from ._monitor_state import (
     manual_events,
     read_state,
     record_manual,
+    state_lock,
     state_of,
     state_path,
     write_state,
@@ -53,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_STATE_DIR",
+    "ManualLogError",
     "MonitorDataError",
     "MonitorOutcome",
     "Windows",
@@ -63,10 +66,15 @@ __all__ = [
     "read_log",
     "read_state",
     "record_manual",
+    "state_lock",
     "state_of",
     "state_path",
     "write_state",
 ]
+
+
+class ManualLogError(MonitorDataError):
+    """People's recorded actions cannot be read: one of them may have stopped the model."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,8 @@ class MonitorOutcome:
     run: BreakerRun
     code: ExitCode
     message: str
+    #: How many of people's recorded actions the replay applied.
+    manual_seen: int = 0
 
 
 def policy_of(spec: AuditSpec) -> BreakerPolicy:
@@ -122,7 +132,40 @@ def _beyond(fairness: list[list[CheckResult]], labels: list[str]) -> dict[str, l
     return out
 
 
-def _reason(run: BreakerRun) -> str:
+def _entries(
+    run: BreakerRun, windows: Windows, fairness: list[list[CheckResult]]
+) -> list[dict[str, Any]]:
+    """Each window of the replay as the monitoring document holds it."""
+    return [
+        {
+            "window": w.window,
+            "label": w.label,
+            "end": windows.ends[w.window],
+            "decisions": windows.decisions[w.window],
+            "health": w.health.value,
+            "state": run.states[w.window].value,
+            "estimate": None if w.estimate is None else asdict(w.estimate),
+            "estimated": w.estimated,  # judged on the estimate: too few reviews
+            "pooled": w.pooled,  # windows whose pooled counts tripped it
+            "checks": [check_entry(r) for r in fairness[w.window]],
+            "cells": [
+                {
+                    "group": c.group,
+                    "errors": c.errors,
+                    "cases": c.cases,
+                    "rate": None if c.cases == 0 else c.rate,
+                    "low": None if c.cases == 0 else c.low,
+                    "high": None if c.cases == 0 else c.high,
+                    "judged": c.judged,
+                }
+                for c in w.cells
+            ],
+        }
+        for w in run.windows
+    ]
+
+
+def _reason(run: BreakerRun, entries: list[dict[str, Any]], policy: dict[str, Any]) -> str:
     if run.final.state is BreakerState.CLOSED or not run.events:
         return "the model decides"
     last = run.events[-1]
@@ -131,16 +174,26 @@ def _reason(run: BreakerRun) -> str:
     opened = next((e for e in reversed(run.events) if e.after is BreakerState.OPEN), last)
     if opened.check is not None:
         worst = f"; least favoured group {opened.group}" if opened.group else ""
+        shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: fairness check {opened.check} at "
             f"{opened.rate:.3f} (interval {opened.low:.3f} to {opened.high:.3f}, wholly beyond "
             f"the threshold {opened.bound:g}{worst})"
+            if shown["rate"] is not None
+            else f"tripped in window {opened.label}: fairness check {opened.check} with its "
+            f"interval wholly beyond the threshold {opened.bound:g}{worst} (its value is "
+            "suppressed: a count under 11 could be recovered from it)"
         )
     elif opened.rate is not None:
         over = f" over the last {opened.pooled} windows" if opened.pooled > 1 else ""
+        shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%}"
             f"{over} (lower bound {opened.low:.1%} above {opened.bound:.0%})"
+            if shown["rate"] is not None
+            else f"tripped in window {opened.label}: {opened.group} misjudged{over} with the "
+            f"lower bound of its rate above {opened.bound:.0%} (its rate is suppressed: a "
+            "count under 11 could be recovered from it)"
         )
     else:
         cause = "opened"
@@ -179,17 +232,24 @@ def monitor(
     frame, files = read_log(log)
     windows = cut_windows(frame, spec)
     time_windows = mon.window_seconds is not None
-    people = manual_events(state_dir, spec.name)
-    manual = [
-        ManualEvent(
-            ManualAction(e["action"]),
-            by=e["by"],
-            reason=e["reason"],
-            after_windows=_after_windows(e, windows, time_windows=time_windows),
-            at=e.get("at"),
-        )
-        for e in people
-    ]
+    try:
+        people = manual_events(state_dir, spec.name)
+        manual = [
+            ManualEvent(
+                ManualAction(e["action"]),
+                by=e["by"],
+                reason=e["reason"],
+                after_windows=_after_windows(e, windows, time_windows=time_windows),
+                at=e.get("at"),
+            )
+            for e in people
+        ]
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        where = Path(state_dir) / f"{spec.name}.manual.jsonl"
+        raise ManualLogError(
+            f"people's actions in {str(where)!r} cannot be replayed ({type(err).__name__}: "
+            f"{err}): repair the file (each line one action written by fairgate breaker)"
+        ) from err
     fairness = window_checks(windows, spec, min_cases=policy.min_cases, seed=spec.seed)
     run = run_breaker(
         windows.counts,
@@ -200,9 +260,14 @@ def monitor(
         checks=[[signal_of(r) for r in results] for results in fairness],
     )
     judged = sum(w.health is not WindowHealth.INSUFFICIENT for w in run.windows)
+    entries = _entries(run, windows, fairness)
+    reason = _reason(run, entries, {"metric": mon.metric})
     final = run.final.state
     if final is not BreakerState.CLOSED:
-        code, message = ExitCode.BREAKER_OPEN, f"breaker {final.value}: {_reason(run)}"
+        code, message = (
+            ExitCode.BREAKER_OPEN,
+            f"breaker {final.value}: {reason}",
+        )
     elif not judged:
         code = ExitCode.UNDECIDED
         message = (
@@ -266,41 +331,17 @@ def monitor(
             "not_run": not_run(spec),
             "beyond_threshold": beyond,
         },
-        "windows": [
-            {
-                "window": w.window,
-                "label": w.label,
-                "end": windows.ends[w.window],
-                "decisions": windows.decisions[w.window],
-                "health": w.health.value,
-                "state": run.states[w.window].value,
-                "estimate": None if w.estimate is None else asdict(w.estimate),
-                "estimated": w.estimated,  # judged on the estimate: too few reviews
-                "pooled": w.pooled,  # windows whose pooled counts tripped it
-                "checks": [check_entry(r) for r in fairness[w.window]],
-                "cells": [
-                    {
-                        "group": c.group,
-                        "errors": c.errors,
-                        "cases": c.cases,
-                        "rate": None if c.cases == 0 else c.rate,
-                        "low": None if c.cases == 0 else c.low,
-                        "high": None if c.cases == 0 else c.high,
-                        "judged": c.judged,
-                    }
-                    for c in w.cells
-                ],
-            }
-            for w in run.windows
-        ],
+        "windows": entries,
         "events": [e.to_dict() for e in run.events],
         "state": final.value,
         "forced": run.final.forced,
-        "reason": _reason(run),
+        "reason": reason,
         "trips": run.trips,
         "early_warnings": [w.label for w in run.early_warnings],
         "judged_windows": judged,
         "exit_code": int(code),
         "message": message,
     }
-    return MonitorOutcome(document=document, run=run, code=code, message=message)
+    return MonitorOutcome(
+        document=document, run=run, code=code, message=message, manual_seen=len(people)
+    )

@@ -63,7 +63,16 @@ def monitor(
     from reports import check_out_folder, default_tracking_uri, set_aside
 
     from ._document import new_audit_id
-    from ._monitor import MonitorDataError, policy_of, state_of, state_path, write_state
+    from ._monitor import (
+        ManualLogError,
+        MonitorDataError,
+        manual_events,
+        policy_of,
+        state_lock,
+        state_of,
+        state_path,
+        write_state,
+    )
     from ._monitor import monitor as replay
 
     spec = load_spec(spec_path)
@@ -74,19 +83,7 @@ def monitor(
     if refused:  # never a closed breaker (a serving model) for a prohibited use
         for reason in refused:
             click.echo(f"error: {reason}", err=True)
-        from ._provenance import utc_now
-
-        opened = {  # an earlier "closed" state must not keep a guard serving the model
-            "system": spec.name,
-            "state": "open",
-            "forced": True,
-            "reason": "prohibited use: " + "; ".join(refused),
-            "updated_at": utc_now(),
-        }
-        try:
-            write_state(state_path(state_dir, spec.name), opened)
-        except OSError as err:
-            click.echo(f"error: the state file could not be written: {err}", err=True)
+        _open_state(state_dir, spec.name, "prohibited use: " + "; ".join(refused))
         code = int(ExitCode.PROHIBITED_USE)
         click.echo(f"breaker: open, not replayed (exit {code}); the declared use is prohibited")
         return ExitCode.PROHIBITED_USE
@@ -94,20 +91,35 @@ def monitor(
     out = out_dir or Path("out") / spec.name / monitor_id
     check_out_folder(out)
     tracking = None if no_mlflow else (tracking_uri or default_tracking_uri())
-    try:
-        outcome = replay(
+
+    def run() -> Any:
+        return replay(
             spec, spec_path=spec_path, log=log, state_dir=state_dir, monitor_id=monitor_id
         )
+
+    problems: list[str] = []
+    try:
+        outcome = run()
+        # The state the guard acts on comes first. A person who acted while the log was
+        # replayed (breaker open/reset) is not overwritten: the replay runs again with it.
+        try:
+            with state_lock(state_dir, spec.name):
+                if len(manual_events(state_dir, spec.name)) != outcome.manual_seen:
+                    outcome = run()
+                state = state_of(outcome.document, tracking_uri=tracking)
+                write_state(state_path(state_dir, spec.name), state)
+        except OSError as err:
+            problems.append(f"the state file could not be written: {err}")
+    except ManualLogError as err:  # a person's unreadable action may have stopped the model
+        click.echo(f"error: could not decide: {err}", err=True)
+        _open_state(state_dir, spec.name, f"people's actions cannot be read: {err}")
+        click.echo(f"breaker: open, not replayed (exit {int(ExitCode.UNDECIDED)})")
+        return ExitCode.UNDECIDED
     except MonitorDataError as err:
         click.echo(f"error: could not decide: {err}", err=True)
         click.echo(f"breaker: unchanged (exit {int(ExitCode.UNDECIDED)})")
         return ExitCode.UNDECIDED
     doc = outcome.document
-    problems: list[str] = []
-    try:  # the state the guard acts on comes first
-        write_state(state_path(state_dir, spec.name), state_of(doc, tracking_uri=tracking))
-    except OSError as err:
-        problems.append(f"the state file could not be written: {err}")
     model_uri = str(doc.get("model_uri") or "")
     if tracking and model_uri.startswith("models:/"):
         from ._monitor_record import tag_breaker
@@ -148,6 +160,19 @@ def monitor(
     return code
 
 
+def _open_state(state_dir: Path, system: str, reason: str) -> None:
+    """Write the state file open: an earlier "closed" must not keep a guard serving."""
+    from ._monitor import state_lock, state_path, write_state
+    from ._provenance import utc_now
+
+    opened = {"system": system, "state": "open", "forced": True, "reason": reason}
+    try:
+        with state_lock(state_dir, system):
+            write_state(state_path(state_dir, system), {**opened, "updated_at": utc_now()})
+    except OSError as err:
+        click.echo(f"error: the state file could not be written: {err}", err=True)
+
+
 def _evidence(
     doc: dict[str, Any], out: Path, *, tracking: str | None, experiment: str
 ) -> list[str]:
@@ -186,7 +211,7 @@ def _evidence(
 def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
     import pandas as pd
 
-    from reports import new_staging_folder, write_file
+    from reports import event_disclosed, new_staging_folder, write_file
     from reports._monitor_html import render_monitor_html
 
     staging = new_staging_folder(out, doc["monitor_id"])
@@ -199,7 +224,7 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
             staging,
             "transitions.csv",
             pd.DataFrame(
-                doc["events"],
+                [event_disclosed(doc, ev) for ev in doc["events"]],
                 columns=[
                     "window",
                     "label",

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reports import metric_key
+from reports import check_hidden, event_disclosed, metric_key, window_disclosure
 
 __all__ = ["CHECK_CODE", "STATE_CODE", "log_guard", "log_monitor", "tag_breaker"]
 
@@ -49,13 +49,16 @@ def _millis(label: str, fallback: int) -> int:
         return fallback
 
 
-def _check_metrics(checks: list[dict[str, Any]], at: int, step: int) -> list[Any]:
-    """Per fairness check of a window: its status code, and its value and interval."""
+def _check_metrics(document: dict[str, Any], window: dict[str, Any], at: int) -> list[Any]:
+    """Per fairness check of a window: its status code, and its value and interval (unless
+    the disclosure rule holds them back)."""
     from mlflow.entities import Metric
 
-    out = []
-    for c in checks:
+    out, step = [], int(window["window"])
+    for c in window.get("checks", []):
         out.append(Metric(metric_key("check_status", c["name"]), CHECK_CODE[c["status"]], at, step))
+        if check_hidden(document, window, c):
+            continue
         if c["value"] is not None:
             out.append(Metric(metric_key("check_value", c["name"]), float(c["value"]), at, step))
         if c["ci"] is not None:
@@ -99,20 +102,23 @@ def log_monitor(
             metrics.append(Metric("decisions", w["decisions"], at, step))
             warned = float(w.get("estimate") is not None)
             metrics.append(Metric("early_warning", warned, at, step))
+            shown = window_disclosure(w)  # the disclosure rule, as in the report
             for c in w["cells"]:
-                metrics.append(Metric(metric_key("reviewed", c["group"]), c["cases"], at, step))
-                if c["judged"]:
+                if shown[c["group"]].denominator is not None:
+                    key = metric_key("reviewed", c["group"])
+                    metrics.append(Metric(key, c["cases"], at, step))
+                if c["judged"] and shown[c["group"]].rate is not None:
                     for name in ("rate", "low", "high"):
                         key = metric_key(f"misjudgment_{name}", c["group"])
                         metrics.append(Metric(key, float(c[name]), at, step))
-            metrics.extend(_check_metrics(w.get("checks", []), at, step))
+            metrics.extend(_check_metrics(document, w, at))
         metrics.append(Metric("trips", document["trips"], now, 0))
         for i in range(0, len(metrics), 1000):
             client.log_batch(run_id, metrics=metrics[i : i + 1000], params=[] if i else params)
         if not metrics:
             client.log_batch(run_id, params=params)
         events = pd.DataFrame(
-            document["events"]
+            [event_disclosed(document, ev) for ev in document["events"]]
             or [{"window": None, "label": "", "before": "", "after": "", "cause": "none"}]
         )
         client.log_table(run_id, data=events, artifact_file="breaker_transitions.json")

@@ -2,12 +2,18 @@
 
 Files: the state file ``<state dir>/<system>.json``, replaced in one rename, and people's
 actions ``<state dir>/<system>.manual.jsonl``, appended and replayed by every monitor run.
+Both are changed only under an exclusive lock on ``<state dir>/<system>.lock``
+(:func:`state_lock`), so a person's action taken while a monitor replays the log is never
+overwritten by the state that replay computed without it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,7 @@ __all__ = [
     "manual_events",
     "read_state",
     "record_manual",
+    "state_lock",
     "state_of",
     "state_path",
     "write_state",
@@ -32,6 +39,19 @@ DEFAULT_STATE_DIR = Path(".fairgate") / "breaker"
 def state_path(state_dir: Path, system: str) -> Path:
     """The state file of ``system``."""
     return Path(state_dir) / f"{system}.json"
+
+
+@contextmanager
+def state_lock(state_dir: Path, system: str) -> Iterator[None]:
+    """Hold the exclusive lock of ``system``'s breaker files (blocks until it is free)."""
+    path = Path(state_dir) / f"{system}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -74,6 +94,13 @@ def record_manual(
     state : dict
         The state file as written.
     """
+    with state_lock(state_dir, system):
+        return _record_manual(state_dir, system, action=action, by=by, reason=reason)
+
+
+def _record_manual(
+    state_dir: Path, system: str, *, action: ManualAction, by: str, reason: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
     path = state_path(state_dir, system)
     state = read_state(path) or {"system": system, "events": [], "last_window": None}
     if state.get("tracking_uri"):  # a file written before only public URIs were kept

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, ValidationError, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, Tag, ValidationError, model_validator
 
 from metrics import EQUALIZED_ODDS, RATES, SCORE_METRICS
 from metrics._rates import _ALIASES
@@ -30,6 +30,7 @@ from ._spec_policy import (
     ProhibitedUseCheck,
     RequirementCheck,
 )
+from ._spec_rules import not_boolean
 
 __all__ = [
     "CHECK_TYPES",
@@ -47,9 +48,13 @@ __all__ = [
 _RATE_NAMES = (*RATES, *_ALIASES, EQUALIZED_ODDS)
 
 
+#: A bound is a number: ``true`` is not taken for 1 (nor ``false`` for 0).
+Bound = Annotated[float, BeforeValidator(not_boolean)]
+
+
 class _Bounds(_Strict):
-    min: float | None = None
-    max: float | None = None
+    min: Bound | None = None
+    max: Bound | None = None
     source: str = ""
     name: str | None = None
     decide_on: Literal["estimate", "interval"] = "estimate"

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "describe_values",
     "label_problems",
+    "not_boolean",
     "same_value",
     "threshold_problems",
     "type_hint",
@@ -44,12 +45,20 @@ _RANGES: dict[str, tuple[float, float, str, bool]] = {
 _YAML11_BOOLS = ("yes", "no", "on", "off", "y", "n")
 
 
+def not_boolean(value: Any) -> Any:
+    """``value``, refused when it is a boolean (a number field would take ``true`` for 1)."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number, not a boolean. Got {value!r} instead.")
+    return value
+
+
 def _number(x: float) -> str:
     return f"{x:g}"
 
 
 def threshold_problems(checks: Sequence[Any]) -> list[str]:
-    """Bounds outside the range of their check's value, a ``min`` on a gap, ``min > max``."""
+    """Bounds outside the range of their check's value, a ``min`` on a gap, ``min > max``,
+    and bounds every value of the range meets (a check that cannot fail)."""
     problems = []
     for i, check in enumerate(checks):
         key = getattr(check, "disparity", None) if check.type.endswith("_metric") else check.type
@@ -71,6 +80,20 @@ def threshold_problems(checks: Sequence[Any]) -> list[str]:
                     f"checks[{i}].{side} must be within [{_number(low)}, {_number(high)}]: "
                     f"{what}. Got {_number(value)} instead."
                 )
+        loose = [
+            (side, value)
+            for side, value in (("min", check.min), ("max", check.max))
+            if value is not None and (side == "max" or min_allowed)
+        ]
+        if loose and all(
+            (value <= low if side == "min" else value >= high) for side, value in loose
+        ):
+            bounds = ", ".join(f"{side}: {_number(value)}" for side, value in loose)
+            problems.append(
+                f"checks[{i}] lets every value pass ({what}, always within [{_number(low)}, "
+                f"{_number(high)}]): a check that cannot fail blocks nothing. Set a bound that "
+                f"some value could break. Got {bounds} instead."
+            )
         if (
             check.min is not None
             and check.max is not None

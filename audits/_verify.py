@@ -135,6 +135,38 @@ def _compare(subject: str, path: Path, expected: str | None) -> Finding:
     )
 
 
+def _uncovered(folder: Path, listed: dict[str, Any], attestation: str) -> list[Finding]:
+    """Files in the evidence folder the attestation does not cover: a report.pdf or a page
+    added later would otherwise be read as verified evidence. The personal-data files
+    results.json names (never hashed, never logged) are said to be such."""
+    try:
+        private = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        private = (
+            set(private.get("private_artifacts") or []) if isinstance(private, dict) else set()
+        )
+    except (OSError, ValueError, TypeError, AttributeError, RecursionError):
+        private = set()
+    findings = []
+    for path in sorted(folder.iterdir(), key=lambda p: p.name):
+        name = path.name
+        if name in listed or name == attestation:
+            continue
+        if name in private and path.is_file() and not path.is_symlink():
+            findings.append(
+                Finding(name, True, "personal data named in results.json: not attested")
+            )
+        else:
+            findings.append(
+                Finding(
+                    name,
+                    False,
+                    "is in the evidence folder but not covered by the attestation: it is not "
+                    "this audit's signed evidence",
+                )
+            )
+    return findings
+
+
 def _model_findings(statement: dict[str, Any], model: Path) -> list[Finding]:
     digests = {d.get("digest", {}).get("sha256") for d in statement.get("subject", [])}
     files = sorted(p for p in model.rglob("*") if p.is_file()) if model.is_dir() else [model]
@@ -211,6 +243,7 @@ def verify_evidence(
             findings.append(Finding(name, False, "is not a plain file name"))
             continue
         findings.append(_compare(name, folder / name, (listed[name] or {}).get("sha256")))
+    findings += _uncovered(folder, listed, attestation.name)
     for required in ("results.json", "report.html", "summary.md", "junit.xml"):
         if required not in listed:
             findings.append(Finding(required, False, "is not covered by the attestation"))

@@ -391,7 +391,14 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
     4 when the file is not a consistent results document: its verdict and exit code must be
     the ones its checks and errors imply, or it is refused.
     """
-    from reports import check_out_folder, load_artifacts, load_results, set_aside
+    from reports import (
+        check_out_folder,
+        check_renderable,
+        load_artifacts,
+        load_results,
+        one_line,
+        set_aside,
+    )
 
     from ._document import contradictions, verdict_of
 
@@ -415,10 +422,16 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
             "refused.",
             param_hint="RESULTS",
         )
+    images = load_artifacts(doc, results.parent)
+    try:  # before anything at --out is moved aside
+        check_renderable(doc, images=images)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="RESULTS") from err
     check_out_folder(out_dir)
     set_aside(out_dir)
-    publish_evidence(doc, Rendered(files=load_artifacts(doc, results.parent)), out_dir, pdf=pdf)
-    click.echo(f"rendered {doc['run']['audit_id']} (verdict {verdict.value}) into {out_dir}")
+    publish_evidence(doc, Rendered(files=images), out_dir, pdf=pdf)
+    audit_id = one_line(doc["run"].get("audit_id"))
+    click.echo(f"rendered {audit_id} (verdict {verdict.value}) into {out_dir}")
     return ExitCode.OK
 
 

@@ -5,7 +5,14 @@ so any past audit can be rendered again from its results.json.
 """
 
 from ._diff import NOISE_RULE, diff_documents, diff_text
-from ._files import ARTIFACTS, load_artifacts, load_results, write_all, write_pdf
+from ._files import (
+    ARTIFACTS,
+    check_renderable,
+    load_artifacts,
+    load_results,
+    write_all,
+    write_pdf,
+)
 from ._folder import (
     EvidenceFolderError,
     check_out_folder,
@@ -20,6 +27,7 @@ from ._junit import render_junit
 from ._markdown import render_markdown
 from ._mlflow import DEFAULT_STORE, AuditRun, audit_run, default_tracking_uri, log_audit, metric_key
 from ._mlflow_store import RetryPolicy, describe_store, retrying, scrub, tracking_client
+from ._monitor_disclose import check_hidden, event_disclosed, window_disclosure
 from ._pages import page_name
 from ._plain import check_message
 from ._site import site_files, system_key
@@ -50,8 +58,10 @@ __all__ = [
     "RetryPolicy",
     "audit_run",
     "check_counts",
+    "check_hidden",
     "check_message",
     "check_out_folder",
+    "check_renderable",
     "count_text",
     "default_tracking_uri",
     "describe_store",
@@ -59,6 +69,7 @@ __all__ = [
     "diff_text",
     "discard",
     "disclose",
+    "event_disclosed",
     "group_values",
     "highest_named",
     "load_artifacts",
@@ -83,6 +94,7 @@ __all__ = [
     "transparency_record",
     "waiver_line",
     "waiver_rows",
+    "window_disclosure",
     "withheld_values",
     "write_all",
     "write_file",

@@ -5,6 +5,7 @@ audit can be rendered again from its results.json alone."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,17 @@ from ._html import render_html
 from ._junit import render_junit
 from ._markdown import render_markdown
 from ._policy_report import LL144_CSV, render_ll144_csv
+from ._text import one_line
 
-__all__ = ["ARTIFACTS", "load_artifacts", "load_results", "write_all", "write_pdf"]
+__all__ = [
+    "ARTIFACTS",
+    "check_renderable",
+    "load_artifacts",
+    "load_results",
+    "renderings",
+    "write_all",
+    "write_pdf",
+]
 
 ARTIFACTS = ("results.json", "junit.xml", "summary.md", "report.html")
 
@@ -79,14 +89,82 @@ def load_results(path: str | Path) -> dict[str, Any]:
     return document
 
 
+#: The largest chart file read back (the charts fairgate draws are well under a megabyte).
+MAX_ARTIFACT_BYTES = 32 << 20
+#: Files the renderers write themselves: never taken from the folder as a chart.
+_RENDERED = (*ARTIFACTS, LL144_CSV, "report.pdf", "attestation.intoto.jsonl")
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
+def _read_artifact(path: Path) -> bytes | None:
+    """The bytes of the regular file at ``path``, never through a symbolic link (a link in
+    a tampered folder would copy any file it points to into the new evidence)."""
+    try:
+        fd = os.open(path, _READ_FLAGS)
+    except OSError:  # missing, a link (ELOOP), or unreadable: not a chart of this audit
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ARTIFACT_BYTES:
+            return None
+        return handle.read(MAX_ARTIFACT_BYTES + 1)[:MAX_ARTIFACT_BYTES]
+
+
 def load_artifacts(document: dict[str, Any], folder: str | Path) -> dict[str, bytes]:
-    """The chart files a results document lists, read from ``folder`` where present."""
-    found = {}
-    for name in document.get("artifacts", []):
-        path = Path(folder) / name
-        if path.is_file():
-            found[name] = path.read_bytes()
+    """The chart files a results document lists, read from ``folder`` where present.
+
+    Only plain file names are read, each from a regular file in ``folder`` itself, never
+    through a symbolic link, and never one of the files the renderers write: a document's
+    list is not trusted to name only its own charts.
+    """
+    found: dict[str, bytes] = {}
+    names = document.get("artifacts")
+    for name in names if isinstance(names, list) else []:
+        if (
+            not isinstance(name, str)
+            or name in ("", ".", "..")
+            or Path(name).name != name
+            or name in _RENDERED
+        ):
+            continue
+        data = _read_artifact(Path(folder) / name)
+        if data is not None:
+            found[name] = data
     return found
+
+
+def renderings(document: dict[str, Any], *, images: dict[str, bytes]) -> dict[str, str]:
+    """Every text file of an audit, by name, rendered from its results document (``images``:
+    its charts, by name); nothing is written."""
+    contents = {
+        "results.json": json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n",
+        "junit.xml": render_junit(document),
+        "summary.md": render_markdown(document),
+        "report.html": render_html(document, images=images),
+    }
+    disclosure = render_ll144_csv(document)  # NYC LL144 summary of results, when computed
+    if disclosure is not None:
+        contents[LL144_CSV] = disclosure
+    return contents
+
+
+def check_renderable(document: dict[str, Any], *, images: dict[str, bytes]) -> None:
+    """Render ``document`` in memory, to refuse one that cannot be rendered before anything
+    is moved or written (a hand-made or tampered document may miss parts or hold text where
+    numbers belong).
+
+    Raises
+    ------
+    ValueError
+        When a part the renderers need is missing or of the wrong kind.
+    """
+    try:
+        renderings(document, images=images)
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError) as err:
+        raise ValueError(
+            "cannot be rendered: a part is missing or of the wrong kind "
+            f"({type(err).__name__}: {one_line(err)[:200]}). Refused."
+        ) from err
 
 
 def write_all(
@@ -103,15 +181,7 @@ def write_all(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     extra = extra or {}
-    contents = {
-        "results.json": json.dumps(document, indent=2, sort_keys=False, allow_nan=False) + "\n",
-        "junit.xml": render_junit(document),
-        "summary.md": render_markdown(document),
-        "report.html": render_html(document, images=extra),
-    }
-    disclosure = render_ll144_csv(document)  # NYC LL144 summary of results, when computed
-    if disclosure is not None:
-        contents[LL144_CSV] = disclosure
+    contents = renderings(document, images=extra)
     paths = {name: write_file(out, name, text.encode("utf-8")) for name, text in contents.items()}
     paths.update({name: write_file(out, name, data) for name, data in extra.items()})
     return paths

@@ -8,7 +8,7 @@ from ._gaming import gaming_lines, value_hidden
 from ._plain import check_sentence
 from ._policy_report import annex_iv, clause_text, ll144_tables
 from ._suppress import withheld_values
-from ._text import VERDICT_TITLES, fmt, md, status_label
+from ._text import VERDICT_TITLES, code, fmt, md, status_label
 from ._waiver_text import waiver_rows
 
 __all__ = ["render_markdown"]
@@ -80,14 +80,16 @@ def render_markdown(document: dict[str, Any]) -> str:
     for pol in p.get("policies") or []:
         lines += [
             "",
-            f"Policy `{md(pol['name'])}` {md(pol['version'])}, sha256 `{pol['sha256'][:12]}`.",
+            f"Policy {code(pol['name'])} {md(pol['version'])}, sha256 "
+            f"{code(str(pol['sha256'])[:12])}.",
         ]
     lines += [
         "",
-        f"Audit `{document['run']['audit_id']}`; spec sha256 `{p['spec_sha256'][:12]}`, "
-        f"data sha256 `{(p['data_sha256'] or 'n/a')[:12]}`, model sha256 "
-        f"`{(p['model_sha256'] or 'n/a')[:12]}`; fairgate {p['fairgate_version']}"
-        f" ({(p['git_commit'] or 'no git')[:10]}).",
+        f"Audit {code(document['run']['audit_id'])}; spec sha256 "
+        f"{code(str(p['spec_sha256'])[:12])}, data sha256 "
+        f"{code(str(p['data_sha256'] or 'n/a')[:12])}, model sha256 "
+        f"{code(str(p['model_sha256'] or 'n/a')[:12])}; fairgate "
+        f"{md(p['fairgate_version'])} ({md(str(p['git_commit'] or 'no git')[:10])}).",
     ]
     return "\n".join(lines) + "\n"
 

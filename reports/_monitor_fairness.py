@@ -2,7 +2,7 @@
 
 Renders the ``checks`` of each window of a monitoring document: a chart per check (value,
 interval, thresholds, open periods) and one table of statuses. Disparities are shown, never
-a group's count.
+a group's count, nor a disparity that would give back a rate the windows table holds back.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import base64
 import html
 import io
 from typing import Any
+
+from ._monitor_disclose import check_hidden
 
 __all__ = ["check_chart", "fairness_section"]
 
@@ -44,7 +46,7 @@ def check_chart(document: dict[str, Any], name: str) -> bytes:
         if c is None:
             continue
         threshold = c["threshold"] or threshold
-        if c["value"] is not None and c["ci"] is not None:
+        if c["value"] is not None and c["ci"] is not None and not check_hidden(document, w, c):
             xs.append(w["window"])
             value.append(c["value"])
             low.append(c["ci"][0])
@@ -73,11 +75,13 @@ def check_chart(document: dict[str, Any], name: str) -> bytes:
     return buf.getvalue()
 
 
-def _cell(c: dict[str, Any] | None) -> str:
+def _cell(c: dict[str, Any] | None, hidden: bool) -> str:
     if c is None:
         return "<td>—</td>"
     shown = "" if c["value"] is None else f" {c['value']:.3f}"
-    if c["ci"] is not None:
+    if hidden:
+        shown = " (value suppressed: a count under 11 could be recovered from it)"
+    elif c["ci"] is not None:
         shown += f" [{c['ci'][0]:.3f}–{c['ci'][1]:.3f}]"
     return f"<td class='s-{html.escape(c['status'])}'>{html.escape(c['status'])}{shown}</td>"
 
@@ -121,7 +125,10 @@ def fairness_section(document: dict[str, Any]) -> list[str]:
             by_name = {c["name"]: c for c in w.get("checks", [])}
             parts.append(
                 f"<tr><td>{e(w['label'])}</td><td>{e(w['state'])}</td>"
-                + "".join(_cell(by_name.get(n)) for n in names)
+                + "".join(
+                    _cell(by_name.get(n), n in by_name and check_hidden(document, w, by_name[n]))
+                    for n in names
+                )
                 + "</tr>"
             )
         parts.append("</table>")

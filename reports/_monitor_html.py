@@ -1,8 +1,8 @@
 """The monitoring report: one chart per group (rate, interval, bound, open periods), events.
 
 Renders a monitoring document (what ``monitoring.json`` holds). Counts of people under
-:data:`~reports._suppress.MIN_CELL` are never shown, nor a count that would reveal one by
-subtraction from the window's total (:func:`~reports._suppress.suppressed`).
+:data:`~reports._suppress.MIN_CELL` are never shown, nor a rate, interval or count from which
+one could be recovered (:mod:`reports._monitor_disclose`).
 """
 
 from __future__ import annotations
@@ -12,27 +12,19 @@ import html
 import io
 from typing import Any
 
+from ._monitor_disclose import event_disclosed, window_disclosure
 from ._monitor_fairness import fairness_section
-from ._suppress import suppressed
 
 __all__ = ["monitor_chart", "render_monitor_html"]
 
 _OPEN = {"open": "#d62728", "half_open": "#ff7f0e"}
 
 
-def _hidden(window: dict[str, Any]) -> set[str]:
-    counts = {c["group"]: c["cases"] for c in window["cells"] if c["group"] != "overall"}
-    hidden = suppressed(counts)
-    overall = next(c for c in window["cells"] if c["group"] == "overall")
-    if 0 < overall["cases"] < 11:
-        hidden |= {"overall"} | set(counts)
-    return hidden
-
-
 def monitor_chart(document: dict[str, Any], group: str) -> bytes:
     """PNG of one group's misjudgment rate per window, its interval, the bound, open periods.
 
-    Only windows where the group had enough reviewed decisions to be judged are drawn.
+    Only windows where the group had enough reviewed decisions to be judged, and whose rate
+    may be shown, are drawn.
     """
     from matplotlib.figure import Figure  # no pyplot: no global backend or figure state
 
@@ -40,7 +32,7 @@ def monitor_chart(document: dict[str, Any], group: str) -> bytes:
     xs, rate, low, high = [], [], [], []
     for w in windows:
         cell = next((c for c in w["cells"] if c["group"] == group), None)
-        if cell and cell["judged"]:
+        if cell and cell["judged"] and window_disclosure(w)[group].rate is not None:
             xs.append(w["window"])
             rate.append(cell["rate"])
             low.append(cell["low"])
@@ -89,10 +81,11 @@ def _pooled_text(policy: dict[str, Any]) -> str:
     )
 
 
-def _event_row(ev: dict[str, Any]) -> str:
+def _event_row(document: dict[str, Any], raw: dict[str, Any]) -> str:
     e = html.escape
+    ev = event_disclosed(document, raw)
     cases = ev.get("cases")
-    shown = "—" if cases is None else (f"{cases}" if cases >= 11 else "&lt;11")
+    shown = "—" if raw.get("cases") is None else ("&lt;11" if cases is None else f"{cases}")
     if ev.get("check"):  # a fairness check: its value and interval, not a rate
         what = f"{ev['check']} (least favoured: {ev.get('group') or '—'})"
         value = "—" if ev.get("rate") is None else f"{ev['rate']:.3f}"
@@ -101,7 +94,8 @@ def _event_row(ev: dict[str, Any]) -> str:
         what = str(ev.get("group") or "")
         if (ev.get("pooled") or 1) > 1:
             what += f" (last {ev['pooled']} windows)"
-        value = _pct(ev.get("rate"))
+        value = "suppressed" if raw.get("rate") is not None and ev["rate"] is None else None
+        value = value or _pct(ev.get("rate"))
         interval = "—" if ev.get("low") is None else f"{_pct(ev['low'])}–{_pct(ev['high'])}"
     return (
         f"<tr><td>{e(str(ev['label']))}</td><td>{e(ev['before'])}</td>"
@@ -150,7 +144,7 @@ def render_monitor_html(document: dict[str, Any]) -> str:
             "<table><tr><th>window</th><th>from</th><th>to</th><th>cause</th><th>evidence</th>"
             "<th>reviewed</th><th>rate</th><th>interval</th><th>by</th><th>reason</th></tr>"
         )
-        parts += [_event_row(ev) for ev in document["events"]]
+        parts += [_event_row(document, ev) for ev in document["events"]]
         parts.append("</table>")
     else:
         parts.append("<p>No transition: the breaker stayed closed.</p>")
@@ -181,10 +175,17 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         "<th>group</th><th>reviewed</th><th>rate</th></tr>"
     )
     for w in document["windows"]:
-        hidden = _hidden(w)
+        disclosed = window_disclosure(w)
         for c in w["cells"]:
-            cases = "&lt;11" if c["group"] in hidden else str(c["cases"])
-            rate = _pct(c["rate"]) if c["judged"] else "insufficient"
+            shown = disclosed[c["group"]]
+            cases = "&lt;11" if shown.denominator is None else str(c["cases"])
+            rate = (
+                "insufficient"
+                if not c["judged"]
+                else "suppressed"
+                if shown.rate is None
+                else _pct(c["rate"])
+            )
             parts.append(
                 f"<tr><td>{e(w['label'])}</td><td>{e(w['health'])}</td><td>{e(w['state'])}</td>"
                 f"<td>{e(c['group'])}</td><td>{cases}</td><td>{rate}</td></tr>"

@@ -7,6 +7,7 @@ import re
 __all__ = [
     "STATUS_LABELS",
     "VERDICT_TITLES",
+    "code",
     "fmt",
     "md",
     "one_line",
@@ -77,6 +78,17 @@ def md(text: object) -> str:
     text = _ENTITY.sub("&amp;", text)
     text = _HTML_START.sub("&lt;", text)
     return _MD_SPECIAL.sub(r"\\\1", text)
+
+
+def code(text: object) -> str:
+    """``text`` as one Markdown code span: control characters, line breaks and bidirectional
+    overrides become spaces, and the span's fence is one backtick longer than any run of
+    backticks inside (a backslash escapes nothing in a code span, so ``md`` cannot be used)."""
+    text = _CONTROL.sub(" ", str(text))
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") or not text.strip() else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def spreadsheet_cell(value: object) -> str:

@@ -302,7 +302,9 @@ def test_the_monitor_logs_windows_to_mlflow_and_tags_the_model_version(fairgate,
 
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     uri = _register_model(tracking, tmp_path / "artifacts")
-    path, _ = setup(service_log([0.05] * 3 + [0.25] * 2))
+    # 2000 decisions a window: group a's misjudged counts are all 11 or more, so every
+    # window's rate may be logged (with 1000, 10 and 8 of them would be held back)
+    path, _ = setup(service_log([0.05] * 3 + [0.25] * 2, per_window=2000))
     spec_doc = monitor_spec(path, decision="decision")
     spec_doc["model"] = {"kind": "mlflow", "uri": uri}
     spec = tmp_path / "mlflow-spec.yaml"
