@@ -11,8 +11,8 @@ floating point sums are bit for bit the same), the same bins known to mix scores
 
 It works through the rows 2048 at a time: it checks and bins them (histogram, calibration and
 tie codes), then adds them to the histogram in a loop of its own (the histogram, 2^16 bins per
-cell and label, does not fit in a cache: a tight loop keeps many of its misses in flight, as
-``np.bincount`` does), then to the ties and the calibration sums. numba does not check
+cell and label, does not fit in a core's own caches: a tight loop keeps many of its misses in
+flight, as ``np.bincount`` does), then to the ties and the calibration sums. numba does not check
 indices: the kernel checks every row's cell and score before it counts any row of its chunk,
 and returns the first row out of range (:func:`accumulate` then raises; the rows of earlier
 chunks are counted).
@@ -121,6 +121,11 @@ def accumulate(
         )
     if hist.size != n_cells * 2 * bins or calib.size != n_cells * 2 * (len(edges) - 1) * 4:
         raise ValueError("The 'hist' and 'calib' parameters of accumulate do not fit the cells.")
+    if bins < 3 or not len(lookup) == len(straddle) == len(first) == len(mixed) == bins:
+        raise ValueError(
+            "The 'lookup', 'straddle', 'first' and 'mixed' parameters of accumulate must have "
+            f"one value per bin ({bins}, at least 3)."
+        )
     bad = _pass(
         cells, positive, scores, n_cells, bins, lookup, straddle, edges, hist, calib, first, mixed
     )
