@@ -107,20 +107,11 @@ def _window_log(windows: list[dict[str, tuple[int, int]]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_the_monitoring_evidence_shows_no_count_under_11(fairgate, tmp_path) -> None:
-    """report.html showed the rate of a group with 9 reviewed decisions (22.2%: 2 of 9) and
-    of one with 11 (9.1%: 1 of 11), the trip event of 8 of 9 misjudged, and MLflow got the
-    metric reviewed/group_a = 9 and those rates: counts under 11 recovered in all of them."""
-    from mlflow.tracking import MlflowClient
-
+def _monitored(fairgate, tmp_path: Path, windows: list[dict], *, expected: int):
+    """``fairgate monitor`` of a log with these windows, logging to a sqlite store; its exit
+    code must be ``expected``. Returns the evidence folder and the tracking URI."""
     log = tmp_path / "log.csv"
-    _window_log(
-        [
-            {"a": (11, 1), "b": (109, 11)},
-            {"a": (9, 2), "b": (111, 12)},
-            {"a": (9, 8), "b": (111, 12)},
-        ]
-    ).to_csv(log, index=False)
+    _window_log(windows).to_csv(log, index=False)
     spec = tmp_path / "spec.yaml"
     spec.write_text(yaml.safe_dump(monitor_spec(log, min_cases=5)), encoding="utf-8")
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -129,7 +120,22 @@ def test_the_monitoring_evidence_shows_no_count_under_11(fairgate, tmp_path) -> 
         "monitor", spec, "--log", log, "--state-dir", tmp_path / "s", "--out", out,
         "--tracking-uri", tracking,
     )  # fmt: skip
-    assert code == 5, stdout + err
+    assert code == expected, stdout + err
+    return out, tracking
+
+
+def test_the_monitoring_evidence_shows_no_count_under_11(fairgate, tmp_path) -> None:
+    """report.html showed the rate of a group with 9 reviewed decisions (22.2%: 2 of 9) and
+    of one with 11 (9.1%: 1 of 11), the trip event of 8 of 9 misjudged, and MLflow got the
+    metric reviewed/group_a = 9 and those rates: counts under 11 recovered in all of them."""
+    from mlflow.tracking import MlflowClient
+
+    windows = [
+        {"a": (11, 1), "b": (109, 11)},
+        {"a": (9, 2), "b": (111, 12)},
+        {"a": (9, 8), "b": (111, 12)},
+    ]
+    out, tracking = _monitored(fairgate, tmp_path, windows, expected=5)
     doc = json.loads((out / "monitoring.json").read_text(encoding="utf-8"))
     trip = next(e for e in doc["events"] if e["cause"] == "trip")
     assert (trip["group"], trip["errors"], trip["cases"]) == ("group=a", 8, 9)  # the evidence
@@ -161,17 +167,7 @@ def test_a_disparity_does_not_give_back_a_rate_held_back(fairgate, tmp_path) -> 
     its chart and the MLflow metric check_value."""
     from mlflow.tracking import MlflowClient
 
-    log = tmp_path / "log.csv"
-    _window_log([{"a": (40, 4), "b": (109, 11)}]).to_csv(log, index=False)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(yaml.safe_dump(monitor_spec(log, min_cases=5)), encoding="utf-8")
-    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    out = tmp_path / "out"
-    code, stdout, err = fairgate(
-        "monitor", spec, "--log", log, "--state-dir", tmp_path / "s", "--out", out,
-        "--tracking-uri", tracking,
-    )  # fmt: skip
-    assert code == 0, stdout + err
+    out, tracking = _monitored(fairgate, tmp_path, [{"a": (40, 4), "b": (109, 11)}], expected=0)
     doc = json.loads((out / "monitoring.json").read_text(encoding="utf-8"))
     (check,) = doc["windows"][0]["checks"]
     assert check["value"] == pytest.approx(11 / 109 - 4 / 40)  # the evidence keeps it
