@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics import CountTable, ScoreHistograms, choose_bins, score_histograms
+from metrics import CountTable, ScoreHistograms, choose_bins, compiled_kernel, score_histograms
 
 from ._progress import progress
 from ._reading import needed_columns
@@ -158,7 +158,8 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
     total = dataset.count_rows()
-    engine = "numba" if total >= KERNEL_ROWS else "numpy"  # score histograms (same sums)
+    # How the score histograms are summed (the same sums either way): see KERNEL_ROWS.
+    engine = "numba" if total >= KERNEL_ROWS and compiled_kernel() else "numpy"
     scanner = dataset.scanner(  # one batch at a time: memory bounded by the batch
         columns=columns,
         batch_size=BATCH_ROWS,

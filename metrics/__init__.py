@@ -39,6 +39,7 @@ from ._histogram_scores import (
     DEFAULT_SCORE_BINS,
     ScoreHistograms,
     choose_bins,
+    compiled_kernel,
     fine_bins,
     score_histograms,
 )
@@ -108,6 +109,7 @@ __all__ = [
     "bootstrap_counts",
     "candidate_rows",
     "choose_bins",
+    "compiled_kernel",
     "count_table",
     "counterfactual_flips",
     "estimated_cells",

@@ -18,7 +18,14 @@ import numpy as np
 
 from ._scores import _bins
 
-__all__ = ["DEFAULT_SCORE_BINS", "ScoreHistograms", "choose_bins", "fine_bins", "score_histograms"]
+__all__ = [
+    "DEFAULT_SCORE_BINS",
+    "ScoreHistograms",
+    "choose_bins",
+    "compiled_kernel",
+    "fine_bins",
+    "score_histograms",
+]
 
 #: Score bins per cell and label unless the memory budget asks for fewer (never under 2^12).
 DEFAULT_SCORE_BINS = 1 << 16
@@ -98,6 +105,17 @@ class ScoreHistograms:
         ties are unchanged)."""
         grid = np.ix_(*orders)
         return ScoreHistograms(self.hist[grid], self.calib[grid], self.first, self.mixed)
+
+
+def compiled_kernel() -> bool:
+    """Whether ``score_histograms(..., engine="numba")`` can run here: numba imports and its
+    kernel compiles, or loads from its cache (importing numba costs about 0.5 s, once). When
+    it cannot (numba missing, nowhere to cache machine code), numpy gives the same sums."""
+    try:
+        from . import _histogram_kernel  # noqa: F401
+    except Exception:  # any failure: the numpy passes are always there
+        return False
+    return True
 
 
 def fine_bins(scores: np.ndarray, bins: int) -> np.ndarray:

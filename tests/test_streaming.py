@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -265,3 +266,19 @@ def test_streamed_results_reproducible(audits, logs, tmp_path):
     first = {k: v for k, v in audits["hive"].document.items() if k not in ("run", "spec")}
     second = {k: v for k, v in again.document.items() if k not in ("run", "spec")}
     assert json.dumps(first, sort_keys=True) == json.dumps(second, sort_keys=True)
+
+
+def test_without_numba_the_stream_sums_with_numpy(audits, logs, tmp_path, monkeypatch):
+    """Where numba cannot run (not installed, nowhere to cache its machine code) a log above
+    the kernel's threshold is summed by numpy: the same audit, and the record says so."""
+    import metrics
+
+    monkeypatch.setitem(sys.modules, "numba", None)  # import numba: ImportError
+    monkeypatch.delitem(sys.modules, "metrics._histogram_kernel", raising=False)
+    monkeypatch.delattr(metrics, "_histogram_kernel", raising=False)
+    monkeypatch.setattr(streaming, "KERNEL_ROWS", 0)
+    assert not metrics.compiled_kernel()
+    result = _audit(logs["files"], "no-numba", tmp_path)
+    assert result.document["data"]["streaming"]["score_engine"] == "numpy"
+    assert result.document["groups"] == audits["kernel"].document["groups"]
+    pd.testing.assert_frame_equal(result.metrics.scores, audits["kernel"].metrics.scores)
