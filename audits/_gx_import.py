@@ -25,6 +25,12 @@ process because no worker could start) imports GE with PySpark hidden
 (``start_import(without_spark=True)``): GE then treats PySpark as absent for the rest of that
 process. A Python session (tests, notebooks) keeps GE's Spark
 datasource: :func:`start_import` hides nothing by default.
+
+GE imports ``scipy.stats`` and ``altair`` at its own import, for its distribution
+expectations and their charts only (about 1 s of CPU). The validation worker has them
+*deferred* (``start_import(defer=...)``): imported through :class:`importlib.util.LazyLoader`,
+their code runs at their first attribute access, that is when such an expectation runs, and at
+once (:func:`load_deferred`) before the worker validates a spec's named expectations.
 """
 
 from __future__ import annotations
