@@ -1,0 +1,58 @@
+"""Red team 2 of the render refusals: evidence fairgate itself wrote must render again.
+
+An impact ratio the committee gave no ``min`` (NYC LL144 sets no pass mark) passes with no
+bound by design; the refusal of a pass "under a threshold that bounds nothing" refused that
+genuine evidence (``fairgate render``, ``verify`` and ``register`` share the check).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from audits._document import contradictions
+
+from .bad_inputs_support import decision_log, log_spec, write_yaml
+
+FAIR = {"a": (400, 0.5, 0.5), "b": (400, 0.5, 0.5)}
+
+
+@pytest.fixture
+def impact_audit(fairgate, tmp_path) -> Path:
+    checks = [
+        {"metric": "selection_rate", "disparity": "ratio", "min": 0.5},
+        {"type": "impact_ratio"},  # reported, blocking nothing: no 'min'
+    ]
+    spec = write_yaml(
+        tmp_path / "spec.yaml", log_spec(decision_log(tmp_path, groups=FAIR), checks=checks)
+    )
+    out = tmp_path / "out"
+    code, stdout, err = fairgate(
+        "run", spec, "--out", out, "--no-mlflow", "-q", "--ledger", tmp_path / "ledger.jsonl"
+    )
+    assert code == 0, stdout + err
+    return out
+
+
+def test_an_impact_ratio_without_a_committee_bound_renders_again(impact_audit, fairgate, tmp_path):
+    document = json.loads((impact_audit / "results.json").read_text(encoding="utf-8"))
+    (ratio,) = [c for c in document["checks"] if c["type"] == "impact_ratio"]
+    assert ratio["status"] == "pass" and ratio["threshold"] == {}
+    assert contradictions(document) == []
+    code, stdout, err = fairgate("render", impact_audit / "results.json", "--out", tmp_path / "re")
+    assert code == 0, stdout + err
+    assert (tmp_path / "re" / "report.html").is_file()
+
+
+@pytest.mark.parametrize(
+    ("index", "threshold"),
+    [(1, {"min": "0.8"}), (1, {"min": None}), (0, {})],
+)
+def test_a_bound_that_bounds_nothing_is_still_refused(impact_audit, index, threshold):
+    """Only an empty threshold of a check that passes unbounded by design is kept; a text
+    bound, or a group check's bound removed, is still a contradiction."""
+    document = json.loads((impact_audit / "results.json").read_text(encoding="utf-8"))
+    document["checks"][index]["threshold"] = threshold
+    assert any("bounds nothing" in p for p in contradictions(document))
