@@ -8,6 +8,7 @@ genuine evidence (``fairgate render``, ``verify`` and ``register`` share the che
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,13 @@ FAIR = {"a": (400, 0.5, 0.5), "b": (400, 0.5, 0.5)}
 
 @pytest.fixture
 def impact_audit(fairgate, tmp_path) -> Path:
+    """A fair decision log's signed evidence with an impact ratio that has no 'min'."""
+    private = tmp_path / "k.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", private], check=True)
+    subprocess.run(
+        ["openssl", "pkey", "-in", private, "-pubout", "-out", tmp_path / "k.pub.pem"],
+        check=True,
+    )
     checks = [
         {"metric": "selection_rate", "disparity": "ratio", "min": 0.5},
         {"type": "impact_ratio"},  # reported, blocking nothing: no 'min'
@@ -30,7 +38,16 @@ def impact_audit(fairgate, tmp_path) -> Path:
     )
     out = tmp_path / "out"
     code, stdout, err = fairgate(
-        "run", spec, "--out", out, "--no-mlflow", "-q", "--ledger", tmp_path / "ledger.jsonl"
+        "run",
+        spec,
+        "--out",
+        out,
+        "--no-mlflow",
+        "-q",
+        "--ledger",
+        tmp_path / "ledger.jsonl",
+        "--signing-key",
+        private,
     )
     assert code == 0, stdout + err
     return out
@@ -44,6 +61,13 @@ def test_an_impact_ratio_without_a_committee_bound_renders_again(impact_audit, f
     code, stdout, err = fairgate("render", impact_audit / "results.json", "--out", tmp_path / "re")
     assert code == 0, stdout + err
     assert (tmp_path / "re" / "report.html").is_file()
+
+
+def test_an_impact_ratio_without_a_committee_bound_verifies(impact_audit, fairgate, tmp_path):
+    """verify printed 'NOT VERIFIED' for this genuine, signed evidence (exit 1)."""
+    code, stdout, err = fairgate("verify", impact_audit, "--key", tmp_path / "k.pub.pem")
+    assert code == 0, stdout + err
+    assert "verified: everything matches" in stdout
 
 
 @pytest.mark.parametrize(
