@@ -8,9 +8,11 @@ genuine evidence (``fairgate render``, ``verify`` and ``register`` share the che
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from audits._document import contradictions
@@ -80,3 +82,32 @@ def test_a_bound_that_bounds_nothing_is_still_refused(impact_audit, index, thres
     document = json.loads((impact_audit / "results.json").read_text(encoding="utf-8"))
     document["checks"][index]["threshold"] = threshold
     assert any("bounds nothing" in p for p in contradictions(document))
+
+
+def test_a_named_expectation_s_observed_value_is_not_shown(fairgate, tmp_path):
+    """Red team 2: report.html printed a named expectation's observed value as it was: the
+    sum of the label column (10 people with the favourable outcome, a count under 11) and
+    its mean over the rows (10/600, from which the count comes back). results.json keeps
+    them, as it keeps every exact aggregate."""
+    log = decision_log(tmp_path, groups={"a": (300, 0.012, 0.5), "b": (300, 0.012, 0.5)})
+    positives = int((pd.read_csv(log).outcome == 1).sum())
+    assert 0 < positives < 11
+    named = [
+        {"expectation": "expect_column_sum_to_be_between", "kwargs": {"column": "outcome"}},
+        {"expectation": "expect_column_mean_to_be_between", "kwargs": {"column": "outcome"}},
+    ]
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(log, data={"expectations": named}))
+    out = tmp_path / "out"
+    code, stdout, err = fairgate("run", spec, "--out", out, "--no-mlflow", "-q")
+    assert code == 0, stdout + err
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    observed = {
+        r["expectation"]: r["observed_value"]
+        for r in results["data_validation"]["results"]
+        if r["kind"] == "named"
+    }
+    assert observed["expect_column_sum_to_be_between"] == positives
+    html = (out / "report.html").read_text(encoding="utf-8")
+    for name, value in observed.items():
+        row = re.search(rf"<th scope=\"row\">{name}</th>(.*?)</tr>", html, re.S).group(1)
+        assert "suppressed" in row and str(value) not in row, row
