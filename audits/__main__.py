@@ -106,15 +106,19 @@ def _watch(args: list[str]) -> int:
         with contextlib.suppress(OSError):  # it has just ended
             child.send_signal(signum)
 
-    previous = {s: signal.signal(s, forward) for s in _FORWARDED}
-    folder = Path(tempfile.mkdtemp(prefix="fairgate-watch-"))  # mode 0700
+    try:
+        folder = Path(tempfile.mkdtemp(prefix="fairgate-watch-"))  # mode 0700
+    except OSError as err:  # a full disk, no writable temporary folder: nothing decided
+        print(f"error: fairgate could not make its temporary folder: {err}", file=sys.stderr)
+        return _UNDECIDED
     report = folder / "exit-code"
     scratch = folder / "tmp"  # the audit's temporary files: removed with the folder
-    scratch.mkdir(mode=0o700)
+    previous = {s: signal.signal(s, forward) for s in _FORWARDED}
     prctl = _prctl()
     try:
         watcher = os.getpid()
         try:
+            scratch.mkdir(mode=0o700)
             child = subprocess.Popen(
                 [*python_command("audits.__main__", "main"), *args],
                 env={**os.environ, _REPORT: f"{watcher}:{report}", "TMPDIR": str(scratch)},

@@ -99,6 +99,9 @@ def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
     return derive_verdict(rederived_statuses(document, statuses), errors=len(errors))
 
 
+#: Checks that pass with no bound by design: an impact ratio the committee gave no ``min`` (the
+#: law sets no pass mark, 6 RCNY 5-301), a gaming check's share bounded by its group gap only.
+_UNBOUNDED_PASS = ("impact_ratio", "manipulability", "counterfactual_flip", "recourse")
 _TOLERANCE = 1e-9  # exact decisions at the threshold are rational; floats may miss by an ulp
 
 
@@ -167,9 +170,10 @@ def contradictions(document: dict[str, Any]) -> list[str]:
             found.append(
                 f"checks[{i}] passed with {_shown(value)} (interval {_shown(ci)}), not a number"
             )
-        elif not any(_real(b) for b in bounds) or not all(
-            _real(b) for b in bounds if b is not None
-        ):
+        elif (
+            not any(_real(b) for b in bounds)
+            and not (threshold == {} and check.get("type") in _UNBOUNDED_PASS)
+        ) or not all(_real(b) for b in bounds if b is not None):
             found.append(f"checks[{i}] passed under {_shown(threshold)}, which bounds nothing")
         elif _beyond(value, threshold) or (
             check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)

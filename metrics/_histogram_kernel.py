@@ -119,7 +119,18 @@ def accumulate(
             "The 'cells', 'positive' and 'scores' parameters of accumulate must have one "
             f"value per row. Got {len(cells)}, {len(positive)} and {len(scores)} instead."
         )
-    if hist.size != n_cells * 2 * bins or calib.size != n_cells * 2 * (len(edges) - 1) * 4:
+    calibration_bins = len(edges) - 1
+    if (
+        calibration_bins < 1
+        or len(lookup) == 0
+        or not 0 <= lookup.min() <= lookup.max() < calibration_bins
+    ):
+        raise ValueError(
+            "The 'edges' and 'lookup' parameters of accumulate must give at least one "
+            f"calibration bin, and only bins in [0, {calibration_bins}). Got {len(edges)} "
+            "edges instead."
+        )
+    if hist.size != n_cells * 2 * bins or calib.size != n_cells * 2 * calibration_bins * 4:
         raise ValueError("The 'hist' and 'calib' parameters of accumulate do not fit the cells.")
     if bins < 3 or not len(lookup) == len(straddle) == len(first) == len(mixed) == bins:
         raise ValueError(

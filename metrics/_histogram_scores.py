@@ -167,6 +167,11 @@ def score_histograms(
             f"The 'engine' parameter of score_histograms must be 'numba' or 'numpy'. "
             f"Got {engine!r} instead."
         )
+    if not bins >= 3 or not calibration_bins >= 1:
+        raise ValueError(
+            "The 'bins' and 'calibration_bins' parameters of score_histograms must be at least "
+            f"3 and 1. Got {bins!r} and {calibration_bins!r} instead."
+        )
     if engine == "numba":
         return _compiled(cells, positive, scores, shape, bins, calibration_bins, into)
     n_cells = int(np.prod(shape))
@@ -223,7 +228,7 @@ def _compiled(cells, positive, scores, shape, bins, calibration_bins, into):
         hist = into.hist
         if not hist.flags.c_contiguous or hist.shape != (*shape, 2, bins):
             raise ValueError("The 'into' parameter must hold C-contiguous histograms.")
-    ties = into is None or into.first is not None
+    ties = into is None or (into.first is not None and into.mixed is not None)
     first = into.first if ties and into is not None else np.full(bins, np.nan)
     mixed = into.mixed if ties and into is not None else np.zeros(bins, dtype=bool)
     calib = np.zeros((*shape, 2, calibration_bins, 4))

@@ -113,8 +113,13 @@ def _rows(
 
 
 def _observed(result: dict[str, Any], rows: int | None) -> str:
-    """An expectation's observed value; a group's share of the rows under the rule."""
+    """An expectation's observed value; a group's share of the rows under the rule. A named
+    expectation's (any of Great Expectations') is not shown: it may be a count of people or
+    a rate over the rows (a column's sum or mean, its distinct values), which the rule
+    cannot tell apart; results.json keeps it."""
     value = result.get("observed_value")
+    if result.get("kind") == "named" and value is not None:
+        return f"{SUPPRESSED} (kept in results.json)"
     if isinstance(value, dict):
         parts = []
         for key, x in value.items():

@@ -443,3 +443,28 @@ def test_a_killed_watcher_takes_the_audit_with_it(case, tmp_path):
     if (out / "results.json").exists():
         assert _document(out)["verdict"] == "error"
     assert_no_release(out, *tmp_path.glob(".out.staging-*"))
+
+
+def test_no_temporary_folder_is_undecided_not_unfair(case, tmp_path):
+    """Red team 2: when the watcher can make no temporary folder (a full disk, here no file
+    may grow: every candidate folder fails Python's write test), the command ended in a
+    traceback with exit 1, which says the audit decided the model unfair. It is exit 2."""
+    import resource
+
+    def no_file_may_grow() -> None:  # in the command's process, before it starts Python
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "audits", "run", _spec(case, "fair"), "--out", out, "--no-mlflow"],
+        cwd=ROOT,
+        env={**os.environ, "CI": "true", **_env(case, TMPDIR=str(tmp_path))},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=no_file_may_grow,
+    )
+    assert_exit(proc, 2, "could not make its temporary folder")
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()

@@ -106,3 +106,60 @@ def test_the_kernel_refuses_what_it_cannot_count(score, cell):
 def test_an_unknown_engine_is_refused():
     with pytest.raises(ValueError, match="'engine' parameter of score_histograms"):
         score_histograms(np.zeros(1, int), np.zeros(1, bool), np.zeros(1), shape=(1,), engine="c")
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize(("bins", "calibration_bins"), [(4096, 0), (4096, -1), (2, 10)])
+def test_bins_that_leave_nothing_to_count_into_are_refused(engine, bins, calibration_bins):
+    """Red team: ``calibration_bins=0`` gave the kernel a calibration table of no entries,
+    into which it wrote every row (numba does not check indices: the heap was corrupted)."""
+    s = np.full(100, 0.5)
+    with pytest.raises(ValueError, match="'bins' and 'calibration_bins' parameters"):
+        score_histograms(
+            np.zeros(100, int),
+            np.zeros(100, bool),
+            s,
+            shape=SHAPE,
+            bins=bins,
+            calibration_bins=calibration_bins,
+            engine=engine,
+        )
+
+
+def test_the_kernel_refuses_an_empty_calibration_table():
+    """The kernel's own guard, whatever its caller checked."""
+    from metrics._histogram_kernel import accumulate
+
+    bins = 8
+    with pytest.raises(ValueError, match="at least one calibration bin"):
+        accumulate(
+            np.zeros(3, np.int64),
+            np.zeros(3, bool),
+            np.full(3, 0.5),
+            n_cells=1,
+            bins=bins,
+            lookup=np.zeros(bins, np.int64),
+            straddle=np.zeros(bins, bool),
+            edges=np.array([0.0]),
+            hist=np.zeros(2 * bins, np.int64),
+            calib=np.zeros(0),
+            first=np.full(bins, np.nan),
+            mixed=np.zeros(bins, bool),
+        )
+
+
+def test_a_running_total_with_first_scores_but_no_mixed_bins():
+    """``first`` without ``mixed``: both engines take every bin to mix (numba raised
+    TypeError)."""
+    rng = np.random.default_rng(2)
+    s, cells, y = rng.random(1000), rng.integers(0, 6, 1000), rng.random(1000) < 0.5
+    totals = []
+    for engine in ("numpy", "numba"):
+        part = score_histograms(cells, y, s, shape=SHAPE, bins=4096, engine=engine)
+        odd = ScoreHistograms(part.hist.copy(), part.calib.copy(), part.first.copy(), None)
+        totals.append(
+            score_histograms(cells, y, s, shape=SHAPE, bins=4096, into=odd, engine=engine)
+        )
+    np.testing.assert_array_equal(totals[0].hist, totals[1].hist)
+    np.testing.assert_array_equal(totals[0].calib, totals[1].calib)
+    assert totals[0].mixing().all() and totals[1].mixing().all()

@@ -7,7 +7,15 @@ fail, so an unfair model was released by a check that looked like a gate.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
+from pydantic import ValidationError
+
+from audits import parse_spec
+from audits._spec_base import SpecError
+from audits._spec_policy import ImpactRatioCheck
 
 from .bad_inputs_support import assert_no_release, decision_log, log_spec, write_yaml
 
@@ -57,3 +65,56 @@ def test_a_bound_some_value_can_break_is_kept(fairgate, tmp_path, check) -> None
     spec = write_yaml(tmp_path / "spec.yaml", log_spec(log, checks=[check]))
     code, stdout, err = fairgate("validate", spec)
     assert code == 0, stdout + err
+
+
+SPEC_V2 = Path(__file__).resolve().parents[1] / "audits" / "specs" / "credit_scoring_v2.yaml"
+
+
+def _v2_with(monkeypatch, change) -> dict:
+    monkeypatch.chdir(SPEC_V2.parents[2])  # the spec's relative paths
+    data = yaml.safe_load(SPEC_V2.read_text(encoding="utf-8"))
+    change(data)
+    return data
+
+
+def _recourse(data: dict) -> dict:
+    return next(c for c in data["checks"] if c.get("type") == "recourse")
+
+
+@pytest.mark.parametrize(
+    ("where", "change"),
+    [
+        ("max_cost_gap", lambda d: _recourse(d).update(max_cost_gap=True)),
+        ("max_cost", lambda d: _recourse(d).update(max_cost=True)),
+        ("cost", lambda d: _recourse(d)["actionable_features"]["savings"].update(cost=True)),
+        ("data.min_group_size", lambda d: d["data"].update(min_group_size=True)),
+        ("data.min_denominator", lambda d: d["data"].update(min_denominator=True)),
+        (
+            "strength_bound",
+            lambda d: d["checks"].append(
+                {
+                    "type": "proxy_attribution",
+                    "attribute": "sex",
+                    "max": 0.1,
+                    "strength_bound": True,
+                }
+            ),
+        ),
+    ],
+)
+def test_no_bound_or_group_size_is_read_from_a_boolean(monkeypatch, where, change) -> None:
+    """Red team 2: ``max_cost_gap: true`` was a gap of 1, ``min_group_size: true`` judged
+    groups of one person: every number a spec's decision rests on refuses a boolean."""
+    data = _v2_with(monkeypatch, lambda d: None)
+    parse_spec(data)  # the reference spec itself is valid
+    data = _v2_with(monkeypatch, change)
+    with pytest.raises(SpecError, match=rf"{where} must be a number, not a boolean"):
+        parse_spec(data)
+
+
+@pytest.mark.parametrize("field", ["min", "flag_below"])
+def test_an_impact_ratio_bound_is_never_a_boolean(field) -> None:
+    check = {"type": "impact_ratio", field: True}
+    with pytest.raises(ValidationError, match="not a boolean"):
+        ImpactRatioCheck.model_validate(check)
+    ImpactRatioCheck.model_validate({**check, field: 0.8})
