@@ -26,7 +26,7 @@ __all__ = [
 
 GAMING_TYPES = ("manipulability", "counterfactual_flip", "recourse")
 
-Share = Annotated[float, BeforeValidator(not_boolean), Field(ge=0.0, le=1.0)]
+Share = Annotated[float, Field(ge=0.0, le=1.0), BeforeValidator(not_boolean)]
 Value = int | float | str | bool
 
 
@@ -68,7 +68,7 @@ class ActionableFeature(_Settable):
     """
 
     direction: Literal["up", "down", "any"]
-    cost: Annotated[float, BeforeValidator(not_boolean), Field(gt=0)]
+    cost: Annotated[float, Field(gt=0), BeforeValidator(not_boolean)]
 
 
 class _GamingCheck(_Strict):
@@ -127,12 +127,12 @@ class RecourseCheck(_GamingCheck):
 
     type: Literal["recourse"]
     actionable_features: Annotated[dict[str, ActionableFeature], Field(min_length=1)]
-    max_cost: Annotated[float, BeforeValidator(not_boolean), Field(gt=0)]
+    max_cost: Annotated[float, Field(gt=0), BeforeValidator(not_boolean)]
     max_changes: Annotated[int, Field(ge=1, le=3)] = 2
     immutable: list[str] = Field(default_factory=list)
     min_share: Share | None = None
     #: Largest gap allowed between the groups' median recourse costs.
-    max_cost_gap: Annotated[float, BeforeValidator(not_boolean), Field(ge=0)] | None = None
+    max_cost_gap: Annotated[float, Field(ge=0), BeforeValidator(not_boolean)] | None = None
 
     @model_validator(mode="after")
     def _a_bound(self) -> RecourseCheck:

@@ -82,7 +82,7 @@ class ProxyAttributionCheck(_Bounds):
     """Share of the model's mean |SHAP| carried by strong proxies of a sensitive attribute."""
 
     type: Literal["proxy_attribution"]
-    strength_bound: Annotated[float, BeforeValidator(not_boolean), Field(gt=0.5, le=1.0)] = 0.7
+    strength_bound: Annotated[float, Field(gt=0.5, le=1.0), BeforeValidator(not_boolean)] = 0.7
 
 
 class ReasonCodesCheck(_Bounds):

@@ -126,8 +126,8 @@ class DataSpec(_Strict):
     #: Columns that encode a protected attribute directly (default: ``sensitive``); the
     #: explainability checks treat attribution to them as direct use.
     protected_features: list[str] | None = None
-    min_group_size: Annotated[int, BeforeValidator(not_boolean), Field(ge=1)] = 30
-    min_denominator: Annotated[int, BeforeValidator(not_boolean), Field(ge=1)] = 5
+    min_group_size: Annotated[int, Field(ge=1), BeforeValidator(not_boolean)] = 30
+    min_denominator: Annotated[int, Field(ge=1), BeforeValidator(not_boolean)] = 5
     exclude: list[str] = Field(default_factory=list)
     #: The declared values of the label (and, for decision logs, of the decisions).
     label_values: list[LabelValue] | None = None

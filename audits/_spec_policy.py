@@ -188,8 +188,8 @@ class ImpactRatioCheck(_PolicyCheck):
     type: Literal["impact_ratio"]
     rate: Literal["selection", "scoring"] = "selection"
     views: list[str] | None = None
-    flag_below: Annotated[float, BeforeValidator(not_boolean), Field(gt=0, le=1)] = 0.8
-    min: Annotated[float, BeforeValidator(not_boolean), Field(gt=0, le=1)] | None = None
+    flag_below: Annotated[float, Field(gt=0, le=1), BeforeValidator(not_boolean)] = 0.8
+    min: Annotated[float, Field(gt=0, le=1), BeforeValidator(not_boolean)] | None = None
     #: Categories under this share of the data may be excluded (with a stated reason).
     small_share: Annotated[float, Field(ge=0, lt=1)] = 0.02
     exclude_groups: list[GroupExclusion] = Field(default_factory=list)

@@ -187,3 +187,18 @@ def test_schema_is_json_schema_of_the_spec(fairgate):
     assert code == 0 and schema["title"] == "AuditSpec"
     assert {"name", "model", "data", "checks"} <= set(schema["properties"])
     assert schema["additionalProperties"] is False
+
+    # Every bound is a JSON Schema keyword an editor enforces, not pydantic's own name for it
+    # (a Field placed after a validator in Annotated comes out as "ge"/"gt"/...).
+    def keys(node):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield key
+                yield from keys(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from keys(value)
+
+    found = set(keys(schema))
+    assert not found & {"ge", "gt", "le", "lt"}, sorted(found & {"ge", "gt", "le", "lt"})
+    assert {"minimum", "maximum", "exclusiveMinimum"} <= found
