@@ -27,6 +27,7 @@ __all__ = [
     "clean",
     "contradictions",
     "finalise",
+    "finite_number",
     "new_audit_id",
     "verdict_of",
 ]
@@ -105,7 +106,7 @@ _UNBOUNDED_PASS = ("impact_ratio", "manipulability", "counterfactual_flip", "rec
 _TOLERANCE = 1e-9  # exact decisions at the threshold are rational; floats may miss by an ulp
 
 
-def _real(value: Any) -> bool:
+def finite_number(value: Any) -> bool:
     """A finite number (a boolean, a text or NaN is no value of a check)."""
     if not isinstance(value, int | float) or isinstance(value, bool):
         return False
@@ -122,10 +123,12 @@ def _shown(value: Any) -> str:
 
 
 def _beyond(value: Any, threshold: dict[str, Any]) -> bool:
-    if not _real(value):
+    if not finite_number(value):
         return False
     low, high = threshold.get("min"), threshold.get("max")
-    return (_real(low) and value < low - _TOLERANCE) or (_real(high) and value > high + _TOLERANCE)
+    return (finite_number(low) and value < low - _TOLERANCE) or (
+        finite_number(high) and value > high + _TOLERANCE
+    )
 
 
 def contradictions(document: dict[str, Any]) -> list[str]:
@@ -166,14 +169,14 @@ def contradictions(document: dict[str, Any]) -> list[str]:
         bounds = [threshold.get(side) for side in ("min", "max")]
         if value is None:
             found.append(f"checks[{i}] passed with no value")
-        elif not _real(value) or not all(_real(x) for x in ci if x is not None):
+        elif not finite_number(value) or not all(finite_number(x) for x in ci if x is not None):
             found.append(
                 f"checks[{i}] passed with {_shown(value)} (interval {_shown(ci)}), not a number"
             )
         elif (
-            not any(_real(b) for b in bounds)
+            not any(finite_number(b) for b in bounds)
             and not (threshold == {} and check.get("type") in _UNBOUNDED_PASS)
-        ) or not all(_real(b) for b in bounds if b is not None):
+        ) or not all(finite_number(b) for b in bounds if b is not None):
             found.append(f"checks[{i}] passed under {_shown(threshold)}, which bounds nothing")
         elif _beyond(value, threshold) or (
             check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)

@@ -9,7 +9,6 @@ or exit code is not the one its checks and errors imply is refused, never shown.
 from __future__ import annotations
 
 import json
-import math
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -43,14 +42,10 @@ class Gathered:
 
 
 def _number(value: Any) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an integer too large for a float
-        return False
+    """Nothing, or a finite number (as :func:`~audits._document.finite_number` judges)."""
+    from ._document import finite_number
+
+    return value is None or finite_number(value)
 
 
 def _shape(document: dict[str, Any]) -> str | None:
