@@ -172,9 +172,9 @@ def _reason(run: BreakerRun, entries: list[dict[str, Any]], policy: dict[str, An
     if last.by:
         return f"forced open by {last.by}: {last.reason}"
     opened = next((e for e in reversed(run.events) if e.after is BreakerState.OPEN), last)
+    shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
     if opened.check is not None:
         worst = f"; least favoured group {opened.group}" if opened.group else ""
-        shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: fairness check {opened.check} at "
             f"{opened.rate:.3f} (interval {opened.low:.3f} to {opened.high:.3f}, wholly beyond "
@@ -186,7 +186,6 @@ def _reason(run: BreakerRun, entries: list[dict[str, Any]], policy: dict[str, An
         )
     elif opened.rate is not None:
         over = f" over the last {opened.pooled} windows" if opened.pooled > 1 else ""
-        shown = event_disclosed({"windows": entries, "policy": policy}, opened.to_dict())
         cause = (
             f"tripped in window {opened.label}: {opened.group} misjudged at {opened.rate:.1%}"
             f"{over} (lower bound {opened.low:.1%} above {opened.bound:.0%})"
@@ -264,10 +263,7 @@ def monitor(
     reason = _reason(run, entries, {"metric": mon.metric})
     final = run.final.state
     if final is not BreakerState.CLOSED:
-        code, message = (
-            ExitCode.BREAKER_OPEN,
-            f"breaker {final.value}: {reason}",
-        )
+        code, message = ExitCode.BREAKER_OPEN, f"breaker {final.value}: {reason}"
     elif not judged:
         code = ExitCode.UNDECIDED
         message = (
