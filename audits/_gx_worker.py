@@ -81,8 +81,9 @@ def _columns(items: list[Any], columns: list[Any]) -> list[Any] | None:
 class GXWorker:
     """A child process importing Great Expectations, then validating one frame.
 
-    Use :meth:`start`, then :meth:`run_suite` once; :meth:`close` (or ``with``) ends it
-    whatever happened.
+    Use :meth:`start`, then :meth:`run_suite` once (after :meth:`submit` of the same frame, to
+    have it validated while the audit reads on); :meth:`close` (or ``with``) ends it whatever
+    happened.
     """
 
     def __init__(
@@ -100,6 +101,10 @@ class GXWorker:
         self._output = output
         self._used = False
         self._late = False
+        #: What :meth:`submit` sent (frame, items, name), and its exchange with the child.
+        self._sent: tuple[Any, list[Any], str] | None = None
+        self._exchange: threading.Thread | None = None
+        self._reply: list[Any] = []  # the reply, or the error that ended the exchange
 
     @classmethod
     def start(cls, *, without_spark: bool = True, deadline: float = DEADLINE_SECONDS) -> GXWorker:
@@ -131,31 +136,77 @@ class GXWorker:
         requests, replies = os.fdopen(request_w, "wb"), os.fdopen(reply_r, "rb")
         return cls(process, requests, replies, output, deadline)
 
+    @property
+    def used(self) -> bool:
+        """Whether a frame was sent (the worker validates one frame only)."""
+        return self._used
+
+    def submit(self, frame: Any, items: list[Any], *, name: str) -> None:
+        """Send ``frame`` now, to be validated while this process goes on; :meth:`run_suite`
+        with the same frame and items then waits for the results (or raises what ended the
+        exchange). The frame is pickled here (later changes to it are not seen) and written,
+        and the reply read, by a thread of its own: the child reads its request only once it
+        has imported Great Expectations. Nothing here raises for the child's sake."""
+        if self._used:
+            raise ValidationWorkerError("The validation worker validates one frame only.")
+        payload = pickle.dumps(_request(frame, items, name), protocol=pickle.HIGHEST_PROTOCOL)
+        watchdog = self._watchdog()
+        exchange = threading.Thread(
+            target=self._exchange_bytes,
+            args=(payload, watchdog),
+            name="fairgate-gx-exchange",
+            daemon=True,
+        )
+        try:
+            exchange.start()
+        except BaseException:
+            watchdog.cancel()
+            raise
+        self._used, self._sent, self._exchange = True, (frame, items, name), exchange
+
+    def _exchange_bytes(self, payload: bytes, watchdog: threading.Timer) -> None:
+        try:
+            self._requests.write(payload)
+            self._requests.close()
+            self._reply.append(_receive(self._replies))
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            self._reply.append(err)
+        finally:
+            watchdog.cancel()
+
     def run_suite(self, frame: Any, items: list[Any], *, name: str) -> list[dict[str, Any]]:
         """:func:`~audits._gx_suite.run_suite` of ``frame`` in the child (a pandas frame;
-        progress bars never show)."""
+        progress bars never show): the results of what :meth:`submit` sent, or of ``frame``
+        sent now."""
+        if self._exchange is not None:
+            sent = self._sent or (None, None, None)
+            if not (sent[0] is frame and sent[1] == items and sent[2] == name):
+                raise ValidationWorkerError("The validation worker validates one frame only.")
+            self._exchange.join()
+            reply = self._reply[0] if self._reply else EOFError()
+            if isinstance(reply, BaseException):
+                raise ValidationWorkerError(self._ended_text(reply)) from reply
+            return _answer(reply, items)
         if self._used:
             raise ValidationWorkerError("The validation worker validates one frame only.")
         self._used = True
-        columns = _columns(items, list(frame.columns))
-        sent = frame if columns is None else frame[columns]
-        watchdog = threading.Timer(self._deadline, self._too_late)
-        watchdog.daemon = True
-        watchdog.start()
+        watchdog = self._watchdog()
         try:
-            _send(self._requests, (sent, items, name))
+            _send(self._requests, _request(frame, items, name))
             self._requests.close()
             reply = _receive(self._replies)
         except (OSError, EOFError, pickle.UnpicklingError) as err:
             raise ValidationWorkerError(self._ended_text(err)) from err
         finally:
             watchdog.cancel()
-        if not (isinstance(reply, tuple) and reply and reply[0] in ("ok", "error")):
-            raise ValidationWorkerError("The validation process answered something else.")
-        if reply[0] == "error":
-            _, kind, message = reply
-            raise _error(kind, message)
-        return _checked(reply[1], items)
+        return _answer(reply, items)
+
+    def _watchdog(self) -> threading.Timer:
+        """A started timer that stops the child :attr:`_deadline` seconds from now."""
+        watchdog = threading.Timer(self._deadline, self._too_late)
+        watchdog.daemon = True
+        watchdog.start()
+        return watchdog
 
     def _too_late(self) -> None:
         self._late = True
@@ -212,6 +263,22 @@ def start_worker() -> GXWorker | None:
         return GXWorker.start()
     except OSError:  # no interpreter to start: validation runs in this process
         return None
+
+
+def _request(frame: Any, items: list[Any], name: str) -> tuple[Any, list[Any], str]:
+    """What the child is sent: the frame (only the columns the suite reads, when known)."""
+    columns = _columns(items, list(frame.columns))
+    return (frame if columns is None else frame[columns], items, name)
+
+
+def _answer(reply: Any, items: list[Any]) -> list[dict[str, Any]]:
+    """The results of the child's reply, or the error it reports."""
+    if not (isinstance(reply, tuple) and reply and reply[0] in ("ok", "error")):
+        raise ValidationWorkerError("The validation process answered something else.")
+    if reply[0] == "error":
+        _, kind, message = reply
+        raise _error(kind, message)
+    return _checked(reply[1], items)
 
 
 def _checked(results: Any, items: list[Any]) -> list[dict[str, Any]]:

@@ -79,6 +79,7 @@ def render_document(audit: _Audit) -> dict[str, Any]:
                 model_hash=adapter.content_hash if adapter else None,
                 seed=audit.seed,
                 media_files=getattr(audit.features, "paths", None),
+                digest=audit.data_digest,
             ),
             "policies": [lp.provenance() for lp in policies_of(spec)],
         },

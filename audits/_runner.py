@@ -42,7 +42,7 @@ from ._gx_worker import GXWorker
 from ._model_signature import VerifiedModel
 from ._policy import DEPLOYMENT_CHECKS
 from ._progress import progress_enabled
-from ._provenance import utc_now
+from ._provenance import data_digest_ahead, utc_now
 from ._reading import needed_columns, read_parquet_columns
 from ._render_document import render_document
 from ._signed_model import check_loaded, verify_spec_model
@@ -215,6 +215,13 @@ def _count(
     )
 
 
+def _digest_ahead(audit: _Audit) -> None:
+    """Once the data are read, hash them beside the later stages (a media manifest's digest
+    covers the files it names, known after load: it is hashed with the evidence)."""
+    if audit.spec.data.path and audit.spec.data.media is None:
+        audit.data_digest = data_digest_ahead(Path(audit.spec.data.path))
+
+
 def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     """read → validate → [verify_model] → load → decide → count → check; each stage fills
     ``audit``."""
@@ -222,8 +229,10 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
     if streamable(spec):
         streamed = stream_read(audit)
         if streamed is not None:
+            _digest_ahead(audit)
             return streamed_pipeline(audit, streamed, tracking_uri=tracking_uri)
     audit.frame = frame = _read(spec)
+    _digest_ahead(audit)
     batch_rows = _validate(audit, frame)
     if getattr(spec.model, "signature", None) is not None:  # verified before it is loaded
         audit.signed = _verify_model(

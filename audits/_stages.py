@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,6 +104,8 @@ class _Audit:
     stream_seconds: float | None = None  # the streamed read (in the run block: it varies)
     #: With ``data.engine: spark``: what ran where (see :mod:`audits._spark`).
     engine: dict[str, Any] | None = None
+    #: The data's digest, hashed beside the stages after read (:func:`data_digest_ahead`).
+    data_digest: Future[tuple[str | None, str]] | None = None
     #: The validation worker (:mod:`audits._gx_worker`); ``None``: GE runs in this process.
     gx_worker: Any = None
     #: A private folder for what the audit downloads (an MLflow model's files), removed with

@@ -18,6 +18,7 @@ from ._spec import AuditSpec
 from ._stages import _Audit, _stage
 from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
 from ._streaming import NotStreamableError, Streamed, stream_log
+from ._validation import submit_validation
 
 __all__ = ["stream_read", "streamed_pipeline"]
 
@@ -26,9 +27,15 @@ __all__ = ["stream_read", "streamed_pipeline"]
 def stream_read(audit: _Audit) -> Streamed | None:
     """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
     needs its rows in memory after all."""
-    try:
-        streamed = stream_log(audit.spec, show=audit.show)
+    spec, worker = audit.spec, audit.gx_worker
+    try:  # Great Expectations starts on the sample while the rest is read
+        streamed = stream_log(
+            spec, show=audit.show, on_sample=lambda frame: submit_validation(spec, frame, worker)
+        )
     except NotStreamableError:
+        if worker is not None and worker.used:  # it holds the sample: the rows validate here
+            worker.close()
+            audit.gx_worker = None
         return None
     except (OSError, ValueError, TypeError) as err:  # pyarrow's reading errors
         path = audit.spec.data.path

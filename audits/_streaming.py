@@ -23,6 +23,7 @@ ids) raise :class:`NotStreamableError` and are read in memory instead.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,8 +130,15 @@ def _positive(array: Any, positive: Any) -> np.ndarray:
     return np.asarray(values == positive, dtype=bool)
 
 
-def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
-    """One pass over the decision log at ``spec.data.path`` (see the module docstring)."""
+def stream_log(
+    spec: AuditSpec, *, show: bool, on_sample: Callable[[pd.DataFrame], None] | None = None
+) -> Streamed:
+    """One pass over the decision log at ``spec.data.path`` (see the module docstring).
+
+    ``on_sample`` is called with the sample (:attr:`Streamed.sample`, the very object) as soon
+    as it is complete, when that is before the last batch: validation can start on it while
+    the rest is read.
+    """
     import pyarrow.dataset as ds
 
     started = time.perf_counter()
@@ -178,6 +186,10 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
                 part = batch.slice(0, SAMPLE_ROWS - sampled)
                 sample.append(part.to_pandas())
                 sampled += part.num_rows
+                if sampled == SAMPLE_ROWS:
+                    sample = [pd.concat(sample, ignore_index=True)]
+                    if on_sample is not None:
+                        on_sample(sample[0])
             for name, tracker in values.items():
                 tracker.add(batch.column(name))
             for name in sensitive:
@@ -231,7 +243,13 @@ def stream_log(spec: AuditSpec, *, show: bool) -> Streamed:
         files=len(dataset.files),
         batches=batches,
         columns=columns,
-        sample=pd.concat(sample, ignore_index=True) if sample else pd.DataFrame(columns=columns),
+        sample=(
+            sample[0]
+            if sampled == SAMPLE_ROWS
+            else pd.concat(sample, ignore_index=True)
+            if sample
+            else pd.DataFrame(columns=columns)
+        ),
         values=values,
         missing=missing,
         ranges=ranges,

@@ -24,7 +24,7 @@ from ._spec import AuditSpec
 if TYPE_CHECKING:
     from ._gx_worker import GXWorker
 
-__all__ = ["suite_items", "validate_data"]
+__all__ = ["submit_validation", "suite_items", "validate_data"]
 
 
 def suite_items(spec: AuditSpec, columns: list[str]) -> list[ExpectationItem]:
@@ -143,6 +143,25 @@ def group_share_result(
     }
 
 
+def _suite_name(spec: AuditSpec) -> str:
+    return f"fairgate-{spec.name}"
+
+
+def submit_validation(spec: AuditSpec, frame: pd.DataFrame, worker: GXWorker | None) -> None:
+    """Have the validation ``worker`` start on ``frame`` now (see :meth:`GXWorker.submit`);
+    :func:`validate_data` of the same frame then collects its results.
+
+    Only a head start: when it cannot start (no worker, a suite that cannot be built), nothing
+    is raised here, and :func:`validate_data` validates, or fails, in its own stage.
+    """
+    if worker is None:
+        return
+    try:
+        worker.submit(frame, suite_items(spec, list(frame.columns)), name=_suite_name(spec))
+    except Exception:  # the validate stage builds the suite again and says why
+        return
+
+
 def validate_data(
     spec: AuditSpec,
     frame: pd.DataFrame,
@@ -160,7 +179,7 @@ def validate_data(
     frame only), the suite runs in that validation process instead of this one.
     """
     items = suite_items(spec, list(frame.columns))
-    name = f"fairgate-{spec.name}"
+    name = _suite_name(spec)
     if worker is not None:
         results = worker.run_suite(frame, items, name=name)
     else:
