@@ -66,19 +66,45 @@ def _auc_parts(hist: np.ndarray, mixed: np.ndarray, chunk: int = 8) -> np.ndarra
 def _auc_group_parts(hist: np.ndarray, mixed: np.ndarray) -> np.ndarray:
     """Per group of ``hist`` (groups, 2, bins): the binned AUC (bins as ties), the mean of
     the negatives' placements, the sums of squared placements of positives and negatives
-    (for DeLong's variance) and the error bound; shape (groups, 5). One vectorised pass."""
+    (for DeLong's variance) and the error bound; shape (groups, 5).
+
+    A positive in bin ``b`` is placed at ``v10 = a_b / (2 n0)`` with ``a = 2·cumsum(neg) -
+    neg`` (the negatives below it, ties halved), a negative at ``v01 = c_b / (2 n1)`` with
+    ``c = 2 n1 - 2·cumsum(pos) + pos``: ``a`` and ``c`` are exact integers, and every sum is
+    one pass over the bins (no per-bin quotient or square is stored).
+    """
     neg, pos = hist[:, 0].astype(float), hist[:, 1].astype(float)
     n0, n1 = neg.sum(axis=1), pos.sum(axis=1)
+    a = np.cumsum(neg, axis=1)
+    a *= 2
+    a -= neg
+    c = np.cumsum(pos, axis=1)
+    c *= -2
+    c += pos
+    c += 2 * n1[:, None]
+    # Pairs in a bin of one score are ties and count one half exactly.
+    weight = None if mixed.all() else mixed.astype(float)
+    tied = (
+        np.einsum("gb,gb->g", pos, neg)
+        if weight is None
+        else np.einsum("gb,gb,b->g", pos, neg, weight)
+    )
+    parts = np.stack(
+        [
+            np.einsum("gb,gb->g", pos, a),
+            np.einsum("gb,gb->g", neg, c),
+            np.einsum("gb,gb,gb->g", pos, a, a),
+            np.einsum("gb,gb,gb->g", neg, c, c),
+            tied,
+        ],
+        axis=1,
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
-        v10 = (np.cumsum(neg, axis=1) - 0.5 * neg) / n0[:, None]  # per positive in each bin
-        v01 = 1.0 - (np.cumsum(pos, axis=1) - 0.5 * pos) / n1[:, None]  # per negative
-        auc = np.einsum("gb,gb->g", pos, v10) / n1
-        m01 = np.einsum("gb,gb->g", neg, v01) / n0
-        sq10 = np.einsum("gb,gb->g", pos, v10 * v10)
-        sq01 = np.einsum("gb,gb->g", neg, v01 * v01)
-        # Pairs in a bin of one score are ties and count one half exactly.
-        error = np.einsum("gb,gb->g", pos[:, mixed], neg[:, mixed]) / (2 * n1 * n0)
-    return np.stack([auc, m01, sq10, sq01, error], axis=1)
+        parts[:, :2] /= (2 * n0 * n1)[:, None]
+        parts[:, 2] /= 4 * n0 * n0
+        parts[:, 3] /= 4 * n1 * n1
+        parts[:, 4] /= 2 * n0 * n1
+    return parts
 
 
 def _auc(parts: np.ndarray, n1: int, n0: int, z: float, confidence: float):
@@ -173,8 +199,8 @@ def histogram_score_metrics(
     for attrs in table.views():
         groups = table.view(attrs)
         keep = np.flatnonzero(_to_view(table, table.counts, attrs).sum(axis=(-2, -1)) > 0)
-        hist = _to_view(table, histograms.hist, attrs)[keep]
-        calib = _to_view(table, histograms.calib, attrs)[keep]
+        hist = _groups(_to_view(table, histograms.hist, attrs), keep)
+        calib = _groups(_to_view(table, histograms.calib, attrs), keep)
         aucs = _auc_parts(hist, mixed)
         labels = hist.sum(axis=2)  # (groups, 2): negatives, positives
         above_bins = hist[:, :, median_bin + 1 :].sum(axis=(1, 2))
@@ -228,6 +254,12 @@ def histogram_score_metrics(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def _groups(view: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """The rows ``keep`` of ``view``: ``view`` itself when that is all of them (the finest
+    view of a large histogram is not copied)."""
+    return view if len(keep) == len(view) else view[keep]
 
 
 def _to_view(table: CountTable, cells: np.ndarray, attrs: tuple[str, ...]) -> np.ndarray:

@@ -133,6 +133,29 @@ def test_adversarial_scores_stay_within_stated_error(case):
         assert (error > 0.1).all()  # honest: no claim to precision it does not have
 
 
+def test_stated_auc_error_is_the_pairs_sharing_a_mixed_bin():
+    """The bound is Σ P_b N_b / (2 n1 n0) over bins holding different scores: pairs in a bin
+    of one score (a tree's leaf) are exact ties and add nothing."""
+    rng = np.random.default_rng(4)
+    n = 30_000
+    y = (rng.random(n) < 0.4).astype(int)
+    groups = rng.choice(["a", "b", "c"], n)
+    leaf = rng.random(n) < 0.5
+    s = np.where(leaf, rng.choice([0.125, 0.375, 0.625], n), rng.random(n) ** (1 + y))
+    table = count_table(y, (s > 0.5).astype(int), pd.DataFrame({"g": groups}))
+    codes = pd.Categorical(groups, categories=list(table.levels[0])).codes.astype(np.int64)
+    hist = score_histograms(codes, y == 1, s, shape=table.counts.shape[:-2])
+    mixed = hist.mixing()
+    assert mixed.any() and not mixed.all()
+    gm = metrics_from_counts(table, score_histograms=hist, n_boot=200, seed=0)
+    error = gm.scores.set_index(["group", "metric"]).error
+    for code, g in enumerate(table.levels[0]):
+        neg, pos = hist.hist[code].astype(float)
+        expected = (pos[mixed] * neg[mixed]).sum() / (2 * pos.sum() * neg.sum())
+        assert expected > 0
+        assert error[(f"g={g}", "roc_auc")] == pytest.approx(expected, rel=1e-12)
+
+
 def test_scoring_rate_within_stated_error():
     y, s, groups = _real_scores()
     table = _binned(y, s, groups)
