@@ -6,7 +6,9 @@ prohibited use (a policy forbids the declared use, whatever the metrics say); 4 
 (bad arguments, invalid spec); 5 (``fairgate monitor``, ``breaker status``) the circuit
 breaker is open or half-open.
 ``fairgate verify`` exits 0 when all evidence verifies, 1 when anything does not.
-``fairgate register`` and ``fairgate diff``: see audits/_register_cli.py.
+``fairgate register`` and ``fairgate diff``: see audits/_register_cli.py; ``validate``,
+``schema``, ``policies``, ``explain-policy``: audits/_spec_cli.py; ``render``:
+audits/_render_cli.py.
 """
 
 from __future__ import annotations
@@ -35,7 +37,6 @@ from reports._folder import EvidenceFolderError
 
 from ._background_import import in_background
 from ._publish import (
-    Rendered,
     publish_evidence,
     record_in_mlflow,
     seal_in_ledger,
@@ -323,116 +324,16 @@ def _start_worker(spec: AuditSpec, *, tracking: str | None) -> GXWorker | None:
     return worker
 
 
-@cli.command()
-@click.argument("spec_path", type=click.Path(dir_okay=False, path_type=Path))
-def validate(spec_path: Path) -> ExitCode:
-    """Validate SPEC_PATH without running it."""
-    spec = load_spec(spec_path)
-    click.echo(f"valid: {spec.name} ({len(spec.checks)} checks)")
-    return ExitCode.OK
+from ._spec_cli import explain_policy, policies, schema, validate  # noqa: E402 - after the group
 
+cli.add_command(validate)
+cli.add_command(policies)
+cli.add_command(explain_policy)
+cli.add_command(schema)
 
-@cli.command()
-def policies() -> ExitCode:
-    """List the shipped policies (name, version, title)."""
-    from ._policy_files import load_policy, shipped_policies
+from ._render_cli import render  # noqa: E402 - after the group exists
 
-    for name in shipped_policies():
-        p = load_policy(name).policy
-        click.echo(f"{p.name:<26} {p.version:<12} {p.title}")
-    return ExitCode.OK
-
-
-@cli.command("explain-policy")
-@click.argument("policy")
-def explain_policy(policy: str) -> ExitCode:
-    """Print the clauses and checks of POLICY (a shipped name or a policy file) in plain
-    language."""
-    from reports import one_line
-
-    from ._policy import explain_policy as explain
-    from ._policy_files import PolicyError
-
-    try:  # a policy file's own text never drives the terminal (escapes, bidi overrides)
-        click.echo(
-            "".join(one_line(line) + "\n" for line in explain(policy).splitlines()), nl=False
-        )
-    except PolicyError as err:
-        click.echo(f"error: {err}", err=True)
-        return ExitCode.USAGE_ERROR
-    return ExitCode.OK
-
-
-@cli.command()
-def schema() -> ExitCode:
-    """Print the audit spec's JSON Schema."""
-    import json
-
-    from ._spec import AuditSpec
-
-    click.echo(json.dumps(AuditSpec.model_json_schema(by_alias=True), indent=2))
-    return ExitCode.OK
-
-
-@cli.command()
-@click.argument("results", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--out",
-    "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder to write the renderings into.",
-)
-@click.option("--pdf", is_flag=True, help="Also print the report to report.pdf (A4).")
-def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
-    """Render a past audit again from its RESULTS json.
-
-    Exits 0 when rendered (this is not a release decision: the verdict is the document's),
-    4 when the file is not a consistent results document: its verdict and exit code must be
-    the ones its checks and errors imply, or it is refused.
-    """
-    from reports import (
-        check_out_folder,
-        check_renderable,
-        load_artifacts,
-        load_results,
-        one_line,
-        set_aside,
-    )
-
-    from ._document import contradictions, verdict_of
-
-    try:
-        doc = load_results(results)
-        verdict, code = verdict_of(doc)
-    except (OSError, ValueError) as err:
-        raise click.BadParameter(
-            f"must be a fairgate results document. {err}", param_hint="RESULTS"
-        ) from err
-    problems = contradictions(doc)
-    if problems:
-        raise click.BadParameter(
-            f"is not a consistent results document: {'; '.join(problems)}. Refused.",
-            param_hint="RESULTS",
-        )
-    if (doc.get("verdict"), doc.get("exit_code")) != (verdict.value, int(code)):
-        raise click.BadParameter(
-            f"states the verdict {doc.get('verdict')!r} (exit code {doc.get('exit_code')!r}), "
-            f"but its checks and errors imply {verdict.value!r} (exit code {int(code)}): "
-            "refused.",
-            param_hint="RESULTS",
-        )
-    images = load_artifacts(doc, results.parent)
-    try:  # before anything at --out is moved aside
-        check_renderable(doc, images=images)
-    except ValueError as err:
-        raise click.BadParameter(str(err), param_hint="RESULTS") from err
-    check_out_folder(out_dir)
-    set_aside(out_dir)
-    publish_evidence(doc, Rendered(files=images), out_dir, pdf=pdf)
-    audit_id = one_line(doc["run"].get("audit_id"))
-    click.echo(f"rendered {audit_id} (verdict {verdict.value}) into {out_dir}")
-    return ExitCode.OK
+cli.add_command(render)
 
 
 from ._signing_cli import sign_model, verify  # noqa: E402 - after the group exists
