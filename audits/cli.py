@@ -291,7 +291,8 @@ def run(
 def _start_worker(spec: AuditSpec, *, tracking: str | None) -> GXWorker | None:
     """In a process of its own (not a test's CliRunner) auditing on the local engine: the
     Great Expectations validation worker, started now (see :mod:`audits._gx_worker`), and
-    SciPy's statistics and MLflow imported in a thread while the audit reads its data, and a
+    SciPy's special functions (the engine's quantiles, :mod:`metrics._quantiles`) and MLflow
+    imported in a thread while the audit reads its data, and a
     local sqlite tracking store opened (see :mod:`audits._background_import`; both end with
     the command).
     """
@@ -302,7 +303,9 @@ def _start_worker(spec: AuditSpec, *, tracking: str | None) -> GXWorker | None:
         if started is not None:
             started.close()  # started for any run: Spark validates in this process
         return None
-    steps: list[Callable[[], object]] = [functools.partial(importlib.import_module, "scipy.stats")]
+    steps: list[Callable[[], object]] = [
+        functools.partial(importlib.import_module, "scipy.special")
+    ]
     if tracking:
         steps.append(functools.partial(importlib.import_module, "mlflow.tracking"))
     if tracking and tracking.startswith("sqlite:"):  # local: opening it reaches no server

@@ -23,6 +23,7 @@ import pandas as pd
 
 from ._counts import CountTable, count_table
 from ._intervals import bootstrap_counts
+from ._quantiles import normal_isf, t_isf
 
 __all__ = ["ClusterCounts", "cluster_counts", "design_effect", "view_replicates", "view_rng"]
 
@@ -182,9 +183,7 @@ def design_effect(
             var_boot = np.nanvar(reps, axis=0) * c / np.maximum(c - 1, 1)
         var_bin = p * (1 - p) / den
         deff = np.where(var_bin > 0, var_boot / var_bin, den / c)
-    from scipy.stats import norm, t
-
     alpha = (1.0 - confidence) / 2.0
     df = np.maximum(c - 1, 1)
-    small = (t.isf(alpha, df) / norm.isf(alpha)) ** 2
+    small = (t_isf(alpha, df) / normal_isf(alpha)) ** 2
     return np.where(np.isfinite(deff), np.maximum(deff, 1.0), 1.0) * small

@@ -38,20 +38,19 @@ import pandas as pd
 from ._counts import CountTable
 from ._histogram_scores import ScoreHistograms
 from ._intervals import wilson_interval
+from ._quantiles import t_ppf
 
 __all__ = ["histogram_score_metrics"]
 
 
 def _t(total: float, square: float, n: float, confidence: float):
     """Mean, t interval and standard error from a sum and a sum of squares."""
-    from scipy import stats
-
     m = total / n if n else float("nan")
     if n < 2:
         return m, float("nan"), float("nan"), float("nan")
     var = max(square - total * total / n, 0.0) / (n - 1)
     se = float(np.sqrt(var / n))
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * se
+    half = t_ppf(0.5 + confidence / 2, n - 1) * se
     return m, m - half, m + half, se
 
 

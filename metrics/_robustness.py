@@ -21,6 +21,7 @@ import pandas as pd
 
 from ._counts import count_table, group_key
 from ._intervals import bootstrap_counts, percentile_interval
+from ._quantiles import normal_ppf, t_ppf
 
 __all__ = ["RobustnessResult", "paired_change"]
 
@@ -145,12 +146,10 @@ def _few_cluster_factor(n_clusters: np.ndarray, confidence: float) -> np.ndarray
     deviations are scaled by sqrt(k / (k − 1)) · t(k − 1) / z (1 for large k). Groups with
     one cluster get 1 (they are insufficient anyway).
     """
-    from scipy.stats import norm, t
-
     k = np.asarray(n_clusters, dtype=float)
     q = (1.0 + confidence) / 2.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        factor = np.sqrt(k / (k - 1)) * t.ppf(q, k - 1) / norm.ppf(q)
+        factor = np.sqrt(k / (k - 1)) * t_ppf(q, k - 1) / normal_ppf(q)
     return np.where(k > 1, factor, 1.0)
 
 

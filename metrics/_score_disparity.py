@@ -39,19 +39,18 @@ import numpy as np
 import pandas as pd
 
 from ._disparity import between_groups
+from ._quantiles import studentized_range_ppf
 
 __all__ = ["ScoreDisparity", "score_disparity", "score_range_interval"]
 
 
 @lru_cache(maxsize=256)
 def _tukey_c(k: int, confidence: float) -> float:
-    from scipy.stats import studentized_range
-
     if k == 2:
         from statistics import NormalDist
 
         return NormalDist().inv_cdf(0.5 + confidence / 2)
-    return float(studentized_range.ppf(confidence, k, np.inf) / np.sqrt(2.0))
+    return float(studentized_range_ppf(confidence, k) / np.sqrt(2.0))
 
 
 def score_range_interval(

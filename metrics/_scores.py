@@ -40,6 +40,7 @@ import pandas as pd
 from ._calibration import _bins, _ece_bias_bound, _ece_replicates, expected_calibration_error
 from ._counts import CountTable, _as_frame, group_key
 from ._intervals import wilson_interval
+from ._quantiles import t_ppf
 
 __all__ = ["SCORE_METRICS", "auc_delong", "expected_calibration_error", "score_metrics"]
 
@@ -110,13 +111,11 @@ def _auc(y: np.ndarray, s: np.ndarray, z: float, confidence: float, order=None):
 
 
 def _t_interval(x: np.ndarray, confidence: float):
-    from scipy import stats
-
     m = float(np.mean(x)) if len(x) else float("nan")
     if len(x) < 2:
         return m, float("nan"), float("nan"), float("nan")
     se = float(np.std(x, ddof=1) / np.sqrt(len(x)))
-    half = stats.t.ppf(0.5 + confidence / 2, len(x) - 1) * se
+    half = t_ppf(0.5 + confidence / 2, len(x) - 1) * se
     return m, m - half, m + half, se
 
 

@@ -51,6 +51,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from ._quantiles import normal_isf, studentized_range_ppf
+
 __all__ = [
     "range_interval",
     "reference_interval",
@@ -73,11 +75,9 @@ def tukey_critical_value(k: int, confidence: float) -> float:
     _check_confidence(confidence)
     if k < 2:
         return float("nan")
-    from scipy.stats import norm, studentized_range
-
     if k == 2:
-        return float(norm.isf((1.0 - confidence) / 2.0))
-    return float(studentized_range.ppf(confidence, k, np.inf) / np.sqrt(2.0))
+        return float(normal_isf((1.0 - confidence) / 2.0))
+    return float(studentized_range_ppf(confidence, k) / np.sqrt(2.0))
 
 
 @lru_cache(maxsize=512)
@@ -86,9 +86,7 @@ def sidak_critical_value(m: int, confidence: float) -> float:
     _check_confidence(confidence)
     if m < 1:
         return float("nan")
-    from scipy.stats import norm
-
-    return float(norm.isf((1.0 - confidence ** (1.0 / m)) / 2.0))
+    return float(normal_isf((1.0 - confidence ** (1.0 / m)) / 2.0))
 
 
 def wilson_limits(
