@@ -84,6 +84,7 @@ def streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | 
         "batches": streamed.batches,
         "score_bins": None if hist is None else hist.bins,
         "score_engine": streamed.score_engine,
+        "passes": streamed.passes,
     }
     _stream_validate(audit, streamed)
     audit.adapter = _load(

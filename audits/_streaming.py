@@ -109,6 +109,7 @@ class Streamed:
     bad_scores: tuple[int, list[float]]
     seconds: float
     score_engine: str | None = None  # how the score histograms were summed (same sums)
+    passes: int = 1  # 2: the score histograms were summed by a second pass (see _score_pass)
 
 
 def _dataset(path: Path) -> Any:
@@ -139,7 +140,6 @@ def stream_log(
     as it is complete, when that is before the last batch: validation can start on it while
     the rest is read.
     """
-    import pyarrow.dataset as ds
 
     started = time.perf_counter()
     data, model = spec.data, spec.model
@@ -168,16 +168,9 @@ def stream_log(
     total = dataset.count_rows()
     # How the score histograms are summed (the same sums either way): see KERNEL_ROWS.
     engine = "numba" if total >= KERNEL_ROWS and compiled_kernel() else "numpy"
-    scanner = dataset.scanner(  # one batch at a time: memory bounded by the batch
-        columns=columns,
-        batch_size=BATCH_ROWS,
-        batch_readahead=0,
-        fragment_readahead=0,
-        use_threads=False,
-        fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
-    )
+    rescore = False  # levels seen late made the histograms too large: a second pass sums them
     with progress("Counting", total, enabled=show) as advance:
-        for batch in scanner.to_batches():
+        for batch in _batches(dataset, columns):
             if batch.num_rows == 0:
                 continue
             batches += 1
@@ -203,6 +196,8 @@ def stream_log(
                 if int(np.prod(caps)) > _MAX_CELLS:
                     raise NotStreamableError("too many intersection cells to count in a stream")
                 counts = _grow(counts, tuple(caps))
+                if hist is not None and choose_bins(int(np.prod(caps)), bins) < bins:
+                    hist, rescore = None, True  # over the memory budget at these bins
                 if hist is not None:
                     hist = ScoreHistograms(
                         _grow(hist.hist, tuple(caps)),
@@ -210,31 +205,30 @@ def stream_log(
                         hist.first,
                         hist.mixed,
                     )
-            cells = np.zeros(batch.num_rows, dtype=np.int64)
-            for code, cap in zip(codes, caps, strict=True):
-                cells *= cap
-                cells += np.where(code < 0, 0, code)  # a missing level stops the audit later
+            cells = _cells(codes, caps, batch.num_rows)
             y = _positive(batch.column(data.label), data.positive_label)
             d = _positive(batch.column(decision), data.positive_label)
             flat = (cells * 2 + y) * 2 + d
             counts += np.bincount(flat, minlength=counts.size).reshape(counts.shape)
             del flat
             if score:
-                s = batch.column(score).to_numpy(zero_copy_only=False).astype(float, copy=False)
-                bad = ~np.isfinite(s) | (s < 0) | (s > 1)
-                if bad.any():
+                s, bad = _scores(batch.column(score))
+                if bad is not None:
                     bad_scores += int(bad.sum())
                     bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
                     s = np.where(bad, 0.0, s)
                 bins = bins or choose_bins(int(np.prod(caps)))
-                hist = score_histograms(
-                    cells, y, s, shape=tuple(caps), bins=bins, into=hist, engine=engine
-                )
+                if not rescore:
+                    hist = score_histograms(
+                        cells, y, s, shape=tuple(caps), bins=bins, into=hist, engine=engine
+                    )
             for c, (lo, hi, outside) in ranges.items():
                 ranges[c] = running_range(batch.column(c), data.ranges[c], lo, hi, outside)
             if ids is not None:
                 ids.add(integer_ids(batch.column(data.id_column), ids))
             advance(batch.num_rows)
+    if rescore:
+        hist = _score_pass(spec, dataset, levels, caps, total, engine=engine, show=show)
     table, hist = _sorted(spec, sensitive, levels, counts, hist)
     return Streamed(
         table=table,
@@ -257,7 +251,83 @@ def stream_log(
         bad_scores=(bad_scores, bad_examples),
         seconds=time.perf_counter() - started,
         score_engine=engine if hist is not None else None,
+        passes=2 if rescore else 1,
     )
+
+
+def _batches(dataset: Any, columns: list[str]) -> Any:
+    """The dataset's record batches of ``columns``, one at a time (memory bounded by the
+    batch)."""
+    import pyarrow.dataset as ds
+
+    return dataset.scanner(
+        columns=columns,
+        batch_size=BATCH_ROWS,
+        batch_readahead=0,
+        fragment_readahead=0,
+        use_threads=False,
+        fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
+    ).to_batches()
+
+
+def _cells(codes: list[np.ndarray], caps: list[int], rows: int) -> np.ndarray:
+    """Each row's flat intersection cell (C order over ``caps``); a missing level is counted
+    in cell 0 here and stops the audit later."""
+    cells = np.zeros(rows, dtype=np.int64)
+    for code, cap in zip(codes, caps, strict=True):
+        cells *= cap
+        cells += np.where(code < 0, 0, code)
+    return cells
+
+
+def _scores(array: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """A batch's scores as floats, and which are not a probability (``None``: none)."""
+    s = array.to_numpy(zero_copy_only=False).astype(float, copy=False)
+    bad = ~np.isfinite(s) | (s < 0) | (s > 1)
+    return s, (bad if bad.any() else None)
+
+
+def _score_pass(
+    spec: AuditSpec,
+    dataset: Any,
+    levels: list[Levels],
+    caps: list[int],
+    total: int,
+    *,
+    engine: str,
+    show: bool,
+) -> ScoreHistograms:
+    """The score histograms in a second pass, at the bins the memory budget allows for every
+    cell the first pass found: levels first seen late in the log (e.g. one hive partition
+    after another) would otherwise have grown the first pass's histograms past the budget."""
+    data, score = spec.data, spec.model.score_column
+    bins = choose_bins(int(np.prod(caps)))
+    hist: ScoreHistograms | None = None
+    with progress("Scoring", total, enabled=show) as advance:
+        for batch in _batches(dataset, [*data.sensitive, data.label, score]):
+            if batch.num_rows == 0:
+                continue
+            codes = [
+                lv.codes(batch.column(c)) for lv, c in zip(levels, data.sensitive, strict=True)
+            ]
+            if any(len(lv.values) > cap for lv, cap in zip(levels, caps, strict=True)):
+                raise ValueError(
+                    "it changed while it was read (a level the first pass did not see)"
+                )
+            s, bad = _scores(batch.column(score))
+            hist = score_histograms(
+                _cells(codes, caps, batch.num_rows),
+                _positive(batch.column(data.label), data.positive_label),
+                s if bad is None else np.where(bad, 0.0, s),
+                shape=tuple(caps),
+                bins=bins,
+                into=hist,
+                engine=engine,
+            )
+            advance(batch.num_rows)
+    if hist is None:
+        raise ValueError("it changed while it was read (no rows on a second pass)")
+    return hist
 
 
 def _sorted(spec, sensitive, levels, counts, hist):
