@@ -1,6 +1,11 @@
 """The audit pipeline on a streamed decision log (see :mod:`audits._streaming`): the same
 stages as in memory (read → validate → load → decide → count → check), on count tables and
 score histograms summed batch by batch, so memory is bounded by the batch, not the log.
+
+The validation worker gets the sample while the log is still read; the count's metrics are
+computed while it finishes, before validation is collected, and are used (or their error
+raised) only once validation has passed: the stages and their errors are those of the order
+above.
 """
 
 from __future__ import annotations
@@ -58,16 +63,29 @@ def _stream_decide(spec: AuditSpec, streamed: Streamed) -> None:
 
 
 @_stage("count")
-def _stream_count(spec: AuditSpec, streamed: Streamed, *, seed: int) -> GroupMetrics:
-    return metrics_from_counts(
-        streamed.table,
-        score_histograms=streamed.histograms,
-        n_boot=spec.n_boot,
-        seed=seed,
-        confidence=spec.confidence,
-        min_group_size=spec.data.min_group_size,
-        min_denominator=spec.data.min_denominator,
-    )
+def _count_ahead(spec: AuditSpec, streamed: Streamed, *, seed: int) -> GroupMetrics | Exception:
+    """The counts' metrics, computed before validation is collected (the validation worker
+    may still be at work on the sample): the metrics, or the error the count stage raises
+    once validation has passed. An interruption stops the audit here at once."""
+    try:
+        return metrics_from_counts(
+            streamed.table,
+            score_histograms=streamed.histograms,
+            n_boot=spec.n_boot,
+            seed=seed,
+            confidence=spec.confidence,
+            min_group_size=spec.data.min_group_size,
+            min_denominator=spec.data.min_denominator,
+        )
+    except Exception as err:  # raised in its own stage, after validate
+        return err
+
+
+@_stage("count")
+def _stream_count(ahead: GroupMetrics | Exception) -> GroupMetrics:
+    if isinstance(ahead, Exception):
+        raise ahead
+    return ahead
 
 
 def streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | None) -> None:
@@ -86,12 +104,13 @@ def streamed_pipeline(audit: _Audit, streamed: Streamed, *, tracking_uri: str | 
         "score_engine": streamed.score_engine,
         "passes": streamed.passes,
     }
+    ahead = _count_ahead(spec, streamed, seed=audit.seed)  # while the worker validates
     _stream_validate(audit, streamed)
     audit.adapter = _load(
         spec, audit.spec_path, tracking_uri=tracking_uri, show=audit.show, scratch=audit.scratch
     )
     _stream_decide(spec, streamed)
-    audit.gm = _stream_count(spec, streamed, seed=audit.seed)
+    audit.gm = _stream_count(ahead)
     if audit.gm.scores is not None:  # the binned metrics' stated error, largest over groups
         bound = audit.gm.scores[audit.gm.scores.error > 0].groupby("metric").error.max()
         audit.streaming["score_error_bounds"] = {k: float(v) for k, v in bound.items()}

@@ -166,3 +166,26 @@ def test_submit_does_not_wait_for_the_child_and_a_dead_child_fails_closed(tmp_pa
             worker.run_suite(frame, items, name="silent")
     finally:
         worker.close()
+
+
+@pytest.mark.parametrize("valid", [True, False])
+def test_counts_computed_ahead_keep_the_stage_order(tmp_path, monkeypatch, valid):
+    """The count's metrics are computed before validation is collected, but its error is the
+    audit's only once validation has passed: a log that fails validation stops at validate,
+    whatever the count would have said."""
+    from audits import _stream_pipeline
+
+    rows = streaming.SAMPLE_ROWS
+    bad = _log(rows, 12, rows)
+    if not valid:
+        bad.loc[5, "score"] = 1.5  # outside the declared range: validation stops the audit
+    spec = _folder(tmp_path, f"order-{str(valid).lower()}", [_log(rows, 11), bad])
+
+    def broken(*args, **kwargs):
+        raise ValueError("the engine could not count")
+
+    monkeypatch.setattr(_stream_pipeline, "metrics_from_counts", broken)
+    errors = run_audit(spec).document["errors"]
+    assert [e["stage"] for e in errors] == (["count"] if valid else ["validate"])
+    if valid:
+        assert errors[0]["message"] == "the engine could not count"
