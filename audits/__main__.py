@@ -13,7 +13,9 @@ child) is exit code 2, could not decide.
 
 The child's temporary files (a downloaded model, its validation worker's) go to a folder
 inside the watcher's (``TMPDIR``), which the watcher removes whichever way the child ended:
-an audit ended by ``os._exit`` or SIGKILL leaves no model copy behind.
+an audit ended by ``os._exit`` or SIGKILL leaves no model copy behind. A watcher killed
+itself (SIGKILL) cannot remove it: its child, stopped by the kernel's signal, removes it as
+it ends.
 
 SIGINT, SIGTERM and SIGHUP sent to the watcher are passed to the child, whose audit ends
 through its verdict; if the watcher itself dies (SIGKILL, out of memory), the kernel sends the
@@ -170,10 +172,12 @@ def _run_command(args: list[str], report: Path) -> int:
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
             stream.flush()
-    if os.getppid() == watcher:  # else the watcher is gone, and so is its folder
+    if os.getppid() == watcher:
         fd = os.open(report, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, str(code).encode("ascii"))
         os.close(fd)
+    else:  # the watcher was killed (SIGKILL) before it could remove its private folder
+        shutil.rmtree(report.parent, ignore_errors=True)
     os._exit(code)
 
 

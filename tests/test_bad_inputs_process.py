@@ -171,10 +171,10 @@ def test_a_fair_model_releases(case, tmp_path):
 
 
 def _start(
-    case: Path, spec: Path, out: Path, marker: Path, *, module: str = "audits.cli"
+    case: Path, spec: Path, out: Path, marker: Path, *, module: str = "audits.cli", **extra: str
 ) -> subprocess.Popen[str]:
     """``fairgate run`` started (``module``: ``audits`` is the watched console script)."""
-    env = {**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker))}
+    env = {**os.environ, "CI": "true", **_env(case, FG_MARKER=str(marker), **extra)}
     return subprocess.Popen(
         [sys.executable, "-m", module, "run", str(spec), "--out", str(out), "--no-mlflow"],
         cwd=ROOT,
@@ -427,10 +427,14 @@ def _children(pid: int) -> list[int]:
 
 def test_a_killed_watcher_takes_the_audit_with_it(case, tmp_path):
     """SIGKILL to the console script's process (a CI runner's timeout kills the process it
-    started): the audit it watched is stopped too and publishes no release."""
+    started): the audit it watched is stopped too, publishes no release, and removes the
+    private folder the watcher could not remove (with the audit's temporary files)."""
     out = tmp_path / "out"
     marker = tmp_path / "started"
-    proc = _start(case, _spec(case, "sleeps", "sleeps.yaml"), out, marker, module="audits")
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    spec = _spec(case, "sleeps", "sleeps.yaml")
+    proc = _start(case, spec, out, marker, module="audits", TMPDIR=str(temporary))
     _wait_for(marker, proc)
     audit = _children(proc.pid)
     assert audit, "the audit process was not found"
@@ -443,6 +447,7 @@ def test_a_killed_watcher_takes_the_audit_with_it(case, tmp_path):
     if (out / "results.json").exists():
         assert _document(out)["verdict"] == "error"
     assert_no_release(out, *tmp_path.glob(".out.staging-*"))
+    assert list(temporary.iterdir()) == []
 
 
 def test_no_temporary_folder_is_undecided_not_unfair(case, tmp_path):
