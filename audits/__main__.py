@@ -162,8 +162,10 @@ def _run_command(args: list[str], report: Path) -> int:
 
         worker = start_worker()
     try:
-        from audits.cli import main as cli_main
+        from audits._child import collection_paused
 
+        with collection_paused():
+            from audits.cli import main as cli_main
         code = cli_main(None, gx_worker=worker)
     finally:
         if worker is not None:

@@ -11,11 +11,14 @@ runs the parent's code, then calls one function.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["python_command"]
+__all__ = ["collection_paused", "python_command"]
 
 
 def python_command(module: str, function: str) -> list[str]:
@@ -31,3 +34,18 @@ def python_command(module: str, function: str) -> list[str]:
     )
     flags = subprocess._args_from_interpreter_flags()  # what multiprocessing passes on too
     return [sys.executable, *flags, "-P", "-c", code]
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """No garbage collection while a child imports its libraries: an import allocates many
+    objects and frees few, so the collector's passes over them are wasted (measured: importing
+    the command line 0.65 to 0.60 s of CPU, Great Expectations 1.77 to 1.54 s). Collection
+    resumes after, whatever happened."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

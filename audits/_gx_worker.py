@@ -33,7 +33,7 @@ import threading
 from collections import Counter
 from typing import Any, BinaryIO
 
-from ._child import python_command
+from ._child import collection_paused, python_command
 
 __all__ = ["DEADLINE_SECONDS", "GXWorker", "ValidationWorkerError", "start_worker"]
 
@@ -321,11 +321,12 @@ def _main() -> int:
     # A worker validates pandas frames only: GE's SQL, cloud (and, for a local audit, Spark)
     # data sources are never used here, so their libraries are hidden from its import; the
     # libraries of GE's distribution expectations load when one is used (see _DEFERRED).
-    start_import(without_spark=hide, without=_HIDDEN, defer=_DEFERRED)
-    # The import itself, before the request arrives; a failure is reported when the request
-    # comes (run_suite raises it again).
-    with contextlib.suppress(BaseException):
-        great_expectations()
+    with collection_paused():
+        start_import(without_spark=hide, without=_HIDDEN, defer=_DEFERRED)
+        # The import itself, before the request arrives; a failure is reported when the
+        # request comes (run_suite raises it again).
+        with contextlib.suppress(BaseException):
+            great_expectations()
     with os.fdopen(request_fd, "rb") as requests:
         try:
             frame, items, name = _receive(requests)

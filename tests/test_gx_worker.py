@@ -245,3 +245,24 @@ def test_every_reference_spec_validates_alike(name, in_repo, worker):
     here = validate_data(spec, frame)
     assert validate_data(spec, frame, worker=worker) == here
     assert here["results"] and here["success"]
+
+
+def test_collection_is_paused_only_while_a_child_imports():
+    """Garbage collection is off inside (an import's passes are wasted), back on after, even
+    when the import fails; a process that had it off keeps it off."""
+    import gc
+
+    from audits._child import collection_paused
+
+    assert gc.isenabled()
+    with pytest.raises(ImportError), collection_paused():
+        assert not gc.isenabled()
+        import fairgate_no_such_module  # noqa: F401
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collection_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
