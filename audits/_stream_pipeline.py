@@ -14,6 +14,7 @@ from metrics import GroupMetrics, metrics_from_counts
 from ._check_stage import _check
 from ._data import DataError, _not_empty
 from ._evidence import Evidence
+from ._folder_columns import refuse_missing_file_columns
 from ._spec import AuditSpec
 from ._stages import _Audit, _stage
 from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
@@ -26,6 +27,7 @@ __all__ = ["stream_read", "streamed_pipeline"]
 def stream_read(audit: _Audit) -> Streamed | None:
     """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
     needs its rows in memory after all."""
+    refuse_missing_file_columns(audit.spec)  # pyarrow would read a file's lack as nulls
     try:
         streamed = stream_log(audit.spec, show=audit.show)
     except NotStreamableError:
