@@ -56,3 +56,35 @@ def test_a_folder_file_lacking_a_column_is_a_missing_column(
     assert f"'{drop}' named by {role} is missing from the file 'logs/b.parquet'" in message
     assert "not_be_null" not in message and "missing values" not in message
     assert str(tmp_path) not in message  # only the path the user gave
+
+
+# --- the ledger's numbers ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("seq", True, "has sequence number True, expected 1"),
+        ("seq", 1.0, "has sequence number 1.0, expected 1"),
+        ("exit_code", False, "has exit code False"),
+        ("exit_code", "0", "has exit code '0'"),
+    ],
+)
+def test_the_ledger_refuses_a_boolean_for_a_number(
+    tmp_path: Path, fairgate, key: str, value: object, words: str
+) -> None:
+    """``"seq": true`` equals 1 in Python, so a rewritten first record passed as intact."""
+    import json
+
+    from audits._ledger import append_record, record_hash, verify_ledger
+
+    path = tmp_path / "ledger.jsonl"
+    append_record(path, {"audit_id": "a0", "verdict": "pass", "exit_code": 0})
+    record = json.loads(path.read_text())
+    record[key] = value
+    record["hash"] = record_hash(record)
+    path.write_text(json.dumps(record, sort_keys=True) + "\n")
+    assert [p.message for p in verify_ledger(path)] != []
+    code, stdout, _ = fairgate("verify", "--ledger", path)
+    assert code == 1
+    assert f"FAILED  ledger line 1: {words}" in stdout, stdout
