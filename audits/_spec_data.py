@@ -10,9 +10,10 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from ._spec_base import LabelValue, _existing_file, _Strict
+from ._spec_expectations import never_fails
 from ._spec_rules import not_boolean
 
 __all__ = ["VALIDATION_KINDS", "DataSpec", "MediaSpec", "NamedExpectation"]
@@ -60,6 +61,16 @@ class NamedExpectation(_Strict):
                 "must hold JSON values (text, numbers, true/false, null, lists and mappings). "
                 f"Got {type(value).__name__} {str(value)!r} at {where!r} instead; quote it."
             )
+        return kwargs
+
+    @field_validator("kwargs")
+    @classmethod
+    def _can_fail(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An expectation that no data could fail blocks nothing (see
+        :mod:`audits._spec_expectations`)."""
+        why = never_fails(info.data.get("expectation") or "", kwargs)
+        if why is not None:
+            raise ValueError(why)
         return kwargs
 
 

@@ -88,3 +88,86 @@ def test_the_ledger_refuses_a_boolean_for_a_number(
     code, stdout, _ = fairgate("verify", "--ledger", path)
     assert code == 1
     assert f"FAILED  ledger line 1: {words}" in stdout, stdout
+
+
+# --- named expectations that can never fail -----------------------------------------------
+
+NEVER_FAIL = {
+    "no bound": (
+        {"expectation": "expect_column_values_to_be_between", "kwargs": {"column": "outcome"}},
+        "data.expectations[0].kwargs must give expect_column_values_to_be_between a bound",
+    ),
+    "null bounds": (
+        {
+            "expectation": "expect_column_mean_to_be_between",
+            "kwargs": {"column": "outcome", "min_value": None, "max_value": None},
+        },
+        "Got min_value: None, max_value: None instead.",
+    ),
+    "lengths": (
+        {"expectation": "expect_column_value_lengths_to_be_between", "kwargs": {"column": "group"}},
+        "expect_column_value_lengths_to_be_between a bound",
+    ),
+    "mostly 0": (
+        {
+            "expectation": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "group", "value_set": ["a"], "mostly": 0},
+        },
+        "data.expectations[0].kwargs must set mostly above 0",
+    ),
+    "mostly false": (
+        {
+            "expectation": "expect_column_values_to_not_be_null",
+            "kwargs": {"column": "group", "mostly": False},
+        },
+        "Got mostly: False instead.",
+    ),
+    "whole share": (
+        {
+            "expectation": "expect_column_proportion_of_unique_values_to_be_between",
+            "kwargs": {"column": "group", "min_value": 0, "max_value": 1},
+        },
+        "a proportion is always within [0, 1]",
+    ),
+    "quantiles unbounded": (
+        {
+            "expectation": "expect_column_quantile_values_to_be_between",
+            "kwargs": {
+                "column": "outcome",
+                "quantile_ranges": {"quantiles": [0.5], "value_ranges": [[None, None]]},
+            },
+        },
+        "a bound",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", NEVER_FAIL)
+def test_a_named_expectation_that_can_never_fail_is_refused(tmp_path: Path, fairgate, case):
+    """An expectation without a bound (or ``mostly: 0``) passed every data: accepted, it
+    blocked nothing while the report listed it as a validation."""
+    from .bad_inputs_support import decision_log
+
+    expectation, words = NEVER_FAIL[case]
+    spec = log_spec(decision_log(tmp_path), data={"expectations": [expectation]})
+    code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
+    assert code == 4, err
+    assert words in " ".join(err.split()), err
+    assert "can never fail" in " ".join(err.split())
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"column": "outcome", "min_value": 0},
+        {"column": "outcome", "max_value": 1, "mostly": 0.95},
+        {"column": "outcome", "min_value": {"$PARAMETER": "low"}},
+    ],
+)
+def test_a_named_expectation_with_one_bound_is_accepted(tmp_path: Path, fairgate, kwargs):
+    from .bad_inputs_support import decision_log
+
+    expectation = {"expectation": "expect_column_values_to_be_between", "kwargs": kwargs}
+    spec = log_spec(decision_log(tmp_path), data={"expectations": [expectation]})
+    code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
+    assert code == 0, err
