@@ -24,8 +24,12 @@ def never_fails(expectation: str, kwargs: dict[str, Any]) -> str | None:
     """Why the expectation with these arguments can never fail (a message that follows
     ``data.expectations[i].kwargs``), or ``None``."""
     if "mostly" in kwargs:
-        mostly = kwargs["mostly"]
-        if isinstance(mostly, bool) or not isinstance(mostly, int | float) or mostly <= 0:
+        mostly = kwargs["mostly"]  # a number, or a suite parameter (a mapping)
+        if (
+            isinstance(mostly, bool)
+            or not isinstance(mostly, int | float | dict)
+            or (not isinstance(mostly, dict) and mostly <= 0)
+        ):
             return (
                 "must set mostly above 0 (the share of rows that must meet the "
                 "expectation): at 0 or less every row may miss it, so the expectation can "
@@ -56,8 +60,12 @@ def never_fails(expectation: str, kwargs: dict[str, Any]) -> str | None:
     numbers = [
         v is None or (isinstance(v, int | float) and not isinstance(v, bool)) for v in (low, high)
     ]
-    whole = (low is None or low <= 0) and (high is None or high >= 1)
-    if "_proportion_" in expectation and all(numbers) and whole:
+    if (
+        "_proportion_" in expectation
+        and all(numbers)
+        and (low is None or low <= 0)
+        and (high is None or high >= 1)
+    ):
         return (
             f"must give {expectation} a bound some data could break: a proportion is "
             "always within [0, 1], so the expectation can never fail and blocks nothing. "
