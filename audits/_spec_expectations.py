@@ -38,7 +38,8 @@ def never_fails(expectation: str, kwargs: dict[str, Any]) -> str | None:
     if not expectation.endswith("_to_be_between"):
         return None
     if "quantile_ranges" in kwargs:
-        ranges = (kwargs.get("quantile_ranges") or {}).get("value_ranges")
+        quantiles = kwargs["quantile_ranges"]
+        ranges = quantiles.get("value_ranges") if isinstance(quantiles, dict) else None
         if (
             isinstance(ranges, list)
             and ranges
