@@ -228,7 +228,7 @@ def monitor(
                 f"{spec.model.kind!r} names no decision column of the log."
             ]
         )
-    frame, files = read_log(log)
+    frame, files = read_log(log, text=list(spec.data.sensitive))  # groups as written
     windows = cut_windows(frame, spec)
     time_windows = mon.window_seconds is not None
     try:

@@ -61,9 +61,12 @@ def _log_files(path: str) -> list[Path]:
     return files
 
 
-def read_log(path: str) -> tuple[pd.DataFrame, list[Path]]:
-    """Read a decision log: a CSV or Parquet file, a folder of them, or a glob."""
+def read_log(path: str, *, text: list[str] | None = None) -> tuple[pd.DataFrame, list[Path]]:
+    """Read a decision log: a CSV or Parquet file, a folder of them, or a glob; the ``text``
+    columns of CSV files as written (see :func:`audits._data.as_written`)."""
     import pandas as pd
+
+    from ._data import as_written
 
     files = _log_files(path)
     frames = []
@@ -72,7 +75,7 @@ def read_log(path: str) -> tuple[pd.DataFrame, list[Path]]:
             if file.suffix.lower() in (".parquet", ".pq"):
                 frames.append(pd.read_parquet(file))
             else:
-                frames.append(pd.read_csv(file))
+                frames.append(as_written(pd.read_csv(file), file, text or []))
         except FileNotFoundError as err:
             raise MonitorDataError(f"The log file {str(file)!r} does not exist.") from err
         except pd.errors.EmptyDataError as err:

@@ -62,7 +62,7 @@ def _read(spec: AuditSpec) -> pd.DataFrame:
     path = Path(spec.data.path)
     refuse_missing_file_columns(spec)  # a folder: each file has the columns the audit uses
     if path.suffix.lower() != ".parquet" or needed_columns(spec) is None:
-        return _read_data(path)
+        return _read_data(path, text=list(spec.data.sensitive))  # groups as written
     try:  # a decision log: only the columns the audit uses, groups as dictionaries
         frame = read_parquet_columns(path, spec)
     except Exception as err:

@@ -171,3 +171,45 @@ def test_a_named_expectation_with_one_bound_is_accepted(tmp_path: Path, fairgate
     spec = log_spec(decision_log(tmp_path), data={"expectations": [expectation]})
     code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
     assert code == 0, err
+
+
+# --- group values read as written ---------------------------------------------------------
+
+
+def _spelled_log(path: Path, spellings: list[str], n: int = 600) -> Path:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(
+        {
+            "group": [spellings[i % len(spellings)] for i in range(n)],
+            "outcome": rng.integers(0, 2, n),
+            "decision": rng.integers(0, 2, n),
+        }
+    )
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_groups_spelled_true_and_upper_true_stay_distinct(tmp_path: Path) -> None:
+    """pandas reads ``TRUE``, ``True`` and ``true`` as one boolean: two groups written
+    differently were judged as one (``group=True``)."""
+    from audits import run_audit
+
+    log = _spelled_log(tmp_path / "log.csv", ["TRUE", "true", "false"])
+    spec = write_yaml(tmp_path / "s.yaml", log_spec(log))
+    document = run_audit(spec).document
+    assert set(document["groups"]) == {"group=TRUE", "group=true", "group=false"}
+    assert document["groups"]["group=TRUE"]["n"] == 200  # each spelling its own rows
+    # written as pandas prints booleans, a boolean column stays one (the model gets booleans)
+    _spelled_log(log, ["True", "False"])
+    assert set(run_audit(spec).document["groups"]) == {"group=True", "group=False"}
+
+
+def test_a_monitored_log_keeps_group_spellings_across_files(tmp_path: Path) -> None:
+    from audits._monitor_log import read_log
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    _spelled_log(folder / "1.csv", ["TRUE", "FALSE"])
+    _spelled_log(folder / "2.csv", ["true", "false"])
+    frame, _ = read_log(str(folder), text=["group"])
+    assert set(frame["group"]) == {"TRUE", "FALSE", "true", "false"}
