@@ -213,3 +213,62 @@ def test_a_monitored_log_keeps_group_spellings_across_files(tmp_path: Path) -> N
     _spelled_log(folder / "2.csv", ["true", "false"])
     frame, _ = read_log(str(folder), text=["group"])
     assert set(frame["group"]) == {"TRUE", "FALSE", "true", "false"}
+
+
+# --- a ratio of 0 to 0 ----------------------------------------------------------------------
+
+
+def test_the_engine_s_ratio_of_zero_to_zero_is_undefined_as_in_fairlearn() -> None:
+    """The engine said 1.0 (the groups are equal) for 0/0; fairlearn says NaN."""
+    from fairlearn.metrics import demographic_parity_ratio
+
+    from metrics import against_reference, between_groups
+    from metrics._exact import exact_disparity
+
+    y = np.array([0, 1, 0, 1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reference = demographic_parity_ratio(
+            y, np.zeros(4, int), sensitive_features=np.array(list("aabb"))
+        )
+    assert np.isnan(reference)
+    assert np.isnan(between_groups(np.array([0.0, 0.0]), "ratio"))
+    overall, per_group = against_reference(np.array([0.0, 0.0, 0.0]), 0, "ratio")
+    assert np.isnan(overall) and np.isnan(per_group).all()
+    # a zero reference against a selected group is still 0, never undefined
+    overall, per_group = against_reference(np.array([0.0, 0.0, 0.5]), 0, "ratio")
+    assert overall == 0.0 and np.isnan(per_group[1]) and per_group[2] == 0.0
+    assert between_groups(np.array([0.0, 0.5]), "ratio") == 0.0
+    num, den = np.array([0, 0]), np.array([100, 100])
+    assert exact_disparity(num, den, [0, 1], None, "ratio") is None
+    assert exact_disparity(num, den, [0, 1], None, "difference") == 0
+
+
+def test_a_score_ratio_of_zero_to_zero_never_passes(tmp_path: Path) -> None:
+    """Scores of 0 for everyone: the mean score and scoring rate ratios were 1.0, a pass."""
+    from audits import run_audit
+
+    rng = np.random.default_rng(5)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "group": np.where(np.arange(n) % 2, "a", "b"),
+            "outcome": rng.integers(0, 2, n),
+            "decision": 0,
+            "score": 0.0,
+        }
+    )
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    checks = [
+        {"metric": "mean_score", "disparity": "ratio", "min": 0.8},
+        {"metric": "scoring_rate", "disparity": "ratio", "min": 0.8},
+        {"metric": "selection_rate", "disparity": "ratio", "min": 0.8},
+        {"metric": "selection_rate", "disparity": "ratio", "min": 0.8, "reference": "group=a"},
+        {"metric": "selection_rate", "disparity": "ratio", "min": 0.8, "decide_on": "interval"},
+    ]
+    spec = log_spec(tmp_path / "log.csv", model={"score_column": "score"}, checks=checks)
+    document = run_audit(write_yaml(tmp_path / "s.yaml", spec)).document
+    assert document["verdict"] != "pass" and document["exit_code"] == 2
+    for check in document["checks"]:
+        assert check["status"] == "insufficient_evidence", check
+        assert check["value"] is None, check
+        assert "a ratio of 0 to 0 is undefined" in check["message"], check["message"]
