@@ -272,3 +272,46 @@ def test_a_score_ratio_of_zero_to_zero_never_passes(tmp_path: Path) -> None:
         assert check["status"] == "insufficient_evidence", check
         assert check["value"] is None, check
         assert "a ratio of 0 to 0 is undefined" in check["message"], check["message"]
+
+
+# --- minimums the disclosure rule could not show --------------------------------------------
+
+
+@pytest.mark.parametrize("size", [1, 5, 10, True])
+def test_a_min_group_size_under_11_is_refused(tmp_path: Path, fairgate, size) -> None:
+    """A group of 5 could be judged by the verdict, while every report hides its counts."""
+    from .bad_inputs_support import decision_log
+
+    spec = log_spec(decision_log(tmp_path), data={"min_group_size": size})
+    code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
+    assert code == 4, err
+    message = " ".join(err.split())
+    if size is True:
+        assert "data.min_group_size must be a number, not a boolean" in message
+    else:
+        assert "data.min_group_size must be at least 11" in message
+        assert "the disclosure rule hides every count under 11" in message
+        assert f"Got {size} instead." in message
+
+
+def test_a_monitor_min_cases_under_11_is_refused(tmp_path: Path, fairgate) -> None:
+    from .monitor_support import monitor_spec
+
+    spec = monitor_spec(tmp_path / "log.csv", min_cases=10)
+    code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
+    assert code == 4, err
+    assert "monitor.min_cases must be at least 11" in " ".join(err.split())
+
+
+def test_min_group_size_11_is_accepted_and_the_rule_is_the_reports_rule(
+    tmp_path: Path, fairgate
+) -> None:
+    from audits._spec_rules import MIN_SHOWN
+    from reports import MIN_CELL
+
+    from .bad_inputs_support import decision_log
+
+    assert MIN_SHOWN == MIN_CELL
+    spec = log_spec(decision_log(tmp_path), data={"min_group_size": 11})
+    code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
+    assert code == 0, err
