@@ -125,6 +125,10 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
 
     data = spec.data
     source = f"table {data.table!r}" if data.table else f"data path {data.path!r}"
+    if not data.table:
+        from ._folder_columns import refuse_missing_file_columns
+
+        refuse_missing_file_columns(spec)  # a folder: each file has the columns used
     try:
         if data.table:
             frame = session.table(data.table)

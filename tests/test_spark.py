@@ -391,3 +391,31 @@ def test_groups_spelled_true_and_upper_true_stay_distinct_on_spark(spark, tmp_pa
     on_spark = run_audit(tmp_path / "spark.yaml").document
     assert set(on_spark["groups"]) == {"group=TRUE", "group=true", "group=false"}
     assert on_spark["groups"] == local["groups"]
+
+
+def test_a_folder_file_lacking_a_column_is_named_on_spark(spark, tmp_path, monkeypatch):
+    """Spark reads a folder with its first file's schema: a later file without the sensitive
+    column read as missing values. It is refused naming the column and the file."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(6)
+    n = 2_000
+    frame = pd.DataFrame(
+        {
+            "group": rng.choice(["a", "b"], n),
+            "outcome": rng.integers(0, 2, n),
+            "decision": rng.integers(0, 2, n),
+        }
+    )
+    (tmp_path / "logs").mkdir()
+    frame.iloc[:1_000].to_parquet(tmp_path / "logs" / "a.parquet", index=False)
+    frame.iloc[1_000:].drop(columns=["group"]).to_parquet(tmp_path / "logs" / "b.parquet")
+    content = {
+        "name": "folder",
+        "model": {"kind": "predictions", "column": "decision"},
+        "data": {"path": "logs", "label": "outcome", "sensitive": ["group"], "engine": "spark"},
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
+    }
+    doc = run_audit(tmp_path / "s.yaml", spec=parse_spec(content)).document
+    assert doc["verdict"] == "error" and doc["exit_code"] == 2
+    message = doc["errors"][0]["message"]
+    assert "'group' named by data.sensitive[0] is missing from the file 'logs/b.parquet'" in message
