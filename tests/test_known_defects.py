@@ -58,6 +58,27 @@ def test_a_folder_file_lacking_a_column_is_a_missing_column(
     assert str(tmp_path) not in message  # only the path the user gave
 
 
+def test_a_monitored_folder_file_lacking_a_column_is_named(tmp_path: Path, fairgate) -> None:
+    """A log file without the review outcome read as rows not yet reviewed (pandas.concat
+    fills the column with missing values): the monitor judged the other files alone."""
+    from .monitor_support import monitor_spec, service_log
+
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    log = service_log([0.05] * 4, per_window=500, seed=3)
+    log.iloc[:1000].to_csv(folder / "part-1.csv", index=False)
+    log.iloc[1000:].drop(columns=["outcome"]).to_parquet(folder / "part-2.parquet")
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(folder / "part-1.csv", window=500))
+    out = tmp_path / "out"
+    code, stdout, err = fairgate(
+        "monitor", spec, "--log", folder, "--out", out, "--state-dir", tmp_path / "state",
+        "--no-mlflow",
+    )  # fmt: skip
+    assert code == 2, stdout + err
+    message = " ".join((stdout + err).split())
+    assert "'outcome'" in message and "part-2.parquet" in message, message
+
+
 # --- the ledger's numbers ----------------------------------------------------------------
 
 
@@ -315,24 +336,3 @@ def test_min_group_size_11_is_accepted_and_the_rule_is_the_reports_rule(
     spec = log_spec(decision_log(tmp_path), data={"min_group_size": 11})
     code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
     assert code == 0, err
-
-
-def test_a_monitored_folder_file_lacking_a_column_is_named(tmp_path: Path, fairgate) -> None:
-    """A log file without the review outcome read as rows not yet reviewed (pandas.concat
-    fills the column with missing values): the monitor judged the other files alone."""
-    from .monitor_support import monitor_spec, service_log
-
-    folder = tmp_path / "logs"
-    folder.mkdir()
-    log = service_log([0.05] * 4, per_window=500, seed=3)
-    log.iloc[:1000].to_csv(folder / "part-1.csv", index=False)
-    log.iloc[1000:].drop(columns=["outcome"]).to_parquet(folder / "part-2.parquet")
-    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(folder / "part-1.csv", window=500))
-    out = tmp_path / "out"
-    code, stdout, err = fairgate(
-        "monitor", spec, "--log", folder, "--out", out, "--state-dir", tmp_path / "state",
-        "--no-mlflow",
-    )  # fmt: skip
-    assert code == 2, stdout + err
-    message = " ".join((stdout + err).split())
-    assert "'outcome'" in message and "part-2.parquet" in message, message
