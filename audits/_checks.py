@@ -82,6 +82,12 @@ def _all_zero(d: Any) -> bool:
     return len(rows) >= 2 and bool((rows.numerator == 0).all())
 
 
+def _all_zero_scores(d: Any) -> bool:
+    """Whether every compared group's score metric is exactly 0 (a 0/0 ratio)."""
+    rows = d.per_group[d.per_group.group.isin(d.compared)]
+    return len(rows) >= 2 and bool((rows.value == 0).all())
+
+
 def group_metric(
     check: GroupMetricCheck, spec: AuditSpec, gm: GroupMetrics | None, evidence: dict[str, Any]
 ) -> Iterator[CheckResult]:
@@ -255,6 +261,11 @@ def score_metric(
         )
         if _finite(d.value):
             message += f" Lowest group: {d.lowest_group}; highest: {d.highest_group}."
+        elif d.kind == "ratio" and _all_zero_scores(d):
+            message += (
+                f" Not computable: every compared group's {check.metric} is 0, and a ratio of 0 "
+                "to 0 is undefined."
+            )
         if (d.insufficient or len(d.compared) < 2) and status is not Status.FAIL:
             status = Status.INSUFFICIENT
         if d.insufficient:

@@ -51,11 +51,36 @@ def _refuse_duplicate_header(path: Path) -> None:
         )
 
 
-def _read_data(path: Path) -> pd.DataFrame:
+def as_written(frame: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
+    """``frame`` (read from the CSV file ``path``) with each of ``columns`` that pandas read as
+    booleans re-read as its text, unless it was written ``True``/``False`` (what the booleans
+    print as): pandas reads ``TRUE``, ``True`` and ``true`` alike, which merged groups written
+    differently, also across the files of a log."""
+    from pandas.api.types import is_bool_dtype
+
+    def boolean(column: str) -> bool:
+        values = frame[column]
+        if is_bool_dtype(values.dtype):
+            return True
+        return values.dtype == object and any(isinstance(v, bool) for v in values.dropna())
+
+    read = [c for c in dict.fromkeys(columns) if c in frame.columns and boolean(c)]
+    if not read:
+        return frame
+    text = pd.read_csv(path, usecols=read, dtype=str)
+    merged = [c for c in read if not set(text[c].dropna()) <= {"True", "False"}]
+    if merged:
+        frame = frame.assign(**{c: text[c].to_numpy() for c in merged})
+    return frame
+
+
+def _read_data(path: Path, *, text: list[str] | None = None) -> pd.DataFrame:
+    """The data file at ``path``; the ``text`` columns of a CSV file as written
+    (:func:`as_written`)."""
     try:
         if path.suffix.lower() == ".csv":
             _refuse_duplicate_header(path)
-            frame = pd.read_csv(path)
+            frame = as_written(pd.read_csv(path), path, text or [])
         else:
             frame = pd.read_parquet(path)
     except pd.errors.EmptyDataError as err:

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._document import finite_number
 from ._provenance import utc_now
+from ._status import ExitCode
 
 __all__ = [
     "DEFAULT_LEDGER",
@@ -49,6 +51,8 @@ _FIELDS = (
     "attestation_sha256",
     "prev",
 )
+
+_EXIT_CODES = frozenset(int(code) for code in ExitCode)
 
 
 class LedgerError(RuntimeError):
@@ -84,6 +88,11 @@ def ledger_entry(doc: dict[str, Any], *, attestation_sha256: str | None) -> dict
     }
 
 
+def _integer(value: Any) -> bool:
+    """An integer of JSON (``true`` equals 1 in Python, and ``1.0`` is not a count)."""
+    return finite_number(value) and isinstance(value, int)
+
+
 def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[LedgerProblem]]:
     records: list[dict[str, Any]] = []
     problems: list[LedgerProblem] = []
@@ -114,9 +123,16 @@ def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[LedgerProblem
                     f"expected {prev[:12]}…): a record was deleted, inserted or reordered",
                 )
             )
-        if record["seq"] != number:
+        if not _integer(record["seq"]) or record["seq"] != number:
             problems.append(
                 LedgerProblem(number, f"has sequence number {record['seq']!r}, expected {number}")
+            )
+        code = record["exit_code"]
+        if code is not None and (not _integer(code) or code not in _EXIT_CODES):
+            problems.append(
+                LedgerProblem(
+                    number, f"has exit code {code!r}: must be one of {sorted(_EXIT_CODES)} or null"
+                )
             )
         prev = record["hash"]
     return records, problems

@@ -228,7 +228,10 @@ def monitor(
                 f"{spec.model.kind!r} names no decision column of the log."
             ]
         )
-    frame, files = read_log(log)
+    data = spec.data
+    uses = [mon.timestamp, data.label, mon.decision or getattr(spec.model, "column", None)]
+    uses += [*data.sensitive, mon.score, data.cluster_column]
+    frame, files = read_log(log, text=list(data.sensitive), needed=uses)  # groups as written
     windows = cut_windows(frame, spec)
     time_windows = mon.window_seconds is not None
     try:

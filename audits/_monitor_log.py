@@ -61,9 +61,29 @@ def _log_files(path: str) -> list[Path]:
     return files
 
 
-def read_log(path: str) -> tuple[pd.DataFrame, list[Path]]:
-    """Read a decision log: a CSV or Parquet file, a folder of them, or a glob."""
+def _same_columns(frames: list[pd.DataFrame], files: list[Path], needed: list[str]) -> None:
+    """Each of ``needed`` that one file has, every file has: concatenated, a file without it
+    would read as missing values (a label: decisions not yet reviewed)."""
+    for column in dict.fromkeys(c for c in needed if c):
+        lacking = [str(f) for f, frame in zip(files, frames, strict=True) if column not in frame]
+        if lacking and len(lacking) < len(files):
+            more = f" and {len(lacking) - 1} other file(s)" if len(lacking) > 1 else ""
+            raise MonitorDataError(
+                f"The log's column {column!r} is missing from the file {lacking[0]!r}{more} "
+                "(its other files have it): their rows cannot be judged. Every file of the log "
+                "must have the columns the spec uses."
+            )
+
+
+def read_log(
+    path: str, *, text: list[str] | None = None, needed: list[str | None] | None = None
+) -> tuple[pd.DataFrame, list[Path]]:
+    """Read a decision log: a CSV or Parquet file, a folder of them, or a glob; the ``text``
+    columns of CSV files as written (see :func:`audits._data.as_written`); each of ``needed``
+    in every file or in none (:class:`MonitorDataError`)."""
     import pandas as pd
+
+    from ._data import as_written
 
     files = _log_files(path)
     frames = []
@@ -72,7 +92,7 @@ def read_log(path: str) -> tuple[pd.DataFrame, list[Path]]:
             if file.suffix.lower() in (".parquet", ".pq"):
                 frames.append(pd.read_parquet(file))
             else:
-                frames.append(pd.read_csv(file))
+                frames.append(as_written(pd.read_csv(file), file, text or []))
         except FileNotFoundError as err:
             raise MonitorDataError(f"The log file {str(file)!r} does not exist.") from err
         except pd.errors.EmptyDataError as err:
@@ -81,6 +101,7 @@ def read_log(path: str) -> tuple[pd.DataFrame, list[Path]]:
             raise MonitorDataError(
                 f"The log file {str(file)!r} cannot be read: {type(err).__name__}: {err}"
             ) from err
+    _same_columns(frames, files, [c for c in needed or [] if c])
     frame = pd.concat(frames, ignore_index=True)
     if frame.empty:
         raise MonitorDataError(f"The log {path!r} holds no decisions (0 rows).")

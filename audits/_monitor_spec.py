@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ._spec_rules import MIN_SHOWN, disclosed_minimum
+
 __all__ = ["MONITOR_METRICS", "MonitorSpec", "parse_duration"]
 
 #: Misjudgment rates the monitor can watch.
@@ -40,7 +42,11 @@ class MonitorSpec(BaseModel):
     #: The bound on the misjudgment rate: the breaker trips when a lower bound passes it.
     trip_above: Annotated[float, Field(gt=0, lt=1)] = 0.15
     #: Reviewed decisions a window (overall) or a group needs to be judged.
-    min_cases: Annotated[int, Field(ge=1)] = 50
+    min_cases: Annotated[
+        int,
+        Field(json_schema_extra={"minimum": MIN_SHOWN}),  # the message says why
+        disclosed_minimum("a window or group judged with fewer reviewed decisions"),
+    ] = 50
     #: Windows (or a duration, with time windows) the breaker stays open after a trip.
     cool_down: int | str = 1
     #: Each group's counts are also judged pooled over the last ``pool_windows`` consecutive

@@ -37,6 +37,7 @@ from ._data_checks import check_data
 from ._decisions import Decided, _check_decisions, _decide
 from ._document import SCHEMA_VERSION, AuditResult, new_audit_id
 from ._evidence import Evidence
+from ._folder_columns import refuse_missing_file_columns
 from ._gx_import import finish_import, start_import
 from ._gx_worker import GXWorker
 from ._model_signature import VerifiedModel
@@ -59,8 +60,9 @@ __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 @_stage("read")
 def _read(spec: AuditSpec) -> pd.DataFrame:
     path = Path(spec.data.path)
+    refuse_missing_file_columns(spec)  # a folder: each file has the columns the audit uses
     if path.suffix.lower() != ".parquet" or needed_columns(spec) is None:
-        return _read_data(path)
+        return _read_data(path, text=list(spec.data.sensitive))  # groups as written
     try:  # a decision log: only the columns the audit uses, groups as dictionaries
         frame = read_parquet_columns(path, spec)
     except Exception as err:

@@ -84,6 +84,38 @@ def spark_session(master: str | None = None, *, app_name: str = "fairgate") -> A
     return session
 
 
+def _groups_as_written(session: Any, frame: Any, path: str, sensitive: list[str]) -> Any:
+    """``frame`` with each sensitive column Spark inferred as booleans re-read as its text,
+    unless it was written ``True``/``False``, as the local engine reads it
+    (:func:`audits._data.as_written`): ``TRUE`` and ``true`` stay two groups."""
+    from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+
+    booleans = [
+        f.name for f in frame.schema.fields if f.name in sensitive and f.dataType == BooleanType()
+    ]
+    if not booleans:
+        return frame
+
+    def read(text: list[str]) -> Any:
+        schema = StructType(
+            [
+                StructField(f.name, StringType(), True) if f.name in text else f
+                for f in frame.schema.fields
+            ]
+        )
+        where = str(Path(path).absolute())
+        return session.read.csv(where, header=True, schema=schema, enforceSchema=False)
+
+    words = read(booleans)
+    text = [
+        c
+        for c in booleans
+        if not {r[0] for r in words.select(c).distinct().collect() if r[0] is not None}
+        <= {"True", "False"}
+    ]
+    return read(text) if text else frame
+
+
 def read_spark(spec: AuditSpec, session: Any) -> Any:
     """The audit data as a Spark DataFrame with a :data:`ROW_ID` column.
 
@@ -93,6 +125,10 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
 
     data = spec.data
     source = f"table {data.table!r}" if data.table else f"data path {data.path!r}"
+    if not data.table:
+        from ._folder_columns import refuse_missing_file_columns
+
+        refuse_missing_file_columns(spec)  # a folder: each file has the columns used
     try:
         if data.table:
             frame = session.table(data.table)
@@ -101,6 +137,7 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
             frame = session.read.csv(
                 str(Path(data.path).absolute()), header=True, inferSchema=True, enforceSchema=False
             )
+            frame = _groups_as_written(session, frame, data.path, list(data.sensitive))
         else:
             frame = session.read.parquet(str(Path(data.path).absolute()))
     except Exception as err:

@@ -10,10 +10,11 @@ import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, field_validator, model_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator, model_validator
 
 from ._spec_base import LabelValue, _existing_file, _Strict
-from ._spec_rules import not_boolean
+from ._spec_expectations import never_fails
+from ._spec_rules import MIN_SHOWN, disclosed_minimum, not_boolean
 
 __all__ = ["VALIDATION_KINDS", "DataSpec", "MediaSpec", "NamedExpectation"]
 
@@ -60,6 +61,16 @@ class NamedExpectation(_Strict):
                 "must hold JSON values (text, numbers, true/false, null, lists and mappings). "
                 f"Got {type(value).__name__} {str(value)!r} at {where!r} instead; quote it."
             )
+        return kwargs
+
+    @field_validator("kwargs")
+    @classmethod
+    def _can_fail(cls, kwargs: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        """An expectation that no data could fail blocks nothing (see
+        :mod:`audits._spec_expectations`)."""
+        why = never_fails(info.data.get("expectation") or "", kwargs)
+        if why is not None:
+            raise ValueError(why)
         return kwargs
 
 
@@ -126,7 +137,13 @@ class DataSpec(_Strict):
     #: Columns that encode a protected attribute directly (default: ``sensitive``); the
     #: explainability checks treat attribution to them as direct use.
     protected_features: list[str] | None = None
-    min_group_size: Annotated[int, Field(ge=1), BeforeValidator(not_boolean)] = 30
+    #: Rows a group needs to be judged: at least 11, the smallest count a report shows.
+    min_group_size: Annotated[
+        int,
+        Field(json_schema_extra={"minimum": MIN_SHOWN}),  # the message says why
+        disclosed_minimum("a group judged by the verdict with fewer rows"),
+        BeforeValidator(not_boolean),
+    ] = 30
     min_denominator: Annotated[int, Field(ge=1), BeforeValidator(not_boolean)] = 5
     exclude: list[str] = Field(default_factory=list)
     #: The declared values of the label (and, for decision logs, of the decisions).

@@ -12,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
+    "MIN_SHOWN",
     "describe_values",
+    "disclosed_minimum",
     "label_problems",
     "not_boolean",
     "same_value",
@@ -42,6 +44,11 @@ _RANGES: dict[str, tuple[float, float, str, bool]] = {
     "explanation_stability": (-1.0, 1.0, "it is a Kendall rank correlation", True),
 }
 
+#: The smallest count of people a report shows (``reports.MIN_CELL``, the disclosure rule;
+#: a test ties the two): a minimum group size below it would let the verdict judge a group no
+#: report could show the committee.
+MIN_SHOWN = 11
+
 _YAML11_BOOLS = ("yes", "no", "on", "off", "y", "n")
 
 
@@ -50,6 +57,23 @@ def not_boolean(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError(f"must be a number, not a boolean. Got {value!r} instead.")
     return value
+
+
+def disclosed_minimum(what: str) -> Any:
+    """A validator refusing a minimum count under :data:`MIN_SHOWN`; ``what`` is what it
+    counts (for the message). Place it after the Field in ``Annotated``."""
+    from pydantic import AfterValidator
+
+    def check(value: int) -> int:
+        if value < MIN_SHOWN:
+            raise ValueError(
+                f"must be at least {MIN_SHOWN}: the disclosure rule hides every count under "
+                f"{MIN_SHOWN}, so {what} could not be shown to the committee. Got {value} "
+                "instead."
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 def _number(x: float) -> str:

@@ -19,6 +19,7 @@ from metrics import GroupMetrics, metrics_from_counts
 from ._check_stage import _check
 from ._data import DataError, _not_empty
 from ._evidence import Evidence
+from ._folder_columns import refuse_missing_file_columns
 from ._spec import AuditSpec
 from ._stages import _Audit, _stage
 from ._stream_checks import check_stream_decisions, refuse_stream, validate_stream
@@ -33,6 +34,7 @@ def stream_read(audit: _Audit) -> Streamed | None:
     """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
     needs its rows in memory after all."""
     spec, worker = audit.spec, audit.gx_worker
+    refuse_missing_file_columns(spec)  # pyarrow would read a file's lack as nulls
     try:  # Great Expectations starts on the sample while the rest is read
         streamed = stream_log(
             spec, show=audit.show, on_sample=lambda frame: submit_validation(spec, frame, worker)

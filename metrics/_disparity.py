@@ -12,7 +12,10 @@ Definitions
     Between groups: smallest over largest rate, in [0, 1]. Against a reference: the smallest
     ``min(g, ref) / max(g, ref)``; with the most favoured group as reference and the selection
     rate this is the impact ratio of the four-fifths rule and NYC Local Law 144. A ratio of
-    rates that are all zero is 1 (the groups are equal).
+    0 to 0 is undefined (NaN, as in fairlearn's ``demographic_parity_ratio``): nobody in the
+    compared groups received the outcome, which says nothing about their equality, so it can
+    never pass a bound. Against a reference, a 0-to-0 pair is left out of the worst comparison
+    (a zero reference against a group with a positive rate is still 0).
 
 Max − min over many groups is biased upwards in small samples (the extremes of noisy estimates
 are further apart than the true rates). The intervals of :mod:`metrics._simultaneous` bound
@@ -38,10 +41,9 @@ def _check_kind(kind: str) -> None:
 
 
 def _ratio(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``low / high``, NaN where ``high`` is 0 (0 to 0: undefined) or NaN."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(
-            high > 0, low / np.where(high > 0, high, 1.0), np.where(np.isnan(high), np.nan, 1.0)
-        )
+        return np.where(high > 0, low / np.where(high > 0, high, 1.0), np.nan)
 
 
 def between_groups(values: np.ndarray, kind: str) -> np.ndarray:

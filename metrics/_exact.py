@@ -16,9 +16,10 @@ import numpy as np
 __all__ = ["exact_disparity", "exact_threshold"]
 
 
-def _pair_ratio(a: Fraction, b: Fraction) -> Fraction:
+def _pair_ratio(a: Fraction, b: Fraction) -> Fraction | None:
+    """``min / max``; ``None`` for 0 to 0 (undefined, see :mod:`metrics._disparity`)."""
     low, high = min(a, b), max(a, b)
-    return Fraction(1) if high == 0 else low / high
+    return None if high == 0 else low / high
 
 
 def exact_disparity(
@@ -26,8 +27,9 @@ def exact_disparity(
 ) -> Fraction | None:
     """The disparity of the rates ``num[i] / den[i]`` over ``idx``, exactly.
 
-    ``None`` when a count is not an integer (nothing exact to compute) or fewer than two
-    groups take part. Same definitions as :mod:`metrics._disparity`.
+    ``None`` when a count is not an integer (nothing exact to compute), fewer than two
+    groups take part, or a ratio is 0 to 0 (undefined). Same definitions as
+    :mod:`metrics._disparity`.
     """
     if len(idx) < 2:
         return None
@@ -45,7 +47,8 @@ def exact_disparity(
     ref = rates[int(reference)]
     if kind == "difference":
         return max(abs(v - ref) for v in values)
-    return min(_pair_ratio(v, ref) for v in values)
+    pairs = [r for r in (_pair_ratio(v, ref) for v in values) if r is not None]
+    return min(pairs) if pairs else None
 
 
 def exact_threshold(bound: float) -> Fraction:

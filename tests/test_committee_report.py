@@ -142,7 +142,7 @@ def test_a_group_of_seven_never_shows_its_count(tmp_path, write_spec, fairgate):
             "path": str(tmp_path / "log.csv"),
             "label": "y",
             "sensitive": ["g"],
-            "min_group_size": 5,
+            "min_group_size": 11,
             "min_denominator": 3,
         },
         "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.5}],

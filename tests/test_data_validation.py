@@ -67,7 +67,7 @@ def test_a_group_at_one_percent(audit_data, tmp_path, write_spec, fairgate):
     audit_data.to_csv(tmp_path / "d.csv", index=False)
     spec = _spec(tmp_path / "d.csv", min_group_share=0.02)
     spec["data"]["sensitive"] = ["sex", "region"]
-    spec["data"]["min_group_size"] = 5
+    spec["data"]["min_group_size"] = 11
     code, doc = _run(fairgate, write_spec, spec, tmp_path)
     (failed,) = _failed(doc)
     assert failed["kind"] == "group_share"

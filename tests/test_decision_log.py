@@ -7,10 +7,12 @@ import json
 import pandas as pd
 import pytest
 
-# Group a (10 people): tp=3 fp=1 tn=4 fn=2.  Group b (8 people): tp=2 fp=2 tn=3 fn=1.
+# Group a (30 people): tp=9 fp=3 tn=12 fn=6.  Group b (24 people): tp=6 fp=6 tn=9 fn=3.
+# (Three times a table of 10 and 8 people: every group at least the 11 people a report shows,
+# so min_group_size can be at least 11; the rates are those of the small table.)
 CELLS = {
-    "a": {(1, 1): 3, (0, 1): 1, (0, 0): 4, (1, 0): 2},
-    "b": {(1, 1): 2, (0, 1): 2, (0, 0): 3, (1, 0): 1},
+    "a": {(1, 1): 9, (0, 1): 3, (0, 0): 12, (1, 0): 6},
+    "b": {(1, 1): 6, (0, 1): 6, (0, 0): 9, (1, 0): 3},
 }
 
 
@@ -35,7 +37,7 @@ def spec_for(path, checks):
             "path": str(path),
             "label": "outcome",
             "sensitive": ["group"],
-            "min_group_size": 5,
+            "min_group_size": 11,
             "min_denominator": 3,
         },
         "checks": checks,
@@ -57,25 +59,25 @@ def test_every_rate_matches_hand_computation(decision_log, write_spec, fairgate,
     )
     doc = json.loads((out / "results.json").read_text())
     assert doc["groups"] == {
-        "group=a": {"n": 10, "tp": 3, "fp": 1, "tn": 4, "fn": 2},
-        "group=b": {"n": 8, "tp": 2, "fp": 2, "tn": 3, "fn": 1},
+        "group=a": {"n": 30, "tp": 9, "fp": 3, "tn": 12, "fn": 6},
+        "group=b": {"n": 24, "tp": 6, "fp": 6, "tn": 9, "fn": 3},
     }
     by = {c["metric"]: c for c in doc["checks"]}
     hand = {  # metric: (a, b, disparity)
-        "selection_rate": (4 / 10, 4 / 8, (4 / 10) / (4 / 8)),
-        "false_negative_rate": (2 / 5, 1 / 3, 2 / 5 - 1 / 3),
-        "true_positive_rate": (3 / 5, 2 / 3, 2 / 3 - 3 / 5),
-        "false_positive_rate": (1 / 5, 2 / 5, 2 / 5 - 1 / 5),
-        "precision": (3 / 4, 2 / 4, 3 / 4 - 2 / 4),
-        "accuracy": (7 / 10, 5 / 8, (5 / 8) / (7 / 10)),
+        "selection_rate": (12 / 30, 12 / 24, (12 / 30) / (12 / 24)),
+        "false_negative_rate": (6 / 15, 3 / 9, 6 / 15 - 3 / 9),
+        "true_positive_rate": (9 / 15, 6 / 9, 6 / 9 - 9 / 15),
+        "false_positive_rate": (3 / 15, 6 / 15, 6 / 15 - 3 / 15),
+        "precision": (9 / 12, 6 / 12, 9 / 12 - 6 / 12),
+        "accuracy": (21 / 30, 15 / 24, (15 / 24) / (21 / 30)),
     }
     for metric, (a, b, disparity) in hand.items():
         assert by[metric]["by_group"]["group=a"]["value"] == pytest.approx(a, abs=1e-12)
         assert by[metric]["by_group"]["group=b"]["value"] == pytest.approx(b, abs=1e-12)
         assert by[metric]["value"] == pytest.approx(disparity, abs=1e-12)
-    # Wilson 95 % interval of 4 / 10, from the closed form.
+    # Wilson 95 % interval of 12 / 30, from the closed form.
     assert by["selection_rate"]["by_group"]["group=a"]["ci"] == pytest.approx(
-        [0.168180, 0.687326], abs=1e-5
+        [0.245906, 0.576796], abs=1e-5
     )
     statuses = {m: by[m]["status"] for m in hand}
     assert statuses == {
@@ -93,7 +95,7 @@ def test_small_group_is_insufficient_evidence_never_pass(
     decision_log, write_spec, fairgate, tmp_path
 ):
     spec = spec_for(decision_log, [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}])
-    spec["data"]["min_group_size"] = 9  # group b has 8 people
+    spec["data"]["min_group_size"] = 25  # group b has 24 people
     out = tmp_path / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     doc = json.loads((out / "results.json").read_text())
@@ -123,7 +125,7 @@ def test_excluding_a_small_group_needs_and_keeps_a_justification(
             }
         ],
     )
-    spec["data"]["min_group_size"] = 9
+    spec["data"]["min_group_size"] = 25
     out = tmp_path / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     check = json.loads((out / "results.json").read_text())["checks"][0]

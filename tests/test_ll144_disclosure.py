@@ -31,8 +31,15 @@ TOP = "sex=nonbinary"
 TOP_RATE = 5 / 6
 
 
-def _audit(tmp_path, write_spec, fairgate, **data):
-    log = _log(tmp_path / "log.csv", [({"sex": s, "race": r}, n, k) for s, r, n, k in CELLS])
+def _cells(factor: int) -> list[tuple[str, str, int, int]]:
+    """CELLS with the nonbinary cells ``factor`` times as large (the same rates)."""
+    return [
+        (s, r, n * factor, k * factor) if s == "nonbinary" else (s, r, n, k) for s, r, n, k in CELLS
+    ]
+
+
+def _audit(tmp_path, write_spec, fairgate, cells=CELLS, **data):
+    log = _log(tmp_path / "log.csv", [({"sex": s, "race": r}, n, k) for s, r, n, k in cells])
     spec = _spec(log, "nyc-ll144", ["sex", "race"], roles={"race_ethnicity": "race"})
     spec["data"].update(data)
     code, doc, _ = _run(fairgate, write_spec(spec), tmp_path / "out")
@@ -66,14 +73,17 @@ def _never_shown(texts: dict[str, str], ratios: list[float]) -> None:
 def test_a_suppressed_top_category_is_not_named_nor_its_rate_recoverable(
     tmp_path, write_spec, fairgate, judged
 ):
-    data = {"min_group_size": 5} if judged else {}
-    code, doc = _audit(tmp_path, write_spec, fairgate, **data)
+    # Judged, the top category has 12 people (a spec's min_group_size is at least 11, the
+    # smallest count a report shows), still under 11 of them selected (10) and not (2).
+    top_n = 12 if judged else 6
+    data = {"min_group_size": 11} if judged else {}
+    code, doc = _audit(tmp_path, write_spec, fairgate, _cells(top_n // 6), **data)
     out = tmp_path / "out"
     sex = next(c for c in doc["checks"] if c["view"] == "sex")
-    # The intersections' top (nonbinary and white, 3 people) is too small to judge in both.
+    # The intersections' top (nonbinary and white, 3 or 6 people) is too small to judge in both.
     assert code == ExitCode.UNDECIDED
     # results.json keeps the exact aggregates: the tiny category is the highest.
-    assert sex["details"]["highest_group"] == TOP and sex["by_group"][TOP]["n"] == 6
+    assert sex["details"]["highest_group"] == TOP and sex["by_group"][TOP]["n"] == top_n
     assert sex["by_group"][TOP]["impact_ratio"] == 1.0
     female, male = 90 / 300, 120 / 300
     if judged:
@@ -89,7 +99,13 @@ def test_a_suppressed_top_category_is_not_named_nor_its_rate_recoverable(
     assert set(texts) == {"report.html", "summary.md", "junit.xml", "ll144_disclosure.csv"}
     _never_shown(texts, [male / TOP_RATE] + ([] if judged else [female / TOP_RATE]))
     table = _table(out, "sex")
-    assert table[TOP][1:5] == ["suppressed", "suppressed", "suppressed", ""]
+    # its size is shown once it is 11 or more; its selected count and rate never
+    assert table[TOP][1:5] == [
+        str(top_n) if judged else "suppressed",
+        "suppressed",
+        "suppressed",
+        "",
+    ]
     # A second rate is hidden with the top's: the lowest ratio's category when the ratios
     # are judged (the lowest ratio is shown), else the runner-up: the top is never the only
     # category whose rate is hidden.
@@ -100,7 +116,14 @@ def test_a_suppressed_top_category_is_not_named_nor_its_rate_recoverable(
     # The views whose highest category is large enough still name it, with ratios.
     race = _table(out, "race")
     assert race["race=white"][3:5] == ["1.000", "highest rate"]
-    assert race["race=black"][3] == f"{(99 / 310) / (121 / 311):.3f}"
+    black, white = (
+        sum(k for _, r, _, k in cells) / sum(n for _, r, n, _ in cells)
+        for cells in (
+            [c for c in _cells(top_n // 6) if c[1] == race] for race in ("black", "white")
+        )
+    )
+    assert (black, white) == ((99 / 310, 121 / 311) if not judged else (101 / 313, 124 / 314))
+    assert race["race=black"][3] == f"{black / white:.3f}"
     html = texts["report.html"]
     assert html.count("highest rate") == sum(
         r[4] == "highest rate" for v in ("sex", "race", "sex|race") for r in _table(out, v).values()

@@ -93,8 +93,14 @@ def test_a_named_expectation_s_observed_value_is_not_shown(fairgate, tmp_path):
     positives = int((pd.read_csv(log).outcome == 1).sum())
     assert 0 < positives < 11
     named = [
-        {"expectation": "expect_column_sum_to_be_between", "kwargs": {"column": "outcome"}},
-        {"expectation": "expect_column_mean_to_be_between", "kwargs": {"column": "outcome"}},
+        {
+            "expectation": "expect_column_sum_to_be_between",
+            "kwargs": {"column": "outcome", "min_value": 0},
+        },
+        {
+            "expectation": "expect_column_mean_to_be_between",
+            "kwargs": {"column": "outcome", "min_value": 0},
+        },
     ]
     spec = write_yaml(tmp_path / "spec.yaml", log_spec(log, data={"expectations": named}))
     out = tmp_path / "out"

@@ -361,3 +361,61 @@ def test_explanation_sample_is_seeded_stratified_and_states_itself(spark, tmp_pa
     assert list(sample.columns) == list(frame.columns) and sample["case_id"].is_monotonic_increasing
     per_group = sample.groupby(["region", "sex"]).size()
     assert len(per_group) == 8 and per_group.min() >= 20  # every group, none left thin
+
+
+def test_groups_spelled_true_and_upper_true_stay_distinct_on_spark(spark, tmp_path):
+    """Spark's schema inference read ``TRUE`` and ``true`` as one boolean, as pandas did: the
+    groups stay as written, the same as the local engine's."""
+    rng = np.random.default_rng(4)
+    n = 600
+    frame = pd.DataFrame(
+        {
+            "group": [["TRUE", "true", "false"][i % 3] for i in range(n)],
+            "outcome": rng.integers(0, 2, n),
+            "decision": rng.integers(0, 2, n),
+        }
+    )
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    content = {
+        "name": "spellings",
+        "model": {"kind": "predictions", "column": "decision"},
+        "data": {"path": str(tmp_path / "log.csv"), "label": "outcome", "sensitive": ["group"]},
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.5}],
+    }
+    import yaml
+
+    (tmp_path / "local.yaml").write_text(yaml.safe_dump(content))
+    content["data"]["engine"] = "spark"
+    (tmp_path / "spark.yaml").write_text(yaml.safe_dump(content))
+    local = run_audit(tmp_path / "local.yaml").document
+    on_spark = run_audit(tmp_path / "spark.yaml").document
+    assert set(on_spark["groups"]) == {"group=TRUE", "group=true", "group=false"}
+    assert on_spark["groups"] == local["groups"]
+
+
+def test_a_folder_file_lacking_a_column_is_named_on_spark(spark, tmp_path, monkeypatch):
+    """Spark reads a folder with its first file's schema: a later file without the sensitive
+    column read as missing values. It is refused naming the column and the file."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(6)
+    n = 2_000
+    frame = pd.DataFrame(
+        {
+            "group": rng.choice(["a", "b"], n),
+            "outcome": rng.integers(0, 2, n),
+            "decision": rng.integers(0, 2, n),
+        }
+    )
+    (tmp_path / "logs").mkdir()
+    frame.iloc[:1_000].to_parquet(tmp_path / "logs" / "a.parquet", index=False)
+    frame.iloc[1_000:].drop(columns=["group"]).to_parquet(tmp_path / "logs" / "b.parquet")
+    content = {
+        "name": "folder",
+        "model": {"kind": "predictions", "column": "decision"},
+        "data": {"path": "logs", "label": "outcome", "sensitive": ["group"], "engine": "spark"},
+        "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}],
+    }
+    doc = run_audit(tmp_path / "s.yaml", spec=parse_spec(content)).document
+    assert doc["verdict"] == "error" and doc["exit_code"] == 2
+    message = doc["errors"][0]["message"]
+    assert "'group' named by data.sensitive[0] is missing from the file 'logs/b.parquet'" in message
