@@ -1,0 +1,68 @@
+"""Third red team: inputs and places the authors did not write fairgate for (an output folder
+that is a mount point, ...). Each test failed before its fix."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from .bad_inputs_support import (
+    assert_exit,
+    assert_no_release,
+    decision_log,
+    log_spec,
+    run_cli,
+    write_yaml,
+)
+
+
+@pytest.fixture
+def mount_point(tmp_path):
+    """An empty tmpfs mounted inside tmp_path (as a CI container's ``-v host:/evidence``)."""
+    point = tmp_path / "evidence"
+    point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "fairgate-test", str(point)],
+        capture_output=True,
+        check=False,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def test_an_output_folder_that_is_a_mount_point_is_refused_before_anything_is_told(
+    tmp_path, mount_point
+) -> None:
+    """The evidence is renamed onto --out as the last step; on a mount point that rename
+    fails (EBUSY). The audit had by then logged a FINISHED MLflow run tagged
+    ``fairgate.verdict=pass, exit_code=0`` and sealed ``"verdict": "pass"`` in the ledger,
+    then exited 2 ('fairgate failed: OSError') with nothing published."""
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(decision_log(tmp_path)))
+    ledger, store = tmp_path / "ledger.jsonl", tmp_path / "store"
+    proc = run_cli(
+        "run",
+        spec,
+        "--out",
+        mount_point,
+        "--tracking-uri",
+        f"sqlite:///{store / 'mlflow.db'}",
+        "--ledger",
+        ledger,
+        "-q",
+        cwd=tmp_path,
+    )
+    assert_exit(proc, 4, "mount point", str(mount_point))
+    assert "fairgate failed" not in proc.stderr
+    assert not ledger.exists() and not store.exists()  # refused before anything ran
+    assert not list(mount_point.iterdir())
+    assert_no_release(tmp_path)
+    # A folder inside the mount point is fine: the rename stays on one file system.
+    inside = mount_point / "audit"
+    proc = run_cli("run", spec, "--out", inside, "--no-mlflow", "-q", cwd=tmp_path)
+    assert_exit(proc, 0)
+    assert (inside / "results.json").is_file()
