@@ -56,10 +56,13 @@ def publish_evidence(
     the folder published last holds the final verdict. ``signer`` signs the staged files'
     attestation; ``seal`` (the ledger) sees the final files just before they are published.
     """
-    from reports import discard, publish
+    from reports import check_out_folder, discard, publish
 
     from ._document import finalise
 
+    # Model code ran in this process since --out was checked: what it left at ``out`` is
+    # refused before MLflow, the registry or the ledger is told the verdict.
+    check_out_folder(out)
     staging = None
     try:
         staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)

@@ -66,3 +66,42 @@ def test_an_output_folder_that_is_a_mount_point_is_refused_before_anything_is_to
     proc = run_cli("run", spec, "--out", inside, "--no-mlflow", "-q", cwd=tmp_path)
     assert_exit(proc, 0)
     assert (inside / "results.json").is_file()
+
+
+MODEL = '''
+import os
+import shutil
+
+
+def predict(frame):
+    shutil.rmtree("out", ignore_errors=True)  # the audit's --out, replaced by a file
+    with open("out", "w") as handle:
+        handle.write("not evidence")
+    return (frame["x"] > 0.5).astype(int).to_numpy()
+'''
+
+
+def test_model_code_that_replaces_the_output_folder_leaves_no_pass_in_the_ledger(
+    tmp_path,
+) -> None:
+    """Model code replaced --out by a file while the audit ran. The final rename then
+    failed (exit 4), after the ledger (and MLflow, and --promote's alias) had recorded the
+    audit's pass."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.random(400)
+    frame = pd.DataFrame({"group": np.repeat(["a", "b"], 200), "x": x})
+    frame["outcome"] = (x > 0.5).astype(int)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "tamper.py").write_text(MODEL, encoding="utf-8")
+    spec = log_spec(tmp_path / "log.csv", model={"kind": "python", "uri": "tamper:predict"})
+    spec["model"].pop("column")
+    ledger = tmp_path / "ledger.jsonl"
+    args = ("run", write_yaml(tmp_path / "spec.yaml", spec), "--out", "out", "--no-mlflow")
+    proc = run_cli(*args, "--ledger", ledger, "-q", cwd=tmp_path)
+    assert_exit(proc, 4, "The output folder must be a folder")
+    assert (tmp_path / "out").read_text(encoding="utf-8") == "not evidence"
+    assert not ledger.exists()  # nothing was told a verdict
+    assert_no_release(tmp_path)
