@@ -68,7 +68,7 @@ def test_an_output_folder_that_is_a_mount_point_is_refused_before_anything_is_to
     assert (inside / "results.json").is_file()
 
 
-MODEL = '''
+MODEL = """
 import os
 import shutil
 
@@ -78,7 +78,7 @@ def predict(frame):
     with open("out", "w") as handle:
         handle.write("not evidence")
     return (frame["x"] > 0.5).astype(int).to_numpy()
-'''
+"""
 
 
 def test_model_code_that_replaces_the_output_folder_leaves_no_pass_in_the_ledger(
