@@ -146,6 +146,37 @@ def verify_ledger(path: str | Path) -> list[LedgerProblem]:
     return read_ledger(path)[1]
 
 
+def _broken(path: Path, problems: list[LedgerProblem]) -> LedgerError:
+    first = problems[0]
+    return LedgerError(
+        f"The ledger {str(path)!r} is broken at line {first.line} "
+        f"({first.message}): no record is added to a broken chain."
+    )
+
+
+def check_appendable(path: str | Path) -> None:
+    """Raise now what :func:`append_record` would raise for the ledger as it is (a link, a
+    file that cannot be opened, a broken chain), without creating or writing anything; an
+    audit checks this before MLflow or the registry is told its verdict.
+
+    Raises
+    ------
+    LedgerError
+        When the ledger cannot be opened or its chain is broken.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return  # append_record creates it (and its folder)
+    except OSError as err:
+        raise LedgerError(f"The ledger {str(path)!r} cannot be opened: {err.strerror}.") from err
+    with os.fdopen(fd, "rb") as handle:
+        problems = _parse(_lines(handle.read()))[1]
+    if problems:
+        raise _broken(path, problems)
+
+
 def append_record(path: str | Path, entry: dict[str, Any]) -> str:
     """Append one audit's record to the ledger at ``path`` and return the new head hash.
 
@@ -170,11 +201,7 @@ def append_record(path: str | Path, entry: dict[str, Any]) -> str:
             data = handle.read()
             records, problems = _parse(_lines(data))
             if problems:
-                first = problems[0]
-                raise LedgerError(
-                    f"The ledger {str(path)!r} is broken at line {first.line} "
-                    f"({first.message}): no record is added to a broken chain."
-                )
+                raise _broken(path, problems)
             record = {
                 **{k: entry.get(k) for k in _FIELDS},
                 "seq": len(records) + 1,

@@ -105,3 +105,29 @@ def test_model_code_that_replaces_the_output_folder_leaves_no_pass_in_the_ledger
     assert (tmp_path / "out").read_text(encoding="utf-8") == "not evidence"
     assert not ledger.exists()  # nothing was told a verdict
     assert_no_release(tmp_path)
+
+
+def test_a_broken_ledger_stops_the_audit_before_mlflow_records_a_pass(tmp_path, fairgate):
+    """A ledger whose chain is broken refuses the new record (exit 2, "Nothing was
+    published"), but only after MLflow had logged a FINISHED run tagged
+    ``fairgate.verdict=pass`` and ``exit_code=0`` (and --promote had moved the alias)."""
+    from audits._ledger import append_record
+    from reports import tracking_client
+
+    ledger = tmp_path / "ledger.jsonl"
+    append_record(ledger, {"audit_id": "a"})
+    append_record(ledger, {"audit_id": "b"})
+    ledger.write_text(ledger.read_text().splitlines()[1] + "\n")  # the first record deleted
+    before = ledger.read_bytes()
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(decision_log(tmp_path)))
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    out = tmp_path / "out"
+    args = ("run", spec, "--out", out, "--tracking-uri", uri, "--ledger", ledger, "-q")
+    code, stdout, stderr = fairgate(*args)
+    assert code == 2, stdout + stderr
+    assert "broken at line 1" in stderr and "Nothing was published" in stderr
+    assert ledger.read_bytes() == before and not out.exists()
+    client = tracking_client(uri)
+    runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
+    assert not [r for r in runs if r.data.tags.get("fairgate.verdict") == "pass"]
+    assert not [r for r in runs if r.data.tags.get("fairgate.exit_code") == "0"]
