@@ -31,7 +31,7 @@ from ._mlflow_store import (
     scrub,
     tracking_client,
 )
-from ._suppress import group_values, suppressed, withheld_values
+from ._suppress import disclose, group_values, suppressed, withheld_values
 from ._waiver_text import waiver_line
 
 __all__ = [
@@ -155,7 +155,8 @@ def _dataset_input(document: dict[str, Any]):
         digest=str(prov["data_sha256"])[:36],
         source_type="local",
         source=json.dumps({"uri": str(data["path"])}),
-        profile=json.dumps({"num_rows": data["rows"]}),
+        # the row count under the disclosure rule: none under 11 (results.json keeps it)
+        profile=json.dumps({"num_rows": disclose(numerator=data["rows"]).numerator}),
     )
     return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value="audit")])
 

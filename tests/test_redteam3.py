@@ -131,3 +131,38 @@ def test_a_broken_ledger_stops_the_audit_before_mlflow_records_a_pass(tmp_path, 
     runs = [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
     assert not [r for r in runs if r.data.tags.get("fairgate.verdict") == "pass"]
     assert not [r for r in runs if r.data.tags.get("fairgate.exit_code") == "0"]
+
+
+def test_a_total_under_11_is_not_shown_in_the_report_or_mlflow(tmp_path, fairgate):
+    """An audit of 8 people (a spec that lowers min_group_size to judge them): the group
+    sizes were suppressed, but report.html said "8 people" and the MLflow dataset's profile
+    held ``num_rows: 8``."""
+    import json
+
+    import pandas as pd
+
+    from reports import tracking_client
+
+    log = tmp_path / "log.csv"
+    pd.DataFrame(
+        {
+            "group": list("aaaabbbb"),
+            "outcome": [1, 0, 1, 0, 1, 0, 1, 0],
+            "decision": [1, 1, 0, 0, 1, 0, 1, 0],
+        }
+    ).to_csv(log, index=False)
+    spec = log_spec(log, data={"min_group_size": 1, "min_denominator": 1})
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    out = tmp_path / "out"
+    args = ("run", write_yaml(tmp_path / "spec.yaml", spec), "--out", out)
+    code, stdout, stderr = fairgate(*args, "--tracking-uri", uri, "--no-mlflow", "-q")
+    assert code in (0, 1, 2), stdout + stderr
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert doc["data"]["rows"] == 8  # the evidence keeps it
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "8 people" not in html and "fewer than 11 people" in html
+    from reports import log_audit
+
+    logged = log_audit(doc, {}, tracking_uri=uri)
+    (dataset,) = tracking_client(uri).get_run(logged["run_id"]).inputs.dataset_inputs
+    assert json.loads(dataset.dataset.profile) == {"num_rows": None}
