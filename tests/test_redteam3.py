@@ -166,3 +166,64 @@ def test_a_total_under_11_is_not_shown_in_the_report_or_mlflow(tmp_path, fairgat
     logged = log_audit(doc, {}, tracking_uri=uri)
     (dataset,) = tracking_client(uri).get_run(logged["run_id"]).inputs.dataset_inputs
     assert json.loads(dataset.dataset.profile) == {"num_rows": None}
+
+
+class _TricklingServer:
+    """An MLflow scoring endpoint whose answer is right but arrives one byte every
+    ``gap`` seconds (each read within any per-read timeout)."""
+
+    def __init__(self, gap: float) -> None:
+        import json
+        import threading
+        import time
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                rows = len(body["dataframe_split"]["data"])
+                answer = json.dumps({"predictions": [1] * rows}).encode() + b" " * 200
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                try:
+                    for byte in answer:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(gap)
+                except OSError:  # the client gave up
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_an_endpoint_that_trickles_its_answer_cannot_hold_the_audit() -> None:
+    """model.timeout_s is "bounded so that a spec cannot make an audit hang", but requests'
+    timeout bounds each read: an answer sent a byte every 0.2 s (about a minute in all)
+    was waited for to its end, whatever timeout_s said."""
+    import time
+
+    import pandas as pd
+
+    from models_under_test import PredictionError, load_model
+
+    server = _TricklingServer(gap=0.2)
+    try:
+        adapter = load_model("rest", url=server.url, timeout_s=1.0, retries=1, backoff_s=0.0)
+        started = time.monotonic()
+        with pytest.raises(PredictionError, match=r"failed after 2 attempts.*timeout_s = 1 s"):
+            adapter.predict(pd.DataFrame({"x": [0.1, 0.2, 0.3]}))
+        assert time.monotonic() - started < 10
+    finally:
+        server.close()
