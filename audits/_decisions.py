@@ -161,7 +161,9 @@ def _decide(
             batch = feature_rows(features, start, start + batch_rows)
             parts.append(np.asarray(adapter.predict(batch)).reshape(-1))
             if adapter.has_proba:
-                probas.append(adapter.predict_proba(batch))
+                probas.append(np.asarray(adapter.predict_proba(batch)))
+            # Checked batch by batch: one short and one long batch would shift the rows.
+            _same_rows(adapter, len(batch), parts[-1], probas[-1] if probas else None)
             advance(len(batch))
     decisions = np.concatenate(parts) if parts else np.array([])
     if len(decisions) != len(frame):
@@ -177,6 +179,19 @@ def _decide(
     column = next((i for i, c in enumerate(classes) if same_value(c, positive_label)), None)
     scores = None if column is None or len(classes) > 2 else proba[:, column]
     return Decided(decisions, scores, proba, classes)
+
+
+def _same_rows(adapter: ModelAdapter, rows: int, decided: np.ndarray, proba: Any) -> None:
+    """One decision (and one row of probabilities) for each row of a batch."""
+    counts = {"decisions": len(decided)}
+    if proba is not None and proba.ndim:  # a shapeless answer: proba_columns says so
+        counts["rows of probabilities"] = proba.shape[0]
+    for what, count in counts.items():
+        if count != rows:
+            raise PredictionError(
+                f"The {adapter.kind} model {adapter.uri!r} returned {count} {what} for a "
+                f"batch of {rows} rows."
+            )
 
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:

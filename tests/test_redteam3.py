@@ -227,3 +227,59 @@ def test_an_endpoint_that_trickles_its_answer_cannot_hold_the_audit() -> None:
         assert time.monotonic() - started < 10
     finally:
         server.close()
+
+
+SHIFTING = """
+import numpy as np
+
+
+def predict(frame):
+    decided = (frame["x"] > 0.5).astype(int).to_numpy()
+    if len(frame) == 50_000:  # the first batch: one decision short
+        return decided[1:]
+    return np.r_[decided[:1], decided]  # the last batch: one decision too many
+
+
+def fine(frame):
+    return (frame["x"] > 0.5).astype(int).to_numpy()
+
+
+def proba(frame):
+    p = frame["x"].to_numpy()
+    return np.c_[1 - p, p][:-1]  # one row short
+"""
+
+
+@pytest.mark.parametrize("kind", ["decisions", "probabilities"])
+def test_a_batch_with_a_wrong_number_of_answers_is_refused_at_once(tmp_path, fairgate, kind):
+    """Decisions were counted over all batches only: a model one decision short in the
+    first batch and one over in the last had every later row judged on its neighbour's
+    decision, and a verdict came out; probabilities one row short were found only at the
+    count stage ('The 'scores' parameter must have shape ...')."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    x = rng.random(60_000)
+    frame = pd.DataFrame({"group": np.tile(["a", "b"], 30_000), "x": x})
+    frame["outcome"] = (x > 0.5).astype(int)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    (tmp_path / "shifting.py").write_text(SHIFTING, encoding="utf-8")
+    model = {"kind": "python", "uri": "shifting:predict"}
+    if kind == "probabilities":
+        model = {"kind": "python", "uri": "shifting:fine", "proba": "shifting:proba"}
+        model["proba_classes"] = [0, 1]
+    spec = log_spec(tmp_path / "log.csv", model=model, n_boot=200)
+    spec["model"].pop("column")
+    out = tmp_path / "out"
+    code, stdout, stderr = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--out", out, "--no-mlflow", "-q"
+    )
+    assert code == 2, stdout + stderr
+    doc = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    (error,) = doc["errors"]
+    assert error["stage"] == "decide"
+    expected = "49999 decisions" if kind == "decisions" else "49999 rows of probabilities"
+    assert f"returned {expected} for a batch of 50000 rows" in error["message"]
