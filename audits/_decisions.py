@@ -151,7 +151,7 @@ def _decide(
         if decision_values:
             decisions = map_decision_codes(decisions, decision_values, adapter.decision_column)
         score_col = getattr(adapter, "score_column", None)
-        scores = frame[score_col].to_numpy(dtype=float) if score_col else None
+        scores = _numbers(frame[score_col], score_col) if score_col else None
         if scores is not None:
             check_probabilities(scores, f"The score column {score_col!r}")
         return Decided(decisions, scores)
@@ -179,6 +179,18 @@ def _decide(
     column = next((i for i, c in enumerate(classes) if same_value(c, positive_label)), None)
     scores = None if column is None or len(classes) > 2 else proba[:, column]
     return Decided(decisions, scores, proba, classes)
+
+
+def _numbers(column: pd.Series, name: str) -> np.ndarray:
+    """A score column as floats; text that is not a number is refused, naming the column."""
+    try:
+        return column.to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
+        raise PredictionError(
+            f"The score column {name!r} holds {count_text(int(bad.sum()))} values that are not "
+            f"numbers: scores must be probabilities in [0, 1]."
+        ) from err
 
 
 def _same_rows(adapter: ModelAdapter, rows: int, decided: np.ndarray, proba: Any) -> None:

@@ -283,3 +283,29 @@ def test_a_batch_with_a_wrong_number_of_answers_is_refused_at_once(tmp_path, fai
     assert error["stage"] == "decide"
     expected = "49999 decisions" if kind == "decisions" else "49999 rows of probabilities"
     assert f"returned {expected} for a batch of 50000 rows" in error["message"]
+
+
+def test_a_score_column_with_text_is_refused_naming_the_column(tmp_path, fairgate):
+    """A decision log's score column holding 'unknown' stopped the audit with Python's own
+    "ValueError: could not convert string to float: 'unknown'", naming neither the column nor
+    the problem."""
+    import json
+
+    import pandas as pd
+
+    log = decision_log(tmp_path)
+    frame = pd.read_csv(log)
+    frame["score"] = ["0.4"] * (len(frame) - 12) + ["unknown"] * 12
+    frame.to_csv(log, index=False)
+    checks = [
+        {"type": "score_metric", "metric": "mean_score", "disparity": "difference", "max": 0.5}
+    ]
+    spec = log_spec(log, model={"score_column": "score"}, checks=checks)
+    out = tmp_path / "out"
+    code, stdout, stderr = fairgate(
+        "run", write_yaml(tmp_path / "spec.yaml", spec), "--out", out, "--no-mlflow", "-q"
+    )
+    assert code == 2, stdout + stderr
+    (error,) = json.loads((out / "results.json").read_text(encoding="utf-8"))["errors"]
+    assert error["type"] == "PredictionError"
+    assert "score column 'score' holds 12 values that are not numbers" in error["message"]
