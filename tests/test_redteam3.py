@@ -309,3 +309,36 @@ def test_a_score_column_with_text_is_refused_naming_the_column(tmp_path, fairgat
     (error,) = json.loads((out / "results.json").read_text(encoding="utf-8"))["errors"]
     assert error["type"] == "PredictionError"
     assert "score column 'score' holds 12 values that are not numbers" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    ["a ", "a\u200b", "\uff41"],  # a trailing space, a zero-width space, a full-width 'a'
+)
+@pytest.mark.parametrize("form", ["csv", "folder"])
+def test_group_values_that_print_alike_are_refused(tmp_path, fairgate, odd, form) -> None:
+    """'a' and 'a ' (or 'a' with an invisible character) were two groups: every message
+    and table showed two groups named 'group=a' with different rates ('Too little evidence
+    ... for: group=a', meaning the other one), and the slip that split the group went
+    unseen."""
+    import json
+
+    import pandas as pd
+
+    frame = pd.read_csv(decision_log(tmp_path))
+    frame.loc[frame.index[:40], "group"] = odd  # 40 of group a's rows, written otherwise
+    if form == "csv":
+        frame.to_csv(tmp_path / "log.csv", index=False)
+        data = tmp_path / "log.csv"
+    else:
+        data = tmp_path / "parts"
+        data.mkdir()
+        frame.iloc[:200].to_parquet(data / "part-0.parquet", index=False)
+        frame.iloc[200:].to_parquet(data / "part-1.parquet", index=False)
+    out = tmp_path / "out"
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(data))
+    code, stdout, stderr = fairgate("run", spec, "--out", out, "--no-mlflow", "-q")
+    assert code == 2, stdout + stderr
+    (error,) = json.loads((out / "results.json").read_text(encoding="utf-8"))["errors"]
+    assert error["stage"] == "validate" and "print alike" in error["message"]
+    assert repr(odd) in error["message"]
