@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,8 @@ def check_appendable(path: str | Path) -> None:
     """
     path = Path(path)
     try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # a pipe would block: never opened
+            raise LedgerError(f"The ledger {str(path)!r} cannot be opened: not a regular file.")
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         return  # append_record creates it (and its folder)
@@ -195,6 +198,9 @@ def append_record(path: str | Path, entry: dict[str, Any]) -> str:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as err:
         raise LedgerError(f"The ledger {str(path)!r} cannot be opened: {err.strerror}.") from err
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe or a device: reading it would block
+        os.close(fd)
+        raise LedgerError(f"The ledger {str(path)!r} cannot be opened: not a regular file.")
     with os.fdopen(fd, "r+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:

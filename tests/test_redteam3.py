@@ -342,3 +342,19 @@ def test_group_values_that_print_alike_are_refused(tmp_path, fairgate, odd, form
     (error,) = json.loads((out / "results.json").read_text(encoding="utf-8"))["errors"]
     assert error["stage"] == "validate" and "print alike" in error["message"]
     assert repr(odd) in error["message"]
+
+
+def test_a_ledger_that_is_a_pipe_is_refused_without_waiting_on_it(tmp_path) -> None:
+    """--ledger naming a named pipe: the audit ran, then waited for ever reading the pipe
+    for the chain's head (a CI job's whole time limit, then killed, no verdict)."""
+    import os
+
+    ledger = tmp_path / "ledger.fifo"
+    os.mkfifo(ledger)
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(decision_log(tmp_path)))
+    out = tmp_path / "out"
+    proc = run_cli(
+        "run", spec, "--out", out, "--no-mlflow", "--ledger", ledger, "-q", cwd=tmp_path, timeout=90
+    )
+    assert_exit(proc, 2, "not a regular file", "Nothing was published")
+    assert not out.exists()
