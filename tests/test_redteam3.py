@@ -358,3 +358,34 @@ def test_a_ledger_that_is_a_pipe_is_refused_without_waiting_on_it(tmp_path) -> N
     )
     assert_exit(proc, 2, "not a regular file", "Nothing was published")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("command", ["validate", "run"])
+def test_credentials_in_an_mlflow_model_uri_are_refused_unshown(tmp_path, fairgate, command):
+    """model.url of a REST model refuses user:password, but an MLflow model's URI
+    ('https://user:password@host/artifacts/model', MLflow's HTTP artifact store) was
+    written as given into results.json, every report, the console's load error and the
+    MLflow run's params."""
+    spec = log_spec(
+        decision_log(tmp_path),
+        model={"kind": "mlflow", "uri": "https://auditor:pw-7d41c9@127.0.0.1:9/artifacts/model"},
+    )
+    spec["model"].pop("column")
+    args = [command, write_yaml(tmp_path / "spec.yaml", spec)]
+    if command == "run":
+        args += ["--out", tmp_path / "out", "--tracking-uri", f"sqlite:///{tmp_path / 'db'}"]
+    code, stdout, stderr = fairgate(*args)
+    assert code == 4, stdout + stderr
+    assert "model.uri must not hold credentials" in stderr
+    assert "pw-7d41c9" not in stdout + stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "db").exists()
+
+
+def test_an_mlflow_registry_alias_is_not_taken_for_credentials(tmp_path) -> None:
+    from audits import parse_spec
+
+    log = decision_log(tmp_path)
+    for uri in ("models:/credit@champion", "models:/credit/3", "runs:/abc123/model"):
+        content = log_spec(log, model={"kind": "mlflow", "uri": uri})
+        content["model"].pop("column")
+        assert parse_spec(content).model.uri == uri
