@@ -53,9 +53,11 @@ def publish_evidence(
 
     Logging (and promotion) come after the files are staged, since MLflow logs them, and
     can still turn the verdict into ``error``; the files are then rendered again, so that
-    the folder published last holds the final verdict. ``signer`` signs the staged files'
-    attestation; ``seal`` (the ledger) sees the final files just before they are published,
-    and is first asked (``check_only=True``) whether it can take them, before MLflow is.
+    the folder published last holds the final verdict. ``before_publish`` is called once
+    MLflow holds the verdict (signals then no longer end the audit). ``signer`` signs the
+    staged files' attestation; ``seal`` (the ledger) sees the final files just before they
+    are published, and is first asked (``check_only=True``) whether it can take them, before
+    MLflow is.
     """
     from reports import check_out_folder, discard, publish
 
@@ -74,10 +76,10 @@ def publish_evidence(
             finalise(doc, problem)
             discard(staging)
             staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
+        if before_publish is not None:  # MLflow and the registry hold the verdict now:
+            before_publish()  # a signal may no longer end the audit otherwise
         if seal is not None:
             seal(doc, files)
-        if before_publish is not None:
-            before_publish()
         publish(staging, out)
     except BaseException:
         discard(staging)

@@ -3,6 +3,7 @@ that is a mount point, ...). Each test failed before its fix."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 
 import pytest
@@ -389,3 +390,61 @@ def test_an_mlflow_registry_alias_is_not_taken_for_credentials(tmp_path) -> None
         content = log_spec(log, model={"kind": "mlflow", "uri": uri})
         content["model"].pop("column")
         assert parse_spec(content).model.uri == uri
+
+
+def test_sigterm_after_mlflow_was_told_the_verdict_does_not_contradict_it(tmp_path) -> None:
+    """SIGTERM while the ledger was being appended to (after MLflow's run was tagged
+    ``fairgate.verdict=pass``, ``exit_code=0``): the audit ended 'interrupted', exit 2,
+    nothing published, and MLflow kept saying pass. Once MLflow (and the registry) are
+    told, signals wait: the exit code is the one MLflow holds."""
+    import fcntl
+    import json
+    import os
+    import signal
+    import sqlite3
+    import sys
+    import time
+
+    from reports import tracking_client
+
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text("")
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(decision_log(tmp_path)))
+    db = tmp_path / "store" / "mlflow.db"
+    out = tmp_path / "out"
+    args = ["run", spec, "--out", out, "--tracking-uri", f"sqlite:///{db}", "--ledger", ledger]
+    env = {**os.environ, "CI": "true", "OMP_WAIT_POLICY": "passive"}
+    with ledger.open("r+b") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)  # the audit's append waits for it
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "audits.cli", *map(str, args), "-q"],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 120
+        told = []
+        while not told and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if db.exists():
+                with contextlib.closing(sqlite3.connect(db, timeout=5)) as con:
+                    told = con.execute(
+                        "select value from tags where key = 'fairgate.exit_code'"
+                    ).fetchall()
+        assert told == [("0",)], proc.communicate()
+        time.sleep(0.5)  # the audit now waits on the ledger's lock
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.5)
+    stdout, stderr = proc.communicate(timeout=120)
+    client = tracking_client(f"sqlite:///{db}")
+    (run,) = [
+        r
+        for e in client.search_experiments()
+        for r in client.search_runs([e.experiment_id])
+        if "fairgate.exit_code" in r.data.tags
+    ]
+    assert proc.returncode == int(run.data.tags["fairgate.exit_code"]) == 0, stdout + stderr
+    assert json.loads((out / "results.json").read_text(encoding="utf-8"))["exit_code"] == 0
+    assert '"verdict": "pass"' in ledger.read_text(encoding="utf-8")
