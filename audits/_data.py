@@ -18,7 +18,7 @@ from reports import count_text
 
 from ._spec import AuditSpec
 
-__all__ = ["DataError"]
+__all__ = ["DataError", "refuse_lookalikes"]
 
 BATCH_ROWS = 50_000
 
@@ -90,6 +90,41 @@ def _read_data(path: Path, *, text: list[str] | None = None) -> pd.DataFrame:
     return _not_empty(frame, path)
 
 
+def _printed(value: Any) -> str:
+    """A group value as a reader sees it: compatibility forms folded, invisible (format)
+    characters dropped, runs of spaces as one, no space around."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(value))
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.split())
+
+
+def refuse_lookalikes(column: str, levels: Any) -> None:
+    """Refuse a sensitive column two of whose values print alike ('a' and 'a ', 1 and '1',
+    a composed and a decomposed 'é'): they would be judged, and shown, as two groups that a
+    reader cannot tell apart (one data-entry slip splits a group).
+
+    Raises
+    ------
+    DataError
+        Naming the first two values that print alike.
+    """
+    seen: dict[str, Any] = {}
+    for value in levels:
+        if value is None or (isinstance(value, float) and value != value):
+            continue
+        key = _printed(value)
+        if key in seen:  # the levels are distinct values
+            raise DataError(
+                f"The sensitive column {column!r} has values that print alike but differ "
+                f"(spaces, invisible characters, or a number and its text): "
+                f"{seen[key]!r} and {value!r} would be judged as two groups that no reader "
+                "can tell apart. Recode them."
+            )
+        seen[key] = value
+
+
 def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
     for role, column in roles.items():
         if column not in frame.columns:
@@ -109,6 +144,7 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
                     f"The sensitive column {column!r} has values containing '|', which joins "
                     f"group keys: {sorted(joined)[:3]!r}. Recode them."
                 )
+            refuse_lookalikes(column, pd.unique(frame[column]))
 
 
 def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) -> tuple[Any, int]:

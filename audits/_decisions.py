@@ -151,7 +151,7 @@ def _decide(
         if decision_values:
             decisions = map_decision_codes(decisions, decision_values, adapter.decision_column)
         score_col = getattr(adapter, "score_column", None)
-        scores = frame[score_col].to_numpy(dtype=float) if score_col else None
+        scores = _numbers(frame[score_col], score_col) if score_col else None
         if scores is not None:
             check_probabilities(scores, f"The score column {score_col!r}")
         return Decided(decisions, scores)
@@ -161,7 +161,9 @@ def _decide(
             batch = feature_rows(features, start, start + batch_rows)
             parts.append(np.asarray(adapter.predict(batch)).reshape(-1))
             if adapter.has_proba:
-                probas.append(adapter.predict_proba(batch))
+                probas.append(np.asarray(adapter.predict_proba(batch)))
+            # Checked batch by batch: one short and one long batch would shift the rows.
+            _same_rows(adapter, len(batch), parts[-1], probas[-1] if probas else None)
             advance(len(batch))
     decisions = np.concatenate(parts) if parts else np.array([])
     if len(decisions) != len(frame):
@@ -177,6 +179,31 @@ def _decide(
     column = next((i for i, c in enumerate(classes) if same_value(c, positive_label)), None)
     scores = None if column is None or len(classes) > 2 else proba[:, column]
     return Decided(decisions, scores, proba, classes)
+
+
+def _numbers(column: pd.Series, name: str) -> np.ndarray:
+    """A score column as floats; text that is not a number is refused, naming the column."""
+    try:
+        return column.to_numpy(dtype=float)
+    except (TypeError, ValueError) as err:
+        bad = pd.to_numeric(column, errors="coerce").isna() & column.notna()
+        raise PredictionError(
+            f"The score column {name!r} holds {count_text(int(bad.sum()))} values that are not "
+            f"numbers: scores must be probabilities in [0, 1]."
+        ) from err
+
+
+def _same_rows(adapter: ModelAdapter, rows: int, decided: np.ndarray, proba: Any) -> None:
+    """One decision (and one row of probabilities) for each row of a batch."""
+    counts = {"decisions": len(decided)}
+    if proba is not None and proba.ndim:  # a shapeless answer: proba_columns says so
+        counts["rows of probabilities"] = proba.shape[0]
+    for what, count in counts.items():
+        if count != rows:
+            raise PredictionError(
+                f"The {adapter.kind} model {adapter.uri!r} returned {count} {what} for a "
+                f"batch of {rows} rows."
+            )
 
 
 def _check_decisions(decisions: np.ndarray, labels: pd.Series) -> list[Any]:

@@ -15,6 +15,7 @@ import fcntl
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -162,6 +163,39 @@ def verify_ledger(path: str | Path) -> list[LedgerProblem]:
     return read_ledger(path)[1]
 
 
+def _broken(path: Path, problems: list[LedgerProblem]) -> LedgerError:
+    first = problems[0]
+    return LedgerError(
+        f"The ledger {str(path)!r} is broken at line {first.line} "
+        f"({first.message}): no record is added to a broken chain."
+    )
+
+
+def check_appendable(path: str | Path) -> None:
+    """Raise now what :func:`append_record` would raise for the ledger as it is (a link, a
+    file that cannot be opened, a broken chain), without creating or writing anything; an
+    audit checks this before MLflow or the registry is told its verdict.
+
+    Raises
+    ------
+    LedgerError
+        When the ledger cannot be opened or its chain is broken.
+    """
+    path = Path(path)
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):  # a pipe would block: never opened
+            raise LedgerError(f"The ledger {str(path)!r} cannot be opened: not a regular file.")
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return  # append_record creates it (and its folder)
+    except OSError as err:
+        raise LedgerError(f"The ledger {str(path)!r} cannot be opened: {err.strerror}.") from err
+    with os.fdopen(fd, "rb") as handle:
+        problems = _parse(_lines(handle.read()))[1]
+    if problems:
+        raise _broken(path, problems)
+
+
 def append_record(path: str | Path, entry: dict[str, Any]) -> str:
     """Append one audit's record to the ledger at ``path`` and return the new head hash.
 
@@ -180,17 +214,16 @@ def append_record(path: str | Path, entry: dict[str, Any]) -> str:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as err:
         raise LedgerError(f"The ledger {str(path)!r} cannot be opened: {err.strerror}.") from err
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a pipe or a device: reading it would block
+        os.close(fd)
+        raise LedgerError(f"The ledger {str(path)!r} cannot be opened: not a regular file.")
     with os.fdopen(fd, "r+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             data = handle.read()
             records, problems = _parse(_lines(data))
             if problems:
-                first = problems[0]
-                raise LedgerError(
-                    f"The ledger {str(path)!r} is broken at line {first.line} "
-                    f"({first.message}): no record is added to a broken chain."
-                )
+                raise _broken(path, problems)
             record = {
                 **{k: entry.get(k) for k in _FIELDS},
                 "seq": len(records) + 1,

@@ -47,19 +47,27 @@ def publish_evidence(
     record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
     before_publish: Callable[[], None] | None = None,
     signer: Any = None,
-    seal: Callable[[dict[str, Any], dict[str, Path]], None] | None = None,
+    seal: Callable[..., None] | None = None,
 ) -> None:
     """Stage the evidence, log it, and publish it: the files say what the exit code says.
 
     Logging (and promotion) come after the files are staged, since MLflow logs them, and
     can still turn the verdict into ``error``; the files are then rendered again, so that
-    the folder published last holds the final verdict. ``signer`` signs the staged files'
-    attestation; ``seal`` (the ledger) sees the final files just before they are published.
+    the folder published last holds the final verdict. ``before_publish`` is called once
+    MLflow holds the verdict (signals then no longer end the audit). ``signer`` signs the
+    staged files' attestation; ``seal`` (the ledger) sees the final files just before they
+    are published, and is first asked (``check_only=True``) whether it can take them, before
+    MLflow is.
     """
-    from reports import discard, publish
+    from reports import check_out_folder, discard, publish
 
     from ._document import finalise
 
+    # Model code ran in this process since --out was checked: what it left at ``out`` is
+    # refused before MLflow, the registry or the ledger is told the verdict.
+    check_out_folder(out)
+    if seal is not None:  # a ledger that cannot take the record: before anyone is told
+        seal(doc, {}, check_only=True)
     staging = None
     try:
         staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
@@ -68,10 +76,10 @@ def publish_evidence(
             finalise(doc, problem)
             discard(staging)
             staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
+        if before_publish is not None:  # MLflow and the registry hold the verdict now:
+            before_publish()  # a signal may no longer end the audit otherwise
         if seal is not None:
             seal(doc, files)
-        if before_publish is not None:
-            before_publish()
         publish(staging, out)
     except BaseException:
         discard(staging)
@@ -143,9 +151,11 @@ def seal_in_ledger(
     ledger: Path | None,
     tracking: str | None,
     quiet: bool,
+    check_only: bool = False,
 ) -> None:
     """Append the audit to the ledger; with MLflow logging (unless it already failed), tag
-    the experiment with the ledger's new head hash (its shared copy).
+    the experiment with the ledger's new head hash (its shared copy). With ``check_only``,
+    only raise what appending would raise for the ledger as it is, writing nothing.
 
     Raises
     ------
@@ -155,10 +165,12 @@ def seal_in_ledger(
     from models_under_test import file_sha256
 
     from ._attestation import ATTESTATION_FILE
-    from ._ledger import LedgerError, append_record, ledger_entry
+    from ._ledger import LedgerError, append_record, check_appendable, ledger_entry
 
     if ledger is None:  # --no-mlflow without --ledger: no ./.fairgate folder is made
         return
+    if check_only:
+        return check_appendable(ledger)
     attestation = files.get(ATTESTATION_FILE)
     entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
     head = append_record(ledger, entry)

@@ -111,6 +111,19 @@ class MlflowModel(_Strict):
     #: Verify the downloaded model folder's signature before loading it.
     signature: ModelSignature | None = None
 
+    @field_validator("uri")
+    @classmethod
+    def _no_credentials(cls, v: str) -> str:
+        from urllib.parse import urlsplit
+
+        if "@" in urlsplit(v).netloc:  # models:/name@alias has no host part
+            raise ValueError(
+                "model.uri must not hold credentials (user:password@host): every output shows "
+                "the model's URI. Give them to MLflow in MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD. Got a URI with credentials instead (not shown)."
+            )
+        return v
+
 
 class PythonModel(_Strict):
     """``module:function`` taking a feature DataFrame and returning decisions.

@@ -19,7 +19,7 @@ import pandas as pd
 from models_under_test import PredictionError
 from reports import count_text
 
-from ._data import DataError, _require_columns
+from ._data import DataError, _require_columns, refuse_lookalikes
 from ._data_checks import (
     check_positive_label,
     refuse_bootstrap_memory,
@@ -146,6 +146,7 @@ def refuse_stream(spec: AuditSpec, streamed: Streamed, validation: dict[str, Any
                 f"The sensitive column {column!r} has values containing '|', which joins "
                 f"group keys: {joined[:3]!r}. Recode them."
             )
+        refuse_lookalikes(column, levels)
     labels = pd.Series(list(streamed.values[data.label].counts), dtype=object)
     check_positive_label(spec, labels)
     table = streamed.table

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ __all__ = ["RestAdapter", "load_rest", "redact"]
 
 #: Characters of a response body quoted in an error message, after redaction.
 BODY_QUOTE = 200
+#: The most bytes of one answer read: a batch's decisions never need more.
+MAX_ANSWER = 64 << 20
 _REDACTED = "[redacted]"
 
 
@@ -192,6 +195,45 @@ class RestAdapter:
                 time.sleep(gap)
         self._last = time.monotonic()
 
+    def _answer(self, session: Any, body: dict[str, Any]) -> tuple[int, Any, bytes]:
+        """One request: (status, headers, body), the body read whole within ``timeout_s``
+        and at most :data:`MAX_ANSWER` bytes. requests' timeout bounds each read only: a
+        server sending a byte now and then kept the audit waiting without end."""
+        import requests
+
+        box: dict[str, Any] = {}
+
+        def call() -> None:
+            try:
+                with session.post(
+                    self._endpoint(),
+                    json=body,
+                    headers=self._headers(),
+                    timeout=self.timeout_s,
+                    stream=True,
+                ) as response:
+                    chunks, size = [], 0
+                    for chunk in response.iter_content(1 << 16):
+                        size += len(chunk)
+                        if size > MAX_ANSWER:
+                            raise PredictionError(
+                                f"{public_uri(self._endpoint())} answered more than "
+                                f"{MAX_ANSWER} bytes for a batch: refused."
+                            )
+                        chunks.append(chunk)
+                    box["answer"] = (response.status_code, response.headers, b"".join(chunks))
+            except BaseException as err:  # raised again in the auditing thread
+                box["error"] = err
+
+        worker = threading.Thread(target=call, name="fairgate-rest", daemon=True)
+        worker.start()
+        worker.join(self.timeout_s)
+        if worker.is_alive():  # left behind (a daemon): its answer is never read
+            raise requests.Timeout(f"no whole answer within timeout_s = {self.timeout_s:g} s")
+        if "error" in box:
+            raise box["error"]
+        return box["answer"]
+
     def _post(self, session: Any, body: dict[str, Any], n: int) -> np.ndarray:
         import requests
 
@@ -203,30 +245,28 @@ class RestAdapter:
             self._wait_for_rate_limit()
             self.stats["requests"] += 1
             try:
-                response = session.post(
-                    self._endpoint(), json=body, headers=self._headers(), timeout=self.timeout_s
-                )
+                status, headers, content = self._answer(session, body)
             except (requests.RequestException, ValueError) as err:
                 last_error = self._say(f"{type(err).__name__}: {err}")
                 continue
             endpoint = public_uri(self._endpoint())
-            if response.status_code >= 500:
-                last_error = f"HTTP {response.status_code}: {self._quote(response.text)}"
+            text = content.decode("utf-8", errors="replace")
+            if status >= 500:
+                last_error = f"HTTP {status}: {self._quote(text)}"
                 continue
-            if response.status_code >= 400:
+            if status >= 400:
                 self.stats["failed_requests"] += 1
                 raise PredictionError(
-                    f"{endpoint} refused the request: HTTP {response.status_code}: "
-                    f"{self._quote(response.text)}"
+                    f"{endpoint} refused the request: HTTP {status}: {self._quote(text)}"
                 )
             try:
-                answer = response.json()
+                answer = json.loads(content)
             except ValueError as err:
                 self.stats["failed_requests"] += 1
-                kind = response.headers.get("Content-Type") or "no content type"
+                kind = headers.get("Content-Type") or "no content type"
                 raise PredictionError(
-                    f"{endpoint} answered HTTP {response.status_code} with a body that is not "
-                    f"JSON ({self._say(kind)}): {self._quote(response.text)!r}"
+                    f"{endpoint} answered HTTP {status} with a body that is not "
+                    f"JSON ({self._say(kind)}): {self._quote(text)!r}"
                 ) from err
             return self._parse(answer, n)
         self.stats["failed_requests"] += 1

@@ -45,8 +45,8 @@ def check_out_folder(out: Path) -> None:
     Raises
     ------
     EvidenceFolderError
-        When ``out`` is a symbolic link, not a folder, or a non-empty folder that holds no
-        fairgate evidence.
+        When ``out`` is a symbolic link, not a folder, a mount point, or a non-empty folder
+        that holds no fairgate evidence.
     """
     if out.is_symlink():
         raise EvidenceFolderError(
@@ -55,6 +55,14 @@ def check_out_folder(out: Path) -> None:
         )
     if out.exists() and not out.is_dir():
         raise EvidenceFolderError(f"The output folder must be a folder. Got the file {str(out)!r}.")
+    if out.is_dir() and os.path.ismount(out):
+        # The staged evidence is renamed onto ``out``: that fails on a mount point, after
+        # MLflow and the ledger were told the verdict, and nothing would be published.
+        raise EvidenceFolderError(
+            f"The output folder must not be a mount point (the evidence is moved into place "
+            f"by one rename, which cannot replace it). Got {str(out)!r}: name a folder "
+            "inside it instead."
+        )
     if out.is_dir() and any(out.iterdir()) and not _is_evidence(out):
         raise EvidenceFolderError(
             f"The output folder must be new, empty, or a folder of earlier fairgate evidence. "

@@ -33,6 +33,7 @@ from ._mlflow_store import (
     scrub,
     tracking_client,
 )
+from ._suppress import withheld_values
 
 __all__ = [
     "DEFAULT_STORE",
@@ -309,6 +310,7 @@ def _log_families(run: AuditRun, document: dict[str, Any]) -> None:
     from mlflow.entities import Metric
 
     families: dict[str, list[dict[str, Any]]] = {}
+    withheld = withheld_values(document)  # as in the parent run's metrics
     for check in document["checks"]:
         families.setdefault(_family(check["type"]), []).append(check)
     for family, checks in families.items():
@@ -327,7 +329,7 @@ def _log_families(run: AuditRun, document: dict[str, Any]) -> None:
         metrics = [
             Metric(metric_key("check", c["name"]), float(c["value"]), 0, 0)
             for c in checks
-            if c["value"] is not None and not value_hidden(c)
+            if c["value"] is not None and not value_hidden(c) and c["name"] not in withheld
         ]
         if metrics:
             run.call("log_batch", child, metrics=metrics)

@@ -14,7 +14,7 @@ from typing import Any
 
 from ._gaming import GAMING_TYPES, value_hidden
 from ._mlflow_store import describe_store
-from ._suppress import group_values, suppressed, withheld_values
+from ._suppress import disclose, group_values, suppressed, withheld_values
 from ._waiver_text import waiver_line
 
 __all__ = ["metric_key"]
@@ -120,7 +120,8 @@ def _dataset_input(document: dict[str, Any]):
         digest=str(prov["data_sha256"])[:36],
         source_type="local",
         source=json.dumps({"uri": str(data["path"])}),
-        profile=json.dumps({"num_rows": data["rows"]}),
+        # the row count under the disclosure rule: none under 11 (results.json keeps it)
+        profile=json.dumps({"num_rows": disclose(numerator=data["rows"]).numerator}),
     )
     return DatasetInput(dataset=dataset, tags=[InputTag(key="mlflow.data.context", value="audit")])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._suppress import MIN_CELL, group_values, withheld_values
+from ._suppress import MIN_CELL, count_text, group_values, withheld_values
 
 __all__ = [
     "LABELS",
@@ -43,12 +43,15 @@ _PLURAL = {"person": "people", "image": "images", "clip": "clips", "call": "call
 def units(document: dict[str, Any] | None, count: int | None = None) -> str:
     """What the rows are, from the spec's ``data.unit``: ``people``, ``images``, ``clips``...
 
-    With ``count``, the number and its unit (``1 clip``, ``200 clips``).
+    With ``count``, the number and its unit (``1 clip``, ``200 clips``), under the
+    disclosure rule (``fewer than 11 clips``).
     """
     data = ((document or {}).get("spec", {}).get("content") or {}).get("data") or {}
     unit = data.get("unit") or "person"
     if count is None:
         return _PLURAL.get(unit, unit + "s")
+    if count_text(count) != str(round(count)):
+        return f"{count_text(count)} {_PLURAL.get(unit, unit + 's')}"
     return f"{count:,} {unit if count == 1 else _PLURAL.get(unit, unit + 's')}"
 
 

@@ -101,3 +101,22 @@ def test_values_are_all_shown_when_no_rate_is_hidden(tmp_path, fairgate):
     assert withheld_values(doc) == set()
     md = (out / "summary.md").read_text()
     assert f"| {difference['value']:.3f} |" in md and f"| {ratio['value']:.3f} |" in md
+
+
+def test_the_family_run_in_mlflow_does_not_log_a_withheld_value(tmp_path, fairgate):
+    """The audit's MLflow run withheld the difference's value, but its child run per check
+    family ("fairness") logged every check's value again: the ratio and the difference
+    together gave back both hidden rates (young's 6 of 39)."""
+    from reports import log_audit, metric_key, tracking_client
+
+    doc, _, _, ratio, difference = _audit(tmp_path, fairgate, (39, 6))
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    logged = log_audit(doc, {}, tracking_uri=uri)
+    client = tracking_client(uri)
+    (child,) = client.search_runs(
+        [logged["experiment_id"]], filter_string=f"tags.mlflow.parentRunId = '{logged['run_id']}'"
+    )
+    assert child.data.tags["fairgate.family"] == "fairness"
+    metrics = child.data.metrics
+    assert metrics[metric_key("check", ratio["name"])] == pytest.approx(ratio["value"])
+    assert metric_key("check", difference["name"]) not in metrics

@@ -273,6 +273,23 @@ def test_validation_on_spark_gives_the_same_entries_and_stops_alike(spark, tmp_p
     assert failed == {"label_values", "sensitive_missing", "ranges", "group_share"}
 
 
+def test_group_values_that_print_alike_are_refused_on_spark_as_locally(spark, tmp_path):
+    """'north' and 'north ' were two groups no reader could tell apart (see
+    tests/test_redteam3.py): Spark refuses them with the local engine's message."""
+    frame = _decision_log(1000, seed=7)
+    frame.loc[frame.index[frame["region"] == "north"][::2], "region"] = "north "
+    path = tmp_path / "alike.csv"
+    frame.to_csv(path, index=False)
+    spec = parse_spec(_log_spec(path, score=False))
+    local = run_audit(path, spec=spec).document
+    doc = run_audit(path, spec=_on_spark(spec)).document
+    assert doc["verdict"] == local["verdict"] == "error"
+    assert doc["errors"][0]["message"] == local["errors"][0]["message"]
+    assert (
+        "print alike" in doc["errors"][0]["message"] and "'north '" in doc["errors"][0]["message"]
+    )
+
+
 def test_mlflow_model_scored_by_spark_udf_equals_the_local_engine(spark, tmp_path, in_repo):
     import mlflow.sklearn
     from sklearn.linear_model import LogisticRegression
