@@ -135,7 +135,7 @@ def test_a_broken_ledger_stops_the_audit_before_mlflow_records_a_pass(tmp_path, 
 
 
 def test_a_total_under_11_is_not_shown_in_the_report_or_mlflow(tmp_path, fairgate):
-    """An audit of 8 people (a spec that lowers min_group_size to judge them): the group
+    """An audit of 8 people (too few to judge: min_group_size is at least 11): the group
     sizes were suppressed, but report.html said "8 people" and the MLflow dataset's profile
     held ``num_rows: 8``."""
     import json
@@ -152,7 +152,7 @@ def test_a_total_under_11_is_not_shown_in_the_report_or_mlflow(tmp_path, fairgat
             "decision": [1, 1, 0, 0, 1, 0, 1, 0],
         }
     ).to_csv(log, index=False)
-    spec = log_spec(log, data={"min_group_size": 1, "min_denominator": 1})
+    spec = log_spec(log, data={"min_group_size": 11, "min_denominator": 1})
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     out = tmp_path / "out"
     args = ("run", write_yaml(tmp_path / "spec.yaml", spec), "--out", out)
