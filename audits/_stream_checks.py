@@ -93,7 +93,7 @@ def validate_stream(
         elif kind == "ranges" and column in streamed.ranges:
             _every_row(r, streamed.ranges[column][2], streamed.rows)
         elif kind == "unique_id" and streamed.ids is not None and streamed.ids.checked:
-            _every_row(r, streamed.ids.repeats, streamed.rows)
+            _every_row(r, streamed.ids.unexpected, streamed.rows)
         elif kind == "unique_id" and streamed.ids is not None:
             r["rows_checked"] += f" ({streamed.ids.reason})"
         results.append(r)

@@ -27,7 +27,8 @@ class Values:
         self.missing += array.null_count
         if pa.types.is_integer(array.type) and not array.null_count and len(array):
             values = array.to_numpy()  # small non-negative codes: one bincount
-            low, high = int(values.min()), int(values.max())
+            bounds = pc.min_max(array)  # one pass for both
+            low, high = bounds["min"].as_py(), bounds["max"].as_py()
             if low >= 0 and high < 1024:
                 for value, n in enumerate(np.bincount(values, minlength=high + 1).tolist()):
                     if n:
@@ -39,21 +40,32 @@ class Values:
 
 
 class UniqueIds:
-    """Whether integer ids repeat, with one byte per id in their span (bounded)."""
+    """Whether integer ids repeat, with one byte per id in their span (bounded): 0 for an id
+    not seen, 1 seen once, 2 seen more than once.
+
+    :attr:`unexpected` counts what Great Expectations' ``expect_column_values_to_be_unique``
+    counts over the same rows: every row whose id is not unique, its first one included.
+    """
 
     def __init__(self) -> None:
         self.low = 0
-        self.seen: np.ndarray | None = None
-        self.repeats = 0
+        self.seen: np.ndarray | None = None  # uint8 states, one per id of the span
+        self.repeats = 0  # rows whose id an earlier row had
+        self.repeated = 0  # distinct ids seen more than once
         self.checked = True
         self.reason = ""
+
+    @property
+    def unexpected(self) -> int:
+        """Rows whose id is not unique (each repeated id's first row included)."""
+        return self.repeats + self.repeated
 
     def add(self, ids: np.ndarray) -> None:
         if not self.checked or len(ids) == 0:
             return
         lo, hi = int(ids.min()), int(ids.max())
         if self.seen is None:
-            self.low, self.seen = lo, np.zeros(hi - lo + 1, dtype=bool)
+            self.low, self.seen = lo, np.zeros(hi - lo + 1, dtype=np.uint8)
         if lo < self.low or hi >= self.low + len(self.seen):
             new_low = min(lo, self.low)
             span = max(hi + 1, self.low + len(self.seen)) - new_low
@@ -61,14 +73,34 @@ class UniqueIds:
                 self.checked, self.seen = False, None
                 self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
                 return
-            grown = np.zeros(span + span // 2, dtype=bool)
+            grown = np.zeros(span + span // 2, dtype=np.uint8)
             grown[self.low - new_low : self.low - new_low + len(self.seen)] = self.seen
             self.low, self.seen = new_low, grown
         idx = ids - self.low
-        ordered = idx if bool(np.all(idx[1:] > idx[:-1])) else np.sort(idx)
-        self.repeats += int(np.count_nonzero(ordered[1:] == ordered[:-1]))
-        self.repeats += int(np.count_nonzero(self.seen[idx]))
-        self.seen[idx] = True
+        increasing = bool(np.all(idx[1:] > idx[:-1]))  # then each id once in the batch
+        if increasing and int(idx[-1]) - int(idx[0]) == len(idx) - 1:
+            # consecutive ids (the usual log): one slice of states, no gather or scatter
+            self._count(self.seen[int(idx[0]) : int(idx[-1]) + 1], None)
+            return
+        if increasing:
+            unique, times = idx, None
+        else:
+            unique, times = np.unique(idx, return_counts=True)
+        states = self.seen[unique]
+        self._count(states, times)
+        self.seen[unique] = states
+
+    def _count(self, states: np.ndarray, times: np.ndarray | None) -> None:
+        """Count one batch's ids of ``states`` (in place), each ``times`` in the batch."""
+        if times is None:  # each id once
+            self.repeats += int(np.count_nonzero(states))
+            self.repeated += int(np.count_nonzero(states == 1))
+            np.minimum(states + 1, 2, out=states)
+            return
+        new = states == 0
+        self.repeats += int(times.sum()) - int(np.count_nonzero(new))
+        self.repeated += int(np.count_nonzero((states == 1) | (new & (times > 1))))
+        np.minimum(states + np.minimum(times, 2).astype(np.uint8), 2, out=states)
 
 
 class Levels:
@@ -80,7 +112,11 @@ class Levels:
         self.index: dict[Any, int] = {}
         self.fill = fill  # what a missing value becomes (``None``: stays missing, code -1)
 
-    def codes(self, array: Any) -> np.ndarray:
+    def mapping(self, array: Any) -> tuple[np.ndarray, Any]:
+        """The batch's codes as a table and (Arrow) indices into it: ``table[indices]`` is
+        each row's level code (-1: missing, unless ``fill`` names its level). The table has
+        one entry per dictionary value and one for missing values, so a row's code is one
+        lookup."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
@@ -97,12 +133,10 @@ class Levels:
         lookup = np.array([self._code(v) for v in dictionary] + [-1])
         indices = array.indices
         if array.null_count:
-            raw = pc.fill_null(indices, len(lookup) - 1).to_numpy(zero_copy_only=False)
+            indices = pc.fill_null(indices, len(lookup) - 1)
             if self.fill is not None:
                 lookup[-1] = self._code(self.fill)
-        else:
-            raw = indices.to_numpy(zero_copy_only=False)
-        return lookup[raw]
+        return lookup, indices
 
     def _code(self, value: Any) -> int:
         if value is None:

@@ -189,7 +189,7 @@ def stream_log(
                 missing[name] += batch.column(name).null_count
             if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
                 raise NotStreamableError("more than two classes (multiclass decisions)")
-            codes = [lv.codes(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
+            codes = [lv.mapping(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
             grown = [max(cap, len(lv.values)) for cap, lv in zip(caps, levels, strict=True)]
             if grown != caps:
                 caps = grown
@@ -270,13 +270,25 @@ def _batches(dataset: Any, columns: list[str]) -> Any:
     ).to_batches()
 
 
-def _cells(codes: list[np.ndarray], caps: list[int], rows: int) -> np.ndarray:
-    """Each row's flat intersection cell (C order over ``caps``); a missing level is counted
-    in cell 0 here and stops the audit later."""
-    cells = np.zeros(rows, dtype=np.int64)
-    for code, cap in zip(codes, caps, strict=True):
-        cells *= cap
-        cells += np.where(code < 0, 0, code)
+def _cells(codes: list[tuple[np.ndarray, Any]], caps: list[int], rows: int) -> np.ndarray:
+    """Each row's flat intersection cell (C order over ``caps``), from each attribute's
+    :meth:`Levels.mapping`: one lookup per attribute (Arrow's ``take``, which reads the int32
+    dictionary indices as they are) into its table of codes times the attribute's stride. A
+    missing level counts in code 0 here and stops the audit later."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    parts = []
+    stride = 1
+    for (table, indices), cap in reversed(list(zip(codes, caps, strict=True))):
+        scaled = pa.array(np.maximum(table, 0).astype(np.int64) * stride)
+        parts.append(pc.take(scaled, indices).to_numpy(zero_copy_only=False))
+        stride *= cap
+    if not parts:
+        return np.zeros(rows, dtype=np.int64)
+    cells = parts[0] + parts[1] if len(parts) > 1 else parts[0].copy()
+    for part in parts[2:]:
+        cells += part
     return cells
 
 
@@ -308,7 +320,7 @@ def _score_pass(
             if batch.num_rows == 0:
                 continue
             codes = [
-                lv.codes(batch.column(c)) for lv, c in zip(levels, data.sensitive, strict=True)
+                lv.mapping(batch.column(c)) for lv, c in zip(levels, data.sensitive, strict=True)
             ]
             if any(len(lv.values) > cap for lv, cap in zip(levels, caps, strict=True)):
                 raise ValueError(
