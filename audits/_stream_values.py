@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Levels", "UniqueIds", "Values", "integer_ids", "running_range"]
+__all__ = ["Levels", "UniqueIds", "Values", "integer_ids", "nan_as_missing", "running_range"]
 
 _MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
 
@@ -145,6 +145,21 @@ class Levels:
             self.index[value] = len(self.values)
             self.values.append(value)
         return self.index[value]
+
+
+def nan_as_missing(array: Any) -> Any:
+    """A sensitive column's NaN as missing values (pandas reads them so in memory): Arrow
+    counts a float NaN as a value, which made it a group of its own (one per batch, since NaN
+    equals no NaN) and not a missing value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(array.type):
+        return array
+    nan = pc.is_nan(array)
+    if not pc.any(nan).as_py():
+        return array
+    return pc.if_else(nan, pa.scalar(None, array.type), array)
 
 
 def integer_ids(array: Any, ids: UniqueIds) -> np.ndarray:

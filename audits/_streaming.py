@@ -36,7 +36,14 @@ from metrics import CountTable, ScoreHistograms, choose_bins, compiled_kernel, s
 from ._progress import progress
 from ._reading import needed_columns
 from ._spec import AuditSpec
-from ._stream_values import Levels, UniqueIds, Values, integer_ids, running_range
+from ._stream_values import (
+    Levels,
+    UniqueIds,
+    Values,
+    integer_ids,
+    nan_as_missing,
+    running_range,
+)
 
 __all__ = [
     "SAMPLE_ROWS",
@@ -185,11 +192,12 @@ def stream_log(
                         on_sample(sample[0])
             for name, tracker in values.items():
                 tracker.add(batch.column(name))
-            for name in sensitive:
-                missing[name] += batch.column(name).null_count
+            groups = [nan_as_missing(batch.column(c)) for c in sensitive]
+            for name, column in zip(sensitive, groups, strict=True):
+                missing[name] += column.null_count
             if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
                 raise NotStreamableError("more than two classes (multiclass decisions)")
-            codes = [lv.mapping(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
+            codes = [lv.mapping(c) for lv, c in zip(levels, groups, strict=True)]
             grown = [max(cap, len(lv.values)) for cap, lv in zip(caps, levels, strict=True)]
             if grown != caps:
                 caps = grown
@@ -320,7 +328,8 @@ def _score_pass(
             if batch.num_rows == 0:
                 continue
             codes = [
-                lv.mapping(batch.column(c)) for lv, c in zip(levels, data.sensitive, strict=True)
+                lv.mapping(nan_as_missing(batch.column(c)))
+                for lv, c in zip(levels, data.sensitive, strict=True)
             ]
             if any(len(lv.values) > cap for lv, cap in zip(levels, caps, strict=True)):
                 raise ValueError(

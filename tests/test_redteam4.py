@@ -1,0 +1,65 @@
+"""Red team 4: attacks on the streamed pipeline (validation ahead, second score pass, cells,
+ids) and the engine's quantiles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from audits import run_audit
+
+SPEC = """spec_version: 1
+name: rt4-{name}
+model: {{kind: predictions, column: decision}}
+data:
+  path: {path}
+  label: outcome
+  positive_label: 1
+  sensitive: [grp]
+{extra}checks:
+  - {{metric: selection_rate, disparity: ratio, min: 0.5}}
+"""
+
+
+def _nan_groups(rows: int) -> pa.Table:
+    """A float group column holding NaN (not Arrow nulls), as pyarrow writes numpy's NaN."""
+    rng = np.random.default_rng(4)
+    return pa.table(
+        {
+            "grp": pa.array(rng.choice([1.0, 2.0, np.nan], rows), from_pandas=False),
+            "outcome": (rng.random(rows) < 0.4).astype(int),
+            "decision": (rng.random(rows) < 0.5).astype(int),
+        }
+    )
+
+
+def _spec(tmp_path: Path, name: str, path: Path, extra: str = "") -> Path:
+    spec = tmp_path / f"{name}.yaml"
+    spec.write_text(SPEC.format(name=name, path=path, extra=extra))
+    return spec
+
+
+def test_a_streamed_nan_group_is_a_missing_value_as_in_memory(tmp_path):
+    # NaN in a float group column: in memory pandas reads it as missing (a not-null failure);
+    # the stream counted it as a group of its own ('grp=nan', one per batch) and no missing
+    # value, and the every-row count replaced the sample's failure: the audit passed.
+    table = _nan_groups(40_000)
+    folder = tmp_path / "log"
+    folder.mkdir()
+    pq.write_table(table, folder / "0.parquet")
+    pq.write_table(table, tmp_path / "small.parquet")
+    streamed = run_audit(_spec(tmp_path, "stream", folder)).document
+    memory = run_audit(_spec(tmp_path, "memory", tmp_path / "small.parquet")).document
+    assert streamed["data"]["streaming"]["rows"] == 40_000
+    assert memory["verdict"] == streamed["verdict"] == "error"
+    assert [e["stage"] for e in streamed["errors"]] == ["validate"]
+    assert "not_be_null(grp)" in streamed["errors"][0]["message"]
+    unknown = "  missing_sensitive: unknown\n"
+    streamed = run_audit(_spec(tmp_path, "stream-u", folder, unknown)).document
+    memory = run_audit(_spec(tmp_path, "memory-u", tmp_path / "small.parquet", unknown)).document
+    assert "grp=unknown" in streamed["groups"] and "grp=nan" not in streamed["groups"]
+    assert streamed["groups"] == memory["groups"]
+    assert streamed["verdict"] == memory["verdict"]
