@@ -65,14 +65,14 @@ class UniqueIds:
             return
         lo, hi = int(ids.min()), int(ids.max())
         if self.seen is None:
+            if hi - lo + 1 > _MAX_ID_SPAN:  # the first batch's span is bounded too
+                return self._too_wide()
             self.low, self.seen = lo, np.zeros(hi - lo + 1, dtype=np.uint8)
         if lo < self.low or hi >= self.low + len(self.seen):
             new_low = min(lo, self.low)
             span = max(hi + 1, self.low + len(self.seen)) - new_low
             if span > _MAX_ID_SPAN:
-                self.checked, self.seen = False, None
-                self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
-                return
+                return self._too_wide()
             grown = np.zeros(span + span // 2, dtype=np.uint8)
             grown[self.low - new_low : self.low - new_low + len(self.seen)] = self.seen
             self.low, self.seen = new_low, grown
@@ -89,6 +89,10 @@ class UniqueIds:
         states = self.seen[unique]
         self._count(states, times)
         self.seen[unique] = states
+
+    def _too_wide(self) -> None:
+        self.checked, self.seen = False, None
+        self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
 
     def _count(self, states: np.ndarray, times: np.ndarray | None) -> None:
         """Count one batch's ids of ``states`` (in place), each ``times`` in the batch."""

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from audits import run_audit
+from audits._stream_values import UniqueIds
 
 SPEC = """spec_version: 1
 name: rt4-{name}
@@ -63,3 +64,27 @@ def test_a_streamed_nan_group_is_a_missing_value_as_in_memory(tmp_path):
     assert "grp=unknown" in streamed["groups"] and "grp=nan" not in streamed["groups"]
     assert streamed["groups"] == memory["groups"]
     assert streamed["verdict"] == memory["verdict"]
+
+
+def test_ids_spanning_too_much_in_the_first_batch_are_checked_on_the_sample(tmp_path):
+    # The span bound held only when a later batch widened it: a first batch whose ids spanned
+    # 2^62 allocated one byte per id (MemoryError: the audit ended at read, exit 2).
+    ids = UniqueIds()
+    ids.add(np.array([0, 1 << 62, 5], dtype=np.int64))
+    assert not ids.checked and ids.seen is None and "span more than" in ids.reason
+    table = _nan_groups(30_000)
+    table = table.set_column(0, "grp", pa.array(np.tile(["a", "b"], 15_000)))
+    numbers = np.arange(30_000, dtype=np.int64)
+    numbers[7] = 1 << 62
+    table = table.append_column("id", pa.array(numbers))
+    folder = tmp_path / "log"
+    folder.mkdir()
+    pq.write_table(table, folder / "0.parquet")
+    pq.write_table(table, tmp_path / "small.parquet")
+    extra = "  id_column: id\n"
+    streamed = run_audit(_spec(tmp_path, "stream", folder, extra)).document
+    memory = run_audit(_spec(tmp_path, "memory", tmp_path / "small.parquet", extra)).document
+    assert streamed["data"]["streaming"]["rows"] == 30_000
+    assert streamed["errors"] == [] and streamed["verdict"] == memory["verdict"] == "pass"
+    unique = [r for r in streamed["data_validation"]["results"] if r["kind"] == "unique_id"]
+    assert "span more than" in unique[0]["rows_checked"] and unique[0]["success"]
