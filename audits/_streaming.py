@@ -170,6 +170,7 @@ def stream_log(
     ranges = {c: (None, None, 0) for c in data.ranges if c in columns}
     ids = UniqueIds() if data.id_column and data.id_column in columns else None
     bad_scores, bad_examples = 0, []
+    score_sum = 0  # the scores' bits summed: what a second pass must find again (_score_pass)
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
     total = dataset.count_rows()
@@ -225,6 +226,7 @@ def stream_log(
                     bad_scores += int(bad.sum())
                     bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
                     s = np.where(bad, 0.0, s)
+                score_sum += _bits(s)
                 bins = bins or choose_bins(int(np.prod(caps)))
                 if not rescore:
                     hist = score_histograms(
@@ -236,7 +238,8 @@ def stream_log(
                 ids.add(integer_ids(batch.column(data.id_column), ids))
             advance(batch.num_rows)
     if rescore:
-        hist = _score_pass(spec, dataset, levels, caps, total, engine=engine, show=show)
+        seen = (counts.sum(axis=-1), score_sum, bad_scores)
+        hist = _score_pass(spec, dataset, levels, caps, seen, engine=engine, show=show)
     table, hist = _sorted(spec, sensitive, levels, counts, hist)
     return Streamed(
         table=table,
@@ -307,23 +310,32 @@ def _scores(array: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return s, (bad if bad.any() else None)
 
 
+def _bits(scores: np.ndarray) -> int:
+    """The scores' bits summed as integers (modulo 2^64): the same however the rows are
+    batched, unlike a float sum."""
+    return int(np.ascontiguousarray(scores, dtype=np.float64).view(np.uint64).sum())
+
+
 def _score_pass(
     spec: AuditSpec,
     dataset: Any,
     levels: list[Levels],
     caps: list[int],
-    total: int,
+    seen: tuple[np.ndarray, int, int],
     *,
     engine: str,
     show: bool,
 ) -> ScoreHistograms:
     """The score histograms in a second pass, at the bins the memory budget allows for every
     cell the first pass found: levels first seen late in the log (e.g. one hive partition
-    after another) would otherwise have grown the first pass's histograms past the budget."""
+    after another) would otherwise have grown the first pass's histograms past the budget.
+    ``seen``: the first pass's rows per cell and label, sum of scores and bad scores, which
+    this pass must find again (a log rewritten between the passes is refused)."""
     data, score = spec.data, spec.model.score_column
     bins = choose_bins(int(np.prod(caps)))
     hist: ScoreHistograms | None = None
-    with progress("Scoring", total, enabled=show) as advance:
+    score_sum, bad_scores = 0, 0
+    with progress("Scoring", int(seen[0].sum()), enabled=show) as advance:
         for batch in _batches(dataset, [*data.sensitive, data.label, score]):
             if batch.num_rows == 0:
                 continue
@@ -336,10 +348,13 @@ def _score_pass(
                     "it changed while it was read (a level the first pass did not see)"
                 )
             s, bad = _scores(batch.column(score))
+            s = s if bad is None else np.where(bad, 0.0, s)
+            score_sum += _bits(s)
+            bad_scores += 0 if bad is None else int(bad.sum())
             hist = score_histograms(
                 _cells(codes, caps, batch.num_rows),
                 _positive(batch.column(data.label), data.positive_label),
-                s if bad is None else np.where(bad, 0.0, s),
+                s,
                 shape=tuple(caps),
                 bins=bins,
                 into=hist,
@@ -348,6 +363,11 @@ def _score_pass(
             advance(batch.num_rows)
     if hist is None:
         raise ValueError("it changed while it was read (no rows on a second pass)")
+    if not (
+        np.array_equal(hist.hist.sum(axis=-1), seen[0])
+        and (score_sum % 2**64, bad_scores) == (seen[1] % 2**64, seen[2])
+    ):
+        raise ValueError("it changed while it was read (other rows or scores on a second pass)")
     return hist
 
 

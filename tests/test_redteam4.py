@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from audits import run_audit
 from audits._stream_values import UniqueIds
@@ -88,3 +89,45 @@ def test_ids_spanning_too_much_in_the_first_batch_are_checked_on_the_sample(tmp_
     assert streamed["errors"] == [] and streamed["verdict"] == memory["verdict"] == "pass"
     unique = [r for r in streamed["data_validation"]["results"] if r["kind"] == "unique_id"]
     assert "span more than" in unique[0]["rows_checked"] and unique[0]["success"]
+
+
+def test_a_log_rewritten_between_the_two_passes_is_refused(tmp_path):
+    # Levels first seen late make a second pass sum the score histograms; a file rewritten
+    # in between (same groups and labels, other scores) gave histograms of other data than
+    # the count table's, and the audit judged them together.
+    from audits import _streaming as streaming
+    from audits import load_spec
+
+    rng = np.random.default_rng(5)
+    regions = [f"r{i:03d}" for i in range(150)]
+    folder = tmp_path / "log"
+    folder.mkdir()
+    parts = []
+    for i, rows in enumerate((25_000, 12_000)):
+        part = pa.table(
+            {
+                "region": rng.choice(regions[:1] if i == 0 else regions, rows),
+                "outcome": (rng.random(rows) < 0.4).astype(int),
+                "decision": (rng.random(rows) < 0.5).astype(int),
+                "score": rng.random(rows),
+            }
+        )
+        pq.write_table(part, folder / f"{i}.parquet")
+        parts.append(part)
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text(
+        f"spec_version: 1\nname: rt4-passes\n"
+        "model: {kind: predictions, column: decision, score_column: score}\n"
+        f"data: {{path: {folder}, label: outcome, positive_label: 1, sensitive: [region]}}\n"
+        "checks:\n  - {metric: roc_auc, disparity: difference, max: 0.2}\n"
+    )
+    spec = load_spec(spec_path)
+    assert streaming.stream_log(spec, show=False).passes == 2  # the layout needs two
+
+    def rewrite(_sample):  # the first file, already read, replaced by other scores
+        other = parts[0].set_column(3, "score", pa.array(1.0 - parts[0]["score"].to_numpy()))
+        pq.write_table(other, tmp_path / "new.parquet")
+        (tmp_path / "new.parquet").replace(folder / "0.parquet")
+
+    with pytest.raises(ValueError, match="changed while it was read"):
+        streaming.stream_log(spec, show=False, on_sample=rewrite)
