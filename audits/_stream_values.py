@@ -136,8 +136,8 @@ class Levels:
                 self._code(value)
         lookup = np.array([self._code(v) for v in dictionary] + [-1])
         indices = array.indices
-        if array.null_count:
-            indices = pc.fill_null(indices, len(lookup) - 1)
+        if array.null_count:  # int64: the missing entry may not fit the indices' type
+            indices = pc.fill_null(indices.cast(pa.int64()), len(lookup) - 1)
             if self.fill is not None:
                 lookup[-1] = self._code(self.fill)
         return lookup, indices

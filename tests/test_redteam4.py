@@ -131,3 +131,28 @@ def test_a_log_rewritten_between_the_two_passes_is_refused(tmp_path):
 
     with pytest.raises(ValueError, match="changed while it was read"):
         streaming.stream_log(spec, show=False, on_sample=rewrite)
+
+
+def test_narrow_dictionary_indices_with_missing_values_stream(tmp_path):
+    # A group column stored with int8 dictionary indices (as pyarrow writes them) whose
+    # dictionary holds 128 values: the missing values' entry, index 128, did not fit int8 and
+    # the streamed audit stopped at read ("cannot be read", exit 2).
+    rows = 30_000
+    rng = np.random.default_rng(6)
+    picks = rng.choice(np.array([0, 127, -1], dtype=np.int8), rows)
+    groups = pa.DictionaryArray.from_arrays(
+        pa.array(picks, mask=picks < 0), pa.array([f"v{i:03d}" for i in range(128)])
+    )
+    table = _nan_groups(rows).set_column(0, "grp", groups)
+    assert table["grp"].type.index_type == pa.int8()
+    folder = tmp_path / "log"
+    folder.mkdir()
+    pq.write_table(table, folder / "0.parquet")
+    document = run_audit(_spec(tmp_path, "s", folder, "  missing_sensitive: unknown\n")).document
+    assert document["errors"] == []
+    sizes = {k: v["n"] for k, v in document["groups"].items()}
+    assert sizes == {
+        "grp=unknown": int((picks < 0).sum()),
+        "grp=v000": int((picks == 0).sum()),
+        "grp=v127": int((picks == 127).sum()),
+    }
