@@ -120,11 +120,21 @@ class Streamed:
 
 
 def _dataset(path: Path) -> Any:
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    if path.is_dir():
-        return ds.dataset(path, format="parquet", partitioning="hive")
-    return ds.dataset(path, format="parquet")
+    if not path.is_dir():
+        return ds.dataset(path, format="parquet")
+    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    # The schema of every file, not the first one's: an empty file's columns of type null
+    # (pandas writes an empty text column so) made every other file's values uncastable.
+    try:
+        schema = pa.unify_schemas(
+            [dataset.schema, *(f.physical_schema for f in dataset.get_fragments())]
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # types that do not merge: read as before
+        return dataset
+    return ds.dataset(path, format="parquet", partitioning="hive", schema=schema)
 
 
 def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

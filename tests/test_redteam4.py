@@ -156,3 +156,26 @@ def test_narrow_dictionary_indices_with_missing_values_stream(tmp_path):
         "grp=v000": int((picks == 0).sum()),
         "grp=v127": int((picks == 127).sum()),
     }
+
+
+def test_a_folder_whose_first_file_is_empty_streams(tmp_path):
+    # pandas writes an empty text column as Arrow's null type; pyarrow took the folder's
+    # schema from that first file and could not cast the next files' values to it: the
+    # audit of a valid log stopped at read (exit 2).
+    import pandas as pd
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    empty = {"grp": pd.Series([], dtype=object), "outcome": [], "decision": []}
+    pd.DataFrame(empty).astype({"outcome": int, "decision": int}).to_parquet(
+        folder / "0.parquet", index=False
+    )
+    table = _nan_groups(30_000).set_column(0, "grp", pa.array(np.tile(["a", "b"], 15_000)))
+    pq.write_table(table, folder / "1.parquet")
+    assert pq.read_schema(folder / "0.parquet").field("grp").type == pa.null()
+    document = run_audit(_spec(tmp_path, "s", folder)).document
+    assert document["errors"] == [] and document["data"]["streaming"]["files"] == 2
+    assert {k: v["n"] for k, v in document["groups"].items()} == {
+        "grp=a": 15_000,
+        "grp=b": 15_000,
+    }
