@@ -179,3 +179,15 @@ def test_a_folder_whose_first_file_is_empty_streams(tmp_path):
         "grp=a": 15_000,
         "grp=b": 15_000,
     }
+
+
+def test_an_interruption_without_a_message_names_itself():
+    # SIGINT raises a bare KeyboardInterrupt: the record read "the audit was interrupted ()"
+    # (an exception is always true, so its empty text was kept).
+    from audits._interrupt import Interrupted
+    from audits._stages import _StageError
+
+    record = _StageError("read", KeyboardInterrupt()).record
+    assert record["message"] == "the audit was interrupted (KeyboardInterrupt)"
+    record = _StageError("read", Interrupted(15)).record
+    assert record["message"] == "the audit was interrupted (received SIGTERM)"
