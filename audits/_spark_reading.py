@@ -150,6 +150,12 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
         )
     if ROW_ID in frame.columns:
         raise DataError(f"The {source} has a column named {ROW_ID!r}, which fairgate reserves.")
+    floats = {"float", "double"}
+    for column, kind in frame.dtypes:  # NaN is a missing group value, as pandas reads it
+        if column in data.sensitive and kind in floats:
+            frame = frame.withColumn(
+                column, sf.when(sf.isnan(column), sf.lit(None)).otherwise(sf.col(column))
+            )
     return frame.withColumn(ROW_ID, sf.monotonically_increasing_id())
 
 

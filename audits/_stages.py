@@ -47,7 +47,7 @@ def _text(err: BaseException) -> str:
     if isinstance(err, SystemExit):
         return f"the model's code asked the process to exit (SystemExit {err.code!r})"
     if isinstance(err, KeyboardInterrupt):
-        return f"the audit was interrupted ({err or 'KeyboardInterrupt'})"
+        return f"the audit was interrupted ({str(err) or 'KeyboardInterrupt'})"
     return str(err) or type(err).__name__
 
 

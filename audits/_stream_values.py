@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Levels", "UniqueIds", "Values", "integer_ids", "running_range"]
+__all__ = ["Levels", "UniqueIds", "Values", "integer_ids", "nan_as_missing", "running_range"]
 
 _MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
 
@@ -65,14 +65,14 @@ class UniqueIds:
             return
         lo, hi = int(ids.min()), int(ids.max())
         if self.seen is None:
+            if hi - lo + 1 > _MAX_ID_SPAN:  # the first batch's span is bounded too
+                return self._too_wide()
             self.low, self.seen = lo, np.zeros(hi - lo + 1, dtype=np.uint8)
         if lo < self.low or hi >= self.low + len(self.seen):
             new_low = min(lo, self.low)
             span = max(hi + 1, self.low + len(self.seen)) - new_low
             if span > _MAX_ID_SPAN:
-                self.checked, self.seen = False, None
-                self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
-                return
+                return self._too_wide()
             grown = np.zeros(span + span // 2, dtype=np.uint8)
             grown[self.low - new_low : self.low - new_low + len(self.seen)] = self.seen
             self.low, self.seen = new_low, grown
@@ -89,6 +89,10 @@ class UniqueIds:
         states = self.seen[unique]
         self._count(states, times)
         self.seen[unique] = states
+
+    def _too_wide(self) -> None:
+        self.checked, self.seen = False, None
+        self.reason = f"the ids span more than {_MAX_ID_SPAN:,} values"
 
     def _count(self, states: np.ndarray, times: np.ndarray | None) -> None:
         """Count one batch's ids of ``states`` (in place), each ``times`` in the batch."""
@@ -132,8 +136,8 @@ class Levels:
                 self._code(value)
         lookup = np.array([self._code(v) for v in dictionary] + [-1])
         indices = array.indices
-        if array.null_count:
-            indices = pc.fill_null(indices, len(lookup) - 1)
+        if array.null_count:  # int64: the missing entry may not fit the indices' type
+            indices = pc.fill_null(indices.cast(pa.int64()), len(lookup) - 1)
             if self.fill is not None:
                 lookup[-1] = self._code(self.fill)
         return lookup, indices
@@ -145,6 +149,21 @@ class Levels:
             self.index[value] = len(self.values)
             self.values.append(value)
         return self.index[value]
+
+
+def nan_as_missing(array: Any) -> Any:
+    """A sensitive column's NaN as missing values (pandas reads them so in memory): Arrow
+    counts a float NaN as a value, which made it a group of its own (one per batch, since NaN
+    equals no NaN) and not a missing value."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_floating(array.type):
+        return array
+    nan = pc.is_nan(array)
+    if not pc.any(nan).as_py():
+        return array
+    return pc.if_else(nan, pa.scalar(None, array.type), array)
 
 
 def integer_ids(array: Any, ids: UniqueIds) -> np.ndarray:

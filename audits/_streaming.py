@@ -36,7 +36,14 @@ from metrics import CountTable, ScoreHistograms, choose_bins, compiled_kernel, s
 from ._progress import progress
 from ._reading import needed_columns
 from ._spec import AuditSpec
-from ._stream_values import Levels, UniqueIds, Values, integer_ids, running_range
+from ._stream_values import (
+    Levels,
+    UniqueIds,
+    Values,
+    integer_ids,
+    nan_as_missing,
+    running_range,
+)
 
 __all__ = [
     "SAMPLE_ROWS",
@@ -113,11 +120,21 @@ class Streamed:
 
 
 def _dataset(path: Path) -> Any:
+    import pyarrow as pa
     import pyarrow.dataset as ds
 
-    if path.is_dir():
-        return ds.dataset(path, format="parquet", partitioning="hive")
-    return ds.dataset(path, format="parquet")
+    if not path.is_dir():
+        return ds.dataset(path, format="parquet")
+    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    # The schema of every file, not the first one's: an empty file's columns of type null
+    # (pandas writes an empty text column so) made every other file's values uncastable.
+    try:
+        schema = pa.unify_schemas(
+            [dataset.schema, *(f.physical_schema for f in dataset.get_fragments())]
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # types that do not merge: read as before
+        return dataset
+    return ds.dataset(path, format="parquet", partitioning="hive", schema=schema)
 
 
 def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -163,6 +180,7 @@ def stream_log(
     ranges = {c: (None, None, 0) for c in data.ranges if c in columns}
     ids = UniqueIds() if data.id_column and data.id_column in columns else None
     bad_scores, bad_examples = 0, []
+    score_sum = 0  # the scores' bits summed: what a second pass must find again (_score_pass)
     sample: list[pd.DataFrame] = []
     sampled = rows = batches = 0
     total = dataset.count_rows()
@@ -185,11 +203,12 @@ def stream_log(
                         on_sample(sample[0])
             for name, tracker in values.items():
                 tracker.add(batch.column(name))
-            for name in sensitive:
-                missing[name] += batch.column(name).null_count
+            groups = [nan_as_missing(batch.column(c)) for c in sensitive]
+            for name, column in zip(sensitive, groups, strict=True):
+                missing[name] += column.null_count
             if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
                 raise NotStreamableError("more than two classes (multiclass decisions)")
-            codes = [lv.mapping(batch.column(c)) for lv, c in zip(levels, sensitive, strict=True)]
+            codes = [lv.mapping(c) for lv, c in zip(levels, groups, strict=True)]
             grown = [max(cap, len(lv.values)) for cap, lv in zip(caps, levels, strict=True)]
             if grown != caps:
                 caps = grown
@@ -217,6 +236,7 @@ def stream_log(
                     bad_scores += int(bad.sum())
                     bad_examples += s[bad][: 5 - len(bad_examples)].tolist()
                     s = np.where(bad, 0.0, s)
+                score_sum += _bits(s)
                 bins = bins or choose_bins(int(np.prod(caps)))
                 if not rescore:
                     hist = score_histograms(
@@ -228,7 +248,8 @@ def stream_log(
                 ids.add(integer_ids(batch.column(data.id_column), ids))
             advance(batch.num_rows)
     if rescore:
-        hist = _score_pass(spec, dataset, levels, caps, total, engine=engine, show=show)
+        seen = (counts.sum(axis=-1), score_sum, bad_scores)
+        hist = _score_pass(spec, dataset, levels, caps, seen, engine=engine, show=show)
     table, hist = _sorted(spec, sensitive, levels, counts, hist)
     return Streamed(
         table=table,
@@ -299,38 +320,51 @@ def _scores(array: Any) -> tuple[np.ndarray, np.ndarray | None]:
     return s, (bad if bad.any() else None)
 
 
+def _bits(scores: np.ndarray) -> int:
+    """The scores' bits summed as integers (modulo 2^64): the same however the rows are
+    batched, unlike a float sum."""
+    return int(np.ascontiguousarray(scores, dtype=np.float64).view(np.uint64).sum())
+
+
 def _score_pass(
     spec: AuditSpec,
     dataset: Any,
     levels: list[Levels],
     caps: list[int],
-    total: int,
+    seen: tuple[np.ndarray, int, int],
     *,
     engine: str,
     show: bool,
 ) -> ScoreHistograms:
     """The score histograms in a second pass, at the bins the memory budget allows for every
     cell the first pass found: levels first seen late in the log (e.g. one hive partition
-    after another) would otherwise have grown the first pass's histograms past the budget."""
+    after another) would otherwise have grown the first pass's histograms past the budget.
+    ``seen``: the first pass's rows per cell and label, sum of scores and bad scores, which
+    this pass must find again (a log rewritten between the passes is refused)."""
     data, score = spec.data, spec.model.score_column
     bins = choose_bins(int(np.prod(caps)))
     hist: ScoreHistograms | None = None
-    with progress("Scoring", total, enabled=show) as advance:
+    score_sum, bad_scores = 0, 0
+    with progress("Scoring", int(seen[0].sum()), enabled=show) as advance:
         for batch in _batches(dataset, [*data.sensitive, data.label, score]):
             if batch.num_rows == 0:
                 continue
             codes = [
-                lv.mapping(batch.column(c)) for lv, c in zip(levels, data.sensitive, strict=True)
+                lv.mapping(nan_as_missing(batch.column(c)))
+                for lv, c in zip(levels, data.sensitive, strict=True)
             ]
             if any(len(lv.values) > cap for lv, cap in zip(levels, caps, strict=True)):
                 raise ValueError(
                     "it changed while it was read (a level the first pass did not see)"
                 )
             s, bad = _scores(batch.column(score))
+            s = s if bad is None else np.where(bad, 0.0, s)
+            score_sum += _bits(s)
+            bad_scores += 0 if bad is None else int(bad.sum())
             hist = score_histograms(
                 _cells(codes, caps, batch.num_rows),
                 _positive(batch.column(data.label), data.positive_label),
-                s if bad is None else np.where(bad, 0.0, s),
+                s,
                 shape=tuple(caps),
                 bins=bins,
                 into=hist,
@@ -339,6 +373,11 @@ def _score_pass(
             advance(batch.num_rows)
     if hist is None:
         raise ValueError("it changed while it was read (no rows on a second pass)")
+    if not (
+        np.array_equal(hist.hist.sum(axis=-1), seen[0])
+        and (score_sum % 2**64, bad_scores) == (seen[1] % 2**64, seen[2])
+    ):
+        raise ValueError("it changed while it was read (other rows or scores on a second pass)")
     return hist
 
 
