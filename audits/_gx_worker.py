@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 import threading
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 from ._child import collection_paused, python_command
@@ -152,8 +153,7 @@ class GXWorker:
         payload = pickle.dumps(_request(frame, items, name), protocol=pickle.HIGHEST_PROTOCOL)
         watchdog = self._watchdog()
         exchange = threading.Thread(
-            target=self._exchange_bytes,
-            args=(payload, watchdog),
+            target=lambda: self._reply.append(self._talk(lambda s: s.write(payload), watchdog)),
             name="fairgate-gx-exchange",
             daemon=True,
         )
@@ -163,16 +163,6 @@ class GXWorker:
             watchdog.cancel()
             raise
         self._used, self._sent, self._exchange = True, (frame, items, name), exchange
-
-    def _exchange_bytes(self, payload: bytes, watchdog: threading.Timer) -> None:
-        try:
-            self._requests.write(payload)
-            self._requests.close()
-            self._reply.append(_receive(self._replies))
-        except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
-            self._reply.append(err)
-        finally:
-            watchdog.cancel()
 
     def run_suite(self, frame: Any, items: list[Any], *, name: str) -> list[dict[str, Any]]:
         """:func:`~audits._gx_suite.run_suite` of ``frame`` in the child (a pandas frame;
@@ -184,22 +174,27 @@ class GXWorker:
                 raise ValidationWorkerError("The validation worker validates one frame only.")
             self._exchange.join()
             reply = self._reply[0] if self._reply else EOFError()
-            if isinstance(reply, BaseException):
-                raise ValidationWorkerError(self._ended_text(reply)) from reply
-            return _answer(reply, items)
-        if self._used:
+        elif self._used:
             raise ValidationWorkerError("The validation worker validates one frame only.")
-        self._used = True
-        watchdog = self._watchdog()
+        else:
+            self._used = True
+            request = _request(frame, items, name)  # pickled straight into the pipe
+            reply = self._talk(lambda s: _send(s, request), self._watchdog())
+        if isinstance(reply, BaseException):
+            raise ValidationWorkerError(self._ended_text(reply)) from reply
+        return _answer(reply, items)
+
+    def _talk(self, write: Callable[[BinaryIO], None], watchdog: threading.Timer) -> Any:
+        """Write the request with ``write``, read the reply: the reply, or the error that
+        ended the exchange."""
         try:
-            _send(self._requests, _request(frame, items, name))
+            write(self._requests)
             self._requests.close()
-            reply = _receive(self._replies)
-        except (OSError, EOFError, pickle.UnpicklingError) as err:
-            raise ValidationWorkerError(self._ended_text(err)) from err
+            return _receive(self._replies)
+        except (OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+            return err
         finally:
             watchdog.cancel()
-        return _answer(reply, items)
 
     def _watchdog(self) -> threading.Timer:
         """A started timer that stops the child :attr:`_deadline` seconds from now."""
