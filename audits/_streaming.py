@@ -134,7 +134,7 @@ def _dataset(path: Path) -> Any:
         )
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # types that do not merge: read as before
         return dataset
-    return ds.dataset(path, format="parquet", partitioning="hive", schema=schema)
+    return dataset.replace_schema(schema)  # the files found once, not listed again
 
 
 def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
