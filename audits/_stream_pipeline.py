@@ -78,6 +78,7 @@ def _count_ahead(spec: AuditSpec, streamed: Streamed, *, seed: int) -> GroupMetr
             confidence=spec.confidence,
             min_group_size=spec.data.min_group_size,
             min_denominator=spec.data.min_denominator,
+            engine=streamed.score_engine or "numpy",  # numba only when its kernel is loaded
         )
     except Exception as err:  # raised in its own stage, after validate
         return err

@@ -35,6 +35,7 @@ def metrics_from_counts(
     confidence: float = 0.95,
     min_group_size: int = 30,
     min_denominator: int = 5,
+    engine: str = "numpy",
 ) -> GroupMetrics:
     """Every group rate with its interval, and the score metrics, from summed counts.
 
@@ -46,6 +47,10 @@ def metrics_from_counts(
         Score summaries over the same cells (binary decisions only).
     n_boot, seed, confidence, min_group_size, min_denominator
         As for :func:`~metrics.group_metrics`.
+    engine : {"numpy", "numba"}, default "numpy"
+        How the score histograms are summed to the views (the same values to 1e-12): see
+        :func:`~metrics.histogram_score_metrics`. "numba" pays importing numba (about 0.5 s)
+        unless the histograms were summed by its kernel already.
 
     Returns
     -------
@@ -69,6 +74,7 @@ def metrics_from_counts(
             min_denominator=min_denominator,
             n_boot=n_boot,
             seed=seed,
+            engine=engine,
         )
     return GroupMetrics(
         table=table,

@@ -33,9 +33,7 @@ _CHUNK = 2048
 
 
 @numba.njit(cache=True, nogil=True)
-def _pass(
-    cells, positive, scores, n_cells, bins, lookup, straddle, edges, hist, calib, first, mixed
-):
+def _pass(cells, positive, scores, n_cells, bins, codes, edges, hist, calib, first, mixed):
     calibration_bins = len(edges) - 1
     inner = bins - 2
     fine = np.empty(_CHUNK, np.int64)
@@ -55,8 +53,8 @@ def _pass(
             b = bins - 1 if v >= 1.0 else math.ceil(v * inner)
             fine[j] = b
             key[j] = ((cell * 2 + y) * bins) + b
-            c = lookup[b]
-            if straddle[b]:  # as metrics._scores._bins: arithmetic, then the float edges decide
+            c = np.int64(codes[b])
+            if c < 0:  # may straddle an edge: as _bins, arithmetic, then the float edges decide
                 c = math.ceil(v * calibration_bins) - 1
                 c = min(max(c, 0), calibration_bins - 1)
                 if c > 0 and v <= edges[c]:
@@ -94,8 +92,7 @@ def accumulate(
     *,
     n_cells: int,
     bins: int,
-    lookup: np.ndarray,
-    straddle: np.ndarray,
+    codes: np.ndarray,
     edges: np.ndarray,
     hist: np.ndarray,
     calib: np.ndarray,
@@ -105,6 +102,10 @@ def accumulate(
     """Add one batch's rows to ``hist`` (flat int64), ``calib`` (flat float64, this batch's
     sums only: the caller adds them to a running total, as the numpy path does), ``first``
     and ``mixed`` (per bin), in place.
+
+    ``codes`` holds each histogram bin's calibration bin, or -1 where the bin may straddle a
+    calibration edge (its scores are then binned one by one); an int8 table (64 KiB at 2^16
+    bins) stays in a core's caches where an int64 one would not.
 
     Raises
     ------
@@ -122,24 +123,22 @@ def accumulate(
     calibration_bins = len(edges) - 1
     if (
         calibration_bins < 1
-        or len(lookup) == 0
-        or not 0 <= lookup.min() <= lookup.max() < calibration_bins
+        or len(codes) == 0
+        or not -1 <= codes.min() <= codes.max() < (calibration_bins)
     ):
         raise ValueError(
-            "The 'edges' and 'lookup' parameters of accumulate must give at least one "
-            f"calibration bin, and only bins in [0, {calibration_bins}). Got {len(edges)} "
+            "The 'edges' and 'codes' parameters of accumulate must give at least one "
+            f"calibration bin, and only bins in [-1, {calibration_bins}). Got {len(edges)} "
             "edges instead."
         )
     if hist.size != n_cells * 2 * bins or calib.size != n_cells * 2 * calibration_bins * 4:
         raise ValueError("The 'hist' and 'calib' parameters of accumulate do not fit the cells.")
-    if bins < 3 or not len(lookup) == len(straddle) == len(first) == len(mixed) == bins:
+    if bins < 3 or not len(codes) == len(first) == len(mixed) == bins:
         raise ValueError(
-            "The 'lookup', 'straddle', 'first' and 'mixed' parameters of accumulate must have "
-            f"one value per bin ({bins}, at least 3)."
+            "The 'codes', 'first' and 'mixed' parameters of accumulate must have one value per "
+            f"bin ({bins}, at least 3)."
         )
-    bad = _pass(
-        cells, positive, scores, n_cells, bins, lookup, straddle, edges, hist, calib, first, mixed
-    )
+    bad = _pass(cells, positive, scores, n_cells, bins, codes, edges, hist, calib, first, mixed)
     if bad >= 0:
         raise ValueError(
             f"Every score must be in [0, 1] and every cell in [0, {n_cells}). Got the score "

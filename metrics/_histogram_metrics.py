@@ -88,7 +88,7 @@ def _auc_group_parts(hist: np.ndarray, mixed: np.ndarray) -> np.ndarray:
         if weight is None
         else np.einsum("gb,gb,b->g", pos, neg, weight)
     )
-    parts = np.stack(
+    sums = np.stack(
         [
             np.einsum("gb,gb->g", pos, a),
             np.einsum("gb,gb->g", neg, c),
@@ -98,12 +98,18 @@ def _auc_group_parts(hist: np.ndarray, mixed: np.ndarray) -> np.ndarray:
         ],
         axis=1,
     )
+    return _scaled(sums, n0, n1)
+
+
+def _scaled(sums: np.ndarray, n0: np.ndarray, n1: np.ndarray) -> np.ndarray:
+    """The sums of :func:`_auc_group_parts` divided to the AUC, the mean placement, the
+    mean squares and the error bound (in place)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        parts[:, :2] /= (2 * n0 * n1)[:, None]
-        parts[:, 2] /= 4 * n0 * n0
-        parts[:, 3] /= 4 * n1 * n1
-        parts[:, 4] /= 2 * n0 * n1
-    return parts
+        sums[:, :2] /= (2 * n0 * n1)[:, None]
+        sums[:, 2] /= 4 * n0 * n0
+        sums[:, 3] /= 4 * n1 * n1
+        sums[:, 4] /= 2 * n0 * n1
+    return sums
 
 
 def _auc(parts: np.ndarray, n1: int, n0: int, z: float, confidence: float):
@@ -174,12 +180,17 @@ def histogram_score_metrics(
     min_denominator: int = 5,
     n_boot: int = 1000,
     seed: int = 0,
+    engine: str = "numpy",
 ) -> pd.DataFrame:
     """Score metrics per group of each view of ``table`` (binary decisions), as a long table.
 
     The same table as :func:`._scores.score_metrics` (one row per view, group and metric),
     with an ``error`` column: the bound on the approximation error of the binned value (0
     where the value is exact up to rounding), already included in ``ci_low``/``ci_high``.
+
+    ``engine`` sums the histograms to the views by numpy's passes or by one compiled pass
+    (:mod:`._histogram_views_kernel`, as :func:`~._histogram_scores.score_histograms`' engine);
+    both give the same values to 1e-12.
     """
     if not table.binary:
         raise ValueError("The 'table' parameter must be a binary count table for score histograms.")
@@ -189,29 +200,36 @@ def histogram_score_metrics(
             f"The 'histograms' parameter must have one cell per cell of the table {shape}. "
             f"Got {histograms.hist.shape[:-2]} instead."
         )
+    if engine not in ("numba", "numpy"):
+        raise ValueError(
+            "The 'engine' parameter of histogram_score_metrics must be 'numba' or 'numpy'. "
+            f"Got {engine!r} instead."
+        )
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     rng = np.random.default_rng(seed)
-    overall = histograms.hist.reshape(-1, histograms.bins).sum(axis=0)
     mixed = histograms.mixing()
-    median_bin, share_above = _median_split(overall, mixed)
+    summarise = _compiled_summaries if engine == "numba" else _numpy_summaries
+    median_bin, share_above, summaries = summarise(table, histograms, mixed)
     rows = []
-    for attrs in table.views():
+    for attrs, (keep, aucs, labels, above_bins, splits) in zip(
+        table.views(), summaries, strict=True
+    ):
         groups = table.view(attrs)
-        keep = np.flatnonzero(_to_view(table, table.counts, attrs).sum(axis=(-2, -1)) > 0)
-        hist = _groups(_to_view(table, histograms.hist, attrs), keep)
         calib = _groups(_to_view(table, histograms.calib, attrs), keep)
-        aucs = _auc_parts(hist, mixed)
-        labels = hist.sum(axis=2)  # (groups, 2): negatives, positives
-        above_bins = hist[:, :, median_bin + 1 :].sum(axis=(1, 2))
-        for key, h, c, parts, (n0, n1), beyond in zip(
-            groups.keys, hist, calib, aucs, labels.tolist(), above_bins.tolist(), strict=True
+        for key, c, parts, (n0, n1), beyond, split in zip(
+            groups.keys,
+            calib,
+            aucs,
+            labels.tolist(),
+            above_bins.tolist(),
+            splits.tolist(),
+            strict=True,
         ):
             n = n1 + n0
             moments = c.sum(axis=1)  # (label, 4): count, Σd, Σd², Σd⁴
             sum_s = moments[0, 1] + moments[1, 1] + moments[1, 0]  # s = d + y
             sum_s2 = moments[0, 2] + moments[1, 2] + 2 * moments[1, 1] + moments[1, 0]
             brier = (moments[:, 2].sum(), moments[:, 3].sum())
-            split = float(h[:, median_bin].sum())
             above = float(beyond) + split * share_above
             lo, hi = wilson_interval(np.asarray(above), np.asarray(n), confidence=confidence)
             err = 0.0 if not mixed[median_bin] else split / n if n else float("nan")
@@ -253,6 +271,65 @@ def histogram_score_metrics(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def _numpy_summaries(table: CountTable, histograms: ScoreHistograms, mixed: np.ndarray):
+    """The median's bin and the share of it above the median; per view: the groups kept
+    (present in the table), their AUC parts, rows per label, rows above the median's bin and
+    rows in it."""
+    overall = histograms.hist.reshape(-1, histograms.bins).sum(axis=0)
+    median_bin, share_above = _median_split(overall, mixed)
+    views = []
+    for attrs in table.views():
+        keep = _present(table, attrs)
+        hist = _groups(_to_view(table, histograms.hist, attrs), keep)
+        views.append(
+            (
+                keep,
+                _auc_parts(hist, mixed),
+                hist.sum(axis=2),
+                hist[:, :, median_bin + 1 :].sum(axis=(1, 2)),
+                hist[:, :, median_bin].sum(axis=1),
+            )
+        )
+    return median_bin, share_above, views
+
+
+def _compiled_summaries(table: CountTable, histograms: ScoreHistograms, mixed: np.ndarray):
+    """:func:`_numpy_summaries` by the compiled pass over every view at once."""
+    from ._histogram_views_kernel import view_sums, view_totals
+
+    shape = table.counts.shape[:-2]
+    grid = np.indices(shape).reshape(len(shape), -1)
+    numbers, offsets, n_groups = [], [], 0
+    for attrs in table.views():
+        axes = [table.attributes.index(a) for a in attrs]
+        numbers.append(
+            n_groups + np.ravel_multi_index(tuple(grid[i] for i in axes), [shape[i] for i in axes])
+        )
+        offsets.append(n_groups)
+        n_groups += int(np.prod([shape[i] for i in axes]))
+    groups = np.stack(numbers) if numbers else np.zeros((0, grid.shape[1]), np.int64)
+    cells = histograms.hist.reshape(-1, 2, histograms.bins)
+    labels, overall = view_totals(cells, groups, n_groups)
+    median_bin, share_above = _median_split(overall, mixed)
+    sums, below, split = view_sums(
+        cells, groups, n_groups, labels=labels, mixed=mixed, median_bin=median_bin
+    )
+    views = []
+    for attrs, offset in zip(table.views(), offsets, strict=True):
+        own = offset + _present(table, attrs)
+        n0, n1 = labels[own, 0].astype(float), labels[own, 1].astype(float)
+        parts = _scaled(sums[own], n0, n1)
+        views.append(
+            (own - offset, parts, labels[own], labels[own].sum(axis=1) - below[own], split[own])
+        )
+    return median_bin, share_above, views
+
+
+def _present(table: CountTable, attrs: tuple[str, ...]) -> np.ndarray:
+    """The groups of the view that hold rows in the table."""
+    return np.flatnonzero(_to_view(table, table.counts, attrs).sum(axis=(-2, -1)) > 0)
 
 
 def _groups(view: np.ndarray, keep: np.ndarray) -> np.ndarray:

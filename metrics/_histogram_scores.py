@@ -232,15 +232,13 @@ def _compiled(cells, positive, scores, shape, bins, calibration_bins, into):
     first = into.first if ties and into is not None else np.full(bins, np.nan)
     mixed = into.mixed if ties and into is not None else np.zeros(bins, dtype=bool)
     calib = np.zeros((*shape, 2, calibration_bins, 4))
-    lookup, straddle = _calibration_lookup(bins, calibration_bins)
     accumulate(
         cells,
         positive,
         scores,
         n_cells=n_cells,
         bins=bins,
-        lookup=lookup,
-        straddle=straddle,
+        codes=_calibration_codes(bins, calibration_bins),
         edges=np.linspace(0.0, 1.0, calibration_bins + 1),
         hist=hist.reshape(-1),
         calib=calib.reshape(-1),
@@ -251,6 +249,15 @@ def _compiled(cells, positive, scores, shape, bins, calibration_bins, into):
         np.add(into.calib, calib, out=into.calib)
         calib = into.calib
     return ScoreHistograms(hist, calib, *((first, mixed) if ties else (None, None)))
+
+
+@lru_cache(maxsize=8)
+def _calibration_codes(bins: int, calibration_bins: int) -> np.ndarray:
+    """:func:`_calibration_lookup` as one table of the kernel: each bin's calibration bin, or
+    -1 where it may straddle an edge (int8 while the bins fit, so it stays in the caches)."""
+    lookup, straddle = _calibration_lookup(bins, calibration_bins)
+    dtype = np.int8 if calibration_bins <= np.iinfo(np.int8).max else np.int64
+    return np.where(straddle, -1, lookup).astype(dtype)
 
 
 @lru_cache(maxsize=8)
