@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ._data import DataError
+from ._data_files import DataFiles
 from ._spec import AuditSpec
 
 __all__ = [
@@ -116,9 +117,11 @@ def _groups_as_written(session: Any, frame: Any, path: str, sensitive: list[str]
     return read(text) if text else frame
 
 
-def read_spark(spec: AuditSpec, session: Any) -> Any:
+def read_spark(spec: AuditSpec, session: Any, *, files: DataFiles | None = None) -> Any:
     """The audit data as a Spark DataFrame with a :data:`ROW_ID` column.
 
+    ``files``: a folder's files as the read found them (:func:`audits._data_files.snapshot`),
+    whose rule Spark's own listing follows (hidden names skipped, links refused before).
     Raises :class:`~audits._data.DataError` when the data cannot be read or hold no rows.
     """
     from pyspark.sql import functions as sf
@@ -128,7 +131,7 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
     if not data.table:
         from ._folder_columns import refuse_missing_file_columns
 
-        refuse_missing_file_columns(spec)  # a folder: each file has the columns used
+        refuse_missing_file_columns(spec, files=files)  # each file has the columns used
     try:
         if data.table:
             frame = session.table(data.table)

@@ -154,10 +154,15 @@ class Levels:
 def nan_as_missing(array: Any) -> Any:
     """A sensitive column's NaN as missing values (pandas reads them so in memory): Arrow
     counts a float NaN as a value, which made it a group of its own (one per batch, since NaN
-    equals no NaN) and not a missing value."""
+    equals no NaN) and not a missing value. A dictionary of floats holding NaN is decoded
+    first (its NaN entry would be a value, and the rows pointing at it not missing)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(array.type) and pa.types.is_floating(array.type.value_type):
+        if not pc.any(pc.is_nan(array.dictionary)).as_py():
+            return array
+        array = array.dictionary_decode()
     if not pa.types.is_floating(array.type):
         return array
     nan = pc.is_nan(array)
