@@ -15,6 +15,8 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ._data import DataError
 from ._data_files import DataFiles
 from ._spec import AuditSpec
@@ -22,9 +24,11 @@ from ._spec import AuditSpec
 __all__ = [
     "ROW_ID",
     "SparkUnavailableError",
+    "missing_group",
     "read_spark",
     "require_pyspark",
     "spark_session",
+    "unknown_groups",
 ]
 
 #: The column holding each row's number (in read order); never a column of the data.
@@ -160,6 +164,25 @@ def read_spark(spec: AuditSpec, session: Any, *, files: DataFiles | None = None)
                 column, sf.when(sf.isnan(column), sf.lit(None)).otherwise(sf.col(column))
             )
     return frame.withColumn(ROW_ID, sf.monotonically_increasing_id())
+
+
+def missing_group(spec: AuditSpec) -> str | None:
+    """What a missing group value is judged as: ``'unknown'`` with ``data.missing_sensitive:
+    unknown``, else ``None`` (it stays missing, and validation refuses it)."""
+    return "unknown" if spec.data.missing_sensitive == "unknown" else None
+
+
+def unknown_groups(spec: AuditSpec, local: pd.DataFrame) -> pd.DataFrame:
+    """Rows collected to the driver with their missing group values as ``'unknown'`` when the
+    spec says so, as the local engine's validate stage makes them (object columns of the
+    values and ``'unknown'``). Spark's ``fillna('unknown')`` fills text columns only, so a
+    number column's missing values reach the driver as missing."""
+    present = [c for c in spec.data.sensitive if c in local.columns]
+    if missing_group(spec) is None or not present:
+        return local
+    local = local.copy()
+    local[present] = local[present].astype(object).fillna("unknown")
+    return local
 
 
 def require_pyspark() -> None:

@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Levels", "UniqueIds", "Values", "integer_ids", "nan_as_missing", "running_range"]
+__all__ = [
+    "Levels",
+    "UniqueIds",
+    "Values",
+    "integer_ids",
+    "level_order",
+    "nan_as_missing",
+    "running_range",
+]
 
 _MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
 
@@ -149,6 +157,23 @@ class Levels:
             self.index[value] = len(self.values)
             self.values.append(value)
         return self.index[value]
+
+
+def level_order(values: list[Any]) -> list[int]:
+    """The positions of ``values`` (distinct levels) in the in-memory engine's order, that of
+    ``pandas.factorize(sort=True)``: by value; levels of mixed types (a float column's missing
+    values made ``'unknown'``) numbers first, then text; values that still cannot be compared,
+    by their text. Sorting them by their text put ``10.0`` before ``9.0``, so the streamed and
+    Spark engines ordered the groups (and drew the bootstrap) unlike the in-memory one."""
+    positions = range(len(values))
+    try:
+        return sorted(positions, key=lambda i: values[i])
+    except TypeError:
+        pass
+    try:
+        return sorted(positions, key=lambda i: (isinstance(values[i], str), values[i]))
+    except TypeError:
+        return sorted(positions, key=lambda i: str(values[i]))
 
 
 def nan_as_missing(array: Any) -> Any:

@@ -43,6 +43,7 @@ from ._stream_values import (
     UniqueIds,
     Values,
     integer_ids,
+    level_order,
     nan_as_missing,
     running_range,
 )
@@ -302,12 +303,8 @@ def _sorted(spec, sensitive, levels, counts, hist):
     orders = []
     for i, lv in enumerate(levels):
         used = np.flatnonzero(counts.sum(axis=tuple(j for j in range(counts.ndim) if j != i)))
-        used = used[used < len(lv.values)]
-        try:
-            order = sorted(used.tolist(), key=lambda k: lv.values[k])
-        except TypeError:  # levels of mixed types
-            order = sorted(used.tolist(), key=lambda k: str(lv.values[k]))
-        orders.append(order)
+        used = used[used < len(lv.values)].tolist()
+        orders.append([used[i] for i in level_order([lv.values[k] for k in used])])
     identity = [list(range(n)) for n in counts.shape[: len(orders)]]
     if orders != identity:
         counts = counts[np.ix_(*orders)]  # one copy for every axis
