@@ -272,6 +272,7 @@ def stream_log(
     if rescore:
         seen = (counts.sum(axis=-1), score_sum, bad_scores)
         hist = _score_pass(spec, dataset, levels, caps, seen, engine=engine, show=show)
+    _integers_as_pandas_reads(dataset.schema, sensitive, levels, missing)
     table, hist = _sorted(spec, sensitive, levels, counts, hist)
     return Streamed(
         table=table,
@@ -296,6 +297,19 @@ def stream_log(
         score_engine=engine if hist is not None else None,
         passes=2 if rescore else 1,
     )
+
+
+def _integers_as_pandas_reads(
+    schema: Any, sensitive: list[str], levels: list[Levels], missing: dict[str, int]
+) -> None:
+    """Each integer group column holding missing values with its levels as floats (``1.0``,
+    not ``1``), as pandas reads such a column in memory (then judged as 'unknown' with
+    ``missing_sensitive: unknown``); changes ``levels`` in place, after the last pass."""
+    import pyarrow as pa
+
+    for name, lv in zip(sensitive, levels, strict=True):
+        if missing[name] and pa.types.is_integer(schema.field(name).type):
+            lv.values = [v if isinstance(v, str) or v is None else float(v) for v in lv.values]
 
 
 def _sorted(spec, sensitive, levels, counts, hist):
