@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ._data import DataError
+from ._data_files import DataFiles, folder_dataset, folder_files
 from ._reading import needed_columns
 from ._spec import AuditSpec
 
@@ -36,19 +37,24 @@ def _roles(spec: AuditSpec) -> dict[str, str]:
     return roles
 
 
-def refuse_missing_file_columns(spec: AuditSpec) -> None:
+def refuse_missing_file_columns(spec: AuditSpec, *, files: DataFiles | None = None) -> None:
     """Raise :class:`DataError` when ``data.path`` is a folder in which some file lacks a
     column that the audit uses (:func:`needed_columns`, or, when the audit reads every
     column, any column another file has) while other files have it. A column no file has is
-    left to validation, which reports it as missing for a single file."""
+    left to validation, which reports it as missing for a single file.
+
+    ``files``: the folder's files as the read found them (:func:`audits._data_files.snapshot`;
+    default: listed now, refusing what :func:`audits._data_files.folder_files` refuses).
+    """
     path = Path(spec.data.path)
     if not path.is_dir():
         return
     import pyarrow.dataset as ds
 
+    listed = files.files if files is not None else folder_files(path)[0]
     try:
-        dataset = ds.dataset(path, format="parquet", partitioning="hive")
-        files = [
+        dataset = folder_dataset(path, listed)
+        found = [
             (
                 fragment.path,
                 set(fragment.physical_schema.names)
@@ -58,12 +64,12 @@ def refuse_missing_file_columns(spec: AuditSpec) -> None:
         ]
     except (OSError, ValueError, TypeError) as err:  # pyarrow's reading errors
         raise DataError(f"The data {str(path)!r} cannot be read: {err}") from err
-    every = set().union(*(names for _, names in files)) if files else set()
+    every = set().union(*(names for _, names in found)) if found else set()
     wanted = needed_columns(spec)
     roles = _roles(spec)
     columns = sorted(every) if wanted is None else [c for c in wanted if c in every]
     for column in sorted(columns, key=lambda c: (c not in roles, c)):
-        lacking = [name for name, names in files if column not in names]
+        lacking = [name for name, names in found if column not in names]
         if lacking:
             named = f"named by {roles[column]} " if column in roles else ""
             more = f" and {len(lacking) - 1} other file(s)" if len(lacking) > 1 else ""

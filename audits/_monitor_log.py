@@ -49,13 +49,25 @@ class Windows:
 
 
 def _log_files(path: str) -> list[Path]:
-    if any(c in path for c in "*?["):
-        files = [Path(p) for p in sorted(glob.glob(path, recursive=True))]
-    elif Path(path).is_dir():
-        files = sorted(p for p in Path(path).iterdir() if p.suffix.lower() in _SUFFIXES)
-    else:
-        files = [Path(path)]
-    files = [f for f in files if f.suffix.lower() in _SUFFIXES or not f.is_dir()]
+    """The log's files: a glob's matches, a folder's own CSV and Parquet files (names starting
+    with '.' or '_' skipped, as the audit's readers skip them), or the file; a symbolic link
+    or a second name of one file is refused (:mod:`audits._data_files`), since its rows
+    would be counted twice."""
+    from ._data import DataError
+    from ._data_files import folder_files, named_once
+
+    try:
+        if any(c in path for c in "*?["):
+            files = [Path(p) for p in sorted(glob.glob(path, recursive=True))]
+            files = [f for f in files if f.suffix.lower() in _SUFFIXES or not f.is_dir()]
+            named_once(files, path)
+        elif Path(path).is_dir():
+            listed = folder_files(Path(path), recursive=False)[0]
+            files = [p for p in listed if p.suffix.lower() in _SUFFIXES]
+        else:
+            files = [Path(path)]
+    except DataError as err:
+        raise MonitorDataError(str(err)) from err
     if not files:
         raise MonitorDataError(f"The log {path!r} matches no CSV or Parquet file.")
     return files

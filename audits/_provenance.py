@@ -16,7 +16,17 @@ from typing import Any
 
 from models_under_test import file_sha256
 
-__all__ = ["code_version", "data_digest", "provenance", "run_block", "utc_now"]
+from ._data import DataError
+from ._data_files import DataFiles, snapshot
+
+__all__ = [
+    "code_version",
+    "data_digest",
+    "data_digest_ahead",
+    "provenance",
+    "run_block",
+    "utc_now",
+]
 
 
 def utc_now() -> str:
@@ -65,22 +75,34 @@ def _runner() -> str:
 
 
 def data_digest(
-    data_path: Path | None, media_files: Sequence[str | Path] | None = None
+    data_path: Path | None,
+    media_files: Sequence[str | Path] | None = None,
+    *,
+    files: DataFiles | None = None,
 ) -> tuple[str | None, str]:
     """The data's sha256 and a sentence saying what it covers.
 
-    With ``media_files`` (the files a manifest names), the digest is a Merkle-style sha256
-    over the manifest's own sha256 and, sorted by path, each file's path relative to the
-    manifest's folder and its sha256: replacing, adding or removing any file changes it.
+    A folder's digest covers the files the audit reads (:mod:`audits._data_files`: hidden
+    names are neither read nor hashed): ``files``, listed when the read began, or else the
+    folder's files now. With ``media_files`` (the files a manifest names), the digest is a
+    Merkle-style sha256 over the manifest's own sha256 and, sorted by path, each file's path
+    relative to the manifest's folder and its sha256: replacing, adding or removing any file
+    changes it.
     """
     if data_path and data_path.is_dir():  # a folder of Parquet files or a hive dataset
-        files = sorted(p for p in data_path.rglob("*") if p.is_file())
+        listed = files if files is not None else snapshot(data_path)
         digest = hashlib.sha256(b"folder\n")
-        for f in files:
+        for f in listed.files:
             digest.update(f"{f.relative_to(data_path).as_posix()}\t{file_sha256(f)}\n".encode())
+        skipped = (
+            f"; {listed.skipped:,} hidden name(s) (starting with '.' or '_') are not read and "
+            "not covered"
+            if listed.skipped
+            else ""
+        )
         return digest.hexdigest(), (
-            f"the folder's {len(files):,} files (sha256 over each file's relative path and "
-            "sha256, sorted by path)"
+            f"the folder's {len(listed.files):,} files that were read (sha256 over each file's "
+            f"relative path and sha256, sorted by path){skipped}"
         )
     if not data_path or not data_path.is_file():
         return None, "nothing: the data file was not found"
@@ -101,14 +123,17 @@ def data_digest(
     )
 
 
-def data_digest_ahead(data_path: Path | None) -> Future[tuple[str | None, str]]:
-    """:func:`data_digest` of ``data_path`` (without media files), computed in a thread from
-    now on. Hashing a large log keeps a core busy for a while (a 10-million-row Parquet file of
-    135 MB: 0.12 s), which the audit's later stages leave free; reading and hashing release
-    the interpreter lock. Pass the result to :func:`provenance` as ``digest``."""
+def data_digest_ahead(
+    data_path: Path | None, *, files: DataFiles | None = None
+) -> Future[tuple[str | None, str]]:
+    """:func:`data_digest` of ``data_path`` (without media files; a folder's ``files`` as
+    listed when the read began), computed in a thread from now on. Hashing a large log keeps
+    a core busy for a while (a 10-million-row Parquet file of 135 MB: 0.12 s), which the
+    audit's later stages leave free; reading and hashing release the interpreter lock. Pass
+    the result to :func:`provenance` as ``digest``."""
     executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fairgate-digest")
     try:
-        return executor.submit(data_digest, data_path)
+        return executor.submit(data_digest, data_path, files=files)
     finally:
         executor.shutdown(wait=False)
 
@@ -127,12 +152,17 @@ def provenance(
 
     ``media_files`` are the files a media manifest names: the data digest covers them too.
     ``digest``: :func:`data_digest_ahead` of ``data_path``, started earlier (not used with
-    ``media_files``); its error, if it failed, is raised here.
+    ``media_files``). Data refused as they are (:class:`DataError`: a symbolic link in the
+    folder; data changed while they were audited, see :mod:`audits._digest_stage`) have no
+    digest, and ``data_sha256_covers`` says why; any other error is raised here.
     """
-    if digest is not None and not media_files:
-        data_sha, covers = digest.result()
-    else:
-        data_sha, covers = data_digest(data_path, media_files)
+    try:
+        if digest is not None and not media_files:
+            data_sha, covers = digest.result()
+        else:
+            data_sha, covers = data_digest(data_path, media_files)
+    except DataError as err:
+        data_sha, covers = None, f"nothing: {err}"
     return {
         "spec_sha256": file_sha256(spec_path),
         "data_sha256": data_sha,

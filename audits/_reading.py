@@ -12,13 +12,14 @@ Expectations may name any column) reads every column, as before.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ._spec import AuditSpec
 
-__all__ = ["needed_columns", "read_parquet_columns"]
+__all__ = ["float_groups_decoded", "needed_columns", "read_parquet_columns"]
 
 _ROW_CHECKS = ("group_metric", "score_metric", "impact_ratio", "prohibited_use", "requirement")
 
@@ -62,6 +63,18 @@ def _sorted_categories(series: pd.Series) -> pd.Series:
     )
 
 
+def float_groups_decoded(table: Any) -> Any:
+    """``table`` with each dictionary-of-floats column as plain floats: pandas cannot make a
+    category of NaN (the conversion failed), and as floats a NaN is a missing value, as in a
+    float column (the stream reads them alike: :func:`audits._stream_values.nan_as_missing`)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type) and pa.types.is_floating(field.type.value_type):
+            table = table.set_column(i, field.name, table.column(i).cast(field.type.value_type))
+    return table
+
+
 def read_parquet_columns(path: Path, spec: AuditSpec) -> pd.DataFrame:
     """Read the columns of :func:`needed_columns` that the Parquet file has.
 
@@ -74,7 +87,7 @@ def read_parquet_columns(path: Path, spec: AuditSpec) -> pd.DataFrame:
     names = pq.read_schema(path).names
     columns = names if wanted is None else [c for c in names if c in set(wanted)]
     sensitive = [c for c in spec.data.sensitive if c in columns]
-    table = pq.read_table(path, columns=columns, read_dictionary=sensitive)
+    table = float_groups_decoded(pq.read_table(path, columns=columns, read_dictionary=sensitive))
     frame = table.to_pandas()
     for column in sensitive:
         if isinstance(frame[column].dtype, pd.CategoricalDtype):

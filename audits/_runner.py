@@ -34,7 +34,9 @@ from ._data import (
     _require_columns,
 )
 from ._data_checks import check_data
+from ._data_files import DataFiles
 from ._decisions import Decided, _check_decisions, _decide
+from ._digest_stage import confirm_data, list_data, start_digest
 from ._document import SCHEMA_VERSION, AuditResult, new_audit_id
 from ._evidence import Evidence
 from ._folder_columns import refuse_missing_file_columns
@@ -43,7 +45,7 @@ from ._gx_worker import GXWorker
 from ._model_signature import VerifiedModel
 from ._policy import DEPLOYMENT_CHECKS
 from ._progress import progress_enabled
-from ._provenance import data_digest_ahead, utc_now
+from ._provenance import utc_now
 from ._reading import needed_columns, read_parquet_columns
 from ._render_document import render_document
 from ._signed_model import check_loaded, verify_spec_model
@@ -58,9 +60,10 @@ __all__ = ["CHECKS", "SCHEMA_VERSION", "AuditResult", "DataError", "run_audit"]
 
 
 @_stage("read")
-def _read(spec: AuditSpec) -> pd.DataFrame:
+def _read(spec: AuditSpec, *, files: DataFiles | None = None) -> pd.DataFrame:
+    """The data in memory (``files``: a folder's files as :func:`list_data` found them)."""
     path = Path(spec.data.path)
-    refuse_missing_file_columns(spec)  # a folder: each file has the columns the audit uses
+    refuse_missing_file_columns(spec, files=files)  # each file has the columns used
     if path.suffix.lower() != ".parquet" or needed_columns(spec) is None:
         return _read_data(path, text=list(spec.data.sensitive))  # groups as written
     try:  # a decision log: only the columns the audit uses, groups as dictionaries
@@ -217,24 +220,19 @@ def _count(
     )
 
 
-def _digest_ahead(audit: _Audit) -> None:
-    """Once the data are read, hash them beside the later stages (a media manifest's digest
-    covers the files it names, known after load: it is hashed with the evidence)."""
-    if audit.spec.data.path and audit.spec.data.media is None:
-        audit.data_digest = data_digest_ahead(Path(audit.spec.data.path))
-
-
 def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
-    """read → validate → [verify_model] → load → decide → count → check; each stage fills
-    ``audit``."""
+    """read → validate → [verify_model] → load → decide → count → check → digest; each
+    stage fills ``audit``."""
     spec = audit.spec
+    list_data(audit)  # the files read and their stats, before reading them
     if streamable(spec):
         streamed = stream_read(audit)
         if streamed is not None:
-            _digest_ahead(audit)
-            return streamed_pipeline(audit, streamed, tracking_uri=tracking_uri)
-    audit.frame = frame = _read(spec)
-    _digest_ahead(audit)
+            start_digest(audit)
+            streamed_pipeline(audit, streamed, tracking_uri=tracking_uri)
+            return confirm_data(audit)
+    audit.frame = frame = _read(spec, files=audit.data_files)
+    start_digest(audit)
     batch_rows = _validate(audit, frame)
     if getattr(spec.model, "signature", None) is not None:  # verified before it is loaded
         audit.signed = _verify_model(
@@ -265,6 +263,7 @@ def _pipeline(audit: _Audit, *, tracking_uri: str | None) -> None:
         scores=decided.scores,
     )
     _check(audit, evidence)
+    confirm_data(audit)  # the data digest, of the data as they were read
 
 
 def run_audit(
@@ -284,7 +283,8 @@ def run_audit(
     """Run the audit described by the spec at ``spec_path``.
 
     The audit is a pipeline of named stages (read → validate → verify_model (when the spec
-    names a model signature) → load → decide → count → check), then the results document is
+    names a model signature) → load → decide → count → check → digest (the data's digest, of
+    the data as they were read: :mod:`audits._digest_stage`)), then the results document is
     rendered from what the stages produced. A stage that fails, for whatever reason (model
     code calling ``sys.exit`` included), stops the pipeline; its error is recorded with the
     stage's name and every check that was not computed is an ``error``: the verdict is then

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._digest_stage import confirm_data, list_data, start_digest
 from ._evidence import Evidence
 from ._explain_checks import EXPLAIN_CHECKS
 from ._spark_counts import ROW_LIMIT, explain_sample, table_rows
@@ -61,7 +62,9 @@ def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) 
     from ._runner import _load
 
     spec = audit.spec
-    session, frame = _stage("read")(_read)(spec, master)
+    list_data(audit)  # the files Spark reads and their stats, before it reads them
+    session, frame = _stage("read")(_read)(spec, master, files=audit.data_files)
+    start_digest(audit)
     frame, rows = _stage("validate")(validate_spark)(
         spec, frame, show=audit.show, keep=lambda v: setattr(audit, "validation", v)
     )
@@ -86,6 +89,7 @@ def spark_pipeline(audit: Any, *, tracking_uri: str | None, master: str | None) 
     )
     try:
         _count_and_check(audit, decided, frame, rows)
+        confirm_data(audit)  # Spark reads the data lazily: unchanged until the end
     finally:
         with contextlib.suppress(Exception):  # a no-op for a decision log (never persisted)
             decided.frame.unpersist()
@@ -154,6 +158,6 @@ def _count(audit: Any, decided: Any, rows: int) -> np.ndarray:
     return outcome.decisions[:0]
 
 
-def _read(spec: Any, master: str | None) -> tuple[Any, Any]:
+def _read(spec: Any, master: str | None, *, files: Any = None) -> tuple[Any, Any]:
     session = spark_session(master)
-    return session, read_spark(spec, session)
+    return session, read_spark(spec, session, files=files)

@@ -28,7 +28,7 @@ from models_under_test import PredictionError
 from reports import count_text
 
 from ._decisions import Decided, _check_decisions
-from ._spark_reading import ROW_ID
+from ._spark_reading import ROW_ID, unknown_groups
 from ._spark_scoring import DECISION, PROBA, SCORE, SparkDecided
 from ._spec import AuditSpec
 
@@ -87,14 +87,14 @@ def table_rows(
         if decided.proba_classes is not None and not decided.has_score:
             extra.append(PROBA)
         wanted = [ROW_ID, *sensitive, label, DECISION, *extra]
-        local = frame.select(*dict.fromkeys(wanted)).toPandas()
+        local = unknown_groups(spec, frame.select(*dict.fromkeys(wanted)).toPandas())
         local = local.sort_values(ROW_ID, kind="stable").reset_index(drop=True)
         collected = {"mode": "rows", "rows": len(local)}
     else:
         from pyspark.sql import functions as sf
 
         cells = frame.groupBy(*sensitive, label, DECISION).agg(sf.count("*").alias(_COUNT))
-        cells = cells.toPandas()
+        cells = unknown_groups(spec, cells.toPandas())
         for column in sensitive:
             cells[column] = _categorical(cells[column])
         cells = cells.sort_values([*sensitive, label, DECISION], kind="stable", ignore_index=True)
@@ -156,7 +156,8 @@ def explain_sample(
             f"max(share × {target:,}, min(group size, {floor})) / group size (Spark sampleBy, "
             f"seed {seed})"
         )
-    local = sample.toPandas().sort_values(ROW_ID, kind="stable").reset_index(drop=True)
+    local = unknown_groups(spec, sample.toPandas())
+    local = local.sort_values(ROW_ID, kind="stable").reset_index(drop=True)
     decisions = local[DECISION].to_numpy()
     dropped = [c for c in (ROW_ID, DECISION, SCORE, PROBA) if c in local.columns]
     described = {"rows": len(local), "of": rows, "sampling": how, "seed": seed}

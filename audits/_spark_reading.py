@@ -15,15 +15,20 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from ._data import DataError
+from ._data_files import DataFiles
 from ._spec import AuditSpec
 
 __all__ = [
     "ROW_ID",
     "SparkUnavailableError",
+    "missing_group",
     "read_spark",
     "require_pyspark",
     "spark_session",
+    "unknown_groups",
 ]
 
 #: The column holding each row's number (in read order); never a column of the data.
@@ -116,9 +121,11 @@ def _groups_as_written(session: Any, frame: Any, path: str, sensitive: list[str]
     return read(text) if text else frame
 
 
-def read_spark(spec: AuditSpec, session: Any) -> Any:
+def read_spark(spec: AuditSpec, session: Any, *, files: DataFiles | None = None) -> Any:
     """The audit data as a Spark DataFrame with a :data:`ROW_ID` column.
 
+    ``files``: a folder's files as the read found them (:func:`audits._data_files.snapshot`),
+    whose rule Spark's own listing follows (hidden names skipped, links refused before).
     Raises :class:`~audits._data.DataError` when the data cannot be read or hold no rows.
     """
     from pyspark.sql import functions as sf
@@ -128,7 +135,7 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
     if not data.table:
         from ._folder_columns import refuse_missing_file_columns
 
-        refuse_missing_file_columns(spec)  # a folder: each file has the columns used
+        refuse_missing_file_columns(spec, files=files)  # each file has the columns used
     try:
         if data.table:
             frame = session.table(data.table)
@@ -157,6 +164,25 @@ def read_spark(spec: AuditSpec, session: Any) -> Any:
                 column, sf.when(sf.isnan(column), sf.lit(None)).otherwise(sf.col(column))
             )
     return frame.withColumn(ROW_ID, sf.monotonically_increasing_id())
+
+
+def missing_group(spec: AuditSpec) -> str | None:
+    """What a missing group value is judged as: ``'unknown'`` with ``data.missing_sensitive:
+    unknown``, else ``None`` (it stays missing, and validation refuses it)."""
+    return "unknown" if spec.data.missing_sensitive == "unknown" else None
+
+
+def unknown_groups(spec: AuditSpec, local: pd.DataFrame) -> pd.DataFrame:
+    """Rows collected to the driver with their missing group values as ``'unknown'`` when the
+    spec says so, as the local engine's validate stage makes them (object columns of the
+    values and ``'unknown'``). Spark's ``fillna('unknown')`` fills text columns only, so a
+    number column's missing values reach the driver as missing."""
+    present = [c for c in spec.data.sensitive if c in local.columns]
+    if missing_group(spec) is None or not present:
+        return local
+    local = local.copy()
+    local[present] = local[present].astype(object).fillna("unknown")
+    return local
 
 
 def require_pyspark() -> None:

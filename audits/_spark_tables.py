@@ -33,8 +33,10 @@ from reports import count_text
 
 from ._decisions import _check_decisions
 from ._reading import needed_columns
+from ._spark_reading import missing_group, unknown_groups
 from ._spark_scoring import DECISION, SCORE, SparkDecided
 from ._spec import AuditSpec
+from ._stream_values import level_order
 
 __all__ = ["CALIBRATION_BINS", "SparkCounts", "count_tables"]
 
@@ -53,11 +55,9 @@ class SparkCounts:
 
 
 def _sorted_levels(values: set[Any]) -> list[Any]:
-    """The observed levels in the streamed path's order (by value, else by text)."""
-    try:
-        return sorted(values)
-    except TypeError:  # levels of mixed types
-        return sorted(values, key=str)
+    """The observed levels in the local engines' order (:func:`level_order`)."""
+    listed = list(values)
+    return [listed[i] for i in level_order(listed)]
 
 
 def _needs_rows(spec: AuditSpec) -> str | None:
@@ -87,18 +87,20 @@ def count_tables(spec: AuditSpec, decided: SparkDecided) -> SparkCounts | str:
     decisions = {r[DECISION] for r in cells}
     if len(labels | decisions) > 2:
         return "more than two classes (multiclass decisions)"
-    if any(r[c] is None for r in cells for c in sensitive):
+    fill = missing_group(spec)  # a number column's missing values: 'unknown' here
+    keys = [tuple(fill if r[c] is None else r[c] for c in sensitive) for r in cells]
+    if any(v is None for key in keys for v in key):
         return "missing sensitive values"
     missing = sum(r[_N] for r in cells if r[DECISION] is None)
     if missing:
         raise PredictionError(f"{count_text(missing)} decisions are missing (NaN).")
     _check_decisions(np.array(list(decisions), dtype=object), pd.Series(list(labels)))
-    levels = [_sorted_levels({r[c] for r in cells}) for c in sensitive]
+    levels = [_sorted_levels({key[i] for key in keys}) for i in range(len(sensitive))]
     index = [{v: i for i, v in enumerate(lv)} for lv in levels]
     shape = tuple(len(lv) for lv in levels)
     counts = np.zeros((*shape, 2, 2), dtype=np.int64)
-    for r in cells:
-        cell = tuple(ix[r[c]] for ix, c in zip(index, sensitive, strict=True))
+    for r, key in zip(cells, keys, strict=True):
+        cell = tuple(ix[v] for ix, v in zip(index, key, strict=True))
         counts[(*cell, int(r[label] == pos), int(r[DECISION] == pos))] += r[_N]
     table = CountTable(
         attributes=tuple(sensitive),
@@ -156,6 +158,7 @@ def _histograms(
         )
         .toPandas()
     )
+    groups = unknown_groups(spec, groups)  # as the count table's levels
     cell = np.zeros(len(groups), dtype=np.int64)
     for column, lv, size in zip(sensitive, levels, shape, strict=True):
         codes = pd.Categorical(groups[column], categories=lv).codes.astype(np.int64)

@@ -23,7 +23,7 @@ from ._data_checks import (
     bootstrap_bytes,
     check_positive_label,
 )
-from ._spark_reading import ROW_ID
+from ._spark_reading import ROW_ID, missing_group
 from ._spec import AuditSpec
 from ._validation import group_share_result, validate_data
 
@@ -39,6 +39,31 @@ def _level_counts(frame: Any, column: str) -> pd.DataFrame:
     index = pd.Index([r[0] for r in rows], dtype=object)  # None stays None (missing)
     counts = pd.DataFrame({"n": [r[1] for r in rows], "first": [r[2] for r in rows]}, index=index)
     return counts.sort_values(["n", "first"], ascending=[False, True], kind="stable")
+
+
+def _numbers_as_pandas_reads(frame: Any, levels: dict[str, pd.DataFrame]) -> Any:
+    """``frame`` with each integer group column holding missing values as doubles: pandas
+    reads such a column as floats (level ``1.0``, not ``1``), and so does the local engine."""
+    from pyspark.sql import functions as sf
+    from pyspark.sql.types import IntegralType
+
+    for field in frame.schema.fields:
+        counts = levels.get(field.name)
+        if counts is None or not isinstance(field.dataType, IntegralType):
+            continue
+        if any(v is None for v in counts.index):
+            frame = frame.withColumn(field.name, sf.col(field.name).cast("double"))
+    return frame
+
+
+def _unknown(counts: pd.DataFrame, fill: str) -> pd.DataFrame:
+    """Level counts with the missing values (a number column's: Spark fills text columns
+    only) as the ``fill`` level, the group the local engine judges them as."""
+    if not any(v is None for v in counts.index):
+        return counts
+    counts = counts.copy()
+    counts.index = pd.Index([fill if v is None else v for v in counts.index], dtype=object)
+    return counts
 
 
 def _group_shares(spec: AuditSpec, levels: dict[str, pd.DataFrame]) -> list[dict[str, Any]]:
@@ -83,8 +108,9 @@ def _require_columns(frame: Any, spec: AuditSpec, levels: dict[str, pd.DataFrame
     nulls = frame.agg(
         *[sf.sum(sf.col(c).isNull().cast("long")).alias(c) for c in dict.fromkeys(roles.values())]
     ).collect()[0]
+    filled = set(spec.data.sensitive) if missing_group(spec) is not None else set()
     for role, column in roles.items():
-        if nulls[column]:
+        if nulls[column] and not (role.startswith("data.sensitive") and column in filled):
             raise DataError(
                 f"The data column {column!r} ({role}) has {count_text(nulls[column])} missing "
                 "values."
@@ -153,9 +179,10 @@ def validate_spark(
             if not r["success"] and r["severity"] == "error"
         ]
         raise DataError(f"{len(failed)} data expectation(s) failed: {', '.join(failed)}.")
-    if spec.data.missing_sensitive == "unknown":
-        frame = frame.fillna("unknown", subset=present)
-        levels = {c: _level_counts(frame, c) for c in present}
+    fill = missing_group(spec)
+    if fill is not None:
+        frame = _numbers_as_pandas_reads(frame.fillna(fill, subset=present), levels)
+        levels = {c: _unknown(_level_counts(frame, c), fill) for c in present}
     _require_columns(frame, spec, levels)
     _check_data(spec, frame, levels, rows)
     return frame, rows

@@ -22,6 +22,7 @@ from metrics import GroupMetrics
 from models_under_test import ModelAdapter
 
 from ._checks import CheckResult
+from ._data_files import DataFiles
 from ._model_signature import VerifiedModel
 from ._spec import AuditSpec
 from ._waiver_spec import Waiver
@@ -106,6 +107,8 @@ class _Audit:
     engine: dict[str, Any] | None = None
     #: The data's digest, hashed beside the stages after read (:func:`data_digest_ahead`).
     data_digest: Future[tuple[str | None, str]] | None = None
+    #: The files read, with their stats when the read began (:mod:`audits._data_files`).
+    data_files: DataFiles | None = None
     #: The validation worker (:mod:`audits._gx_worker`); ``None``: GE runs in this process.
     gx_worker: Any = None
     #: A private folder for what the audit downloads (an MLflow model's files), removed with

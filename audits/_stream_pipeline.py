@@ -33,11 +33,14 @@ __all__ = ["stream_read", "streamed_pipeline"]
 def stream_read(audit: _Audit) -> Streamed | None:
     """One pass over a decision log (see :mod:`audits._streaming`); ``None`` when the audit
     needs its rows in memory after all."""
-    spec, worker = audit.spec, audit.gx_worker
-    refuse_missing_file_columns(spec)  # pyarrow would read a file's lack as nulls
+    spec, worker, files = audit.spec, audit.gx_worker, audit.data_files
+    refuse_missing_file_columns(spec, files=files)  # pyarrow would read a file's lack as nulls
     try:  # Great Expectations starts on the sample while the rest is read
         streamed = stream_log(
-            spec, show=audit.show, on_sample=lambda frame: submit_validation(spec, frame, worker)
+            spec,
+            show=audit.show,
+            on_sample=lambda frame: submit_validation(spec, frame, worker),
+            files=files,
         )
     except NotStreamableError:
         if worker is not None and worker.used:  # it holds the sample: the rows validate here

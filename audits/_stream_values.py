@@ -8,7 +8,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Levels", "UniqueIds", "Values", "integer_ids", "nan_as_missing", "running_range"]
+__all__ = [
+    "Levels",
+    "UniqueIds",
+    "Values",
+    "integer_ids",
+    "level_order",
+    "nan_as_missing",
+    "running_range",
+]
 
 _MAX_ID_SPAN = 1 << 31  # integer ids spanning more are checked on the sample only
 
@@ -151,13 +159,35 @@ class Levels:
         return self.index[value]
 
 
+def level_order(values: list[Any]) -> list[int]:
+    """The positions of ``values`` (distinct levels) in the in-memory engine's order, that of
+    ``pandas.factorize(sort=True)``: by value; levels of mixed types (a float column's missing
+    values made ``'unknown'``) numbers first, then text; values that still cannot be compared,
+    by their text. Sorting them by their text put ``10.0`` before ``9.0``, so the streamed and
+    Spark engines ordered the groups (and drew the bootstrap) unlike the in-memory one."""
+    positions = range(len(values))
+    try:
+        return sorted(positions, key=lambda i: values[i])
+    except TypeError:
+        pass
+    try:
+        return sorted(positions, key=lambda i: (isinstance(values[i], str), values[i]))
+    except TypeError:
+        return sorted(positions, key=lambda i: str(values[i]))
+
+
 def nan_as_missing(array: Any) -> Any:
     """A sensitive column's NaN as missing values (pandas reads them so in memory): Arrow
     counts a float NaN as a value, which made it a group of its own (one per batch, since NaN
-    equals no NaN) and not a missing value."""
+    equals no NaN) and not a missing value. A dictionary of floats holding NaN is decoded
+    first (its NaN entry would be a value, and the rows pointing at it not missing)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if pa.types.is_dictionary(array.type) and pa.types.is_floating(array.type.value_type):
+        if not pc.any(pc.is_nan(array.dictionary)).as_py():
+            return array
+        array = array.dictionary_decode()
     if not pa.types.is_floating(array.type):
         return array
     nan = pc.is_nan(array)

@@ -33,6 +33,7 @@ import pandas as pd
 
 from metrics import CountTable, ScoreHistograms, choose_bins, compiled_kernel, score_histograms
 
+from ._data_files import DataFiles, folder_dataset, folder_files
 from ._progress import progress
 from ._reading import needed_columns
 from ._spec import AuditSpec
@@ -42,6 +43,7 @@ from ._stream_values import (
     UniqueIds,
     Values,
     integer_ids,
+    level_order,
     nan_as_missing,
     running_range,
 )
@@ -119,13 +121,16 @@ class Streamed:
     passes: int = 1  # 2: the score histograms were summed by a second pass (see _score_pass)
 
 
-def _dataset(path: Path) -> Any:
+def _dataset(path: Path, files: DataFiles | None = None) -> Any:
+    """The log as a pyarrow dataset; a folder's: exactly the files the data digest covers
+    (``files``, listed when the read began, else listed now: :mod:`audits._data_files`)."""
     import pyarrow as pa
     import pyarrow.dataset as ds
 
     if not path.is_dir():
         return ds.dataset(path, format="parquet")
-    dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    listed = files.files if files is not None else folder_files(path)[0]
+    dataset = folder_dataset(path, listed)
     # The schema of every file, not the first one's: an empty file's columns of type null
     # (pandas writes an empty text column so) made every other file's values uncastable.
     try:
@@ -137,6 +142,22 @@ def _dataset(path: Path) -> Any:
     return dataset.replace_schema(schema)  # the files found once, not listed again
 
 
+def _with_columns(batch: Any, names: list[str], columns: list[Any]) -> Any:
+    """``batch`` with each of ``names`` replaced by its column in ``columns`` (NaN as missing:
+    :func:`nan_as_missing`), a dictionary of floats decoded (as the in-memory read has it,
+    a float column: a NaN category cannot be a pandas category)."""
+    import pyarrow as pa
+
+    for name, column in zip(names, columns, strict=True):
+        if pa.types.is_dictionary(column.type) and pa.types.is_floating(column.type.value_type):
+            column = column.dictionary_decode()
+        if column.type != batch.schema.field(name).type or column.null_count != (
+            batch.column(name).null_count
+        ):
+            batch = batch.set_column(batch.schema.get_field_index(name), name, column)
+    return batch
+
+
 def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     lead = len(shape)
     pad = [(0, s - c) for s, c in zip(shape, array.shape[:lead], strict=True)]
@@ -144,18 +165,23 @@ def _grow(array: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def stream_log(
-    spec: AuditSpec, *, show: bool, on_sample: Callable[[pd.DataFrame], None] | None = None
+    spec: AuditSpec,
+    *,
+    show: bool,
+    on_sample: Callable[[pd.DataFrame], None] | None = None,
+    files: DataFiles | None = None,
 ) -> Streamed:
     """One pass over the decision log at ``spec.data.path`` (see the module docstring).
 
     ``on_sample`` is called with the sample (:attr:`Streamed.sample`, the very object) as soon
     as it is complete, when that is before the last batch: validation can start on it while
-    the rest is read.
+    the rest is read. ``files``: a folder's files as listed when the read began
+    (:func:`audits._data_files.snapshot`).
     """
 
     started = time.perf_counter()
     data, model = spec.data, spec.model
-    dataset = _dataset(Path(data.path))
+    dataset = _dataset(Path(data.path), files)
     names = list(dataset.schema.names)
     wanted = needed_columns(spec) or []
     columns = [c for c in names if c in set(wanted)]
@@ -188,7 +214,9 @@ def stream_log(
                 continue
             batches += 1
             rows += batch.num_rows
+            groups = [nan_as_missing(batch.column(c)) for c in sensitive]
             if sampled < SAMPLE_ROWS:
+                batch = _with_columns(batch, sensitive, groups)  # the sample's NaN: missing
                 part = batch.slice(0, SAMPLE_ROWS - sampled)
                 sample.append(part.to_pandas())
                 sampled += part.num_rows
@@ -198,7 +226,6 @@ def stream_log(
                         on_sample(sample[0])
             for name, tracker in values.items():
                 tracker.add(batch.column(name))
-            groups = [nan_as_missing(batch.column(c)) for c in sensitive]
             for name, column in zip(sensitive, groups, strict=True):
                 missing[name] += column.null_count
             if len(set(values[data.label].counts) | set(values[decision].counts)) > 2:
@@ -245,6 +272,7 @@ def stream_log(
     if rescore:
         seen = (counts.sum(axis=-1), score_sum, bad_scores)
         hist = _score_pass(spec, dataset, levels, caps, seen, engine=engine, show=show)
+    _integers_as_pandas_reads(dataset.schema, sensitive, levels, missing)
     table, hist = _sorted(spec, sensitive, levels, counts, hist)
     return Streamed(
         table=table,
@@ -271,17 +299,26 @@ def stream_log(
     )
 
 
+def _integers_as_pandas_reads(
+    schema: Any, sensitive: list[str], levels: list[Levels], missing: dict[str, int]
+) -> None:
+    """Each integer group column holding missing values with its levels as floats (``1.0``,
+    not ``1``), as pandas reads such a column in memory (then judged as 'unknown' with
+    ``missing_sensitive: unknown``); changes ``levels`` in place, after the last pass."""
+    import pyarrow as pa
+
+    for name, lv in zip(sensitive, levels, strict=True):
+        if missing[name] and pa.types.is_integer(schema.field(name).type):
+            lv.values = [v if isinstance(v, str) or v is None else float(v) for v in lv.values]
+
+
 def _sorted(spec, sensitive, levels, counts, hist):
     """The table with each attribute's observed levels sorted (unseen levels dropped)."""
     orders = []
     for i, lv in enumerate(levels):
         used = np.flatnonzero(counts.sum(axis=tuple(j for j in range(counts.ndim) if j != i)))
-        used = used[used < len(lv.values)]
-        try:
-            order = sorted(used.tolist(), key=lambda k: lv.values[k])
-        except TypeError:  # levels of mixed types
-            order = sorted(used.tolist(), key=lambda k: str(lv.values[k]))
-        orders.append(order)
+        used = used[used < len(lv.values)].tolist()
+        orders.append([used[i] for i in level_order([lv.values[k] for k in used])])
     identity = [list(range(n)) for n in counts.shape[: len(orders)]]
     if orders != identity:
         counts = counts[np.ix_(*orders)]  # one copy for every axis
