@@ -123,6 +123,48 @@ def _same(a: pd.Series, b: pd.Series) -> pd.Series:
     return text(a) == text(b)
 
 
+def _text_values(series: pd.Series) -> set[str]:
+    """The distinct values of ``series`` as :func:`_same` compares them (``1`` and ``1.0``
+    are one value, ``"1"`` too)."""
+    import pandas as pd
+
+    out = set()
+    for value in pd.unique(series.dropna()):
+        if isinstance(value, bool | int | float) or hasattr(value, "dtype"):
+            try:
+                number = float(value)
+                out.add(str(int(number)) if number.is_integer() else str(number))
+                continue
+            except (TypeError, ValueError, OverflowError):
+                pass
+        out.add(str(value))
+    return out
+
+
+def _check_binary(label: pd.Series, decided: pd.Series, spec: AuditSpec) -> None:
+    """The reviewed labels and the decisions must hold the same two values, one of them
+    ``data.positive_label``: a decision written another way (``approve`` for ``1``) is never
+    positive, so a false-positive rate or a group's selection rate would read as zero and the
+    breaker would stay closed whatever the model does."""
+    import pandas as pd
+
+    positive = next(iter(_text_values(pd.Series([spec.data.positive_label], dtype=object))))
+    seen = _text_values(label) | _text_values(decided)
+    if len(seen) <= 1 or (len(seen) == 2 and positive in seen):
+        return
+    assert spec.monitor is not None
+    decision = spec.monitor.decision or getattr(spec.model, "column", None)
+    shown = ", ".join(repr(v[:40]) for v in sorted(seen)[:6])
+    more = f" and {len(seen) - 6} more" if len(seen) > 6 else ""
+    raise MonitorDataError(
+        f"The log's label column {spec.data.label!r} and decision column {decision!r} must "
+        f"hold the same two values, data.positive_label {spec.data.positive_label!r} and one "
+        "other (map other decision codes with model.decision_values): a decision written "
+        f"another way is never counted as positive, and its misjudgments would go unseen. "
+        f"Got {len(seen)} values together ({shown}{more}) instead."
+    )
+
+
 def _group_checks(spec: AuditSpec) -> bool:
     return any(c.type == "group_metric" for c in spec.checks)
 
@@ -160,6 +202,8 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
     if values:
         decided = decided.map(lambda v: values.get(v, v))
     reviewed = label.notna() & decided.notna()
+    if mon.metric != "error_rate" or _group_checks(spec):  # rates of a positive class
+        _check_binary(label[reviewed], decided[decided.notna()], spec)
     positive = _same(label, pd.Series([data.positive_label] * len(frame)))
     says_positive = _same(decided, pd.Series([data.positive_label] * len(frame)))
     wrong = ~_same(decided, label)

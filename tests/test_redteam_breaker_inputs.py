@@ -1,0 +1,85 @@
+"""Red team of the circuit breaker's inputs: a decision log whose decisions are written in
+other words than its labels, and hostile state files.
+
+A log whose decisions read ``approve``/``deny`` while its review outcomes read ``1``/``0``
+never had a decision counted as positive: watched on its false-positive rate, a model wrong
+40 % of the time kept the breaker closed (exit 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from .bad_inputs_support import write_yaml
+from .monitor_support import monitor_spec, service_log
+
+
+def _monitor(fairgate, tmp_path, spec, log):
+    code, out, err = fairgate(
+        "monitor", spec, "--log", log, "--no-mlflow", "--out", tmp_path / "out",
+        "--state-dir", tmp_path / "state",
+    )  # fmt: skip
+    return code, out + err
+
+
+def _worded_log(tmp_path):
+    """A log whose model is wrong 40 % of the time, its decisions written as words."""
+    log = service_log([0.40] * 3, per_window=400)
+    log["decision"] = np.where(log["decision"] == 1, "approve", "deny")
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("metric", ["false_positive_rate", "false_negative_rate", "error_rate"])
+def test_decisions_in_other_words_than_the_labels_cannot_decide(fairgate, tmp_path, metric):
+    path = _worded_log(tmp_path)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path, metric=metric))
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 2, output
+    assert "could not decide" in output and "'approve'" in output
+    assert "model.decision_values" in output
+    assert not (tmp_path / "state").exists()  # the breaker's state is left as it was
+
+
+def test_decisions_mapped_to_the_labels_are_judged(fairgate, tmp_path):
+    path = _worded_log(tmp_path)
+    spec = monitor_spec(path, metric="false_positive_rate")
+    spec["model"]["decision_values"] = {"approve": 1, "deny": 0}
+    code, output = _monitor(fairgate, tmp_path, write_yaml(tmp_path / "s.yaml", spec), path)
+    assert code == 5, output  # 40 % wrong: the breaker opens
+    assert "breaker: open" in output
+
+
+def _guard_of(source: str):
+    """The served guard's breaker reader, as ``load_context`` sets it up (no model needed to
+    read the state)."""
+    import threading
+
+    from audits._guard_model import BreakerGuard
+
+    guard = BreakerGuard()
+    guard._source, guard._refresh = source, 0.0
+    guard._lock, guard._read_at = threading.Lock(), float("-inf")
+    guard._state = ("open", "breaker state not read yet")
+    return guard
+
+
+def test_a_guarded_version_without_a_breaker_tag_is_not_served(tmp_path, monkeypatch):
+    """A version no monitor ever tagged (or whose tag could not be set) gives the guard no
+    permission to decide: it used to read a missing ``fairgate.breaker`` tag as closed."""
+    from mlflow.tracking import MlflowClient
+
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking)
+    client = MlflowClient(tracking_uri=tracking)
+    client.create_registered_model("svc-model")
+    source = (tmp_path / "model").as_uri()
+    client.create_model_version("svc-model", source)
+    guard = _guard_of("models:/svc-model/1")
+    state, reason = guard.state()
+    assert state == "open", reason
+    assert "no fairgate.breaker tag" in reason
+    client.set_model_version_tag("svc-model", "1", "fairgate.breaker", "closed")
+    assert guard.state()[0] == "closed"  # a monitor's tag is read as before
