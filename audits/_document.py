@@ -97,7 +97,14 @@ def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
             ) from err
     from ._waivers import rederived_statuses
 
-    return derive_verdict(rederived_statuses(document, statuses), errors=len(errors))
+    try:
+        statuses = rederived_statuses(document, statuses)
+    except (KeyError, IndexError, TypeError, AttributeError) as err:  # a part of another kind
+        raise ValueError(
+            "A results document's spec, run and waivers must be mappings and lists as fairgate "
+            f"writes them, to judge its waived checks. Got {type(err).__name__}: {err} instead."
+        ) from err
+    return derive_verdict(statuses, errors=len(errors))
 
 
 #: Checks that pass with no bound by design: an impact ratio the committee gave no ``min`` (the

@@ -1,0 +1,82 @@
+"""Red team 5 of ``fairgate render``: parts of a hand-edited results.json of another kind than
+fairgate writes.
+
+Each case ended in a Python traceback (``fairgate failed: UndefinedError / AttributeError /
+TypeError``) instead of a refusal or a rendering, some after the earlier evidence at --out had
+been moved aside.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .bad_inputs_support import decision_log, log_spec, run_cli, write_yaml
+
+
+@pytest.fixture(scope="module")
+def passed_audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("passed")
+    spec = log_spec(decision_log(folder))
+    proc = run_cli(
+        "run", write_yaml(folder / "spec.yaml", spec), "--no-mlflow", "--out", folder / "o"
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return folder / "o"
+
+
+def _copy(passed_audit: Path, tmp_path: Path, edit) -> Path:
+    document = json.loads((passed_audit / "results.json").read_text(encoding="utf-8"))
+    edit(document)
+    path = tmp_path / "evidence" / "results.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(document), encoding="utf-8")
+    return path
+
+
+def _media(document) -> None:
+    document["data"]["media"] = {"files": 3, "kind": "audio", "conversions": 1.5}
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (_media, "cannot be rendered"),  # the template's own check: jinja2's UndefinedError
+        (lambda d: d.__setitem__("spec", ["x"]), "must be a fairgate results document"),
+    ],
+    ids=["media-conversions-a-number", "spec-a-list"],
+)
+def test_a_part_of_another_kind_is_refused_without_a_traceback(
+    passed_audit, tmp_path, fairgate, edit, words
+) -> None:
+    results = _copy(passed_audit, tmp_path, edit)
+    out = tmp_path / "out"
+    shutil.copytree(passed_audit, out)
+    before = sorted(p.name for p in out.iterdir())
+    code, stdout, err = fairgate("render", results, "--out", out)
+    assert code == 4, stdout + err
+    assert words in err and "fairgate failed" not in err, err
+    assert sorted(p.name for p in out.iterdir()) == before  # nothing moved aside
+
+
+def test_an_audit_id_that_is_a_number_renders(passed_audit, tmp_path, fairgate) -> None:
+    results = _copy(passed_audit, tmp_path, lambda d: d["run"].__setitem__("audit_id", 12345))
+    code, stdout, err = fairgate("render", results, "--out", tmp_path / "again")
+    assert code == 0, stdout + err
+    assert "rendered 12345 (verdict pass)" in stdout
+
+
+def test_earlier_evidence_whose_results_json_is_nested_too_deeply_is_set_aside(
+    passed_audit, tmp_path, fairgate
+) -> None:
+    """Its audit id names the folder it is moved to: reading it raised RecursionError."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    code, stdout, err = fairgate("render", passed_audit / "results.json", "--out", out)
+    assert code == 0, stdout + err
+    (moved,) = tmp_path.glob("out.superseded-*")
+    assert (moved / "results.json").stat().st_size == 200_000
