@@ -121,7 +121,7 @@ def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[LedgerProblem
                 LedgerProblem(
                     number,
                     f"does not follow the record before it (prev {str(record['prev'])[:12]}…, "
-                    f"expected {prev[:12]}…): a record was deleted, inserted or reordered",
+                    f"expected {str(prev)[:12]}…): a record was deleted, inserted or reordered",
                 )
             )
         if not _integer(record["seq"]) or record["seq"] != number:
@@ -135,7 +135,7 @@ def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[LedgerProblem
                     number, f"has exit code {code!r}: must be one of {sorted(_EXIT_CODES)} or null"
                 )
             )
-        prev = record["hash"]
+        prev = str(record["hash"])  # a hash of another kind (null) is no "unknown"
     return records, problems
 
 

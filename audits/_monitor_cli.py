@@ -355,11 +355,14 @@ def breaker_status(system: str, state_dir: Path) -> ExitCode:
 
     try:
         state = read_state(state_path(state_dir, _system(system)))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         click.echo(f"error: the state file cannot be read: {err}", err=True)
         return ExitCode.UNDECIDED
     if state is None:
         click.echo(f"error: no breaker state for {system} in {state_dir}", err=True)
+        return ExitCode.UNDECIDED
+    if not isinstance(state, dict) or not isinstance(state.get("state"), str):
+        click.echo("error: the state file cannot be read: it names no breaker state", err=True)
         return ExitCode.UNDECIDED
     click.echo(f"breaker of {system}: {state['state']} ({state.get('reason', '')})")
     return ExitCode.OK if state["state"] == "closed" else ExitCode.BREAKER_OPEN

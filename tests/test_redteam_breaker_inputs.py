@@ -8,6 +8,8 @@ never had a decision counted as positive: watched on its false-positive rate, a 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -83,3 +85,41 @@ def test_a_guarded_version_without_a_breaker_tag_is_not_served(tmp_path, monkeyp
     assert "no fairgate.breaker tag" in reason
     client.set_model_version_tag("svc-model", "1", "fairgate.breaker", "closed")
     assert guard.state()[0] == "closed"  # a monitor's tag is read as before
+
+
+HOSTILE_STATES = [
+    "not json",
+    "[]",
+    '"closed"',
+    '{"state": "closed", "last_window": "x", "events": 3}',
+    "[" * 100_000 + "]" * 100_000,
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_STATES, ids=lambda t: t[:30])
+def test_a_person_forces_open_a_breaker_whose_state_file_is_corrupt(fairgate, tmp_path, text):
+    """``breaker open`` read the state file first and stopped on one it could not use
+    ("fairgate failed: AttributeError"): a state file saying closed, with a broken field,
+    kept the served model deciding although a person asked to stop it."""
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    state_file = state_dir / "svc.json"
+    state_file.write_text(text, encoding="utf-8")
+    code, out, err = fairgate(
+        "breaker", "open", "svc", "--by", "Ana", "--reason", "complaints",
+        "--state-dir", state_dir,
+    )  # fmt: skip
+    assert code == 0, out + err
+    assert json.loads(state_file.read_text(encoding="utf-8"))["state"] == "open"
+    code, out, err = fairgate("breaker", "status", "svc", "--state-dir", state_dir)
+    assert code == 5, out + err
+
+
+@pytest.mark.parametrize("text", HOSTILE_STATES[1:], ids=lambda t: t[:30])
+def test_the_status_of_a_state_file_without_a_state_cannot_decide(fairgate, tmp_path, text):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "svc.json").write_text(text.replace('"closed",', '["closed"],'), "utf-8")
+    code, out, err = fairgate("breaker", "status", "svc", "--state-dir", state_dir)
+    assert code == 2, out + err
+    assert "fairgate failed" not in err and "closed" not in out
