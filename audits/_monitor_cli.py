@@ -213,6 +213,7 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
 
     from reports import event_disclosed, new_staging_folder, write_file
     from reports._monitor_html import render_monitor_html
+    from reports._text import spreadsheet_cell  # a person's --reason "=..." is no formula
 
     staging = new_staging_folder(out, doc["monitor_id"])
     files = {
@@ -243,6 +244,7 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
                     "at",
                 ],
             )
+            .map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
             .to_csv(index=False)
             .encode(),
         ),

