@@ -46,6 +46,8 @@ class Windows:
     #: window), ``y_true`` and ``y_pred`` (whether the review outcome and the decision are
     #: ``data.positive_label``), the sensitive columns and, when set, ``data.cluster_column``
     reviewed_rows: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: the time of the log's first decision (ISO, UTC): where a replay starts
+    first_decision: str | None = None
 
 
 def _log_files(path: str) -> list[Path]:
@@ -303,4 +305,5 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         reviewed=int(reviewed.sum()),
         estimates=estimates,
         reviewed_rows=rows.reset_index(drop=True),
+        first_decision=ts.iloc[0].isoformat(),
     )

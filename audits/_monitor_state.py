@@ -171,6 +171,8 @@ def state_of(document: dict[str, Any], *, tracking_uri: str | None) -> dict[str,
             {"index": last["window"], "label": last["label"], "end": last["end"]} if last else None
         ),
         "model_uri": document["model_uri"],
+        # where the replay started: a later run whose log starts after it lost history
+        "log_start": (document.get("log") or {}).get("first_decision"),
         "tracking_uri": _public(tracking_uri) if tracking_uri else None,
         "events": document["events"],
     }

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from .bad_inputs_support import write_yaml
-from .monitor_support import monitor_spec, service_log
+from .monitor_support import HOUR, START, monitor_spec, service_log
 
 
 def _monitor(fairgate, tmp_path, spec, log):
@@ -128,8 +129,6 @@ def test_the_status_of_a_state_file_without_a_state_cannot_decide(fairgate, tmp_
 def test_a_person_s_reason_is_no_formula_in_transitions_csv(fairgate, tmp_path):
     """``--reason "=HYPERLINK(...)"`` went into transitions.csv as written: a spreadsheet
     opening the monitoring evidence ran it as a formula."""
-    import pandas as pd
-
     path = tmp_path / "log.csv"
     service_log([0.05] * 2, per_window=200).to_csv(path, index=False)
     spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path))
@@ -147,3 +146,66 @@ def test_a_person_s_reason_is_no_formula_in_transitions_csv(fairgate, tmp_path):
     texts = ["label", "before", "after", "cause", "check", "group", "by", "reason", "at"]
     for cell in table[texts].fillna("").to_numpy().ravel():
         assert cell[:1] not in ("=", "+", "-", "@"), cell
+
+
+def _rotated(keep):
+    """A log that trips the breaker in its third hour, and what is left of it after rotation
+    (``keep``: the hours that stay) with one more healthy hour appended."""
+    tripping = service_log([0.05, 0.05, 0.40], per_window=400, tail=False)
+    later = service_log([0.05], per_window=400, start=START + 3 * HOUR, seed=3)
+    hours = ((tripping["ts"] - START) // HOUR).to_numpy()
+    return tripping, pd.concat([tripping[np.isin(hours, keep)], later])
+
+
+@pytest.mark.parametrize("keep", [[], [1]], ids=["rotated-away", "rotated-in-part"])
+def test_a_rotated_log_does_not_close_a_tripped_breaker(fairgate, tmp_path, keep):
+    """The monitor replays the log from its first row: once the rows that tripped the breaker
+    were rotated away, the replay closed it (exit 0, the guard serving again) with no
+    cool-down, no recovery windows and no person's reset."""
+    tripping, rotated = _rotated(keep)
+    path = tmp_path / "log.csv"
+    pd.concat([tripping, rotated.tail(1)]).to_csv(path, index=False)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path))
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 5, output
+    state_file = tmp_path / "state" / "service-watch.json"
+    before = state_file.read_text(encoding="utf-8")
+    assert json.loads(before)["state"] in ("open", "half_open")
+    rotated.to_csv(path, index=False)
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 2, output
+    assert "no longer holds the windows" in output and "breaker reset service-watch" in output
+    assert state_file.read_text(encoding="utf-8") == before  # left as it was
+    # A person who checked the model resets it; the monitor then judges the log it has.
+    code, out, err = fairgate(
+        "breaker", "reset", "service-watch", "--by", "Ben", "--reason", "checked",
+        "--state-dir", tmp_path / "state",
+    )  # fmt: skip
+    assert code == 0, out + err
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 0, output
+
+
+def test_a_truncated_count_window_log_does_not_close_a_tripped_breaker(fairgate, tmp_path):
+    log = service_log([0.05, 0.05, 0.40], per_window=400)
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path, window=400, cool_down=1))
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 5, output
+    log.head(801).to_csv(path, index=False)  # the file was cut back to its first two windows
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 2, output
+    assert "fewer than the 3" in output
+
+
+def test_a_log_that_grows_is_judged_as_before(fairgate, tmp_path):
+    path = tmp_path / "log.csv"
+    service_log([0.05, 0.40], per_window=400).to_csv(path, index=False)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path))
+    assert _monitor(fairgate, tmp_path, spec, path)[0] == 5
+    grown = service_log([0.05, 0.40], per_window=400, tail=False)
+    more = service_log([0.05] * 8, per_window=400, start=START + 2 * HOUR, seed=5)
+    pd.concat([grown, more]).to_csv(path, index=False)
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 0, output  # cool-down, then two healthy windows: closed by the replay
