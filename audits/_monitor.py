@@ -272,8 +272,8 @@ def monitor(
     entries = _entries(run, windows, fairness)
     reason = _reason(run, entries, {"metric": mon.metric})
     final = run.final.state
-    was = previous.get("state") if isinstance(previous, dict) else None
-    if lost and SEVERITY[final.value] < SEVERITY.get(str(was), 0):
+    was = previous.get("state") if isinstance(previous, dict) else None  # unknown: open
+    if lost and SEVERITY[final.value] < SEVERITY.get(str(was), 2):
         raise MonitorDataError(
             f"the breaker is {was} by its earlier runs, but the log no longer holds the windows "
             f"they judged ({lost}); a replay from here would make it {final.value} with no "
