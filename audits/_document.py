@@ -138,6 +138,44 @@ def _beyond(value: Any, threshold: dict[str, Any]) -> bool:
     )
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _from_groups(check: dict[str, Any]) -> tuple[float | None, bool]:
+    """What a group check's own groups give: the disparity over its compared groups (for a
+    ratio or difference between all groups, one rate a group), or ``None``; and whether a
+    group it lists is too small to judge."""
+    by_group = check.get("by_group")
+    if not isinstance(by_group, dict):
+        return None, False
+    rows = [r for r in by_group.values() if isinstance(r, dict)]
+    short = any(r.get("status") == "insufficient" for r in rows)
+    details = check.get("details") if isinstance(check.get("details"), dict) else {}
+    if (
+        check.get("type") != "group_metric"
+        or check.get("disparity") not in ("ratio", "difference")
+        or check.get("metric") == "equalized_odds"
+        or details.get("reference") is not None
+        or details.get("class") is not None
+    ):
+        return None, short
+    rates = []
+    for r in rows:
+        if r.get("status") != "compared":
+            continue
+        num, den = r.get("numerator"), r.get("denominator")
+        if not (_count(num) and _count(den)) or den == 0 or num > den:
+            return None, short
+        rates.append(num / den)
+    if len(rates) < 2:
+        return None, short
+    low, high = min(rates), max(rates)
+    if check["disparity"] == "difference":
+        return high - low, short
+    return (low / high if high > 0 else None), short
+
+
 def contradictions(document: dict[str, Any]) -> list[str]:
     """What in a results document contradicts a passing status: a check that passed with a
     value (or, deciding on the interval, an interval end) beyond its threshold, no value at
@@ -189,8 +227,14 @@ def contradictions(document: dict[str, Any]) -> list[str]:
             check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)
         ):
             found.append(f"checks[{i}] passed with {value!r} beyond its threshold {threshold}")
-        if details.get("insufficient_groups") and check.get("type") != "robustness":
+        derived, short = _from_groups(check)
+        if (details.get("insufficient_groups") or short) and check.get("type") != "robustness":
             found.append(f"checks[{i}] passed with groups too small to judge")
+        if derived is not None and finite_number(value) and abs(derived - value) > 1e-6:
+            found.append(
+                f"checks[{i}] passed with {_shown(value)}, but its groups' counts give "
+                f"{derived:.6g}"
+            )
     validation = document.get("data_validation") or {}
     validation = validation if isinstance(validation, dict) else {"success": False}
     passing = (Verdict.PASS, Verdict.PASS_WITH_WAIVERS)

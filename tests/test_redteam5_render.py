@@ -80,3 +80,54 @@ def test_earlier_evidence_whose_results_json_is_nested_too_deeply_is_set_aside(
     assert code == 0, stdout + err
     (moved,) = tmp_path.glob("out.superseded-*")
     assert (moved / "results.json").stat().st_size == 200_000
+
+
+@pytest.fixture(scope="module")
+def blocked_audit(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A blocked audit: selection rates 50 % and 20 % (ratio 0.4, the policy needs 0.8)."""
+    folder = tmp_path_factory.mktemp("blocked")
+    groups = {"a": (300, 0.5, 0.5), "b": (300, 0.5, 0.2)}
+    spec = log_spec(decision_log(folder, groups=groups))
+    proc = run_cli(
+        "run", write_yaml(folder / "spec.yaml", spec), "--no-mlflow", "--out", folder / "o"
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    return folder / "o"
+
+
+def _released(value):
+    """The hand edit that turned a blocked audit into a release: the failed check's status
+    and value, and the verdict, changed; its groups' counts left as the audit found them."""
+
+    def edit(document) -> None:
+        (check,) = document["checks"]
+        check.update(status="pass", value=value, ci=[value - 0.05, min(value + 0.05, 1.0)])
+        document["verdict"], document["exit_code"] = "pass", 0
+
+    return edit
+
+
+@pytest.mark.parametrize("value", [0.9, 0.81])
+def test_a_pass_its_groups_counts_do_not_give_is_refused(
+    blocked_audit, tmp_path, fairgate, value
+) -> None:
+    """render (and verify, register: they share the rule) rendered that pass: the value was
+    only compared with the threshold, never with the groups' counts it comes from."""
+    results = _copy(blocked_audit, tmp_path, _released(value))
+    code, stdout, err = fairgate("render", results, "--out", tmp_path / "again")
+    assert code == 4, stdout + err
+    assert "its groups' counts give 0.4" in err and "Refused" in err, err
+    assert not (tmp_path / "again").exists()
+
+
+def test_a_pass_with_a_group_too_small_in_its_groups_is_refused(
+    passed_audit, tmp_path, fairgate
+) -> None:
+    def edit(document) -> None:
+        (check,) = document["checks"]
+        next(iter(check["by_group"].values()))["status"] = "insufficient"
+
+    results = _copy(passed_audit, tmp_path, edit)
+    code, stdout, err = fairgate("render", results, "--out", tmp_path / "again")
+    assert code == 4, stdout + err
+    assert "groups too small to judge" in err
