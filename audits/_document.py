@@ -176,17 +176,35 @@ def _from_groups(check: dict[str, Any]) -> tuple[float | None, bool]:
     return (low / high if high > 0 else None), short
 
 
+def _spec_bounds(document: dict[str, Any]) -> dict[str, set[tuple[Any, Any]]]:
+    """The ``(min, max)`` pairs the document's own spec sets, by check type, for the types
+    whose results state the spec's bounds as their threshold (group and score metrics)."""
+    spec = document.get("spec")
+    content = spec.get("content") if isinstance(spec, dict) else None
+    checks = content.get("checks") if isinstance(content, dict) else None
+    out: dict[str, set[tuple[Any, Any]]] = {}
+    for c in checks if isinstance(checks, list) else []:
+        kind = c.get("type", "group_metric") if isinstance(c, dict) else None
+        pair = (c.get("min"), c.get("max")) if kind in ("group_metric", "score_metric") else ()
+        if pair and all(b is None or finite_number(b) for b in pair):
+            out.setdefault(kind, set()).add(pair)
+    return out
+
+
 def contradictions(document: dict[str, Any]) -> list[str]:
     """What in a results document contradicts a passing status: a check that passed with a
     value (or, deciding on the interval, an interval end) beyond its threshold, no value at
-    all, or groups too small to judge; a waived check whose value is within its threshold
-    (only a failure is waived); a passing verdict over failed data validation.
+    all, or groups too small to judge; a group or score metric's threshold that the document's
+    own spec never set; a group disparity its groups' counts do not give; a waived check whose
+    value is within its threshold (only a failure is waived); a passing verdict over failed
+    data validation.
 
     :func:`verdict_of` derives the verdict from the statuses; this guards the statuses
     themselves, so that editing a status (and the verdict with it) is not enough to turn a
     blocked audit into a release.
     """
     found = []
+    set_by_spec = _spec_bounds(document)
     waivers = document.get("waivers")
     count = len(waivers) if isinstance(waivers, list) else 0
     for i, check in enumerate(document.get("checks") or []):
@@ -227,6 +245,14 @@ def contradictions(document: dict[str, Any]) -> list[str]:
             check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)
         ):
             found.append(f"checks[{i}] passed with {value!r} beyond its threshold {threshold}")
+        pair = (threshold.get("min"), threshold.get("max"))
+        if (
+            isinstance(check.get("type"), str)
+            and check["type"] in set_by_spec
+            and all(b is None or finite_number(b) for b in pair)
+            and pair not in set_by_spec[check.get("type")]
+        ):
+            found.append(f"checks[{i}] passed under {_shown(threshold)}, which its spec never set")
         derived, short = _from_groups(check)
         if (details.get("insufficient_groups") or short) and check.get("type") != "robustness":
             found.append(f"checks[{i}] passed with groups too small to judge")

@@ -131,3 +131,20 @@ def test_a_pass_with_a_group_too_small_in_its_groups_is_refused(
     code, stdout, err = fairgate("render", results, "--out", tmp_path / "again")
     assert code == 4, stdout + err
     assert "groups too small to judge" in err
+
+
+def test_a_pass_under_a_threshold_its_spec_never_set_is_refused(
+    blocked_audit, tmp_path, fairgate
+) -> None:
+    """The failed check's bound lowered from the spec's 0.8 to 0.3 (below its value), its
+    status and the verdict set to pass: the value was within the edited threshold."""
+
+    def edit(document) -> None:
+        (check,) = document["checks"]
+        check.update(status="pass", threshold={"min": 0.3})
+        document["verdict"], document["exit_code"] = "pass", 0
+
+    results = _copy(blocked_audit, tmp_path, edit)
+    code, stdout, err = fairgate("render", results, "--out", tmp_path / "again")
+    assert code == 4, stdout + err
+    assert "{'min': 0.3}, which its spec never set" in err
