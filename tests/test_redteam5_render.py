@@ -148,3 +148,16 @@ def test_a_pass_under_a_threshold_its_spec_never_set_is_refused(
     code, stdout, err = fairgate("render", results, "--out", tmp_path / "again")
     assert code == 4, stdout + err
     assert "{'min': 0.3}, which its spec never set" in err
+
+
+@pytest.mark.parametrize("name", [3.5, {"a": 1}, None], ids=["number", "mapping", "null"])
+def test_a_check_name_that_is_not_a_text_is_refused_by_diff(
+    passed_audit, tmp_path, fairgate, name
+) -> None:
+    """``fairgate diff`` keyed the checks by name: a hand-edited name of another kind ended
+    in "fairgate failed: TypeError" (unhashable, or no len())."""
+    results = _copy(passed_audit, tmp_path, lambda d: d["checks"][0].__setitem__("name", name))
+    for args in ((passed_audit, results), (results, passed_audit, "--json")):
+        code, stdout, err = fairgate("diff", *args)
+        assert code == 4, stdout + err
+        assert "checks[0].name must be a string" in err and "fairgate failed" not in err
