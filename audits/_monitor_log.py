@@ -167,6 +167,28 @@ def _check_binary(label: pd.Series, decided: pd.Series, spec: AuditSpec) -> None
     )
 
 
+def _check_groups(frame: pd.DataFrame, sensitive: list[str]) -> None:
+    """Refuse, as the audit does, sensitive values that hold ``|`` (it joins group keys: the
+    disclosure rule could not split them) or that print alike (two groups no reader tells
+    apart)."""
+    import pandas as pd
+
+    from ._data import DataError, refuse_lookalikes
+
+    for column in sensitive:
+        levels = pd.unique(frame[column].dropna())
+        joined = sorted({str(v) for v in levels if "|" in str(v)})
+        if joined:
+            raise MonitorDataError(
+                f"The sensitive column {column!r} has values containing '|', which joins "
+                f"group keys: {joined[:3]!r}. Recode them."
+            )
+        try:
+            refuse_lookalikes(column, levels)
+        except DataError as err:
+            raise MonitorDataError(str(err)) from err
+
+
 def _group_checks(spec: AuditSpec) -> bool:
     return any(c.type == "group_metric" for c in spec.checks)
 
@@ -188,6 +210,7 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         raise MonitorDataError(
             f"The log has no {', '.join(missing)} column. Its columns: {list(frame.columns)}."
         )
+    _check_groups(frame, list(data.sensitive))
     ts = pd.to_datetime(frame[mon.timestamp], utc=True, errors="coerce", format="mixed")
     bad = int(ts.isna().sum())
     if bad:

@@ -209,3 +209,23 @@ def test_a_log_that_grows_is_judged_as_before(fairgate, tmp_path):
     pd.concat([grown, more]).to_csv(path, index=False)
     code, output = _monitor(fairgate, tmp_path, spec, path)
     assert code == 0, output  # cool-down, then two healthy windows: closed by the replay
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [("a|b", "values containing '|'"), ("a ", "print alike")],
+    ids=["pipe", "trailing-space"],
+)
+def test_a_group_value_the_audit_refuses_cannot_decide(fairgate, tmp_path, value, words):
+    """A log's group value holding '|' ended the monitor in "fairgate failed: ValueError"
+    while writing its evidence (the disclosure rule splits group keys on '|'); one that
+    prints like another ('a ' beside 'a') was judged as a group of its own."""
+    log = service_log([0.05, 0.3, 0.05], per_window=200)
+    log.loc[log.index[:20], "group"] = value
+    path = tmp_path / "log.csv"
+    log.to_csv(path, index=False)
+    spec = write_yaml(tmp_path / "s.yaml", monitor_spec(path))
+    code, output = _monitor(fairgate, tmp_path, spec, path)
+    assert code == 2, output
+    assert words in output and "fairgate failed" not in output
+    assert not (tmp_path / "state").exists()
