@@ -97,7 +97,14 @@ def verdict_of(document: dict[str, Any]) -> tuple[Verdict, ExitCode]:
             ) from err
     from ._waivers import rederived_statuses
 
-    return derive_verdict(rederived_statuses(document, statuses), errors=len(errors))
+    try:
+        statuses = rederived_statuses(document, statuses)
+    except (KeyError, IndexError, TypeError, AttributeError) as err:  # a part of another kind
+        raise ValueError(
+            "A results document's spec, run and waivers must be mappings and lists as fairgate "
+            f"writes them, to judge its waived checks. Got {type(err).__name__}: {err} instead."
+        ) from err
+    return derive_verdict(statuses, errors=len(errors))
 
 
 #: Checks that pass with no bound by design: an impact ratio the committee gave no ``min`` (the
@@ -131,17 +138,73 @@ def _beyond(value: Any, threshold: dict[str, Any]) -> bool:
     )
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _from_groups(check: dict[str, Any]) -> tuple[float | None, bool]:
+    """What a group check's own groups give: the disparity over its compared groups (for a
+    ratio or difference between all groups, one rate a group), or ``None``; and whether a
+    group it lists is too small to judge."""
+    by_group = check.get("by_group")
+    if not isinstance(by_group, dict):
+        return None, False
+    rows = [r for r in by_group.values() if isinstance(r, dict)]
+    short = any(r.get("status") == "insufficient" for r in rows)
+    details = check.get("details") if isinstance(check.get("details"), dict) else {}
+    if (
+        check.get("type") != "group_metric"
+        or check.get("disparity") not in ("ratio", "difference")
+        or check.get("metric") == "equalized_odds"
+        or details.get("reference") is not None
+        or details.get("class") is not None
+    ):
+        return None, short
+    rates = []
+    for r in rows:
+        if r.get("status") != "compared":
+            continue
+        num, den = r.get("numerator"), r.get("denominator")
+        if not (_count(num) and _count(den)) or den == 0 or num > den:
+            return None, short
+        rates.append(num / den)
+    if len(rates) < 2:
+        return None, short
+    low, high = min(rates), max(rates)
+    if check["disparity"] == "difference":
+        return high - low, short
+    return (low / high if high > 0 else None), short
+
+
+def _spec_bounds(document: dict[str, Any]) -> dict[str, set[tuple[Any, Any]]]:
+    """The ``(min, max)`` pairs the document's own spec sets, by check type, for the types
+    whose results state the spec's bounds as their threshold (group and score metrics)."""
+    spec = document.get("spec")
+    content = spec.get("content") if isinstance(spec, dict) else None
+    checks = content.get("checks") if isinstance(content, dict) else None
+    out: dict[str, set[tuple[Any, Any]]] = {}
+    for c in checks if isinstance(checks, list) else []:
+        kind = c.get("type", "group_metric") if isinstance(c, dict) else None
+        pair = (c.get("min"), c.get("max")) if kind in ("group_metric", "score_metric") else ()
+        if pair and all(b is None or finite_number(b) for b in pair):
+            out.setdefault(kind, set()).add(pair)
+    return out
+
+
 def contradictions(document: dict[str, Any]) -> list[str]:
     """What in a results document contradicts a passing status: a check that passed with a
     value (or, deciding on the interval, an interval end) beyond its threshold, no value at
-    all, or groups too small to judge; a waived check whose value is within its threshold
-    (only a failure is waived); a passing verdict over failed data validation.
+    all, or groups too small to judge; a group or score metric's threshold that the document's
+    own spec never set; a group disparity its groups' counts do not give; a waived check whose
+    value is within its threshold (only a failure is waived); a passing verdict over failed
+    data validation.
 
     :func:`verdict_of` derives the verdict from the statuses; this guards the statuses
     themselves, so that editing a status (and the verdict with it) is not enough to turn a
     blocked audit into a release.
     """
     found = []
+    set_by_spec = _spec_bounds(document)
     waivers = document.get("waivers")
     count = len(waivers) if isinstance(waivers, list) else 0
     for i, check in enumerate(document.get("checks") or []):
@@ -182,8 +245,22 @@ def contradictions(document: dict[str, Any]) -> list[str]:
             check.get("decide_on") == "interval" and any(_beyond(x, threshold) for x in ci)
         ):
             found.append(f"checks[{i}] passed with {value!r} beyond its threshold {threshold}")
-        if details.get("insufficient_groups") and check.get("type") != "robustness":
+        pair = (threshold.get("min"), threshold.get("max"))
+        if (
+            isinstance(check.get("type"), str)
+            and check["type"] in set_by_spec
+            and all(b is None or finite_number(b) for b in pair)
+            and pair not in set_by_spec[check.get("type")]
+        ):
+            found.append(f"checks[{i}] passed under {_shown(threshold)}, which its spec never set")
+        derived, short = _from_groups(check)
+        if (details.get("insufficient_groups") or short) and check.get("type") != "robustness":
             found.append(f"checks[{i}] passed with groups too small to judge")
+        if derived is not None and finite_number(value) and abs(derived - value) > 1e-6:
+            found.append(
+                f"checks[{i}] passed with {_shown(value)}, but its groups' counts give "
+                f"{derived:.6g}"
+            )
     validation = document.get("data_validation") or {}
     validation = validation if isinstance(validation, dict) else {"success": False}
     passing = (Verdict.PASS, Verdict.PASS_WITH_WAIVERS)

@@ -42,7 +42,9 @@ class BreakerGuard(PythonModel):
 
             name, _, version = source.removeprefix("models:/").partition("/")
             found = MlflowClient().get_model_version(name, version)
-            state = found.tags.get("fairgate.breaker", "closed")
+            state = found.tags.get("fairgate.breaker")
+            if state is None:  # never monitored, or its tag was never set: no permission
+                return "open", f"{source} has no fairgate.breaker tag: people decide"
             return state, found.tags.get("fairgate.breaker.reason", f"fairgate.breaker={state}")
         if source.startswith(("http://", "https://")):
             import urllib.request

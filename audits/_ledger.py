@@ -33,6 +33,7 @@ __all__ = [
     "ledger_entry",
     "read_ledger",
     "record_hash",
+    "superseding",
     "verify_ledger",
 ]
 
@@ -121,7 +122,7 @@ def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[LedgerProblem
                 LedgerProblem(
                     number,
                     f"does not follow the record before it (prev {str(record['prev'])[:12]}…, "
-                    f"expected {prev[:12]}…): a record was deleted, inserted or reordered",
+                    f"expected {str(prev)[:12]}…): a record was deleted, inserted or reordered",
                 )
             )
         if not _integer(record["seq"]) or record["seq"] != number:
@@ -135,7 +136,7 @@ def _parse(lines: list[bytes]) -> tuple[list[dict[str, Any]], list[LedgerProblem
                     number, f"has exit code {code!r}: must be one of {sorted(_EXIT_CODES)} or null"
                 )
             )
-        prev = record["hash"]
+        prev = str(record["hash"])  # a hash of another kind (null) is no "unknown"
     return records, problems
 
 
@@ -156,6 +157,27 @@ def read_ledger(path: str | Path) -> tuple[list[dict[str, Any]], list[LedgerProb
     except OSError as err:
         raise LedgerError(f"The ledger {str(path)!r} cannot be read: {err.strerror}.") from err
     return _parse(_lines(data))
+
+
+def superseding(records: list[dict[str, Any]], attestation_sha256: str) -> list[int]:
+    """The lines (1-based) of records after the one of ``attestation_sha256`` that audit the
+    same spec, model and data (by digest; a record naming neither model nor data matches
+    none) with another exit code: the attested evidence is not the latest decision on it, so
+    showing it again (a replay) must not pass for the current verdict."""
+    found = [i for i, r in enumerate(records) if r.get("attestation_sha256") == attestation_sha256]
+    if not found:
+        return []
+    own = records[found[-1]]
+    key = ("spec_sha256", "model_sha256", "data_sha256")
+    if own.get("model_sha256") is None and own.get("data_sha256") is None:
+        return []
+    return [
+        i + 1
+        for i, r in enumerate(records)
+        if i > found[-1]
+        and all(r.get(k) == own.get(k) for k in key)
+        and r.get("exit_code") != own.get("exit_code")
+    ]
 
 
 def verify_ledger(path: str | Path) -> list[LedgerProblem]:

@@ -4,7 +4,8 @@ The log is replayed from its first row at every run (labels that arrived late co
 windows they belong to); a window is judged once the log holds a decision after its end (time
 windows) or once it is full (count windows). People's actions (``fairgate breaker``) are kept
 beside the state file and replayed at the point where they were taken: after the windows the
-monitor had judged then.
+monitor had judged then. A log that no longer holds the windows an earlier run judged (rotated,
+truncated, replaced) never makes the breaker less strict (:mod:`audits._monitor_history`).
 
 Each judged window also runs the spec's ``group_metric`` checks on its reviewed decisions
 (:mod:`audits._monitor_checks`); they trip the breaker only with ``monitor.trip_on_fairness``
@@ -35,6 +36,7 @@ from reports import event_disclosed
 
 from ._checks import CheckResult
 from ._monitor_checks import NOT_JUDGED, check_entry, not_run, signal_of, window_checks
+from ._monitor_history import SEVERITY, history_lost
 from ._monitor_log import MonitorDataError, Windows, cut_windows, read_log
 from ._monitor_state import (
     DEFAULT_STATE_DIR,
@@ -233,6 +235,11 @@ def monitor(
     uses += [*data.sensitive, mon.score, data.cluster_column]
     frame, files = read_log(log, text=list(data.sensitive), needed=uses)  # groups as written
     windows = cut_windows(frame, spec)
+    try:
+        previous = read_state(state_path(state_dir, spec.name))
+    except (OSError, ValueError, RecursionError):
+        previous = None  # no earlier state to hold the replay to
+    lost = history_lost(previous, windows)
     time_windows = mon.window_seconds is not None
     try:
         people = manual_events(state_dir, spec.name)
@@ -265,6 +272,14 @@ def monitor(
     entries = _entries(run, windows, fairness)
     reason = _reason(run, entries, {"metric": mon.metric})
     final = run.final.state
+    was = previous.get("state") if isinstance(previous, dict) else None  # unknown: open
+    if lost and SEVERITY[final.value] < SEVERITY.get(str(was), 2):
+        raise MonitorDataError(
+            f"the breaker is {was} by its earlier runs, but the log no longer holds the windows "
+            f"they judged ({lost}); a replay from here would make it {final.value} with no "
+            "cool-down or recovery. The breaker is left as it was: a person who has checked "
+            f"the model resets it (fairgate breaker reset {spec.name} --by ... --reason ...)"
+        )
     if final is not BreakerState.CLOSED:
         code, message = ExitCode.BREAKER_OPEN, f"breaker {final.value}: {reason}"
     elif not judged:
@@ -313,6 +328,7 @@ def monitor(
             "rows": windows.rows,
             "reviewed": windows.reviewed,
             "pending_rows": windows.pending_rows,
+            "first_decision": windows.first_decision,
         },
         "policy": {
             "metric": mon.metric,

@@ -213,6 +213,7 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
 
     from reports import event_disclosed, new_staging_folder, write_file
     from reports._monitor_html import render_monitor_html
+    from reports._text import spreadsheet_cell  # a person's --reason "=..." is no formula
 
     staging = new_staging_folder(out, doc["monitor_id"])
     files = {
@@ -243,6 +244,7 @@ def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
                     "at",
                 ],
             )
+            .map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
             .to_csv(index=False)
             .encode(),
         ),
@@ -355,11 +357,14 @@ def breaker_status(system: str, state_dir: Path) -> ExitCode:
 
     try:
         state = read_state(state_path(state_dir, _system(system)))
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:
         click.echo(f"error: the state file cannot be read: {err}", err=True)
         return ExitCode.UNDECIDED
     if state is None:
         click.echo(f"error: no breaker state for {system} in {state_dir}", err=True)
+        return ExitCode.UNDECIDED
+    if not isinstance(state, dict) or not isinstance(state.get("state"), str):
+        click.echo("error: the state file cannot be read: it names no breaker state", err=True)
         return ExitCode.UNDECIDED
     click.echo(f"breaker of {system}: {state['state']} ({state.get('reason', '')})")
     return ExitCode.OK if state["state"] == "closed" else ExitCode.BREAKER_OPEN

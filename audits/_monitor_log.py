@@ -46,6 +46,8 @@ class Windows:
     #: window), ``y_true`` and ``y_pred`` (whether the review outcome and the decision are
     #: ``data.positive_label``), the sensitive columns and, when set, ``data.cluster_column``
     reviewed_rows: pd.DataFrame | None = field(default=None, repr=False, compare=False)
+    #: the time of the log's first decision (ISO, UTC): where a replay starts
+    first_decision: str | None = None
 
 
 def _log_files(path: str) -> list[Path]:
@@ -135,6 +137,70 @@ def _same(a: pd.Series, b: pd.Series) -> pd.Series:
     return text(a) == text(b)
 
 
+def _text_values(series: pd.Series) -> set[str]:
+    """The distinct values of ``series`` as :func:`_same` compares them (``1`` and ``1.0``
+    are one value, ``"1"`` too)."""
+    import pandas as pd
+
+    out = set()
+    for value in pd.unique(series.dropna()):
+        if isinstance(value, bool | int | float) or hasattr(value, "dtype"):
+            try:
+                number = float(value)
+                out.add(str(int(number)) if number.is_integer() else str(number))
+                continue
+            except (TypeError, ValueError, OverflowError):
+                pass
+        out.add(str(value))
+    return out
+
+
+def _check_binary(label: pd.Series, decided: pd.Series, spec: AuditSpec) -> None:
+    """The reviewed labels and the decisions must hold the same two values, one of them
+    ``data.positive_label``: a decision written another way (``approve`` for ``1``) is never
+    positive, so a false-positive rate or a group's selection rate would read as zero and the
+    breaker would stay closed whatever the model does."""
+    import pandas as pd
+
+    positive = next(iter(_text_values(pd.Series([spec.data.positive_label], dtype=object))))
+    seen = _text_values(label) | _text_values(decided)
+    if len(seen) <= 1 or (len(seen) == 2 and positive in seen):
+        return
+    assert spec.monitor is not None
+    decision = spec.monitor.decision or getattr(spec.model, "column", None)
+    shown = ", ".join(repr(v[:40]) for v in sorted(seen)[:6])
+    more = f" and {len(seen) - 6} more" if len(seen) > 6 else ""
+    raise MonitorDataError(
+        f"The log's label column {spec.data.label!r} and decision column {decision!r} must "
+        f"hold the same two values, data.positive_label {spec.data.positive_label!r} and one "
+        "other (map other decision codes with model.decision_values): a decision written "
+        f"another way is never counted as positive, and its misjudgments would go unseen. "
+        f"Got {len(seen)} values together ({shown}{more}) instead."
+    )
+
+
+def _check_groups(frame: pd.DataFrame, sensitive: list[str]) -> None:
+    """Refuse, as the audit does, sensitive values that hold ``|`` (it joins group keys: the
+    disclosure rule could not split them) or that print alike (two groups no reader tells
+    apart)."""
+    import pandas as pd
+
+    from ._data import DataError, refuse_lookalikes
+
+    for column in sensitive:
+        levels = pd.unique(frame[column].dropna())
+        joined = sorted({str(v) for v in levels if "|" in str(v)})
+        if joined:
+            raise MonitorDataError(
+                f"The sensitive column {column!r} has values containing '|', which joins "
+                f"group keys: {joined[:3]!r}. Recode them."
+            )
+        try:
+            refuse_lookalikes(column, levels)
+        except DataError as err:
+            raise MonitorDataError(str(err)) from err
+
+
 def _group_checks(spec: AuditSpec) -> bool:
     return any(c.type == "group_metric" for c in spec.checks)
 
@@ -156,6 +222,7 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         raise MonitorDataError(
             f"The log has no {', '.join(missing)} column. Its columns: {list(frame.columns)}."
         )
+    _check_groups(frame, list(data.sensitive))
     ts = pd.to_datetime(frame[mon.timestamp], utc=True, errors="coerce", format="mixed")
     bad = int(ts.isna().sum())
     if bad:
@@ -172,6 +239,8 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
     if values:
         decided = decided.map(lambda v: values.get(v, v))
     reviewed = label.notna() & decided.notna()
+    if mon.metric != "error_rate" or _group_checks(spec):  # rates of a positive class
+        _check_binary(label[reviewed], decided[decided.notna()], spec)
     positive = _same(label, pd.Series([data.positive_label] * len(frame)))
     says_positive = _same(decided, pd.Series([data.positive_label] * len(frame)))
     wrong = ~_same(decided, label)
@@ -271,4 +340,5 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
         reviewed=int(reviewed.sum()),
         estimates=estimates,
         reviewed_rows=rows.reset_index(drop=True),
+        first_decision=ts.iloc[0].isoformat(),
     )

@@ -102,10 +102,17 @@ def _record_manual(
     state_dir: Path, system: str, *, action: ManualAction, by: str, reason: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     path = state_path(state_dir, system)
-    state = read_state(path) or {"system": system, "events": [], "last_window": None}
+    try:
+        state = read_state(path)
+    except (ValueError, RecursionError):  # a corrupt state file never stops a person's action
+        state = None
+    if not isinstance(state, dict):
+        state = {"system": system, "events": [], "last_window": None}
+    if not isinstance(state.get("events"), list):
+        state["events"] = []
     if state.get("tracking_uri"):  # a file written before only public URIs were kept
-        state["tracking_uri"] = _public(state["tracking_uri"])
-    last = state.get("last_window") or {}
+        state["tracking_uri"] = _public(str(state["tracking_uri"]))
+    last = state.get("last_window") if isinstance(state.get("last_window"), dict) else {}
     event = {
         "action": action.value,
         "by": by,
@@ -119,6 +126,7 @@ def _record_manual(
         handle.write(json.dumps(event) + "\n")
     opened = action is ManualAction.FORCE_OPEN
     before = state.get("state", "closed")
+    before = before if isinstance(before, str) else "unknown"
     state.update(
         state="open" if opened else "closed",
         forced=opened,
@@ -163,6 +171,8 @@ def state_of(document: dict[str, Any], *, tracking_uri: str | None) -> dict[str,
             {"index": last["window"], "label": last["label"], "end": last["end"]} if last else None
         ),
         "model_uri": document["model_uri"],
+        # where the replay started: a later run whose log starts after it lost history
+        "log_start": (document.get("log") or {}).get("first_decision"),
         "tracking_uri": _public(tracking_uri) if tracking_uri else None,
         "events": document["events"],
     }

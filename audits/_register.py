@@ -62,6 +62,8 @@ def _shape(document: dict[str, Any]) -> str | None:
     for i, check in enumerate(document.get("checks") or []):
         if not isinstance(check, dict):
             return f"checks[{i}] must be a mapping"
+        if not isinstance(check.get("name"), str):  # diff and the site key checks by name
+            return f"checks[{i}].name must be a string"
         ci = check.get("ci") or []
         if not _number(check.get("value")) or not isinstance(ci, list):
             return f"checks[{i}].value must be a finite number or null"

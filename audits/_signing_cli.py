@@ -49,7 +49,9 @@ def verify(
     anything does not (a changed byte, a missing file, a bad signature, a broken ledger),
     4 on bad usage (nothing to verify, no --key, a key that is not a public key).
     """
-    from ._ledger import LedgerError, read_ledger
+    from reports import one_line
+
+    from ._ledger import LedgerError, read_ledger, superseding
     from ._verify import Finding, VerifyUsageError, verify_evidence
 
     if target is None and ledger_path is None:
@@ -95,6 +97,18 @@ def verify(
                     else "the attestation is not recorded in this ledger",
                 )
             )
+            for line in superseding(records, attestation_sha) if not problems else []:
+                later = records[line - 1]
+                audit, verdict = one_line(later.get("audit_id")), one_line(later.get("verdict"))
+                findings.append(
+                    Finding(
+                        "ledger entry",
+                        False,
+                        f"superseded: ledger line {line} records a later audit of the same "
+                        f"spec, model and data ({audit}) with the verdict {verdict!r} (exit "
+                        f"{later.get('exit_code')}): this evidence is not the latest decision",
+                    )
+                )
     for f in findings:
         click.echo(f"{'ok' if f.ok else 'FAILED':>6}  {f.subject}: {f.detail}")
     ok = bool(findings) and all(f.ok for f in findings)

@@ -158,9 +158,19 @@ def check_renderable(document: dict[str, Any], *, images: dict[str, bytes]) -> N
     ValueError
         When a part the renderers need is missing or of the wrong kind.
     """
+    from jinja2 import TemplateError  # a template's own check of a part (UndefinedError)
+
     try:
         renderings(document, images=images)
-    except (KeyError, IndexError, TypeError, AttributeError, ValueError, OverflowError) as err:
+    except (
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        ValueError,
+        OverflowError,
+        TemplateError,
+    ) as err:
         raise ValueError(
             "cannot be rendered: a part is missing or of the wrong kind "
             f"({type(err).__name__}: {one_line(err)[:200]}). Refused."

@@ -74,7 +74,7 @@ def _earlier_id(folder: Path) -> str:
     try:
         document = json.loads((folder / "results.json").read_text(encoding="utf-8"))
         audit_id = str(document["run"]["audit_id"] if "run" in document else document["audit_id"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         audit_id = ""
     safe = "".join(c for c in audit_id if c.isalnum() or c in "-_.")[:120]
     return safe or os.urandom(6).hex()
@@ -98,7 +98,7 @@ def set_aside(out: Path) -> Path | None:
 def new_staging_folder(out: Path, audit_id: str) -> Path:
     """A new, empty, hidden folder beside ``out`` (same file system, so the move is atomic)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    safe = "".join(c for c in audit_id if c.isalnum() or c in "-_.")[-60:]
+    safe = "".join(c for c in str(audit_id) if c.isalnum() or c in "-_.")[-60:]
     staging = out.parent / f".{out.name}.staging-{safe}-{os.urandom(4).hex()}"
     staging.mkdir(mode=0o700)
     return staging
