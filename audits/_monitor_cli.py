@@ -9,13 +9,13 @@ that could not be written or logged), 4 bad usage. ``breaker open|reset`` 0 reco
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ._monitor_evidence import write_evidence
 from ._spec import load_spec
 from ._status import ExitCode
 
@@ -136,10 +136,13 @@ def monitor(
         except Exception as err:
             said = scrub(f"{type(err).__name__}: {err}", tracking)
             problems.append(f"the registry tag could not be set: {said}")
+    if problems and doc["exit_code"] == int(ExitCode.OK):  # what the guard reads is not it
+        doc["exit_code"] = int(ExitCode.UNDECIDED)
+        doc["message"] = f"{doc['message']}; not recorded, so no release: {'; '.join(problems)}"
     moved = set_aside(out)
     if moved is not None:
         click.echo(f"earlier evidence in {out} moved to {moved}", err=True)
-    problems += _evidence(doc, out, tracking=tracking, experiment=spec.experiment or spec.name)
+    problems += write_evidence(doc, out, tracking=tracking, experiment=spec.experiment or spec.name)
     code = ExitCode(doc["exit_code"])
     if not quiet:
         for ev in doc["events"]:
@@ -171,85 +174,6 @@ def _open_state(state_dir: Path, system: str, reason: str) -> None:
             write_state(state_path(state_dir, system), {**opened, "updated_at": utc_now()})
     except OSError as err:
         click.echo(f"error: the state file could not be written: {err}", err=True)
-
-
-def _evidence(
-    doc: dict[str, Any], out: Path, *, tracking: str | None, experiment: str
-) -> list[str]:
-    """Stage, log and publish the monitoring evidence; a failure to log makes it exit 2."""
-    from models_under_test import scrub
-    from reports import discard, publish
-
-    staging = None
-    try:
-        staging, files = _stage(doc, out)
-        if tracking:
-            from ._monitor_record import log_monitor
-
-            try:
-                logged = log_monitor(
-                    doc, files, tracking_uri=tracking, experiment=f"fairgate/{experiment}"
-                )
-                doc.setdefault("mlflow", logged)
-            except Exception as err:
-                problem = (
-                    f"the monitor run could not be logged to MLflow: {scrub(str(err), tracking)}"
-                )
-                doc["exit_code"] = int(ExitCode.UNDECIDED)
-                doc["message"] = f"{doc['message']}; {problem}"
-                discard(staging)
-                staging, files = _stage(doc, out)
-                publish(staging, out)
-                return [problem]
-        publish(staging, out)
-    except BaseException:
-        discard(staging)
-        raise
-    return []
-
-
-def _stage(doc: dict[str, Any], out: Path) -> tuple[Path, dict[str, Path]]:
-    import pandas as pd
-
-    from reports import event_disclosed, new_staging_folder, write_file
-    from reports._monitor_html import render_monitor_html
-    from reports._text import spreadsheet_cell  # a person's --reason "=..." is no formula
-
-    staging = new_staging_folder(out, doc["monitor_id"])
-    files = {
-        "monitoring.json": write_file(
-            staging, "monitoring.json", json.dumps(doc, indent=2, default=str).encode()
-        ),
-        "report.html": write_file(staging, "report.html", render_monitor_html(doc).encode()),
-        "transitions.csv": write_file(
-            staging,
-            "transitions.csv",
-            pd.DataFrame(
-                [event_disclosed(doc, ev) for ev in doc["events"]],
-                columns=[
-                    "window",
-                    "label",
-                    "before",
-                    "after",
-                    "cause",
-                    "check",
-                    "group",
-                    "pooled",
-                    "rate",
-                    "low",
-                    "high",
-                    "bound",
-                    "by",
-                    "reason",
-                    "at",
-                ],
-            )
-            .map(lambda v: spreadsheet_cell(v) if isinstance(v, str) else v)
-            .to_csv(index=False)
-            .encode(),
-        ),
-    }
-    return staging, files
 
 
 @click.group("breaker")
