@@ -36,6 +36,9 @@ class Rendered:
 
     files: dict[str, bytes]
     private_files: dict[str, bytes] = field(default_factory=dict)
+    #: The document's renderings, already made (``reports.check_renderable``): written as
+    #: they are, not rendered a second time.
+    texts: dict[str, str] | None = None
 
 
 def publish_evidence(
@@ -99,7 +102,8 @@ def stage_files(
     from reports import new_staging_folder, write_all, write_file
 
     staging = new_staging_folder(out, doc["run"]["audit_id"])
-    files = write_all(doc, staging, extra=result.files)
+    texts = result.texts if isinstance(result, Rendered) else None
+    files = write_all(doc, staging, extra=result.files, contents=texts)
     for name, data in result.private_files.items():  # personal data: written, never logged
         write_file(staging, name, data, mode=0o600)
     if pdf:
