@@ -33,6 +33,7 @@ from ._plain import check_message
 from ._site import site_files, system_key
 from ._suppress import (
     MIN_CELL,
+    WITHHELD,
     Disclosure,
     check_counts,
     count_of,
@@ -40,6 +41,7 @@ from ._suppress import (
     disclose,
     group_values,
     highest_named,
+    size_text,
     suppressed,
     withheld_values,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "MIN_CELL",
     "NOISE_RULE",
     "TO_FILL",
+    "WITHHELD",
     "AuditRun",
     "Disclosure",
     "EvidenceFolderError",
@@ -90,6 +93,7 @@ __all__ = [
     "scrub",
     "set_aside",
     "site_files",
+    "size_text",
     "suppressed",
     "system_key",
     "tracking_client",
