@@ -61,8 +61,6 @@ def test_a_ledger_that_cannot_be_written_after_mlflow_logged_leaves_no_pass_in_m
     MLflow had logged a FINISHED run tagged ``fairgate.verdict=pass`` / ``exit_code=0``: the
     process ended with an uncaught OSError, and MLflow kept saying pass. Now the ledger is
     left as it was, the process exits 2, and the run says ``error`` / exit code 2, FAILED."""
-    import resource
-
     from reports import tracking_client
 
     limit = 8 << 20  # every other file of the audit (the store, the report) is far smaller
@@ -73,20 +71,7 @@ def test_a_ledger_that_cannot_be_written_after_mlflow_logged_leaves_no_pass_in_m
     db = tmp_path / "store" / "mlflow.db"
     out = tmp_path / "out"
     args = ["run", spec, "--out", out, "--tracking-uri", f"sqlite:///{db}", "--ledger", ledger]
-
-    def cap() -> None:  # Python ignores SIGXFSZ: a write past the limit fails with EFBIG
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
-
-    done = subprocess.run(
-        [sys.executable, "-m", "audits.cli", *map(str, args), "-q"],
-        cwd=tmp_path,
-        env={**os.environ, "CI": "true", "OMP_WAIT_POLICY": "passive", "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=600,
-        preexec_fn=cap,
-        check=False,
-    )
+    done = _capped_run(tmp_path, limit, *args)
     said = done.stdout + done.stderr
     assert done.returncode == 2, said
     client = tracking_client(f"sqlite:///{db}")
@@ -103,6 +88,99 @@ def test_a_ledger_that_cannot_be_written_after_mlflow_logged_leaves_no_pass_in_m
     assert "cannot be written" in done.stderr and "Nothing was published" in done.stderr, said
     assert ledger.read_bytes() == before  # no half record
     assert not out.exists()
+
+
+def _capped_run(tmp_path: Path, limit: int | None, *args: object) -> subprocess.CompletedProcess:
+    """``fairgate`` as a process whose files may not grow past ``limit`` bytes (EFBIG)."""
+    import resource
+
+    def cap() -> None:  # Python ignores SIGXFSZ: a write past the limit fails with EFBIG
+        if limit is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "audits.cli", *map(str, args), "-q"],
+        cwd=tmp_path,
+        env={**os.environ, "CI": "true", "OMP_WAIT_POLICY": "passive", "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        preexec_fn=cap,
+        check=False,
+    )
+
+
+def test_a_ledger_that_cannot_be_written_after_a_promotion_moves_the_alias_back(
+    tmp_path,
+) -> None:
+    """With --promote, a passing audit tagged the registered version pass and moved the
+    alias before the ledger append failed: the process exited 2 with the model promoted.
+    Now the version's tags say error / exit code 2 and the alias is gone again."""
+    import mlflow.sklearn
+    import skops.io as sio
+    import yaml
+    from mlflow.tracking import MlflowClient
+
+    from .conftest import CREDIT, SPECS, policy_inlined
+    from .servers import start_tracking_server, stop
+
+    url, proc = start_tracking_server(tmp_path / "server")
+    try:
+        mlflow.set_tracking_uri(url)
+        try:
+            path = CREDIT / "v2" / "model.skops"
+            with mlflow.start_run(run_name="register v2"):
+                mlflow.sklearn.log_model(
+                    sio.load(path, trusted=sio.get_untrusted_types(file=path)),
+                    name="model",
+                    registered_model_name="credit-retract",
+                    serialization_format="skops",
+                    skops_trusted_types=sio.get_untrusted_types(file=path),
+                )
+        finally:
+            mlflow.set_tracking_uri(None)
+        spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v1.yaml").read_text()))
+        spec["checks"] = [c for c in spec["checks"] if "metric" in c]
+        spec["checks"][0]["min"], spec["checks"][1]["max"] = 0.8, 0.10
+        spec["data"]["path"] = str(ROOT / spec["data"]["path"])
+        spec["model"] = {
+            "kind": "mlflow",
+            "uri": "models:/credit-retract/1",
+            "trusted_types": ["sklearn.tree._tree.Tree", "sklearn.utils._bunch.Bunch"],
+        }
+        # The ledger on a full disk (ENOSPC): a 1 MiB tmpfs holding exactly 1 MiB of ledger.
+        # (A file size limit is not used here: MLflow's model download hits it first.)
+        disk = tmp_path / "disk"
+        disk.mkdir()
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "fairgate-test", str(disk)],
+            capture_output=True,
+            check=False,
+        )
+        if mounted.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode(errors='replace')}")
+        ledger = disk / "ledger.jsonl"
+        _filled_ledger(ledger, (1 << 20) + 20)
+        out = tmp_path / "out"
+        done = _capped_run(
+            tmp_path, None, "run", write_yaml(tmp_path / "s.yaml", spec), "--out", out,
+            "--tracking-uri", url, "--ledger", ledger, "--promote", "production",
+        )  # fmt: skip
+        said = done.stdout + done.stderr
+        assert done.returncode == 2, said
+        client = MlflowClient(tracking_uri=url)
+        assert "promoted to 'production'" in said  # the alias was moved ...
+        assert client.get_registered_model("credit-retract").aliases == {}  # ... and back
+        tags = client.get_model_version("credit-retract", "1").tags
+        assert tags["fairgate.verdict"] == "error" and tags["fairgate.exit_code"] == "2", tags
+        assert "fairgate.promoted_to" not in tags
+        run = client.get_run(tags["fairgate.run_id"])
+        assert run.data.tags["fairgate.exit_code"] == "2" and run.info.status == "FAILED"
+        assert "cannot be written: No space left on device" in done.stderr, said
+        assert not out.exists()
+    finally:
+        stop(proc)
+        subprocess.run(["umount", str(tmp_path / "disk")], capture_output=True, check=False)
 
 
 def test_a_failed_ledger_write_leaves_the_ledger_as_it_was(tmp_path) -> None:
