@@ -302,6 +302,51 @@ def test_a_sensitive_column_refused_in_a_small_table_does_not_count_its_rows(
     assert "8 rows" not in text and "3 distinct" not in text
 
 
+class _ThreeAnswers:
+    """A real model that answers only the first three rows of every batch."""
+
+    def __init__(self, model) -> None:
+        self.model = model
+
+    def predict(self, frame):
+        return self.model.predict(frame)[:3]
+
+
+def test_a_rest_model_answering_too_few_predictions_is_not_counted(tmp_path, fairgate) -> None:
+    """``answered 3 predictions for a batch of 1000 rows``: a count under 11 in the error."""
+    import skops.io as sio
+    import yaml
+
+    from .conftest import CREDIT, SPECS, policy_inlined
+    from .servers import KServeV2Server
+
+    path = CREDIT / "v2" / "model.skops"
+    server = KServeV2Server(
+        _ThreeAnswers(sio.load(path, trusted=sio.get_untrusted_types(file=path))), "credit"
+    )
+    spec = policy_inlined(yaml.safe_load((SPECS / "credit_scoring_v2.yaml").read_text()))
+    spec["checks"] = [c for c in spec["checks"] if "metric" in c]
+    spec["data"]["path"] = str(ROOT / spec["data"]["path"])
+    spec["model"] = {
+        "kind": "rest",
+        "url": f"{server.url}/",
+        "protocol": "kserve",
+        "model_name": "credit",
+        "retries": 0,
+    }
+    out = tmp_path / "out"
+    try:
+        code, stdout, stderr = fairgate(
+            "run", write_yaml(tmp_path / "s.yaml", spec), "--out", out, "--no-mlflow"
+        )
+    finally:
+        server.close()
+    assert code == 2, stdout + stderr
+    text = _outputs(out, stdout + stderr)
+    assert "answered fewer predictions than the batch has rows" in text
+    assert "3 predictions" not in text
+
+
 def test_count_of_never_gives_back_a_small_count_or_complement() -> None:
     from reports import count_of
 
