@@ -346,7 +346,11 @@ class _Told:
                     client.set_registered_model_alias(name, self.alias, self.previous)
                 else:
                     client.delete_registered_model_alias(name, self.alias)
-                client.delete_model_version_tag(name, self.ref.version, "fairgate.promoted_to")
+                if self.previous != str(self.ref.version):  # this audit's promotion: undone
+                    for key in ("to", "by", "at", "by_audit"):
+                        client.delete_model_version_tag(
+                            name, self.ref.version, f"fairgate.promoted_{key}"
+                        )
         except Exception as failure:
             click.echo(
                 "error: the registry could not be told that the audit ended undecided: "
