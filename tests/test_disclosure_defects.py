@@ -228,6 +228,18 @@ def test_a_large_group_hidden_to_protect_a_small_one_is_marked_withheld() -> Non
     assert shown == {"g=a": "400", "g=b": WITHHELD, "g=c": "<11"}
 
 
+def test_a_gaming_table_marks_a_protecting_group_withheld() -> None:
+    """The gaming checks' group table read "<11" for b (35 people), hidden to protect c (7)."""
+    from reports._gaming import gaming_rows
+
+    def entry(n: int) -> dict:
+        return {"n": n, "numerator": n // 2, "value": (n // 2) / n, "ci": [0.1, 0.9]}
+
+    check = {"by_group": {"g=a": entry(400), "g=b": entry(35), "g=c": entry(7)}}
+    sizes = {row["group"]: row["n"] for row in gaming_rows(check)}
+    assert list(sizes.values()) == ["400", "withheld to protect a smaller group", "<11"]
+
+
 def test_the_monitoring_report_marks_a_protecting_cell_withheld(fairgate, tmp_path) -> None:
     """The monitoring report's reviewed counts: b's 111 reviewed decisions, hidden only
     because a's 9 could be recovered from the window's 120, read "<11" too."""
