@@ -15,6 +15,8 @@ from typing import Any
 
 import pandas as pd
 
+from reports import count_text
+
 from ._spec import AuditSpec
 from ._spec_rules import describe_values, same_value, type_hint
 
@@ -96,8 +98,8 @@ def refuse_identifiers(spec: AuditSpec, rows: int, levels: list[int]) -> None:
     for column, n_levels in zip(spec.data.sensitive, levels, strict=True):
         if n_levels > limit:
             raise UnusableDataError(
-                f"The sensitive column {column!r} has {n_levels} distinct values in "
-                f"{rows} rows: more than the {limit} groups of at least "
+                f"The sensitive column {column!r} has {count_text(n_levels)} distinct values "
+                f"in {count_text(rows)} rows: more than the {limit} groups of at least "
                 f"data.min_group_size ({spec.data.min_group_size}) rows the data can hold. It "
                 "looks like an identifier or a raw value (bin it, e.g. into age bands): "
                 "refused, since its groups could not be judged and would name single people."

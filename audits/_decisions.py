@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from models_under_test import ModelAdapter, PredictionError
-from reports import count_text
+from reports import count_of, count_text
 
 from ._data import BATCH_ROWS
 from ._evidence import feature_rows
@@ -36,7 +36,8 @@ def check_probabilities(values: np.ndarray, what: str) -> None:
     if bad.any():
         shown = values[bad][:5].tolist()
         raise PredictionError(
-            f"{what} holds {int(bad.sum())} values that are not probabilities (missing, or "
+            f"{what} holds {count_of(int(bad.sum()), bad.size)} values that are not "
+            "probabilities (missing, or "
             f"outside [0, 1]), e.g. {shown}: refused."
         )
     if values.ndim == 2 and values.shape[1] > 1:
@@ -44,7 +45,8 @@ def check_probabilities(values: np.ndarray, what: str) -> None:
         off = np.abs(sums - 1) > SUM_TOLERANCE
         if off.any():
             raise PredictionError(
-                f"{what}: {int(off.sum())} of {len(sums)} rows of probabilities do not sum to 1 "
+                f"{what}: {count_of(int(off.sum()), len(sums))} rows of probabilities do not "
+                "sum to 1 "
                 f"(e.g. {float(sums[off][0]):.4g}): they are not one probability per class."
             )
 
@@ -168,7 +170,8 @@ def _decide(
     decisions = np.concatenate(parts) if parts else np.array([])
     if len(decisions) != len(frame):
         raise PredictionError(
-            f"The model returned {len(decisions)} decisions for {len(frame)} rows."
+            f"The model returned {count_text(len(decisions))} decisions for "
+            f"{count_text(len(frame))} rows."
         )
     if not probas:
         return Decided(decisions)
@@ -201,8 +204,8 @@ def _same_rows(adapter: ModelAdapter, rows: int, decided: np.ndarray, proba: Any
     for what, count in counts.items():
         if count != rows:
             raise PredictionError(
-                f"The {adapter.kind} model {adapter.uri!r} returned {count} {what} for a "
-                f"batch of {rows} rows."
+                f"The {adapter.kind} model {adapter.uri!r} returned {count_text(count)} {what} "
+                f"for a batch of {count_text(rows)} rows."
             )
 
 

@@ -11,6 +11,7 @@ append one after another and never fork the chain.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -227,8 +228,9 @@ def append_record(path: str | Path, entry: dict[str, Any]) -> str:
     Raises
     ------
     LedgerError
-        When the ledger cannot be opened, is a link, or its chain is already broken (a
-        broken chain is never extended: verify it and repair or archive it first).
+        When the ledger cannot be opened, is a link, its chain is already broken (a
+        broken chain is never extended: verify it and repair or archive it first), or the
+        record cannot be written (the file is then left as it was).
     """
     path = Path(path)
     try:
@@ -256,10 +258,24 @@ def append_record(path: str | Path, entry: dict[str, Any]) -> str:
             line = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
             if data and not data.endswith(b"\n"):
                 line = "\n" + line
-            handle.seek(0, os.SEEK_END)
-            handle.write(line.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            _write_end(handle.fileno(), line.encode("utf-8"), path=path, size=len(data))
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     return record["hash"]
+
+
+def _write_end(fd: int, data: bytes, *, path: Path, size: int) -> None:
+    """Write ``data`` at the end of the file (``size`` bytes long), unbuffered, and sync it;
+    when that fails (a full disk, a file size limit), cut the file back to ``size`` bytes so
+    that no half record is left, and raise :class:`LedgerError`."""
+    try:
+        os.lseek(fd, 0, os.SEEK_END)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, size)
+            os.fsync(fd)
+        raise LedgerError(f"The ledger {str(path)!r} cannot be written: {err.strerror}.") from err

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from metrics import OVERALL
+from reports import count_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -227,7 +228,8 @@ def cut_windows(frame: pd.DataFrame, spec: AuditSpec) -> Windows:
     bad = int(ts.isna().sum())
     if bad:
         raise MonitorDataError(
-            f"The log's timestamp column {mon.timestamp!r} holds {bad} value(s) that are not "
+            f"The log's timestamp column {mon.timestamp!r} holds {count_of(bad, len(ts))} "
+            "value(s) that are not "
             "times: every decision needs a time."
         )
     order = np.argsort(ts.to_numpy(), kind="stable")

@@ -2,7 +2,9 @@
 folder beside ``--out`` (:func:`stage_files`), logged to MLflow and its registry
 (:func:`record_in_mlflow`), appended to the ledger (:func:`seal_in_ledger`), signed when a key
 is given (:func:`signer_for`), and published last (:func:`publish_evidence`): the folder a
-reader finds never says more than the exit code.
+reader finds never says more than the exit code. When a step after MLflow fails (the ledger
+append, the final rename), MLflow is told last: its run, the version's tags and the alias are
+retracted (:class:`Recorded`), so that MLflow never says more than the exit code either.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from ._document import AuditResult
 
 __all__ = [
+    "Recorded",
     "Rendered",
     "publish_evidence",
     "record_in_mlflow",
@@ -36,6 +39,28 @@ class Rendered:
 
     files: dict[str, bytes]
     private_files: dict[str, bytes] = field(default_factory=dict)
+    #: The document's renderings, already made (``reports.check_renderable``): written as
+    #: they are, not rendered a second time.
+    texts: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What MLflow was told of an audit (:func:`record_in_mlflow`).
+
+    Attributes
+    ----------
+    problem : dict or None
+        The error that keeps the audit from a release (logging failed, promotion refused,
+        the registry not updated), or ``None``; the caller adds it to the document.
+    retract : callable or None
+        Called with the error when a later step fails (the ledger, publishing): the run ends
+        ``FAILED`` (``KILLED`` for an interrupt) tagged ``error`` / exit code 2, the version's
+        tags say the same, and an alias moved by the audit goes back where it was.
+    """
+
+    problem: dict[str, str] | None = None
+    retract: Callable[[BaseException], None] | None = None
 
 
 def publish_evidence(
@@ -44,7 +69,7 @@ def publish_evidence(
     out: Path,
     *,
     pdf: bool,
-    record: Callable[[dict[str, Any], dict[str, Path]], dict[str, str] | None] | None = None,
+    record: Callable[[dict[str, Any], dict[str, Path]], Recorded] | None = None,
     before_publish: Callable[[], None] | None = None,
     signer: Any = None,
     seal: Callable[..., None] | None = None,
@@ -57,7 +82,8 @@ def publish_evidence(
     MLflow holds the verdict (signals then no longer end the audit). ``signer`` signs the
     staged files' attestation; ``seal`` (the ledger) sees the final files just before they
     are published, and is first asked (``check_only=True``) whether it can take them, before
-    MLflow is.
+    MLflow is. Should the ledger or the publishing still fail, what MLflow was told is
+    retracted (:attr:`Recorded.retract`) before the error is raised again.
     """
     from reports import check_out_folder, discard, publish
 
@@ -69,18 +95,24 @@ def publish_evidence(
     if seal is not None:  # a ledger that cannot take the record: before anyone is told
         seal(doc, {}, check_only=True)
     staging = None
+    recorded = Recorded()
     try:
         staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
-        problem = record(doc, files) if record else None
-        if problem is not None:
-            finalise(doc, problem)
+        recorded = record(doc, files) if record else recorded
+        if recorded.problem is not None:
+            finalise(doc, recorded.problem)
             discard(staging)
             staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
         if before_publish is not None:  # MLflow and the registry hold the verdict now:
             before_publish()  # a signal may no longer end the audit otherwise
-        if seal is not None:
-            seal(doc, files)
-        publish(staging, out)
+        try:
+            if seal is not None:
+                seal(doc, files)
+            publish(staging, out)
+        except BaseException as err:  # the exit code is 2 now: MLflow must not say more
+            if recorded.retract is not None:
+                recorded.retract(err)
+            raise
     except BaseException:
         discard(staging)
         raise
@@ -99,7 +131,8 @@ def stage_files(
     from reports import new_staging_folder, write_all, write_file
 
     staging = new_staging_folder(out, doc["run"]["audit_id"])
-    files = write_all(doc, staging, extra=result.files)
+    texts = result.texts if isinstance(result, Rendered) else None
+    files = write_all(doc, staging, extra=result.files, contents=texts)
     for name, data in result.private_files.items():  # personal data: written, never logged
         write_file(staging, name, data, mode=0o600)
     if pdf:
@@ -215,7 +248,7 @@ def record_in_mlflow(
     promote_alias: str | None,
     quiet: bool,
     rules: Any = None,
-) -> dict[str, str] | None:
+) -> Recorded:
     """Log to MLflow, tag the registered version, promote it: evidence before any exit.
 
     Order: the run and its artifacts; the promotion check; the run's verdict and exit code
@@ -223,7 +256,8 @@ def record_in_mlflow(
     interrupts on the way leaves no run or version tag claiming more than the exit code.
 
     Returns the error that keeps the audit from a release (logging failed, promotion
-    refused, the registry not updated), or ``None``; the caller adds it to the document.
+    refused, the registry not updated), or ``None``, with how to retract what MLflow was
+    told when a later step (the ledger, publishing) fails (:class:`Recorded`).
     """
     from reports import audit_run, describe_store, scrub, tracking_client
 
@@ -248,15 +282,18 @@ def record_in_mlflow(
             run.finish(exit_code=code, note=problem["message"] if problem else None)
     except Exception as err:  # evidence that cannot be recorded is no pass
         text = f"the audit could not be logged to MLflow at {store}: {scrub(str(err), tracking)}"
-        return _problem("log", err, text)
+        return Recorded(_problem("log", err, text))  # no run holds a verdict: none to retract
     if not quiet:
         click.echo(f"MLflow run {run.run_id} ({run.artifact_uri})", err=True)
+    told = _Told(run=run, doc=doc, ref=ref, tracking=tracking)
     if ref is None:
-        return problem
+        return Recorded(problem, told.retract)
     try:
         client = tracking_client(tracking)
         tag_version(client, ref, doc, run.logged, exit_code=code)
+        told.tagged = True
         if promote_alias:
+            told.alias, told.previous = promote_alias, _alias_target(client, ref, promote_alias)
             click.echo(move_alias(client, ref, promote_alias, doc), err=True)
     except BaseException as err:
         if code == ExitCode.OK or not isinstance(err, Exception):
@@ -264,8 +301,62 @@ def record_in_mlflow(
         if not isinstance(err, Exception):
             raise
         text = f"the registry at {store} could not be updated: {scrub(str(err), tracking)}"
-        return _problem("registry", err, text)
-    return problem
+        return Recorded(_problem("registry", err, text), told.retract)
+    return Recorded(problem, told.retract)
+
+
+def _alias_target(client: Any, ref: Any, alias: str) -> str | None:
+    """The version ``alias`` points at before the audit moves it (``None``: no such alias)."""
+    try:
+        return str(client.get_model_version_by_alias(ref.name, alias).version)
+    except Exception:  # MLflow raises when the alias does not exist
+        return None
+
+
+@dataclass
+class _Told:
+    """What one audit told MLflow (its run, the version's tags, an alias moved), to be
+    retracted when a later step fails."""
+
+    run: Any
+    doc: dict[str, Any]
+    ref: Any
+    tracking: str
+    tagged: bool = False
+    alias: str | None = None
+    previous: str | None = None
+
+    def retract(self, err: BaseException) -> None:
+        """End the run ``FAILED`` (``KILLED``) tagged ``error`` / exit code 2; tag the version
+        the same; move the alias back (or remove it). Raises no :class:`Exception`: the
+        process exits 2 anyway, and says so when MLflow could not be told."""
+        from reports import scrub, tracking_client
+
+        from ._registry_gate import tag_version
+
+        self.run.abort(err, exit_code=ExitCode.UNDECIDED)
+        if self.ref is None or not self.tagged:
+            return
+        try:
+            client = tracking_client(self.tracking)
+            tag_version(client, self.ref, self.doc, self.run.logged, exit_code=ExitCode.UNDECIDED)
+            if self.alias is not None:
+                name = self.ref.name
+                if self.previous is not None:
+                    client.set_registered_model_alias(name, self.alias, self.previous)
+                else:
+                    client.delete_registered_model_alias(name, self.alias)
+                if self.previous != str(self.ref.version):  # this audit's promotion: undone
+                    for key in ("to", "by", "at", "by_audit"):
+                        client.delete_model_version_tag(
+                            name, self.ref.version, f"fairgate.promoted_{key}"
+                        )
+        except Exception as failure:
+            click.echo(
+                "error: the registry could not be told that the audit ended undecided: "
+                f"{scrub(str(failure), self.tracking)}",
+                err=True,
+            )
 
 
 def _problem(stage: str, err: BaseException, message: str) -> dict[str, str]:

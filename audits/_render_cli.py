@@ -62,12 +62,12 @@ def render(results: Path, out_dir: Path, pdf: bool) -> ExitCode:
         )
     images = load_artifacts(doc, results.parent)
     try:  # before anything at --out is moved aside
-        check_renderable(doc, images=images)
+        texts = check_renderable(doc, images=images)  # rendered once, written below
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="RESULTS") from err
     check_out_folder(out_dir)
     set_aside(out_dir)
-    publish_evidence(doc, Rendered(files=images), out_dir, pdf=pdf)
+    publish_evidence(doc, Rendered(files=images, texts=texts), out_dir, pdf=pdf)
     audit_id = one_line(doc["run"].get("audit_id"))
     click.echo(f"rendered {audit_id} (verdict {verdict.value}) into {out_dir}")
     return ExitCode.OK

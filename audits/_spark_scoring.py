@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from models_under_test import ModelAdapter, PredictionError
+from reports import count_of
 
 from ._decisions import SUM_TOLERANCE, map_decision_codes, proba_columns
 from ._spark_reading import ROW_ID
@@ -77,12 +78,14 @@ def _check_proba(frame: Any, column: str, what: str, matrix: bool) -> None:
     ).collect()[0]
     if stats["bad"]:
         raise PredictionError(
-            f"{what} holds {stats['bad']} rows with values that are not probabilities "
+            f"{what} holds {count_of(stats['bad'], stats['n'])} rows with values that are not "
+            "probabilities "
             "(missing, or outside [0, 1]): refused."
         )
     if stats["off"]:
         raise PredictionError(
-            f"{what}: {stats['off']} of {stats['n']} rows of probabilities do not sum to 1: "
+            f"{what}: {count_of(stats['off'], stats['n'])} rows of probabilities do not sum "
+            "to 1: "
             "they are not one probability per class."
         )
 

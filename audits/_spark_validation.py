@@ -145,9 +145,10 @@ def _check_data(spec: AuditSpec, frame: Any, levels: dict[str, pd.DataFrame], ro
         n_levels = int(sum(v is not None for v in levels[column].index))
         if n_levels > limit:
             raise UnusableDataError(
-                f"The sensitive column {column!r} has {n_levels} distinct values in {rows} "
-                f"rows: more than the {limit} groups of at least data.min_group_size "
-                f"({spec.data.min_group_size}) rows the data can hold. It looks like an "
+                f"The sensitive column {column!r} has {count_text(n_levels)} distinct values in "
+                f"{count_text(rows)} rows: more than the {limit} groups of at least "
+                f"data.min_group_size ({spec.data.min_group_size}) rows the data can hold. It "
+                "looks like an "
                 "identifier or a raw value (bin it, e.g. into age bands): refused, since its "
                 "groups could not be judged and would name single people."
             )

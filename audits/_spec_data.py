@@ -144,7 +144,14 @@ class DataSpec(_Strict):
         disclosed_minimum("a group judged by the verdict with fewer rows"),
         BeforeValidator(not_boolean),
     ] = 30
-    min_denominator: Annotated[int, Field(ge=1), BeforeValidator(not_boolean)] = 5
+    #: Cases a rate's denominator needs (the favourable or unfavourable outcomes of a group,
+    #: for a true positive rate its positives): at least 11, like ``min_group_size``.
+    min_denominator: Annotated[
+        int,
+        Field(json_schema_extra={"minimum": MIN_SHOWN}),  # the message says why
+        disclosed_minimum("a rate judged by the verdict with fewer cases in its denominator"),
+        BeforeValidator(not_boolean),
+    ] = MIN_SHOWN
     exclude: list[str] = Field(default_factory=list)
     #: The declared values of the label (and, for decision logs, of the decisions).
     label_values: list[LabelValue] | None = None

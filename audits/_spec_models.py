@@ -116,11 +116,21 @@ class MlflowModel(_Strict):
     def _no_credentials(cls, v: str) -> str:
         from urllib.parse import urlsplit
 
-        if "@" in urlsplit(v).netloc:  # models:/name@alias has no host part
+        from models_under_test import MASK, public_uri
+
+        # models:/name@alias has no host part; u:pa/ss@host is shown as scheme://***
+        if "@" in urlsplit(v).netloc or public_uri(v).endswith(f"://{MASK}"):
             raise ValueError(
                 "model.uri must not hold credentials (user:password@host): every output shows "
                 "the model's URI. Give them to MLflow in MLFLOW_TRACKING_USERNAME and "
                 "MLFLOW_TRACKING_PASSWORD. Got a URI with credentials instead (not shown)."
+            )
+        if "?" in v or "#" in v:  # a token in the query (?token=...) is a credential too
+            raise ValueError(
+                "model.uri must not hold a query string or fragment (?token=..., #...): every "
+                "output shows the model's URI, and a token there is a credential. Give it to "
+                "MLflow in MLFLOW_TRACKING_TOKEN. Got a URI with a query string or fragment "
+                "instead (not shown)."
             )
         return v
 

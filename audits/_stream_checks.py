@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from models_under_test import PredictionError
-from reports import count_text
+from reports import count_of, count_text
 
 from ._data import DataError, _require_columns, refuse_lookalikes
 from ._data_checks import (
@@ -161,7 +161,8 @@ def check_stream_decisions(spec: AuditSpec, streamed: Streamed) -> None:
     bad, examples = streamed.bad_scores
     if score and bad:
         raise PredictionError(
-            f"The score column {score!r} holds {bad} values that are not probabilities "
+            f"The score column {score!r} holds {count_of(bad, streamed.rows)} values that are "
+            "not probabilities "
             f"(missing, or outside [0, 1]), e.g. {examples}: refused."
         )
     decision = spec.model.column  # type: ignore[union-attr]

@@ -183,8 +183,9 @@ class RestAdapter:
             values = outputs[0].get("data")
         arr = np.asarray(values).reshape(-1) if values is not None else np.array([])
         if len(arr) != n:
-            raise PredictionError(
-                f"{self.uri} answered {len(arr)} predictions for a batch of {n} rows."
+            raise PredictionError(  # no count: one under 11 may not be shown (the rule)
+                f"{self.uri} answered {'fewer' if len(arr) < n else 'more'} predictions than "
+                "the batch has rows: one prediction per row is expected."
             )
         return arr
 

@@ -148,10 +148,10 @@ def renderings(document: dict[str, Any], *, images: dict[str, bytes]) -> dict[st
     return contents
 
 
-def check_renderable(document: dict[str, Any], *, images: dict[str, bytes]) -> None:
+def check_renderable(document: dict[str, Any], *, images: dict[str, bytes]) -> dict[str, str]:
     """Render ``document`` in memory, to refuse one that cannot be rendered before anything
     is moved or written (a hand-made or tampered document may miss parts or hold text where
-    numbers belong).
+    numbers belong); return the renderings (:func:`renderings`), to be written as they are.
 
     Raises
     ------
@@ -161,7 +161,7 @@ def check_renderable(document: dict[str, Any], *, images: dict[str, bytes]) -> N
     from jinja2 import TemplateError  # a template's own check of a part (UndefinedError)
 
     try:
-        renderings(document, images=images)
+        return renderings(document, images=images)
     except (
         KeyError,
         IndexError,
@@ -178,20 +178,26 @@ def check_renderable(document: dict[str, Any], *, images: dict[str, bytes]) -> N
 
 
 def write_all(
-    document: dict[str, Any], out_dir: str | Path, extra: dict[str, bytes] | None = None
+    document: dict[str, Any],
+    out_dir: str | Path,
+    extra: dict[str, bytes] | None = None,
+    *,
+    contents: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """Write the four files of an audit (and ``extra`` files) into ``out_dir``.
 
     Every file is new: none is written through a symbolic link or over an existing file
     (the command line writes into a fresh staging folder, see :mod:`reports._folder`).
-    Every rendering is made before the first file is written.
+    Every rendering is made before the first file is written; ``contents``, when given, are
+    the document's renderings already made (:func:`check_renderable`), written as they are.
 
     Returns the paths of everything written, by name.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     extra = extra or {}
-    contents = renderings(document, images=extra)
+    if contents is None:
+        contents = renderings(document, images=extra)
     paths = {name: write_file(out, name, text.encode("utf-8")) for name, text in contents.items()}
     paths.update({name: write_file(out, name, data) for name, data in extra.items()})
     return paths

@@ -14,13 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from ._plain import group_label
-from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, suppressed
+from ._suppress import MIN_CELL, SUPPRESSED, count_text, disclose, size_text, suppressed
 from ._text import fmt
 
 __all__ = ["GAMING_TYPES", "gaming_lines", "gaming_rows", "named_changes", "value_hidden"]
 
 GAMING_TYPES = ("manipulability", "counterfactual_flip", "recourse")
-_HIDDEN = f"<{MIN_CELL}"
 
 
 def gaming_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
@@ -36,7 +35,7 @@ def gaming_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "group": group_label(group),
-                    "n": _HIDDEN if hide_n else n,
+                    "n": size_text(n, hidden=hide_n),
                     "count": "–",
                     "share": "–",
                     "ci": "–",
@@ -51,7 +50,7 @@ def gaming_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(
             {
                 "group": group_label(group),
-                "n": _HIDDEN if hide_n else n,
+                "n": size_text(n, hidden=hide_n),
                 "count": SUPPRESSED if hide_rate else e.get("numerator"),
                 "share": SUPPRESSED if hide_rate else f"{100 * e['value']:.1f}%",
                 "ci": SUPPRESSED if hide_rate else f"{100 * ci[0]:.1f}% to {100 * ci[1]:.1f}%",
@@ -91,7 +90,10 @@ def gaming_lines(document: dict[str, Any]) -> list[str]:
         named, held = named_changes(c)
         lines += [f"  {t}" for t in named]
         if held:
-            lines.append(f"  {held} other change(s) suppressed (fewer than {MIN_CELL} people)")
+            lines.append(
+                f"  {held} other change(s) suppressed (a count under {MIN_CELL} could be "
+                "recovered from them)"
+            )
     return lines
 
 

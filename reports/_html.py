@@ -25,6 +25,7 @@ from ._suppress import (
     count_text,
     disclose,
     group_values,
+    size_text,
     suppressed,
     withheld_values,
 )
@@ -48,7 +49,6 @@ _LEADS = {
     "prohibited": "The model must not be used: a policy prohibits its declared use, whatever "
     "the metrics say.",
 }
-_HIDDEN = f"<{MIN_CELL}"
 
 
 def _printable(value: Any) -> Any:
@@ -93,7 +93,9 @@ def _rows(
         rows.append(
             {
                 "group": group_label(group),
-                "n": _HIDDEN if group in hidden_n or _small_n(g["n"]) else g["n"],
+                # "<11" only for a count under 11; a larger one hidden to protect it is
+                # "withheld" (saying "<11" would tell the reader a large group is small)
+                "n": size_text(g["n"], hidden=group in hidden_n),
                 "denominator": SUPPRESSED
                 if hide_all or group in hidden_den
                 else g.get("denominator", "–"),
@@ -131,10 +133,6 @@ def _observed(result: dict[str, Any], rows: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _small_n(n: int | None) -> bool:
-    return count_text(n) != str(n)
-
-
 def _reason_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
     """Reason codes per group: adverse decisions, the share with valid reasons, and the most
     common first reasons, each under the disclosure rule (shares of the group's refusals)."""
@@ -148,7 +146,10 @@ def _reason_rows(check: dict[str, Any]) -> list[dict[str, Any]]:
                 reasons.append(f"{feature} ({100 * share:.0f}%)")
         hidden = len(g.get("top_reasons") or {}) - len(reasons)
         if hidden:
-            reasons.append(f"{hidden} other reason(s) suppressed (too few people)")
+            reasons.append(
+                f"{hidden} other reason(s) suppressed (a count under {MIN_CELL} could be "
+                "recovered from them)"
+            )
         rows.append(
             {
                 "group": group_label(group),
@@ -255,7 +256,7 @@ def _robustness_rows(check: dict[str, Any], hidden_n: set[str]) -> list[dict]:
         rows.append(
             {
                 "group": group_label(group),
-                "n": _HIDDEN if hide else g.get("n"),
+                "n": size_text(g.get("n"), hidden=hide),
                 "clusters": g.get("clusters"),
                 "before": "suppressed" if hide else pts(g.get("before")) + "%",
                 "after": "suppressed" if hide else pts(g.get("after")) + "%",

@@ -14,6 +14,7 @@ from typing import Any
 
 from ._monitor_disclose import event_disclosed, window_disclosure
 from ._monitor_fairness import fairness_section
+from ._suppress import size_text
 
 __all__ = ["monitor_chart", "render_monitor_html"]
 
@@ -178,7 +179,7 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         disclosed = window_disclosure(w)
         for c in w["cells"]:
             shown = disclosed[c["group"]]
-            cases = "&lt;11" if shown.denominator is None else str(c["cases"])
+            cases = e(size_text(c["cases"], hidden=shown.denominator is None))
             rate = (
                 "insufficient"
                 if not c["judged"]

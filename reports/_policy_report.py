@@ -13,6 +13,7 @@ from typing import Any
 
 from ._suppress import (
     SUPPRESSED,
+    WITHHELD,
     check_counts,
     count_text,
     group_values,
@@ -87,7 +88,12 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(
                 {
                     "category": g,
-                    "number": SUPPRESSED if g in hidden else str(v["n"]),
+                    # under 11: suppressed; hidden only to protect a smaller count: so marked
+                    "number": SUPPRESSED
+                    if count_text(v["n"]) != str(v["n"])
+                    else WITHHELD
+                    if g in hidden
+                    else str(v["n"]),
                     "rate": SUPPRESSED if rate is None else f"{rate:.3f}",
                     "impact_ratio": (
                         ""

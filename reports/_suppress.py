@@ -22,13 +22,16 @@ from dataclasses import dataclass
 __all__ = [
     "MIN_CELL",
     "SUPPRESSED",
+    "WITHHELD",
     "Disclosure",
     "check_counts",
+    "count_of",
     "count_text",
     "disclose",
     "group_value",
     "group_values",
     "highest_named",
+    "size_text",
     "suppressed",
     "withheld_values",
 ]
@@ -36,6 +39,10 @@ __all__ = [
 MIN_CELL = 11
 #: What a reader sees instead of a suppressed number.
 SUPPRESSED = "suppressed"
+#: What a reader sees instead of a group's count that is not small itself, but is held back
+#: so that a smaller count cannot be recovered from it by subtraction (complementary
+#: suppression): never ``<11``, which would tell the reader the group is small.
+WITHHELD = "withheld to protect a smaller group"
 
 
 def _small(count: float | None, min_cell: int) -> bool:
@@ -110,6 +117,31 @@ def count_text(count: float | None, *, min_cell: int = MIN_CELL) -> str:
     if count is None:
         return "–"
     return f"fewer than {min_cell}" if _small(count, min_cell) else str(round(count))
+
+
+def size_text(count: float | None, *, hidden: bool, min_cell: int = MIN_CELL) -> str:
+    """A group's count of people as a table shows it: the number; ``<11`` when the count
+    itself is under ``min_cell``; :data:`WITHHELD` when it is hidden (``hidden``) only to
+    protect a smaller count (complementary suppression)."""
+    if count is None:
+        return "–"
+    if _small(count, min_cell):
+        return f"<{min_cell}"
+    return WITHHELD if hidden else str(round(count))
+
+
+def count_of(count: float, total: float, *, min_cell: int = MIN_CELL) -> str:
+    """``"<count> of <total>"`` (e.g. rows of a message) as a reader may see it: neither a
+    count under ``min_cell`` nor one recoverable from the other (``total - count``) is shown
+    ("fewer than 11 of 400", "all but fewer than 11 of 400")."""
+    shown = disclose(numerator=count, denominator=total, min_cell=min_cell)
+    if shown.numerator is not None:
+        return f"{shown.numerator} of {shown.denominator}"
+    if shown.denominator is None:
+        return f"{count_text(count, min_cell=min_cell)} of {count_text(total, min_cell=min_cell)}"
+    if _small(count, min_cell):
+        return f"fewer than {min_cell} of {shown.denominator}"
+    return f"all but fewer than {min_cell} of {shown.denominator}"
 
 
 #: Score metrics that are shares of a group's people (the others are not counts).

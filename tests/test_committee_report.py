@@ -143,7 +143,7 @@ def test_a_group_of_seven_never_shows_its_count(tmp_path, write_spec, fairgate):
             "label": "y",
             "sensitive": ["g"],
             "min_group_size": 11,
-            "min_denominator": 3,
+            "min_denominator": 11,
         },
         "checks": [{"metric": "selection_rate", "disparity": "ratio", "min": 0.5}],
     }
@@ -156,5 +156,8 @@ def test_a_group_of_seven_never_shows_its_count(tmp_path, write_spec, fairgate):
         m.group(1): m.group(2)
         for m in re.finditer(r'<tr><th scope="row">g (\w)</th><td class="num">([^<]*)</td>', html)
     }
-    assert rows["c"] == "&lt;11" and rows["b"] == "&lt;11" and rows["a"] == "40"
+    # c (7) is under 11; b (35) is hidden only so that c cannot be recovered from the total
+    # (complementary suppression): it is marked as withheld, never "<11" (it is not small).
+    assert rows["c"] == "&lt;11" and rows["a"] == "40"
+    assert rows["b"] == "withheld to protect a smaller group"
     assert ">7<" not in html and ">35<" not in html

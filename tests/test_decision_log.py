@@ -7,12 +7,13 @@ import json
 import pandas as pd
 import pytest
 
-# Group a (30 people): tp=9 fp=3 tn=12 fn=6.  Group b (24 people): tp=6 fp=6 tn=9 fn=3.
-# (Three times a table of 10 and 8 people: every group at least the 11 people a report shows,
-# so min_group_size can be at least 11; the rates are those of the small table.)
+# Group a (60 people): tp=18 fp=6 tn=24 fn=12.  Group b (48 people): tp=12 fp=12 tn=18 fn=6.
+# (Six times a table of 10 and 8 people: every group, and every rate's denominator, at least
+# the 11 people a report shows, so min_group_size and min_denominator can be at least 11; the
+# rates are those of the small table.)
 CELLS = {
-    "a": {(1, 1): 9, (0, 1): 3, (0, 0): 12, (1, 0): 6},
-    "b": {(1, 1): 6, (0, 1): 6, (0, 0): 9, (1, 0): 3},
+    "a": {(1, 1): 18, (0, 1): 6, (0, 0): 24, (1, 0): 12},
+    "b": {(1, 1): 12, (0, 1): 12, (0, 0): 18, (1, 0): 6},
 }
 
 
@@ -38,7 +39,7 @@ def spec_for(path, checks):
             "label": "outcome",
             "sensitive": ["group"],
             "min_group_size": 11,
-            "min_denominator": 3,
+            "min_denominator": 11,
         },
         "checks": checks,
     }
@@ -59,8 +60,8 @@ def test_every_rate_matches_hand_computation(decision_log, write_spec, fairgate,
     )
     doc = json.loads((out / "results.json").read_text())
     assert doc["groups"] == {
-        "group=a": {"n": 30, "tp": 9, "fp": 3, "tn": 12, "fn": 6},
-        "group=b": {"n": 24, "tp": 6, "fp": 6, "tn": 9, "fn": 3},
+        "group=a": {"n": 60, "tp": 18, "fp": 6, "tn": 24, "fn": 12},
+        "group=b": {"n": 48, "tp": 12, "fp": 12, "tn": 18, "fn": 6},
     }
     by = {c["metric"]: c for c in doc["checks"]}
     hand = {  # metric: (a, b, disparity)
@@ -75,9 +76,9 @@ def test_every_rate_matches_hand_computation(decision_log, write_spec, fairgate,
         assert by[metric]["by_group"]["group=a"]["value"] == pytest.approx(a, abs=1e-12)
         assert by[metric]["by_group"]["group=b"]["value"] == pytest.approx(b, abs=1e-12)
         assert by[metric]["value"] == pytest.approx(disparity, abs=1e-12)
-    # Wilson 95 % interval of 12 / 30, from the closed form.
+    # Wilson 95 % interval of 24 / 60, from the closed form.
     assert by["selection_rate"]["by_group"]["group=a"]["ci"] == pytest.approx(
-        [0.245906, 0.576796], abs=1e-5
+        [0.285695, 0.526339], abs=1e-5
     )
     statuses = {m: by[m]["status"] for m in hand}
     assert statuses == {
@@ -95,7 +96,7 @@ def test_small_group_is_insufficient_evidence_never_pass(
     decision_log, write_spec, fairgate, tmp_path
 ):
     spec = spec_for(decision_log, [{"metric": "selection_rate", "disparity": "ratio", "min": 0.8}])
-    spec["data"]["min_group_size"] = 25  # group b has 24 people
+    spec["data"]["min_group_size"] = 49  # group b has 48 people
     out = tmp_path / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     doc = json.loads((out / "results.json").read_text())
@@ -125,7 +126,7 @@ def test_excluding_a_small_group_needs_and_keeps_a_justification(
             }
         ],
     )
-    spec["data"]["min_group_size"] = 25
+    spec["data"]["min_group_size"] = 49
     out = tmp_path / "out"
     code, _, _ = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
     check = json.loads((out / "results.json").read_text())["checks"][0]

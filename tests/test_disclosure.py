@@ -226,7 +226,7 @@ def _small_groups_doc(tmp_path: Path, fairgate) -> dict[str, Any]:
     )
     spec = log_spec(
         data,
-        data={"min_group_size": 11, "min_denominator": 1},
+        data={"min_group_size": 11, "min_denominator": 11},
         checks=[
             {"metric": "selection_rate", "disparity": "ratio", "min": 0.8},
             {"metric": "selection_rate", "disparity": "difference", "max": 0.05},

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from audits import ExitCode, SpecError, Status, Verdict, derive_verdict, parse_spec
 from audits._document import contradictions, verdict_of
 from audits._policy_files import load_policy
+from reports import WITHHELD
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -224,8 +225,9 @@ def test_ll144_impact_ratios_and_disclosure_csv(tmp_path, write_spec, fairgate):
             continue
         sex_key, race_key = category.split("|")
         n = sum(c[2] for c in LL144_CELLS if (f"sex={c[0]}", f"race={c[1]}") == (sex_key, race_key))
-        assert r[1] == ("suppressed" if n < 11 else str(n)) or r[1] == "suppressed"
-        hidden_per_sex[sex_key] = hidden_per_sex.get(sex_key, 0) + (r[1] == "suppressed")
+        # under 11: "suppressed"; 11 or more hidden to protect it: withheld, never "suppressed"
+        assert r[1] in ("suppressed" if n < 11 else (str(n), WITHHELD))
+        hidden_per_sex[sex_key] = hidden_per_sex.get(sex_key, 0) + (r[1] != str(n))
     assert table[("sex|race", "sex=male|race=white")][1] == "141"
     assert all(k != 1 for k in hidden_per_sex.values()) and hidden_per_sex["sex=female"] >= 2
     report = (tmp_path / "out" / "report.html").read_text()

@@ -152,7 +152,7 @@ def test_a_total_under_11_is_not_shown_in_the_report_or_mlflow(tmp_path, fairgat
             "decision": [1, 1, 0, 0, 1, 0, 1, 0],
         }
     ).to_csv(log, index=False)
-    spec = log_spec(log, data={"min_group_size": 11, "min_denominator": 1})
+    spec = log_spec(log, data={"min_group_size": 11, "min_denominator": 11})
     uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
     out = tmp_path / "out"
     args = ("run", write_yaml(tmp_path / "spec.yaml", spec), "--out", out)

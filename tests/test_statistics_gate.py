@@ -82,7 +82,7 @@ def test_pvalues_do_not_underflow():
 def _two_view_spec(path, family):
     return log_spec(
         path,
-        data={"sensitive": ["group", "site"], "min_group_size": 11, "min_denominator": 1},
+        data={"sensitive": ["group", "site"], "min_group_size": 11, "min_denominator": 11},
         checks=[
             {
                 "metric": "selection_rate",
