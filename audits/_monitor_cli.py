@@ -320,10 +320,19 @@ def guard(
     Served with ``mlflow models serve``, it answers with the model's decision while the
     breaker is closed and ``manual_review`` (with the reason) while it is open or half-open.
     """
+    from models_under_test import scrub
     from reports import default_tracking_uri
 
     from ._monitor_record import log_guard
+    from ._spec_models import uri_without_secrets
 
+    try:  # both are written into the guard model, which MLflow stores and serves
+        uri_without_secrets(model_uri, name="MODEL_URI")
+        if state.startswith(("http://", "https://")):
+            uri_without_secrets(state, name="--state")
+    except ValueError as err:
+        click.echo(f"error: {err}", err=True)
+        return ExitCode.USAGE_ERROR
     if not (state.startswith(("models:/", "http://", "https://")) or Path(state).is_absolute()):
         state = str(Path(state).resolve())  # the server may run elsewhere: an absolute path
     tracking = tracking_uri or default_tracking_uri()
@@ -332,7 +341,8 @@ def guard(
             model_uri, state=state, refresh_s=refresh_s, register=register, tracking_uri=tracking
         )
     except Exception as err:
-        click.echo(f"error: the guard could not be logged: {type(err).__name__}: {err}", err=True)
+        said = scrub(f"{type(err).__name__}: {err}", tracking)
+        click.echo(f"error: the guard could not be logged: {said}", err=True)
         return ExitCode.UNDECIDED
     click.echo(f"guard logged: {uri} (serve with: mlflow models serve -m {uri})")
     return ExitCode.OK

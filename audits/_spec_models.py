@@ -114,25 +114,31 @@ class MlflowModel(_Strict):
     @field_validator("uri")
     @classmethod
     def _no_credentials(cls, v: str) -> str:
-        from urllib.parse import urlsplit
+        return uri_without_secrets(v, name="model.uri")
 
-        from models_under_test import MASK, public_uri
 
-        # models:/name@alias has no host part; u:pa/ss@host is shown as scheme://***
-        if "@" in urlsplit(v).netloc or public_uri(v).endswith(f"://{MASK}"):
-            raise ValueError(
-                "model.uri must not hold credentials (user:password@host): every output shows "
-                "the model's URI. Give them to MLflow in MLFLOW_TRACKING_USERNAME and "
-                "MLFLOW_TRACKING_PASSWORD. Got a URI with credentials instead (not shown)."
-            )
-        if "?" in v or "#" in v:  # a token in the query (?token=...) is a credential too
-            raise ValueError(
-                "model.uri must not hold a query string or fragment (?token=..., #...): every "
-                "output shows the model's URI, and a token there is a credential. Give it to "
-                "MLflow in MLFLOW_TRACKING_TOKEN. Got a URI with a query string or fragment "
-                "instead (not shown)."
-            )
-        return v
+def uri_without_secrets(v: str, *, name: str) -> str:
+    """``v``, a model's URI that every output shows, refused (ValueError, the URI not shown)
+    when it holds credentials: ``user:password@host``, or a query string or fragment."""
+    from urllib.parse import urlsplit
+
+    from models_under_test import MASK, public_uri
+
+    # models:/name@alias has no host part; u:pa/ss@host is shown as scheme://***
+    if "@" in urlsplit(v).netloc or public_uri(v).endswith(f"://{MASK}"):
+        raise ValueError(
+            f"{name} must not hold credentials (user:password@host): every output shows "
+            "the model's URI. Give them to MLflow in MLFLOW_TRACKING_USERNAME and "
+            "MLFLOW_TRACKING_PASSWORD. Got a URI with credentials instead (not shown)."
+        )
+    if "?" in v or "#" in v:  # a token in the query (?token=...) is a credential too
+        raise ValueError(
+            f"{name} must not hold a query string or fragment (?token=..., #...): every "
+            "output shows the model's URI, and a token there is a credential. Give it to "
+            "MLflow in MLFLOW_TRACKING_TOKEN. Got a URI with a query string or fragment "
+            "instead (not shown)."
+        )
+    return v
 
 
 class PythonModel(_Strict):
