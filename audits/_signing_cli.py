@@ -59,7 +59,7 @@ def verify(
     if target is None and (model or data or key_path):
         raise click.UsageError("--key, --model and --data verify an evidence folder: name it.")
     findings: list[Finding] = []
-    attestation_sha = None
+    attestation_sha, statement = None, None
     if target is not None:
         if key_path is None:
             raise click.UsageError("verifying evidence needs the signer's public key: --key.")
@@ -113,7 +113,20 @@ def verify(
         click.echo(f"{'ok' if f.ok else 'FAILED':>6}  {f.subject}: {f.detail}")
     ok = bool(findings) and all(f.ok for f in findings)
     click.echo("verified: everything matches" if ok else "NOT VERIFIED: see FAILED above")
+    if ok and statement is not None:  # authentic is not released: say what it decided
+        click.echo(_decision(statement))
     return ExitCode.OK if ok else ExitCode.CHECKS_FAILED
+
+
+def _decision(statement: dict) -> str:
+    """What the verified evidence decided, in one line: authentic evidence of a blocked
+    release is no release."""
+    from reports import one_line
+
+    predicate = statement.get("predicate") or {}
+    verdict, code = one_line(predicate.get("verdict")), predicate.get("exit_code")
+    meaning = "the release may proceed" if code == 0 else "the release was BLOCKED"
+    return f"the evidence records the verdict {verdict!r} (exit {one_line(code)}): {meaning}"
 
 
 @click.command("sign-model")

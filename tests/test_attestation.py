@@ -144,6 +144,7 @@ def test_verify_from_a_fresh_folder_with_only_the_public_key(signed, tmp_path):
     proc = run_cli("verify", "evidence", "--key", "public.pem", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "verified: everything matches" in proc.stdout
+    assert "(exit 0): the release may proceed" in proc.stdout  # what it decided, said
     assert sorted(p.name for p in tmp_path.iterdir()) == ["evidence", "public.pem"]
 
 
@@ -320,3 +321,19 @@ def test_the_mlflow_experiment_holds_the_ledger_head(tmp_path, fairgate):
     parents = [paths for paths in logged if "results.json" in paths]
     assert len(parents) == 2
     assert all("attestation.intoto.jsonl" in paths for paths in parents)
+
+
+def test_verified_evidence_of_a_blocked_release_says_so(fairgate, tmp_path):
+    """Authentic is not released: verify exits 0 on authentic evidence of an audit that could
+    not decide, and says beside it that the release was blocked."""
+    log = decision_log(tmp_path)
+    spec = write_yaml(tmp_path / "spec.yaml", log_spec(log, data={"min_group_size": 100_000}))
+    private, public = write_key_pair(tmp_path, "ed25519")
+    out = tmp_path / "out"
+    code, _, err = fairgate("run", spec, "--no-mlflow", "--out", out, "--signing-key", private)
+    assert code == 2, err  # every group is too small to judge: no release
+    code, stdout, err = fairgate("verify", out, "--key", public)
+    assert code == 0, stdout + err
+    assert "verified: everything matches" in stdout
+    assert "(exit 2): the release was BLOCKED" in stdout
+    assert "may proceed" not in stdout

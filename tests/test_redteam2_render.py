@@ -70,6 +70,10 @@ def test_an_impact_ratio_without_a_committee_bound_verifies(impact_audit, fairga
     code, stdout, err = fairgate("verify", impact_audit, "--key", tmp_path / "k.pub.pem")
     assert code == 0, stdout + err
     assert "verified: everything matches" in stdout
+    # authentic evidence is not a release: what it decided is said beside it
+    blocked = json.loads((impact_audit / "results.json").read_text())["exit_code"] != 0
+    assert ("the release was BLOCKED" in stdout) == blocked
+    assert ("the release may proceed" in stdout) == (not blocked)
 
 
 @pytest.mark.parametrize(
