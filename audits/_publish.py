@@ -9,6 +9,7 @@ retracted (:class:`Recorded`), so that MLflow never says more than the exit code
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -105,13 +106,18 @@ def publish_evidence(
             staging, files = stage_files(doc, result, out, pdf=pdf, signer=signer)
         if before_publish is not None:  # MLflow and the registry hold the verdict now:
             before_publish()  # a signal may no longer end the audit otherwise
+        sealed = False
         try:
             if seal is not None:
                 seal(doc, files)
+                sealed = True
             publish(staging, out)
         except BaseException as err:  # the exit code is 2 now: MLflow must not say more
             if recorded.retract is not None:
                 recorded.retract(err)
+            if sealed:  # nor the ledger, whose record cannot be taken back: a later one
+                with contextlib.suppress(Exception):  # the error below is what ends it
+                    seal(doc, files, retract=True)
             raise
     except BaseException:
         discard(staging)
@@ -177,6 +183,10 @@ def signer_for(option: Path | None, spec: Any) -> Any:
         raise click.BadParameter(str(err), param_hint=hint) from err
 
 
+#: What a later ledger record says of an audit that ended with exit 2 after its record.
+_RETRACTED = {"verdict": "error", "exit_code": 2}
+
+
 def seal_in_ledger(
     doc: dict[str, Any],
     files: dict[str, Path],
@@ -185,10 +195,16 @@ def seal_in_ledger(
     tracking: str | None,
     quiet: bool,
     check_only: bool = False,
+    retract: bool = False,
 ) -> None:
     """Append the audit to the ledger; with MLflow logging (unless it already failed), tag
     the experiment with the ledger's new head hash (its shared copy). With ``check_only``,
     only raise what appending would raise for the ledger as it is, writing nothing.
+
+    A record cannot be taken back: when the audit ends with exit 2 after its record was
+    appended (the head hash could not be tagged, the evidence could not be published), a
+    later record of the same audit and digests says ``error`` / exit 2 (``retract``), so
+    that ``fairgate verify --ledger`` finds the first one superseded.
 
     Raises
     ------
@@ -204,6 +220,9 @@ def seal_in_ledger(
         return
     if check_only:
         return check_appendable(ledger)
+    if retract:
+        append_record(ledger, {**ledger_entry(doc, attestation_sha256=None), **_RETRACTED})
+        return
     attestation = files.get(ATTESTATION_FILE)
     entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
     head = append_record(ledger, entry)
@@ -233,6 +252,8 @@ def seal_in_ledger(
                     rng=rng,
                 )
         except Exception as err:
+            with contextlib.suppress(Exception):  # the error below is what ends the audit
+                append_record(ledger, {**entry, **_RETRACTED, "attestation_sha256": None})
             raise LedgerError(
                 f"The ledger's head hash could not be tagged on the MLflow experiment {name!r}: "
                 f"{err}."
