@@ -5,7 +5,9 @@ server, so it imports nothing from fairgate. The wrapped model is an artifact of
 The breaker's state is read from the state file written by ``fairgate monitor`` (a path, or
 an ``http(s)://`` URL serving it) or from the ``fairgate.breaker`` tag of a registered
 version (``models:/name/3``), at most every ``refresh_s`` seconds. A state that cannot be
-read, or is unknown, counts as open: the guard fails closed.
+read, or is unknown, counts as open: the guard fails closed. With ``max_age_s``, so does a
+state last written longer ago than that (the monitor that renews it may have stopped), or
+one that does not say when it was written.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import mlflow
@@ -30,12 +33,28 @@ class BreakerGuard(PythonModel):
         config = dict(context.model_config or {})
         self._source = str(config["state"])
         self._refresh = float(config.get("refresh_s", 5.0))
+        self._max_age = float(config.get("max_age_s") or 0.0)  # 0: no limit (older guards)
         self._model = mlflow.pyfunc.load_model(context.artifacts["model"])
         self._lock = threading.Lock()
         self._read_at = float("-inf")
         self._state: tuple[str, str] = ("open", "breaker state not read yet")
 
     def _read(self) -> tuple[str, str]:
+        state, reason, updated_at = self._read_source()
+        if self._max_age > 0 and state != "open":
+            try:
+                written = datetime.fromisoformat(str(updated_at))
+                age = (datetime.now(UTC) - written).total_seconds()
+            except (TypeError, ValueError):  # no time, or not one: as good as too old
+                return "open", "the breaker state does not say when it was written: people decide"
+            if not age <= self._max_age:
+                return "open", (
+                    f"the breaker state was last written at {updated_at}, more than "
+                    f"{self._max_age:g} s ago: the monitor may have stopped; people decide"
+                )
+        return state, reason
+
+    def _read_source(self) -> tuple[str, str, Any]:
         source = self._source
         if source.startswith("models:/"):
             from mlflow.tracking import MlflowClient
@@ -44,8 +63,9 @@ class BreakerGuard(PythonModel):
             found = MlflowClient().get_model_version(name, version)
             state = found.tags.get("fairgate.breaker")
             if state is None:  # never monitored, or its tag was never set: no permission
-                return "open", f"{source} has no fairgate.breaker tag: people decide"
-            return state, found.tags.get("fairgate.breaker.reason", f"fairgate.breaker={state}")
+                return "open", f"{source} has no fairgate.breaker tag: people decide", None
+            reason = found.tags.get("fairgate.breaker.reason", f"fairgate.breaker={state}")
+            return state, reason, found.tags.get("fairgate.breaker.updated_at")
         if source.startswith(("http://", "https://")):
             import urllib.request
 
@@ -54,7 +74,7 @@ class BreakerGuard(PythonModel):
         else:
             with open(source, encoding="utf-8") as handle:
                 doc = json.load(handle)
-        return str(doc["state"]), str(doc.get("reason", ""))
+        return str(doc["state"]), str(doc.get("reason", "")), doc.get("updated_at")
 
     def state(self) -> tuple[str, str]:
         """The breaker's state and reason, read again when older than ``refresh_s``."""

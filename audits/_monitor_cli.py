@@ -310,10 +310,23 @@ def breaker_status(system: str, state_dir: Path) -> ExitCode:
     show_default=True,
     help="Read the state at most this often (seconds).",
 )
+@click.option(
+    "--max-age-h",
+    type=click.FloatRange(min=0.0),
+    default=24.0,
+    show_default=True,
+    help="Hand decisions to people when the breaker state was last written longer ago than "
+    "this (the monitor may have stopped); 0: no limit.",
+)
 @click.option("--register", "register", metavar="NAME", help="Register the guard under NAME.")
 @_TRACKING
 def guard(
-    model_uri: str, state: str, refresh_s: float, register: str | None, tracking_uri: str | None
+    model_uri: str,
+    state: str,
+    refresh_s: float,
+    max_age_h: float,
+    register: str | None,
+    tracking_uri: str | None,
 ) -> ExitCode:
     """Log an MLflow pyfunc guarding MODEL_URI with the circuit breaker.
 
@@ -338,7 +351,12 @@ def guard(
     tracking = tracking_uri or default_tracking_uri()
     try:
         uri = log_guard(
-            model_uri, state=state, refresh_s=refresh_s, register=register, tracking_uri=tracking
+            model_uri,
+            state=state,
+            refresh_s=refresh_s,
+            max_age_s=max_age_h * 3600.0,
+            register=register,
+            tracking_uri=tracking,
         )
     except Exception as err:
         said = scrub(f"{type(err).__name__}: {err}", tracking)

@@ -140,6 +140,7 @@ def tag_breaker(
     """
     from mlflow.tracking import MlflowClient
 
+    from ._provenance import utc_now
     from ._registry_gate import resolve_version
 
     client = MlflowClient(tracking_uri=tracking_uri)
@@ -147,6 +148,8 @@ def tag_breaker(
     if ref is None:
         return None
     client.set_model_version_tag(ref.name, ref.version, "fairgate.breaker", state)
+    # when it was set: a guard with a maximum age does not trust a state no monitor renews
+    client.set_model_version_tag(ref.name, ref.version, "fairgate.breaker.updated_at", utc_now())
     for key, value in (extra or {}).items():
         client.set_model_version_tag(ref.name, ref.version, key, value)
     return f"{ref.name}/{ref.version}"
@@ -159,6 +162,7 @@ def log_guard(
     refresh_s: float,
     register: str | None,
     tracking_uri: str,
+    max_age_s: float = 0.0,
 ) -> str:
     """Log the breaker guard around ``model_uri`` (as MLflow model code); return its URI.
 
@@ -186,7 +190,7 @@ def log_guard(
             name="guard",
             python_model=_guard_model.__file__,
             artifacts={"model": model_uri},
-            model_config={"state": state, "refresh_s": refresh_s},
+            model_config={"state": state, "refresh_s": refresh_s, "max_age_s": max_age_s},
             registered_model_name=register,
             pip_requirements=[f"mlflow=={mlflow.__version__}", "pandas"],
         )

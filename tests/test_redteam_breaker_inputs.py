@@ -55,7 +55,7 @@ def test_decisions_mapped_to_the_labels_are_judged(fairgate, tmp_path):
     assert "breaker: open" in output
 
 
-def _guard_of(source: str):
+def _guard_of(source: str, max_age_s: float = 0.0):
     """The served guard's breaker reader, as ``load_context`` sets it up (no model needed to
     read the state)."""
     import threading
@@ -63,7 +63,7 @@ def _guard_of(source: str):
     from audits._guard_model import BreakerGuard
 
     guard = BreakerGuard()
-    guard._source, guard._refresh = source, 0.0
+    guard._source, guard._refresh, guard._max_age = source, 0.0, max_age_s
     guard._lock, guard._read_at = threading.Lock(), float("-inf")
     guard._state = ("open", "breaker state not read yet")
     return guard
