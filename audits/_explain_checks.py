@@ -16,6 +16,7 @@ import pandas as pd
 
 from metrics import Attributions, percentile_interval
 from reports import disclose
+from reports._text import spreadsheet_cell
 
 from ._checks import CheckResult, _bound_text, _num, _threshold, decide
 from ._evidence import Evidence, importance_boot
@@ -256,7 +257,8 @@ def reason_codes(
     if check.per_person:
         reasons = pd.DataFrame({"row": rows[adverse]})
         for j in range(check.k):
-            reasons[f"reason_{j + 1}"] = names[order[:, j]]
+            # a feature named "=..." is no formula in the spreadsheet that opens this file
+            reasons[f"reason_{j + 1}"] = [spreadsheet_cell(n) for n in names[order[:, j]]]
             reasons[f"effect_{j + 1}"] = top_values[:, j]
         ev.private_files["PERSONAL-DATA_reason_codes.csv"] = reasons.to_csv(index=False).encode()
     yield CheckResult(

@@ -257,3 +257,48 @@ def test_score_metric_disparity_with_interval(tmp_path, write_spec, fairgate, in
     low, high = check["ci"]
     assert low <= check["value"] <= high and high - low > 0.01
     assert check["status"] in ("pass", "inconclusive") and code in (0, 2)
+
+
+def test_per_person_reason_codes_are_no_spreadsheet_formulas(
+    planted, tmp_path, write_spec, fairgate
+):
+    """A feature named like a formula is written as text in the personal-data CSV that a
+    caseworker opens in a spreadsheet."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    formula = '=HYPERLINK("http://x","y")'
+    data = planted.rename(columns={"x1": formula})
+    model = Pipeline(
+        [
+            (
+                "prepare",
+                ColumnTransformer(
+                    [("num", "passthrough", ["proxy", formula, "x2"])],
+                    verbose_feature_names_out=False,
+                ),
+            ),
+            ("model", LogisticRegression()),
+        ]
+    ).fit(data, data.y)
+    sio.dump(model, tmp_path / "m.skops")
+    data.to_csv(tmp_path / "data.csv", index=False)
+    spec = {
+        "name": "formula-feature",
+        "model": {
+            "kind": "sklearn",
+            "uri": str(tmp_path / "m.skops"),
+            "trusted_types": sio.get_untrusted_types(file=tmp_path / "m.skops"),
+        },
+        "data": {"path": str(tmp_path / "data.csv"), "label": "y", "sensitive": ["s"]},
+        "checks": [{"type": "reason_codes", "min": 0.5, "per_person": True, "k": 2}],
+        "explain": {"rows": 120, "background": 30},
+    }
+    out = tmp_path / "out"
+    code, stdout, err = fairgate("run", write_spec(spec), "--out", out, "--no-mlflow", "-q")
+    assert code in (0, 1), stdout + err
+    text = (out / "PERSONAL-DATA_reason_codes.csv").read_text()
+    assert formula.replace('"', '""') in text  # the feature is named ...
+    assert '\n"=' not in text and ",=" not in text and ',"=' not in text  # ... never as a formula
+    assert "'=HYPERLINK" in text
