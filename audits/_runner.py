@@ -64,7 +64,8 @@ def _read(spec: AuditSpec, *, files: DataFiles | None = None) -> pd.DataFrame:
     """The data in memory (``files``: a folder's files as :func:`list_data` found them)."""
     path = Path(spec.data.path)
     refuse_missing_file_columns(spec, files=files)  # each file has the columns used
-    if path.suffix.lower() != ".parquet" or needed_columns(spec) is None:
+    # A folder (Spark names its output folder 'x.parquet') is read whole, as its files.
+    if path.suffix.lower() != ".parquet" or path.is_dir() or needed_columns(spec) is None:
         return _read_data(path, text=list(spec.data.sensitive))  # groups as written
     try:  # a decision log: only the columns the audit uses, groups as dictionaries
         frame = read_parquet_columns(path, spec)
