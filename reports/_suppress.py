@@ -9,7 +9,8 @@ Because group
 counts add up (every group of an attribute to the audit's row count, every intersection cell
 to the group of the other attributes it belongs to), a single hidden cell in such a line
 could be recovered by subtraction, so a second cell of that line is hidden too
-(complementary suppression), repeated until no line has exactly one hidden cell.
+(complementary suppression), repeated until no line has exactly one hidden cell, nor hidden
+cells whose sum (recovered by subtraction) is a count under :data:`MIN_CELL`.
 """
 
 from __future__ import annotations
@@ -213,9 +214,16 @@ def suppressed(counts: Mapping[str, int | None], *, min_cell: int = MIN_CELL) ->
         changed = False
         for line in lines:
             shown = [k for k in line if k not in hidden]
-            if len(line) - len(shown) == 1 and shown:
-                hidden.add(min(shown, key=lambda k: (counts[k], k)))
-                changed = True
+            held = sum(counts[k] or 0 for k in line if k in hidden)
+            if not shown or not (len(line) - len(shown) == 1 or 0 < held < min_cell):
+                continue
+            # The line's other cells give its hidden cells' sum: one more is hidden while one
+            # cell is hidden or their sum is a small count; not a zero (e.g. no unknowns),
+            # which other views show, and the smallest that makes the sum not small.
+            hidden.add(
+                min(shown, key=lambda k: (not counts[k], held + counts[k] < min_cell, counts[k], k))
+            )
+            changed = True
     return hidden
 
 
