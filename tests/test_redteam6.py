@@ -118,3 +118,44 @@ def test_the_ll144_table_of_an_audit_does_not_give_a_small_group_by_subtraction(
     total = sum(int(v) for v in sex)  # every row has a sex: the audit's row count
     shown = [int(v) for v in grp if v.isdigit()]
     assert not 0 < total - sum(shown) < 11, grp.to_dict()
+
+
+def _table_and_cells(bins: int = 16):
+    import pandas as pd
+
+    from metrics import count_table
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a0": rng.integers(0, 3, 200)})
+    y = rng.random(200) < 0.4
+    table = count_table(y.astype(int), (rng.random(200) > 0.5).astype(int), frame)
+    hist = rng.integers(0, 5, (3, 2, bins))
+    return table, hist, np.zeros((3, 2, 10, 4))
+
+
+@pytest.mark.parametrize("engine", ["numpy", "numba"])
+@pytest.mark.parametrize(
+    "broken",
+    ["negative", "floats", "no bins", "mixed of integers", "mixed too short", "too many rows"],
+)
+def test_histograms_that_are_not_counts_of_rows_are_refused(engine, broken):
+    """A negative count gave an AUC with an interval (both engines); a ``mixed`` of integers
+    weighted numpy's ties (the engines disagreed by 0.25); NaN counts ended in an IndexError
+    and 2**58 rows in an OverflowError. Each is now a ValueError naming the problem."""
+    from metrics import ScoreHistograms, histogram_score_metrics
+
+    table, hist, calib = _table_and_cells(0 if broken == "no bins" else 16)
+    mixed = None
+    if broken == "negative":
+        hist[1, 0, 3] = -100
+    elif broken == "floats":
+        hist = hist.astype(float)
+        hist[0, 0, 0] = np.nan
+    elif broken == "mixed of integers":
+        mixed = np.arange(16)
+    elif broken == "mixed too short":
+        mixed = np.ones(3, bool)
+    elif broken == "too many rows":
+        hist[:] = 1 << 58
+    with pytest.raises(ValueError, match="'histograms' parameter must"):
+        histogram_score_metrics(table, ScoreHistograms(hist, calib, None, mixed), engine=engine)
