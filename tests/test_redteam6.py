@@ -159,3 +159,41 @@ def test_histograms_that_are_not_counts_of_rows_are_refused(engine, broken):
         hist[:] = 1 << 58
     with pytest.raises(ValueError, match="'histograms' parameter must"):
         histogram_score_metrics(table, ScoreHistograms(hist, calib, None, mixed), engine=engine)
+
+
+def test_mlflow_down_during_a_retract_is_said_on_the_console(tmp_path, monkeypatch, capsys):
+    """A ledger failure after MLflow logged a pass retracts the run; with the tracking server
+    gone by then, the run kept saying pass (exit 0) and the console said nothing while the
+    process exited 2. Now the console says which run may still say pass."""
+    import mlflow
+
+    from audits._publish import record_in_mlflow
+
+    from .servers import start_tracking_server, stop
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    log = tmp_path / "log.parquet"
+    pq.write_table(_log(3_000), log)
+    doc = _audit(tmp_path, "retract", log)
+    assert doc["exit_code"] == 0
+    root = tmp_path / "server"
+    url, proc = start_tracking_server(root)
+    try:
+        recorded = record_in_mlflow(doc, {}, tracking=url, ref=None, promote_alias=None, quiet=True)
+        assert recorded.problem is None
+    finally:
+        stop(proc)
+    capsys.readouterr()
+    recorded.retract(OSError(28, "No space left on device"))
+    said = capsys.readouterr().err
+    url, proc = start_tracking_server(root)
+    try:
+        client = mlflow.MlflowClient(url)
+        ids = [e.experiment_id for e in client.search_experiments()]
+        (run,) = client.search_runs(ids, filter_string="tags.`fairgate.exit_code` = '0'")
+    finally:
+        stop(proc)
+    assert run.data.tags["fairgate.verdict"] == "pass"  # MLflow could not be told ...
+    assert f"MLflow run {run.info.run_id} could not be told" in said  # ... and it is said
+    assert "may still say 'pass' (exit 0)" in said
