@@ -29,6 +29,7 @@ __all__ = [
     "count_of",
     "count_text",
     "disclose",
+    "flagged_named",
     "group_value",
     "group_values",
     "highest_named",
@@ -380,3 +381,18 @@ def highest_named(check: Mapping, *, min_cell: int = MIN_CELL) -> str | None:
     top = (check.get("details") or {}).get("highest_group")
     shown = group_values(check, min_cell=min_cell)
     return top if top in shown and shown[top].rate is not None else None
+
+
+def flagged_named(
+    check: Mapping, flagged: list[str], *, min_cell: int = MIN_CELL
+) -> tuple[list[str], int]:
+    """The categories of an impact-ratio check flagged under its bound that a reader may
+    see named, and how many others are flagged. A flag says a category's rate is under a
+    share of the highest rate: it is named only where both rates are shown (with a
+    suppressed count of 4 and a highest rate of 0.3, a flag says that nobody was selected).
+    """
+    if highest_named(check, min_cell=min_cell) is None:
+        return [], len(flagged)
+    shown = group_values(check, min_cell=min_cell)
+    named = [g for g in flagged if g in shown and shown[g].rate is not None]
+    return named, len(flagged) - len(named)

@@ -197,3 +197,36 @@ def test_mlflow_down_during_a_retract_is_said_on_the_console(tmp_path, monkeypat
     assert run.data.tags["fairgate.verdict"] == "pass"  # MLflow could not be told ...
     assert f"MLflow run {run.info.run_id} could not be told" in said  # ... and it is said
     assert "may still say 'pass' (exit 0)" in said
+
+
+def test_an_impact_ratio_flag_never_names_a_category_whose_rate_is_hidden(tmp_path):
+    """'Flagged under 0.8: grp=c' named a category of 6 people whose count and rate are
+    suppressed: with the highest rate shown, the flag bounds their selections (none here).
+    With the highest category hidden, the flags of the others told it apart."""
+    import pandas as pd
+
+    from reports._policy_report import ll144_tables
+
+    rng = np.random.default_rng(2)
+    sizes = {"a": 3000, "b": 2000, "c": 6}
+    frame = pd.DataFrame(
+        {
+            "grp": np.repeat(list(sizes), list(sizes.values())),
+            "outcome": (rng.random(sum(sizes.values())) < 0.4).astype(int),
+        }
+    )
+    frame["decision"] = np.where(frame["grp"] == "c", 0, (rng.random(len(frame)) < 0.5))
+    frame["decision"] = frame["decision"].astype(int)
+    frame.to_csv(tmp_path / "log.csv", index=False)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        SPEC.format(name="flags", path=tmp_path / "log.csv", extra="")
+        + "  - {type: impact_ratio}\n"
+    )
+    doc = run_audit(spec).document
+    (check,) = [c for c in doc["checks"] if c["type"] == "impact_ratio"]
+    assert check["details"]["flagged_groups"] == ["grp=c"]  # the evidence keeps it
+    assert "grp=c" not in check["message"]
+    assert "Flagged under 0.8: 1 whose rates are not shown." in check["message"]
+    (table,) = ll144_tables(doc)
+    assert table["flagged"] == ["1 whose rates are not shown"]
