@@ -176,11 +176,29 @@ def changes(before: DataFiles) -> str | None:
             return f"files added {added[:3]} or removed {removed[:3]}"
     for file, key in zip(before.files, before.stats, strict=True):
         try:
-            if _key(file.stat()) != key:
-                return f"the file {str(file)!r} was modified or replaced"
+            now = _key(file.stat())
         except OSError:
             return f"the file {str(file)!r} was removed"
+        if now != key:
+            return f"the file {str(file)!r} {_how(key, now)}"
     return None
+
+
+def _how(before: tuple[int, ...], now: tuple[int, ...]) -> str:
+    """What a change of a file's (size, mtime, ctime, inode, device) says happened."""
+    if before[3:] != now[3:]:
+        return "was replaced (another file now has its name)"
+    if before[0] != now[0]:
+        return f"was modified (its size went from {before[0]:,} to {now[0]:,} bytes)"
+    if before[1] != now[1]:
+        return (
+            "was modified or touched (its modification time changed; a touch without a "
+            "change of content cannot be told apart from a rewrite)"
+        )
+    return (
+        "had its status changed (its permissions, owner or links: its ctime changed, as a "
+        "rewrite that keeps the modification time changes it)"
+    )
 
 
 def folder_dataset(folder: Path, files: tuple[Path, ...] | list[Path]) -> Any:

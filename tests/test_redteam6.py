@@ -230,3 +230,28 @@ def test_an_impact_ratio_flag_never_names_a_category_whose_rate_is_hidden(tmp_pa
     assert "Flagged under 0.8: 1 whose rates are not shown." in check["message"]
     (table,) = ll144_tables(doc)
     assert table["flagged"] == ["1 whose rates are not shown"]
+
+
+def test_a_file_changed_during_the_read_says_what_changed(tmp_path):
+    """A touch, a chmod and a rewrite were all 'modified or replaced': the refusal now says
+    what was seen, so that a touch or a permissions fix is recognised as such."""
+    import os
+
+    from audits._data_files import changes, snapshot
+
+    folder = tmp_path / "log"
+    folder.mkdir()
+    file = folder / "a.parquet"
+    pq.write_table(_log(100), file)
+    before = snapshot(folder)
+    os.utime(file, ns=(before.stats[0][1] + 10**9, before.stats[0][1] + 10**9))
+    assert "modification time changed" in changes(before)
+    before = snapshot(folder)
+    os.chmod(file, 0o600)
+    assert "status changed (its permissions" in changes(before)
+    before = snapshot(folder)
+    pq.write_table(_log(200), file)
+    assert "size went from" in changes(before) or "replaced" in changes(before)
+    before = snapshot(folder)
+    file.rename(folder / "b.parquet")
+    assert "removed ['" in changes(before)
