@@ -28,7 +28,15 @@ from typing import Any
 
 from ._data import DataError
 
-__all__ = ["DataFiles", "changes", "folder_dataset", "folder_files", "named_once", "snapshot"]
+__all__ = [
+    "DataFiles",
+    "changes",
+    "folder_dataset",
+    "folder_files",
+    "named_once",
+    "snapshot",
+    "snapshot_files",
+]
 
 _HIDDEN = (".", "_")
 
@@ -160,6 +168,19 @@ def snapshot(path: Path) -> DataFiles:
         except OSError as err:
             raise DataError(f"The data file {str(file)!r} cannot be read: {err}") from err
     return DataFiles(folder, tuple(files), tuple(stats), skipped)
+
+
+def snapshot_files(paths: Any) -> DataFiles:
+    """The stats of the files ``paths`` name (each once, e.g. the media files a manifest
+    names), as they are now: :func:`changes` then says whether any of them changed."""
+    files = sorted({Path(p) for p in paths})
+    stats = []
+    for file in files:
+        try:
+            stats.append(_key(file.stat()))
+        except OSError as err:
+            raise DataError(f"The data file {str(file)!r} cannot be read: {err}") from err
+    return DataFiles(None, tuple(files), tuple(stats))
 
 
 def changes(before: DataFiles) -> str | None:

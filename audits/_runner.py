@@ -34,7 +34,7 @@ from ._data import (
     _require_columns,
 )
 from ._data_checks import check_data
-from ._data_files import DataFiles
+from ._data_files import DataFiles, snapshot_files
 from ._decisions import Decided, _check_decisions, _decide
 from ._digest_stage import confirm_data, list_data, start_digest
 from ._document import SCHEMA_VERSION, AuditResult, new_audit_id
@@ -105,6 +105,8 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
     _require_columns(frame, roles)
     check_data(spec, frame)
     audit.features, batch_rows = _features(spec, frame, getattr(spec.model, "column", None))
+    if spec.data.media is not None:  # the files the model reads: confirmed at the digest
+        audit.media_files = snapshot_files(audit.features.paths)
     return batch_rows
 
 

@@ -255,3 +255,57 @@ def test_a_file_changed_during_the_read_says_what_changed(tmp_path):
     before = snapshot(folder)
     file.rename(folder / "b.parquet")
     assert "removed ['" in changes(before)
+
+
+MEDIA_REWRITER = """
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def predict(features):
+    here = Path(__file__).parent / "images" / "img_000.png"
+    Image.fromarray(np.full((8, 8), 7, dtype=np.uint8)).save(here)  # the model rewrites one
+    return np.array(["calm"] * len(features))
+"""
+
+
+def test_a_media_file_changed_while_the_model_read_it_is_refused(tmp_path):
+    """The digest stage confirmed the manifest only: a media file rewritten during the audit
+    was hashed with its new content, and the evidence (exit 0 or 1) named images that were not
+    the ones judged. Now the media files named are confirmed too, and no digest is claimed."""
+    from PIL import Image
+
+    rng = np.random.default_rng(5)
+    (tmp_path / "images").mkdir()
+    lines = ["path,grp,expression"]
+    for i in range(80):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(
+            tmp_path / "images" / f"img_{i:03d}.png"
+        )
+        lines.append(
+            f"images/img_{i:03d}.png,{'a' if i % 2 else 'b'},{rng.choice(['calm', 'distressed'])}"
+        )
+    (tmp_path / "manifest.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "rt6_media_rewriter.py").write_text(MEDIA_REWRITER)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"""spec_version: 1
+name: media-changed
+model: {{kind: python, uri: "rt6_media_rewriter:predict"}}
+data:
+  path: {tmp_path / "manifest.csv"}
+  media: {{column: path, kind: image, shape: [8, 8]}}
+  label: expression
+  positive_label: distressed
+  sensitive: [grp]
+checks:
+  - {{metric: selection_rate, disparity: difference, max: 0.9}}
+"""
+    )
+    doc = run_audit(spec).document
+    assert doc["exit_code"] == 2, (doc["verdict"], doc.get("errors"))
+    assert [e["stage"] for e in doc["errors"]] == ["digest"]
+    assert "img_000.png" in doc["errors"][0]["message"]
+    assert doc["provenance"]["data_sha256"] is None
