@@ -3,6 +3,8 @@ written for (each test failed before its fix)."""
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -309,3 +311,18 @@ checks:
     assert [e["stage"] for e in doc["errors"]] == ["digest"]
     assert "img_000.png" in doc["errors"][0]["message"]
     assert doc["provenance"]["data_sha256"] is None
+
+
+def test_the_monitoring_report_log_line_shows_no_count_under_11(fairgate, tmp_path):
+    """'Log: 241 decisions, 240 reviewed, 1 complete windows (1 decisions in the window still
+    open)': the open window's one decision, and the unreviewed one as 241 - 240."""
+    from .test_redteam_monitor import _monitored
+
+    out, _ = _monitored(fairgate, tmp_path, [{"a": (120, 1), "b": (120, 12)}], expected=0)
+    doc = json.loads((out / "monitoring.json").read_text(encoding="utf-8"))
+    assert (doc["log"]["rows"], doc["log"]["pending_rows"]) == (241, 1)  # the evidence
+    report = (out / "report.html").read_text(encoding="utf-8")
+    line = re.search(r"<p>Log: [^<]*</p>", report).group(0)
+    assert "241 decisions" in line
+    assert "240 reviewed" not in line and "(1 decisions" not in line, line
+    assert "all but fewer than 11 of 241 reviewed" in line
