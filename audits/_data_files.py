@@ -28,7 +28,15 @@ from typing import Any
 
 from ._data import DataError
 
-__all__ = ["DataFiles", "changes", "folder_dataset", "folder_files", "named_once", "snapshot"]
+__all__ = [
+    "DataFiles",
+    "changes",
+    "folder_dataset",
+    "folder_files",
+    "named_once",
+    "snapshot",
+    "snapshot_files",
+]
 
 _HIDDEN = (".", "_")
 
@@ -162,6 +170,19 @@ def snapshot(path: Path) -> DataFiles:
     return DataFiles(folder, tuple(files), tuple(stats), skipped)
 
 
+def snapshot_files(paths: Any) -> DataFiles:
+    """The stats of the files ``paths`` name (each once, e.g. the media files a manifest
+    names), as they are now: :func:`changes` then says whether any of them changed."""
+    files = sorted({Path(p) for p in paths})
+    stats = []
+    for file in files:
+        try:
+            stats.append(_key(file.stat()))
+        except OSError as err:
+            raise DataError(f"The data file {str(file)!r} cannot be read: {err}") from err
+    return DataFiles(None, tuple(files), tuple(stats))
+
+
 def changes(before: DataFiles) -> str | None:
     """How the data differ from ``before`` (files changed, added or removed since it was
     taken), or ``None``: the same files, of the same size, times and inode."""
@@ -176,11 +197,29 @@ def changes(before: DataFiles) -> str | None:
             return f"files added {added[:3]} or removed {removed[:3]}"
     for file, key in zip(before.files, before.stats, strict=True):
         try:
-            if _key(file.stat()) != key:
-                return f"the file {str(file)!r} was modified or replaced"
+            now = _key(file.stat())
         except OSError:
             return f"the file {str(file)!r} was removed"
+        if now != key:
+            return f"the file {str(file)!r} {_how(key, now)}"
     return None
+
+
+def _how(before: tuple[int, ...], now: tuple[int, ...]) -> str:
+    """What a change of a file's (size, mtime, ctime, inode, device) says happened."""
+    if before[3:] != now[3:]:
+        return "was replaced (another file now has its name)"
+    if before[0] != now[0]:
+        return f"was modified (its size went from {before[0]:,} to {now[0]:,} bytes)"
+    if before[1] != now[1]:
+        return (
+            "was modified or touched (its modification time changed; a touch without a "
+            "change of content cannot be told apart from a rewrite)"
+        )
+    return (
+        "had its status changed (its permissions, owner or links: its ctime changed, as a "
+        "rewrite that keeps the modification time changes it)"
+    )
 
 
 def folder_dataset(folder: Path, files: tuple[Path, ...] | list[Path]) -> Any:

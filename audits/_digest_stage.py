@@ -44,7 +44,10 @@ def confirm_data(audit: _Audit) -> None:
     try:
         if audit.data_digest is not None:
             audit.data_digest.result()
-        changed = changes(audit.data_files) if audit.data_files is not None else None
+        changed = None
+        for files in (audit.data_files, audit.media_files):  # the media: the files named
+            if files is not None and changed is None:
+                changed = changes(files)
         if changed:
             raise DataError(
                 f"The data changed while it was audited ({changed}): the results and the "

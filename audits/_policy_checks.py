@@ -143,7 +143,7 @@ def impact_ratio(
         lowest = min(judged, key=judged.get) if len(judged) >= 2 and best not in small else None
         value = judged[lowest] if lowest else None
         flagged = sorted(g for g, r in ratios.items() if r < check.flag_below)
-        named, hidden = _disclosed(view, by_group, best, lowest, int(unknown.sum()))
+        named, hidden, flags = _disclosed(view, by_group, best, lowest, int(unknown.sum()), flagged)
         against = named or "the highest category, not named under the disclosure rule"
         message = (
             f"impact ratios of the {check.rate} rate over {view}"
@@ -151,8 +151,9 @@ def impact_ratio(
             + "; individuals of unknown category are counted in the disclosure table, not in "
             "the ratios."
         )
-        if flagged:
-            message += f" Flagged under {check.flag_below:g}: {', '.join(flagged)}."
+        if flagged:  # named where the rates are shown (reports.flagged_named)
+            unnamed = [f"{flags[1]} whose rates are not shown"] if flags[1] else []
+            message += f" Flagged under {check.flag_below:g}: {', '.join(flags[0] + unnamed)}."
         if small:
             # With the highest category unnamed, no category whose count is suppressed is
             # named either: among the hidden ones, the highest is not told apart.
@@ -230,12 +231,19 @@ def impact_ratio(
 
 
 def _disclosed(
-    view: str, by_group: dict[str, Any], best: str | None, lowest: str | None, unknown: int
-) -> tuple[str | None, set[str]]:
+    view: str,
+    by_group: dict[str, Any],
+    best: str | None,
+    lowest: str | None,
+    unknown: int,
+    flagged: list[str],
+) -> tuple[str | None, set[str], tuple[list[str], int]]:
     """The highest category as the reports may name it (``None``: its rate is suppressed,
-    so it is not named) and the categories whose counts they suppress: the one disclosure
-    rule (``reports.highest_named``), applied to the message every report shows."""
-    from reports import check_counts, highest_named, suppressed
+    so it is not named), the categories whose counts they suppress, and the flagged
+    categories they may name (and how many others): the one disclosure rule
+    (``reports.highest_named``, ``reports.flagged_named``), applied to the message every
+    report shows."""
+    from reports import check_counts, flagged_named, highest_named, suppressed
 
     check = {
         "type": "impact_ratio",
@@ -243,7 +251,11 @@ def _disclosed(
         "by_group": by_group,
         "details": {"highest_group": best, "lowest_group": lowest, "unknown_count": unknown},
     }
-    return highest_named(check), suppressed(check_counts(check))
+    return (
+        highest_named(check),
+        suppressed(check_counts(check)),
+        flagged_named(check, flagged),
+    )
 
 
 def _deployment_name(check: Any) -> str:

@@ -157,7 +157,8 @@ def provenance(
     digest, and ``data_sha256_covers`` says why; any other error is raised here.
     """
     try:
-        if digest is not None and not media_files:
+        # the digest stage's refusal (media too: the files changed while they were read)
+        if digest is not None and (not media_files or digest.exception() is not None):
             data_sha, covers = digest.result()
         else:
             data_sha, covers = data_digest(data_path, media_files)

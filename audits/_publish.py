@@ -355,29 +355,49 @@ class _Told:
 
         from ._registry_gate import tag_version
 
-        self.run.abort(err, exit_code=ExitCode.UNDECIDED)
-        if self.ref is None or not self.tagged:
-            return
-        try:
-            client = tracking_client(self.tracking)
-            tag_version(client, self.ref, self.doc, self.run.logged, exit_code=ExitCode.UNDECIDED)
-            if self.alias is not None:
-                name = self.ref.name
-                if self.previous is not None:
-                    client.set_registered_model_alias(name, self.alias, self.previous)
-                else:
-                    client.delete_registered_model_alias(name, self.alias)
-                if self.previous != str(self.ref.version):  # this audit's promotion: undone
-                    for key in ("to", "by", "at", "by_audit"):
-                        client.delete_model_version_tag(
-                            name, self.ref.version, f"fairgate.promoted_{key}"
-                        )
-        except Exception as failure:
+        if not self.run.abort(err, exit_code=ExitCode.UNDECIDED):
             click.echo(
-                "error: the registry could not be told that the audit ended undecided: "
-                f"{scrub(str(failure), self.tracking)}",
+                f"error: the MLflow run {self.run.run_id} could not be told that the audit "
+                f"ended undecided (exit 2): it may still say {self.doc.get('verdict')!r} (exit "
+                f"{self.doc.get('exit_code')}) until it is tagged fairgate.verdict=error.",
                 err=True,
             )
+        if self.ref is None or not self.tagged:
+            return
+        name = self.ref.name
+        # Each step on its own: the alias is moved back even when the tags cannot be set.
+        steps: list[tuple[str, Callable[[Any], Any]]] = [
+            (
+                "tags",
+                lambda c: tag_version(
+                    c, self.ref, self.doc, self.run.logged, exit_code=ExitCode.UNDECIDED
+                ),
+            )
+        ]
+        if self.alias is not None:
+            steps.insert(0, ("alias", self._move_alias_back))
+        for what, step in steps:
+            try:
+                step(tracking_client(self.tracking))
+            except Exception as failure:
+                click.echo(
+                    f"error: the registry could not be told that the audit ended undecided "
+                    f"({what} of {name} version {self.ref.version}): "
+                    f"{scrub(str(failure), self.tracking)}",
+                    err=True,
+                )
+
+    def _move_alias_back(self, client: Any) -> None:
+        """The alias where it was before the audit moved it (or removed), and this audit's
+        promotion tags removed."""
+        name = self.ref.name
+        if self.previous is not None:
+            client.set_registered_model_alias(name, self.alias, self.previous)
+        else:
+            client.delete_registered_model_alias(name, self.alias)
+        if self.previous != str(self.ref.version):  # this audit's promotion: undone
+            for key in ("to", "by", "at", "by_audit"):
+                client.delete_model_version_tag(name, self.ref.version, f"fairgate.promoted_{key}")
 
 
 def _problem(stage: str, err: BaseException, message: str) -> dict[str, str]:

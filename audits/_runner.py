@@ -34,7 +34,7 @@ from ._data import (
     _require_columns,
 )
 from ._data_checks import check_data
-from ._data_files import DataFiles
+from ._data_files import DataFiles, snapshot_files
 from ._decisions import Decided, _check_decisions, _decide
 from ._digest_stage import confirm_data, list_data, start_digest
 from ._document import SCHEMA_VERSION, AuditResult, new_audit_id
@@ -64,7 +64,8 @@ def _read(spec: AuditSpec, *, files: DataFiles | None = None) -> pd.DataFrame:
     """The data in memory (``files``: a folder's files as :func:`list_data` found them)."""
     path = Path(spec.data.path)
     refuse_missing_file_columns(spec, files=files)  # each file has the columns used
-    if path.suffix.lower() != ".parquet" or needed_columns(spec) is None:
+    # A folder (Spark names its output folder 'x.parquet') is read whole, as its files.
+    if path.suffix.lower() != ".parquet" or path.is_dir() or needed_columns(spec) is None:
         return _read_data(path, text=list(spec.data.sensitive))  # groups as written
     try:  # a decision log: only the columns the audit uses, groups as dictionaries
         frame = read_parquet_columns(path, spec)
@@ -104,6 +105,8 @@ def _validate(audit: _Audit, frame: pd.DataFrame) -> int:
     _require_columns(frame, roles)
     check_data(spec, frame)
     audit.features, batch_rows = _features(spec, frame, getattr(spec.model, "column", None))
+    if spec.data.media is not None:  # the files the model reads: confirmed at the digest
+        audit.media_files = snapshot_files(audit.features.paths)
     return batch_rows
 
 

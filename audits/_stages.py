@@ -109,6 +109,8 @@ class _Audit:
     data_digest: Future[tuple[str | None, str]] | None = None
     #: The files read, with their stats when the read began (:mod:`audits._data_files`).
     data_files: DataFiles | None = None
+    #: The media files a manifest names, with their stats before the model read them.
+    media_files: DataFiles | None = None
     #: The validation worker (:mod:`audits._gx_worker`); ``None``: GE runs in this process.
     gx_worker: Any = None
     #: A private folder for what the audit downloads (an MLflow model's files), removed with

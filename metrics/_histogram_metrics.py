@@ -205,6 +205,7 @@ def histogram_score_metrics(
             "The 'engine' parameter of histogram_score_metrics must be 'numba' or 'numpy'. "
             f"Got {engine!r} instead."
         )
+    _refuse_unlike_counts(histograms)
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     rng = np.random.default_rng(seed)
     mixed = histograms.mixing()
@@ -271,6 +272,34 @@ def histogram_score_metrics(
                     }
                 )
     return pd.DataFrame(rows)
+
+
+#: Rows a histogram may hold: its sums of products stay exact integers in int64 and float64.
+_MAX_ROWS = 1 << 40
+
+
+def _refuse_unlike_counts(histograms: ScoreHistograms) -> None:
+    """Raise ``ValueError`` unless the histograms are counts of rows (integers, none
+    negative, at most ``_MAX_ROWS`` in all, at least one bin) and ``mixed`` says of each bin
+    whether it mixes scores: a negative count gave an AUC and its interval, and either engine
+    read them differently (``mixed`` of integers weighted the numpy path's ties)."""
+    hist, mixed = histograms.hist, histograms.mixing()
+    if not (np.issubdtype(hist.dtype, np.integer) or hist.dtype == np.bool_) or not hist.shape[-1]:
+        raise ValueError(
+            "The 'histograms' parameter must hold integer counts in at least one bin. Got "
+            f"{hist.dtype} with the shape {hist.shape} instead."
+        )
+    if hist.size and (hist.min() < 0 or hist.sum(dtype=float) > _MAX_ROWS):
+        raise ValueError(
+            "The 'histograms' parameter must hold counts of rows: none negative, at most "
+            f"{_MAX_ROWS:,} in all. Got {int(hist.min())} to {int(hist.max())} instead."
+        )
+    if mixed.dtype != np.bool_ or mixed.shape != (hist.shape[-1],):
+        raise ValueError(
+            "The 'mixed' attribute of the 'histograms' parameter must say of each of its "
+            f"{hist.shape[-1]} bins whether it mixes scores (booleans). Got {mixed.dtype} with "
+            f"the shape {mixed.shape} instead."
+        )
 
 
 def _numpy_summaries(table: CountTable, histograms: ScoreHistograms, mixed: np.ndarray):

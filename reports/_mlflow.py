@@ -150,12 +150,14 @@ class AuditRun(_Calls):
         self.call("log_batch", self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
         self._tagged_exit = True
 
-    def abort(self, err: BaseException, *, exit_code: int | None = None) -> None:
+    def abort(self, err: BaseException, *, exit_code: int | None = None) -> bool:
         """End the run (and any unfinished child run) ``FAILED``, or ``KILLED`` for an
         interrupt, tagged ``fairgate.verdict=error``; raises no :class:`Exception`.
 
         ``exit_code`` is tagged when known; otherwise an exit code tagged earlier is removed.
         The error is tagged as ``fairgate.note``, without the tracking URI's credentials.
+        Returns whether the ``error`` verdict was recorded (``False``: MLflow could not be
+        reached, and the run still says what it said).
         """
         status = "FAILED" if isinstance(err, Exception) else "KILLED"
         note = scrub(f"{type(err).__name__}: {err}", str(self.client.tracking_uri))[:5000]
@@ -163,6 +165,7 @@ class AuditRun(_Calls):
             for child in self.children:
                 if self.client.get_run(child).info.status == "RUNNING":
                     self.call("set_terminated", child, status=status)
+        told = False
         with contextlib.suppress(Exception):
             from mlflow.entities import RunTag
 
@@ -172,9 +175,11 @@ class AuditRun(_Calls):
             self.call("log_batch", self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
             if exit_code is None and self._tagged_exit:
                 self.call("delete_tag", self.run_id, _EXIT)
+            told = True
         with contextlib.suppress(Exception):
             self.call("set_terminated", self.run_id, status=status)
             self.status = status
+        return told
 
 
 def _experiment_id(calls: _Calls, name: str, tracking_uri: str) -> str:

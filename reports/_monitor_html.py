@@ -14,7 +14,7 @@ from typing import Any
 
 from ._monitor_disclose import event_disclosed, window_disclosure
 from ._monitor_fairness import fairness_section
-from ._suppress import size_text
+from ._suppress import count_of, count_text, size_text
 
 __all__ = ["monitor_chart", "render_monitor_html"]
 
@@ -116,6 +116,7 @@ def render_monitor_html(document: dict[str, Any]) -> str:
             if c["group"] not in groups:
                 groups.append(c["group"])
     state = document["state"]
+    log, rows = document["log"], document["log"]["rows"]
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>Monitoring: {e(document['title'])}</title>",
@@ -135,8 +136,9 @@ def render_monitor_html(document: dict[str, Any]) -> str:
         f"{document['policy']['cool_down_windows']} window(s) and closes after "
         f"{document['policy']['recovery_windows']} consecutive healthy window(s). Windows "
         "with too few reviewed decisions are <em>insufficient</em>, never healthy.</p>",
-        f"<p>Log: {document['log']['rows']} decisions, {document['log']['reviewed']} reviewed, "
-        f"{len(document['windows'])} complete windows ({document['log']['pending_rows']} "
+        # the log's counts under the one rule: no count under 11, nor its complement
+        f"<p>Log: {count_text(rows)} decisions, {e(count_of(log['reviewed'], rows))} reviewed, "
+        f"{len(document['windows'])} complete windows ({e(count_of(log['pending_rows'], rows))} "
         "decisions in the window still open).</p>",
         "<h2>Events</h2>",
     ]

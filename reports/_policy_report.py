@@ -16,6 +16,7 @@ from ._suppress import (
     WITHHELD,
     check_counts,
     count_text,
+    flagged_named,
     group_values,
     highest_named,
     suppressed,
@@ -114,12 +115,19 @@ def ll144_tables(document: dict[str, Any]) -> list[dict[str, Any]]:
                 "rows": rows,
                 "unknown": SUPPRESSED if unknown_hidden else count_text(unknown),
                 "excluded": details.get("excluded_groups") or [],
-                "flagged": details.get("flagged_groups") or [],
+                # named where both rates are shown (the disclosure rule), then how many more
+                "flagged": _flagged(check),
                 "audit_date": date,
                 "data_source": source,
             }
         )
     return tables
+
+
+def _flagged(check: dict[str, Any]) -> list[str]:
+    """The flagged categories a reader may see named, and how many others are flagged."""
+    named, more = flagged_named(check, (check.get("details") or {}).get("flagged_groups") or [])
+    return named + ([f"{more} whose rates are not shown"] if more else [])
 
 
 def render_ll144_csv(document: dict[str, Any]) -> str | None:

@@ -9,7 +9,8 @@ Because group
 counts add up (every group of an attribute to the audit's row count, every intersection cell
 to the group of the other attributes it belongs to), a single hidden cell in such a line
 could be recovered by subtraction, so a second cell of that line is hidden too
-(complementary suppression), repeated until no line has exactly one hidden cell.
+(complementary suppression), repeated until no line has exactly one hidden cell, nor hidden
+cells whose sum (recovered by subtraction) is a count under :data:`MIN_CELL`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ __all__ = [
     "count_of",
     "count_text",
     "disclose",
+    "flagged_named",
     "group_value",
     "group_values",
     "highest_named",
@@ -213,9 +215,16 @@ def suppressed(counts: Mapping[str, int | None], *, min_cell: int = MIN_CELL) ->
         changed = False
         for line in lines:
             shown = [k for k in line if k not in hidden]
-            if len(line) - len(shown) == 1 and shown:
-                hidden.add(min(shown, key=lambda k: (counts[k], k)))
-                changed = True
+            held = sum(counts[k] or 0 for k in line if k in hidden)
+            if not shown or not (len(line) - len(shown) == 1 or 0 < held < min_cell):
+                continue
+            # The line's other cells give its hidden cells' sum: one more is hidden while one
+            # cell is hidden or their sum is a small count; not a zero (e.g. no unknowns),
+            # which other views show, and the smallest that makes the sum not small.
+            hidden.add(
+                min(shown, key=lambda k: (not counts[k], held + counts[k] < min_cell, counts[k], k))
+            )
+            changed = True
     return hidden
 
 
@@ -372,3 +381,18 @@ def highest_named(check: Mapping, *, min_cell: int = MIN_CELL) -> str | None:
     top = (check.get("details") or {}).get("highest_group")
     shown = group_values(check, min_cell=min_cell)
     return top if top in shown and shown[top].rate is not None else None
+
+
+def flagged_named(
+    check: Mapping, flagged: list[str], *, min_cell: int = MIN_CELL
+) -> tuple[list[str], int]:
+    """The categories of an impact-ratio check flagged under its bound that a reader may
+    see named, and how many others are flagged. A flag says a category's rate is under a
+    share of the highest rate: it is named only where both rates are shown (with a
+    suppressed count of 4 and a highest rate of 0.3, a flag says that nobody was selected).
+    """
+    if highest_named(check, min_cell=min_cell) is None:
+        return [], len(flagged)
+    shown = group_values(check, min_cell=min_cell)
+    named = [g for g in flagged if g in shown and shown[g].rate is not None]
+    return named, len(flagged) - len(named)
