@@ -131,7 +131,12 @@ def group_metric(
             f"{d.metric} {d.kind} over {over}: {value_text}; the policy requires "
             f"{_bound_text(check)}."
         )
-        if _finite(d.value):
+        if _finite(d.value) and d.reference is not None:  # the value compares with it
+            message += (
+                f" Least favoured group: {d.worst_group}, compared with the reference group "
+                f"{d.reference}."
+            )
+        elif _finite(d.value):
             message += f" Least favoured group: {d.worst_group}; most favoured: {d.best_group}."
         if d.insufficient and status is not Status.FAIL:
             status = Status.INSUFFICIENT

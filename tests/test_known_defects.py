@@ -336,3 +336,28 @@ def test_min_group_size_11_is_accepted_and_the_rule_is_the_reports_rule(
     spec = log_spec(decision_log(tmp_path), data={"min_group_size": 11})
     code, _, err = fairgate("validate", write_yaml(tmp_path / "s.yaml", spec))
     assert code == 0, err
+
+
+def test_a_reference_check_names_the_group_it_compares_with(tmp_path: Path) -> None:
+    """The message of a check against a reference group named 'most favoured: d' while its
+    ratio was taken against the reference a: a committee read the wrong comparison."""
+    from audits import run_audit
+
+    from .bad_inputs_support import decision_log
+
+    log = decision_log(
+        tmp_path,
+        groups={
+            "a": (300, 0.5, 0.5),
+            "b": (200, 0.5, 0.3),
+            "c": (200, 0.5, 0.5),
+            "d": (200, 0.5, 0.8),
+        },
+    )
+    checks = [
+        {"metric": "selection_rate", "disparity": "ratio", "min": 0.5, "reference": "group=a"}
+    ]
+    document = run_audit(write_yaml(tmp_path / "s.yaml", log_spec(log, checks=checks))).document
+    (check,) = document["checks"]
+    assert "compared with the reference group group=a" in check["message"], check["message"]
+    assert "most favoured" not in check["message"]
