@@ -1,8 +1,9 @@
-"""Signals end an audit through its verdict: SIGTERM and SIGHUP become an exception.
+"""Signals end an audit through its verdict: SIGTERM, SIGHUP and SIGINT become an exception.
 
 By default SIGTERM ends a Python process at once, with no verdict, no evidence and an MLflow
-run left ``RUNNING``. While :func:`signals_as_interrupts` is active, the first SIGTERM or
-SIGHUP raises :class:`Interrupted` in the main thread instead: the runner records it as the
+run left ``RUNNING``. While :func:`signals_as_interrupts` is active, the first SIGTERM,
+SIGHUP or SIGINT (Ctrl-C, otherwise a ``KeyboardInterrupt`` anywhere, a retraction included)
+raises :class:`Interrupted` in the main thread instead: the runner records it as the
 audit's error (verdict ``error``, exit code 2), an MLflow run being logged ends ``KILLED``, and
 a staged evidence folder that was not yet published is discarded. A second signal is ignored
 while the first is being handled, and so is any signal once the evidence is about to be
@@ -19,7 +20,9 @@ from types import FrameType
 
 __all__ = ["Guard", "Interrupted", "signals_as_interrupts"]
 
-_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -50,7 +53,8 @@ class Guard:
 
 @contextmanager
 def signals_as_interrupts() -> Iterator[Guard]:
-    """Within the block, SIGTERM and SIGHUP raise :class:`Interrupted` (once, until settled)."""
+    """Within the block, SIGTERM, SIGHUP and SIGINT raise :class:`Interrupted` (once, until
+    settled)."""
     guard = Guard()
     previous = {s: signal.signal(s, guard) for s in _SIGNALS}
     try:

@@ -191,3 +191,21 @@ def test_an_interruption_without_a_message_names_itself():
     assert record["message"] == "the audit was interrupted (KeyboardInterrupt)"
     record = _StageError("read", Interrupted(15)).record
     assert record["message"] == "the audit was interrupted (received SIGTERM)"
+
+
+def test_ctrl_c_once_the_outcome_is_settled_does_not_cut_its_publishing():
+    """Ctrl-C raised a KeyboardInterrupt anywhere, even while the decided outcome was being
+    published or what MLflow was told retracted; it now ends the audit as SIGTERM does, and
+    is ignored once the outcome is settled."""
+    import os
+    import signal
+
+    from audits._interrupt import Interrupted, signals_as_interrupts
+
+    with pytest.raises(Interrupted, match="SIGINT"), signals_as_interrupts():
+        os.kill(os.getpid(), signal.SIGINT)  # its handler runs before the next line
+    with signals_as_interrupts() as guard:
+        guard.settle()
+        os.kill(os.getpid(), signal.SIGINT)  # delivered here, and ignored
+        sum(range(1000))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
