@@ -161,26 +161,25 @@ def snapshot(path: Path) -> DataFiles:
         folder: Path | None = path
     else:
         files, skipped, folder = ([path] if path.is_file() else []), 0, None
-    stats = []
-    for file in files:
-        try:
-            stats.append(_key(file.stat()))
-        except OSError as err:
-            raise DataError(f"The data file {str(file)!r} cannot be read: {err}") from err
-    return DataFiles(folder, tuple(files), tuple(stats), skipped)
+    return DataFiles(folder, tuple(files), _stats(files), skipped)
 
 
 def snapshot_files(paths: Any) -> DataFiles:
     """The stats of the files ``paths`` name (each once, e.g. the media files a manifest
     names), as they are now: :func:`changes` then says whether any of them changed."""
     files = sorted({Path(p) for p in paths})
+    return DataFiles(None, tuple(files), _stats(files))
+
+
+def _stats(files: list[Path]) -> tuple:
+    """Each file's stats as :func:`changes` compares them."""
     stats = []
     for file in files:
         try:
             stats.append(_key(file.stat()))
         except OSError as err:
             raise DataError(f"The data file {str(file)!r} cannot be read: {err}") from err
-    return DataFiles(None, tuple(files), tuple(stats))
+    return tuple(stats)
 
 
 def changes(before: DataFiles) -> str | None:

@@ -5,46 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from audits import run_audit
 
-SPEC = """spec_version: 1
-name: rt6-{name}
-model: {{kind: predictions, column: decision}}
-data:
-  path: {path}
-  label: outcome
-  positive_label: 1
-  sensitive: [grp]
-{extra}checks:
-  - {{metric: selection_rate, disparity: ratio, min: 0.5}}
-"""
-#: A cluster column makes the audit read the folder in memory (it is not streamed).
-IN_MEMORY = "  cluster_column: id\n"
-
-
-def _log(rows: int, seed: int = 4) -> pa.Table:
-    rng = np.random.default_rng(seed)
-    return pa.table(
-        {
-            "id": np.arange(rows),
-            "grp": rng.choice(["a", "b"], rows),
-            "outcome": (rng.random(rows) < 0.4).astype(int),
-            "decision": (rng.random(rows) < 0.5).astype(int),
-        }
-    )
-
-
-def _audit(tmp_path: Path, name: str, path: Path, extra: str = "") -> dict:
-    spec = tmp_path / f"{name}.yaml"
-    spec.write_text(SPEC.format(name=name, path=path, extra=extra))
-    return run_audit(spec).document
+from .test_data_files import IN_MEMORY, SPEC, _audit, _log  # the same small logs
 
 
 @pytest.mark.parametrize("extra", ["", IN_MEMORY], ids=["streamed", "in memory"])
