@@ -6,10 +6,10 @@ converts them to floats, takes cumulative sums and five ``einsum`` products per 
 the labels and the bins above the median in passes of their own: about 0.08 s for 40 cells of
 2^16 bins. This kernel reads the histograms twice (the totals, then everything else) and works
 through the bins a block at a time: it adds each cell's block to its group in every view (the
-block stays in the first-level cache), then walks each group's block once, keeping the running
-counts below it. The placements are exact integers, as in the numpy path; the sums are added in
-bin order, so they differ from ``einsum``'s in the last bits only
-(``tests/test_histogram_views_kernel.py`` checks both paths agree to 1e-12).
+groups' blocks, 4 KiB each, stay in a core's own caches), then walks each group's block once,
+keeping the running counts below it. The placements are exact integers, as in the numpy path;
+each block's sums are added to the totals, so they differ from ``einsum``'s in the last bits
+only (``tests/test_histogram_views_kernel.py`` checks both paths agree to 1e-12).
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["view_sums"]
+__all__ = ["view_sums", "view_totals"]
 
-#: Bins per block: a block of every group's counts stays in the first-level cache.
+#: Bins per block: every group's block of counts stays in a core's own caches.
 _BLOCK = 256
 
 
