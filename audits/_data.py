@@ -18,7 +18,7 @@ from reports import count_text
 
 from ._spec import AuditSpec
 
-__all__ = ["DataError", "refuse_lookalikes"]
+__all__ = ["DataError", "refuse_group_values", "refuse_lookalikes"]
 
 BATCH_ROWS = 50_000
 
@@ -125,6 +125,25 @@ def refuse_lookalikes(column: str, levels: Any) -> None:
         seen[key] = value
 
 
+def refuse_group_values(column: str, levels: Any) -> None:
+    """Refuse a sensitive column's values (``levels``, each once) that hold ``|``, which
+    joins group keys (the disclosure rule could not split them), or that print alike
+    (:func:`refuse_lookalikes`): the one rule of the in-memory, streamed and monitored reads.
+
+    Raises
+    ------
+    DataError
+        Naming the column and up to three of the values.
+    """
+    joined = sorted({str(v) for v in levels if "|" in str(v)})
+    if joined:
+        raise DataError(
+            f"The sensitive column {column!r} has values containing '|', which joins "
+            f"group keys: {joined[:3]!r}. Recode them."
+        )
+    refuse_lookalikes(column, levels)
+
+
 def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
     for role, column in roles.items():
         if column not in frame.columns:
@@ -138,13 +157,7 @@ def _require_columns(frame: pd.DataFrame, roles: dict[str, str]) -> None:
                 f"The data column {column!r} ({role}) has {count_text(missing)} missing values."
             )
         if role.startswith("data.sensitive"):
-            joined = [v for v in pd.unique(frame[column].astype(str)) if "|" in v]
-            if joined:
-                raise DataError(
-                    f"The sensitive column {column!r} has values containing '|', which joins "
-                    f"group keys: {sorted(joined)[:3]!r}. Recode them."
-                )
-            refuse_lookalikes(column, pd.unique(frame[column]))
+            refuse_group_values(column, pd.unique(frame[column]))
 
 
 def _features(spec: AuditSpec, frame: pd.DataFrame, decision_col: str | None) -> tuple[Any, int]:

@@ -186,18 +186,11 @@ def _check_groups(frame: pd.DataFrame, sensitive: list[str]) -> None:
     apart)."""
     import pandas as pd
 
-    from ._data import DataError, refuse_lookalikes
+    from ._data import DataError, refuse_group_values
 
     for column in sensitive:
-        levels = pd.unique(frame[column].dropna())
-        joined = sorted({str(v) for v in levels if "|" in str(v)})
-        if joined:
-            raise MonitorDataError(
-                f"The sensitive column {column!r} has values containing '|', which joins "
-                f"group keys: {joined[:3]!r}. Recode them."
-            )
         try:
-            refuse_lookalikes(column, levels)
+            refuse_group_values(column, pd.unique(frame[column].dropna()))
         except DataError as err:
             raise MonitorDataError(str(err)) from err
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from reports import count_text
 
-from ._data import DataError, refuse_lookalikes
+from ._data import DataError, refuse_group_values
 from ._data_checks import (
     BOOTSTRAP_MEMORY_LIMIT,
     UnusableDataError,
@@ -116,13 +116,7 @@ def _require_columns(frame: Any, spec: AuditSpec, levels: dict[str, pd.DataFrame
                 "values."
             )
         if role.startswith("data.sensitive"):
-            joined = [str(v) for v in levels[column].index if v is not None and "|" in str(v)]
-            if joined:
-                raise DataError(
-                    f"The sensitive column {column!r} has values containing '|', which joins "
-                    f"group keys: {sorted(joined)[:3]!r}. Recode them."
-                )
-            refuse_lookalikes(column, list(levels[column].index))
+            refuse_group_values(column, list(levels[column].index))
 
 
 def _check_data(spec: AuditSpec, frame: Any, levels: dict[str, pd.DataFrame], rows: int) -> None:

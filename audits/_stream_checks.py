@@ -19,7 +19,7 @@ import pandas as pd
 from models_under_test import PredictionError
 from reports import count_of, count_text
 
-from ._data import DataError, _require_columns, refuse_lookalikes
+from ._data import DataError, _require_columns, refuse_group_values
 from ._data_checks import (
     check_positive_label,
     refuse_bootstrap_memory,
@@ -140,13 +140,7 @@ def refuse_stream(spec: AuditSpec, streamed: Streamed, validation: dict[str, Any
                 f"The data column {column!r} ({role}) has {count_text(missing)} missing values."
             )
     for column, levels in zip(streamed.table.attributes, streamed.table.levels, strict=True):
-        joined = sorted(str(v) for v in levels if "|" in str(v))
-        if joined:
-            raise DataError(
-                f"The sensitive column {column!r} has values containing '|', which joins "
-                f"group keys: {joined[:3]!r}. Recode them."
-            )
-        refuse_lookalikes(column, levels)
+        refuse_group_values(column, levels)
     labels = pd.Series(list(streamed.values[data.label].counts), dtype=object)
     check_positive_label(spec, labels)
     table = streamed.table
