@@ -183,8 +183,12 @@ def signer_for(option: Path | None, spec: Any) -> Any:
         raise click.BadParameter(str(err), param_hint=hint) from err
 
 
-#: What a later ledger record says of an audit that ended with exit 2 after its record.
-_RETRACTED = {"verdict": "error", "exit_code": 2}
+def _retraction(doc: dict[str, Any]) -> dict[str, Any]:
+    """The later ledger record of an audit that ended with exit 2 after its record."""
+    from ._ledger import ledger_entry
+
+    entry = ledger_entry(doc, attestation_sha256=None)
+    return {**entry, "verdict": "error", "exit_code": int(ExitCode.UNDECIDED)}
 
 
 def seal_in_ledger(
@@ -221,7 +225,7 @@ def seal_in_ledger(
     if check_only:
         return check_appendable(ledger)
     if retract:
-        append_record(ledger, {**ledger_entry(doc, attestation_sha256=None), **_RETRACTED})
+        append_record(ledger, _retraction(doc))
         return
     attestation = files.get(ATTESTATION_FILE)
     entry = ledger_entry(doc, attestation_sha256=file_sha256(attestation) if attestation else None)
@@ -253,7 +257,7 @@ def seal_in_ledger(
                 )
         except Exception as err:
             with contextlib.suppress(Exception):  # the error below is what ends the audit
-                append_record(ledger, {**entry, **_RETRACTED, "attestation_sha256": None})
+                append_record(ledger, _retraction(doc))
             raise LedgerError(
                 f"The ledger's head hash could not be tagged on the MLflow experiment {name!r}: "
                 f"{err}."
@@ -365,18 +369,13 @@ class _Told:
         if self.ref is None or not self.tagged:
             return
         name = self.ref.name
+
+        def tags(client: Any) -> None:
+            tag_version(client, self.ref, self.doc, self.run.logged, exit_code=ExitCode.UNDECIDED)
+
         # Each step on its own: the alias is moved back even when the tags cannot be set.
-        steps: list[tuple[str, Callable[[Any], Any]]] = [
-            (
-                "tags",
-                lambda c: tag_version(
-                    c, self.ref, self.doc, self.run.logged, exit_code=ExitCode.UNDECIDED
-                ),
-            )
-        ]
-        if self.alias is not None:
-            steps.insert(0, ("alias", self._move_alias_back))
-        for what, step in steps:
+        steps = [("alias", self._move_alias_back)] if self.alias is not None else []
+        for what, step in [*steps, ("tags", tags)]:
             try:
                 step(tracking_client(self.tracking))
             except Exception as failure:
