@@ -202,10 +202,11 @@ def test_ctrl_c_once_the_outcome_is_settled_does_not_cut_its_publishing():
 
     from audits._interrupt import Interrupted, signals_as_interrupts
 
+    before = signal.getsignal(signal.SIGINT)  # Python's, or one a Spark session installed
     with pytest.raises(Interrupted, match="SIGINT"), signals_as_interrupts():
         os.kill(os.getpid(), signal.SIGINT)  # its handler runs before the next line
     with signals_as_interrupts() as guard:
         guard.settle()
         os.kill(os.getpid(), signal.SIGINT)  # delivered here, and ignored
         sum(range(1000))
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is before  # restored
