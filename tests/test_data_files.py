@@ -19,17 +19,8 @@ from audits._monitor_log import MonitorDataError, read_log
 from audits._reading import float_groups_decoded
 from audits._stream_values import Levels, level_order, nan_as_missing
 
-SPEC = """spec_version: 1
-name: files-{name}
-model: {{kind: predictions, column: decision}}
-data:
-  path: {path}
-  label: outcome
-  positive_label: 1
-  sensitive: [grp]
-{extra}checks:
-  - {{metric: selection_rate, disparity: ratio, min: 0.5}}
-"""
+from .test_redteam4 import SPEC  # a one-attribute decision log spec, {extra} in data
+
 #: A cluster column makes the audit read the folder in memory (it is not streamed).
 IN_MEMORY = "  cluster_column: id\n"
 

@@ -27,6 +27,7 @@ from audits._runner import run_audit
 from audits._spec import load_spec, parse_spec
 
 from .conftest import ROOT, SPECS
+from .test_redteam4 import SPEC as _RT4_SPEC  # a one-attribute decision log spec
 
 pytestmark = pytest.mark.spark
 
@@ -438,19 +439,6 @@ def test_a_folder_file_lacking_a_column_is_named_on_spark(spark, tmp_path, monke
     assert doc["verdict"] == "error" and doc["exit_code"] == 2
     message = doc["errors"][0]["message"]
     assert "'group' named by data.sensitive[0] is missing from the file 'logs/b.parquet'" in message
-
-
-_RT4_SPEC = """spec_version: 1
-name: rt4-spark-{name}
-model: {{kind: predictions, column: decision}}
-data:
-  path: {path}
-  label: outcome
-  positive_label: 1
-  sensitive: [grp]
-{extra}checks:
-  - {{metric: selection_rate, disparity: ratio, min: 0.5}}
-"""
 
 
 def test_a_spark_nan_group_is_a_missing_value_as_in_memory(spark, tmp_path):
